@@ -1,0 +1,109 @@
+// Package history is the record of a run: the [Event] type, the [Recorder]
+// that streams events to disk as JSONL, and [Reader]/[Load] that read them
+// back. The format is a public contract (DESIGN.md, "History format"):
+// readers ignore kinds and fields they do not know, and writers omit fields
+// they cannot know rather than guess them.
+package history
+
+// Kind names what an [Event] records.
+type Kind string
+
+// The kinds of DESIGN.md "History format".
+const (
+	KindConfig   Kind = "config"   // first event: what the checkers measure against
+	KindPublish  Kind = "publish"  // a task was stored in the stream
+	KindReserve  Kind = "reserve"  // the API received a delivery from NATS
+	KindHandout  Kind = "handout"  // a delivery reached a worker in a /tasks response
+	KindResult   Kind = "result"   // a worker's result POST for a delivery
+	KindStored   Kind = "stored"   // the API holds this task's result
+	KindJob      Kind = "job"      // the job changed status
+	KindAck      Kind = "ack"      // an ack was published to a reply subject
+	KindAdvisory Kind = "advisory" // a JetStream advisory
+	KindConsumer Kind = "consumer" // periodic consumer-info sample
+	KindServer   Kind = "server"   // periodic server sample (varz/jsz)
+	KindHTTP     Kind = "http"     // a call to the API as the caller saw it
+	KindFault    Kind = "fault"    // a fault window starts or ends
+	KindPhase    Kind = "phase"    // a run phase starts
+)
+
+// Phase names used in [KindPhase] events, in the order a run goes through them.
+const (
+	PhaseWarmup = "warmup"
+	PhaseChaos  = "chaos"
+	PhaseHeal   = "heal"
+	PhaseDrain  = "drain"
+	PhaseEnd    = "end"
+)
+
+// ProbeWorker is the Worker of the liveness prober's [KindHTTP] events.
+const ProbeWorker = "probe"
+
+// Event is one line of a history. It is a flat union of the fields of every
+// kind; the comment of each field gives its JSON key. Which fields a kind
+// carries, and which are written even when zero (a consumer sample's
+// num_pending 0, a result's status 0 for "no response"), is fixed by the
+// codec (see [Event.AppendJSON] and [Event.UnmarshalJSON]). All durations are
+// float seconds, as in the file.
+type Event struct {
+	T    float64 // seconds since the run's start, monotonic
+	Kind Kind    // what happened
+
+	// config
+	AckWait           float64 // seconds, read from the consumer
+	MaxDeliver        int     // read from the consumer
+	MaxAckPending     int     // read from the consumer
+	Stream            string  // stream name
+	ConsumerName      string  // durable consumer name
+	WorkerHTTPTimeout float64 // seconds
+	ConnectTimeout    float64 // seconds
+
+	// publish, reserve, handout, result, stored, ack
+	Task   string // image_id of the task payload
+	Reply  string // $JS.ACK... reply subject of the delivery
+	SSeq   uint64 // stream sequence
+	DSeq   uint64 // consumer (delivery) sequence
+	DC     int    // delivery count, 1 for the first delivery
+	Worker string // worker id; ProbeWorker for the prober
+
+	// result and http: HTTP status the caller got (0 = no response).
+	Status int
+	// job: the job's new status (STARTED, CANCELING, REVOKED, SUCCESS, FAILURE).
+	// It is written as "status" too: a string there, a number for result/http.
+	JobStatus string
+	Job       int64 // job id
+
+	// ack
+	Ack string // ack, nak, wpi, term
+
+	// advisory
+	Type       string // max_deliveries, nak, terminated, leader_elected
+	Deliveries int    // deliveries so far (max_deliveries advisory)
+
+	// consumer sample
+	NumPending     uint64
+	NumAckPending  int
+	NumRedelivered int
+	NumWaiting     int
+	Delivered      uint64 // consumer sequence of the last delivery
+	AckFloor       uint64 // consumer sequence of the ack floor
+
+	// server sample
+	Connections      int
+	TotalConnections uint64
+	Subscriptions    uint64
+	JSAPITotal       uint64
+	SlowConsumers    uint64
+
+	// http
+	Path  string  // request path
+	MS    float64 // milliseconds the call took
+	Err   string  // timeout, reset, refused, ...
+	Batch int     // /tasks: the batch asked for
+	N     int     // /tasks: tasks received; /result: results posted
+
+	// fault and phase
+	ID    string // fault id (unique within a run)
+	Name  string // fault name, or phase name
+	Link  string // link the fault acts on
+	Phase string // fault: start or end
+}

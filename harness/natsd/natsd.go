@@ -1,0 +1,213 @@
+// Package natsd runs NATS with JetStream inside the harness's process: one
+// server on 127.0.0.1 with random client and monitoring ports and a store in
+// a directory of its own, that can be restarted on the same port and store.
+package natsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ReadyTimeout bounds how long Start and Restart wait for the server to accept clients.
+const ReadyTimeout = 10 * time.Second
+
+// Server is an embedded nats-server with JetStream and its HTTP monitoring
+// port on. The caller must Close it.
+type Server struct {
+	mu      sync.Mutex
+	opts    server.Options
+	srv     *server.Server
+	dir     string
+	ownsDir bool
+}
+
+// Option tweaks a Server before it starts.
+type Option func(*server.Options) error
+
+// WithStoreDir keeps JetStream's store in dir (the caller owns it) instead of
+// a temporary directory that Close removes.
+func WithStoreDir(dir string) Option {
+	return func(o *server.Options) error {
+		if dir == "" {
+			return errors.New("natsd: empty store dir")
+		}
+		o.StoreDir = dir
+		return nil
+	}
+}
+
+// WithName names the server (cluster nodes need distinct names).
+func WithName(name string) Option {
+	return func(o *server.Options) error { o.ServerName = name; return nil }
+}
+
+// WithOptions lets a caller set any nats-server option (clusters, auth).
+func WithOptions(f func(*server.Options)) Option {
+	return func(o *server.Options) error { f(o); return nil }
+}
+
+// Start runs a server on 127.0.0.1 with random ports and returns once it
+// accepts clients.
+func Start(opts ...Option) (*Server, error) {
+	o := server.Options{
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		HTTPHost:   "127.0.0.1",
+		HTTPPort:   server.RANDOM_PORT,
+		JetStream:  true,
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: 1 << 20,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{}
+	if o.StoreDir == "" {
+		dir, err := os.MkdirTemp("", "natschaos-js-")
+		if err != nil {
+			return nil, fmt.Errorf("natsd: store dir: %w", err)
+		}
+		o.StoreDir = dir
+		s.ownsDir = true
+	}
+	s.dir = o.StoreDir
+	s.opts = o
+	if err := s.start(); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	// Pin the ports the OS chose, so that a restart comes back where
+	// every proxy and client already points.
+	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port
+	if a := s.srv.MonitorAddr(); a != nil {
+		s.opts.HTTPPort = a.Port
+	}
+	if s.opts.Cluster.Port == server.RANDOM_PORT && s.srv.ClusterAddr() != nil {
+		s.opts.Cluster.Port = s.srv.ClusterAddr().Port
+	}
+	return s, nil
+}
+
+func (s *Server) start() error {
+	o := s.opts // nats-server keeps and mutates the options it is given
+	srv, err := server.NewServer(&o)
+	if err != nil {
+		return fmt.Errorf("natsd: new server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(ReadyTimeout) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return fmt.Errorf("natsd: server not ready within %s", ReadyTimeout)
+	}
+	s.srv = srv
+	return nil
+}
+
+// ClientURL is the nats:// URL clients connect to (directly: the harness
+// puts a proxy in front of it for the system under test).
+func (s *Server) ClientURL() string {
+	return "nats://" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
+}
+
+// Addr is the host:port of the client listener.
+func (s *Server) Addr() string { return net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port)) }
+
+// MonitorURL is the http:// base URL of the monitoring port (/varz, /jsz, /connz).
+func (s *Server) MonitorURL() string {
+	return "http://" + net.JoinHostPort(s.opts.HTTPHost, strconv.Itoa(s.opts.HTTPPort))
+}
+
+// ClusterAddr is the host:port of the route listener, or "" without a cluster.
+func (s *Server) ClusterAddr() string {
+	if s.opts.Cluster.Port <= 0 {
+		return ""
+	}
+	return net.JoinHostPort(s.opts.Cluster.Host, strconv.Itoa(s.opts.Cluster.Port))
+}
+
+// StoreDir is where JetStream keeps its state.
+func (s *Server) StoreDir() string { return s.dir }
+
+// Running reports whether the server is up (false between Stop and Start).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv != nil && s.srv.Running()
+}
+
+// Stop shuts the server down, keeping its store and ports for Resume.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+func (s *Server) stopLocked() {
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+		s.srv = nil
+	}
+}
+
+// Resume starts a stopped server again on the same ports and store. It is a
+// no-op on a running server.
+func (s *Server) Resume(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	// The OS may hold the port for a moment after shutdown; retry until ctx ends.
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.start(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsd: resume: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("natsd: resume: %w", err)
+}
+
+// Restart stops the server and starts it again on the same ports and store:
+// the nats_restart fault.
+func (s *Server) Restart(ctx context.Context) error {
+	s.Stop()
+	return s.Resume(ctx)
+}
+
+// NATS returns the running nats-server (nil while stopped), for tests that
+// need to look inside.
+func (s *Server) NATS() *server.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv
+}
+
+// Close shuts the server down and removes its store if Start created it.
+func (s *Server) Close() {
+	s.Stop()
+	s.cleanup()
+}
+
+func (s *Server) cleanup() {
+	if s.ownsDir && s.dir != "" {
+		_ = os.RemoveAll(s.dir) // best effort: a temp dir
+	}
+}
