@@ -1,0 +1,119 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// APIClient is the harness's own client of an API that speaks PROTOCOL.md:
+// it creates the job of a run, reads back which results the API holds, and
+// cancels jobs. It assumes nothing only our reference API does: 200 or 201
+// on create, extra JSON fields, any header case.
+type APIClient struct {
+	BaseURL string       // e.g. http://127.0.0.1:8000/api/v2 (no trailing slash)
+	Token   string       // sent as "Authorization: Token <key>" when not empty; never logged
+	HTTP    *http.Client // nil = a client with a 10 s timeout
+}
+
+// JobStatus is what GET /jobs/{id}/ says about a job.
+type JobStatus struct {
+	ID       int64    `json:"id"`
+	Status   string   `json:"status"`
+	StoredID []string `json:"stored_ids"`
+	Progress struct {
+		Stored int `json:"stored"`
+		Total  int `json:"total"`
+	} `json:"progress"`
+}
+
+func (c *APIClient) client() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+func (c *APIClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Natschaos-Worker", "harness")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Token "+c.Token)
+	}
+	resp, err := c.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, truncate(data, 200))
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode body: %w (body %s)", method, path, err, truncate(data, 200))
+		}
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// CreateJob creates a started async_api job of total tasks and returns its id.
+func (c *APIClient) CreateJob(ctx context.Context, name string, total int) (int64, error) {
+	var out struct {
+		ID json.Number `json:"id"`
+	}
+	body := map[string]any{"name": name, "dispatch_mode": "async_api", "start_now": true, "total": total}
+	if err := c.do(ctx, http.MethodPost, "/jobs/", body, &out); err != nil {
+		return 0, fmt.Errorf("create job: %w", err)
+	}
+	id, err := strconv.ParseInt(out.ID.String(), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("create job: the API answered no usable id (%q)", out.ID)
+	}
+	return id, nil
+}
+
+// Job reads a job's status and the ids of the results the API holds.
+func (c *APIClient) Job(ctx context.Context, id int64) (JobStatus, error) {
+	var js JobStatus
+	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/jobs/%d/", id), nil, &js); err != nil {
+		return js, fmt.Errorf("read job %d: %w", id, err)
+	}
+	return js, nil
+}
+
+// CancelJob cancels a job (CANCELING, then REVOKED).
+func (c *APIClient) CancelJob(ctx context.Context, id int64) error {
+	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/jobs/%d/cancel/", id), map[string]any{}, nil); err != nil {
+		return fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// Task is the payload of one task message (PROTOCOL.md "task payload").
+type Task struct {
+	ID           string  `json:"id"`
+	ImageID      string  `json:"image_id"`
+	ImageURL     string  `json:"image_url"`
+	ReplySubject *string `json:"reply_subject"`
+}
+
+// TaskSubject is the subject a job's tasks are published on.
+func TaskSubject(job int64) string { return fmt.Sprintf("job.%d.tasks", job) }
+
+// StreamName is the stream of a job.
+func StreamName(job int64) string { return fmt.Sprintf("job_%d", job) }
+
+// ConsumerName is the durable pull consumer of a job.
+func ConsumerName(job int64) string { return fmt.Sprintf("job-%d-consumer", job) }
+
+// Publish stores n tasks of job in its stream, with image ids "<job>-<i>",
+// and emits a publish event per PubAck. Publishing is asynchronous with at
+// most window acks outstanding; it stops at the first error.
+func Publish(ctx context.Context, js jetstream.JetStream, job int64, n int, sink history.Sink) error {
+	const window = 256
+	subject := TaskSubject(job)
+	type pending struct {
+		task string
+		fut  jetstream.PubAckFuture
+	}
+	queue := make([]pending, 0, window)
+	settle := func(p pending) error {
+		select {
+		case ack := <-p.fut.Ok():
+			sink.Emit(history.Event{Kind: history.KindPublish, Task: p.task, SSeq: ack.Sequence})
+			return nil
+		case err := <-p.fut.Err():
+			return fmt.Errorf("publish task %s: %w", p.task, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish task %s: %w", p.task, ctx.Err())
+		}
+	}
+	for i := 1; i <= n; i++ {
+		id := strconv.FormatInt(job, 10) + "-" + strconv.Itoa(i)
+		payload, err := json.Marshal(Task{ID: id, ImageID: id, ImageURL: "http://127.0.0.1/images/" + id + ".jpg"})
+		if err != nil {
+			return fmt.Errorf("encode task %s: %w", id, err)
+		}
+		fut, err := js.PublishAsync(subject, payload, jetstream.WithMsgID(id))
+		if err != nil {
+			return fmt.Errorf("publish task %s: %w", id, err)
+		}
+		queue = append(queue, pending{id, fut})
+		if len(queue) == window {
+			for _, p := range queue {
+				if err := settle(p); err != nil {
+					return err
+				}
+			}
+			queue = queue[:0]
+		}
+	}
+	for _, p := range queue {
+		if err := settle(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
