@@ -1,0 +1,280 @@
+package observe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// DefaultSampleInterval is how often a [Sampler] samples unless told otherwise.
+const DefaultSampleInterval = 250 * time.Millisecond
+
+// SamplerOption tweaks a [Sampler].
+type SamplerOption func(*samplerConfig) error
+
+type samplerConfig struct {
+	interval time.Duration
+	timeout  time.Duration
+	stream   string
+	consumer string
+	account  string
+	log      *slog.Logger
+}
+
+// SamplerInterval sets the time between samples (default
+// [DefaultSampleInterval]). A sample slower than d delays the next one; it
+// never piles up.
+func SamplerInterval(d time.Duration) SamplerOption {
+	return func(c *samplerConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("observe: sampler interval %s is not positive", d)
+		}
+		c.interval = d
+		return nil
+	}
+}
+
+// SamplerTimeout bounds each HTTP request to the monitoring port (default 1 s).
+func SamplerTimeout(d time.Duration) SamplerOption {
+	return func(c *samplerConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("observe: sampler timeout %s is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// SamplerConsumer makes the sampler emit a consumer event per sample for
+// the durable consumer of stream, read from /jsz?consumers=true. While the
+// consumer does not exist no consumer event is emitted (not zeros).
+func SamplerConsumer(stream, consumer string) SamplerOption {
+	return func(c *samplerConfig) error {
+		if stream == "" || consumer == "" {
+			return errors.New("observe: sampler needs both a stream and a consumer name")
+		}
+		c.stream, c.consumer = stream, consumer
+		return nil
+	}
+}
+
+// SamplerAccount limits the consumer lookup to one account (nats-server's
+// default account is "$G"). The default looks in every account.
+func SamplerAccount(account string) SamplerOption {
+	return func(c *samplerConfig) error { c.account = account; return nil }
+}
+
+// SamplerLogger sets where the sampler logs failed samples. The default discards.
+func SamplerLogger(l *slog.Logger) SamplerOption {
+	return func(c *samplerConfig) error {
+		if l == nil {
+			return errors.New("observe: nil logger")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// Sampler polls a nats-server's HTTP monitoring port and emits a server
+// event per sample (from /varz: connections, total_connections,
+// subscriptions, slow_consumers; from /jsz: js_api_total) and, with
+// [SamplerConsumer], a consumer event (num_pending, num_ack_pending,
+// num_redelivered, num_waiting, delivered and ack_floor consumer sequences).
+// It makes no NATS connection and no JetStream API call, so it changes
+// neither connections nor api.total, and works unchanged against an external
+// server. Note that a restarted server starts its counters from zero.
+// Whoever starts it must Close it.
+type Sampler struct {
+	base   string
+	cfg    samplerConfig
+	client *http.Client
+	sink   history.Sink
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewSampler starts sampling the monitoring port at monitorURL (for example
+// "http://127.0.0.1:8222") at once and then every interval, until ctx ends
+// or Close is called.
+func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts ...SamplerOption) (*Sampler, error) {
+	cfg := samplerConfig{interval: DefaultSampleInterval, timeout: time.Second, log: discardLogger}
+	for _, opt := range opts {
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	u, err := url.Parse(monitorURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("observe: bad monitoring url %q", monitorURL)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Sampler{
+		base: strings.TrimSuffix(monitorURL, "/"),
+		cfg:  cfg,
+		client: &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConnsPerHost: 2,
+			IdleConnTimeout:     30 * time.Second,
+		}},
+		sink:   sink,
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	go s.loop(ctx)
+	return s, nil
+}
+
+func (s *Sampler) loop(ctx context.Context) {
+	defer close(s.done)
+	defer s.client.CloseIdleConnections()
+	t := time.NewTicker(s.cfg.interval)
+	defer t.Stop()
+	failing := false
+	for {
+		err := s.Sample(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			s.cfg.log.Warn("sampling the monitoring port fails", "url", s.base, "err", err)
+			failing = true
+		case err == nil && failing:
+			s.cfg.log.Info("sampling the monitoring port works again", "url", s.base)
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sample takes one sample now and emits its events: the server event when
+// both /varz and /jsz answered, the consumer event when the consumer exists.
+// The loop calls it; a caller may too, to take a sample at a phase change.
+func (s *Sampler) Sample(ctx context.Context) error {
+	var v varz
+	verr := s.get(ctx, "/varz", &v)
+	q := url.Values{}
+	if s.cfg.consumer != "" {
+		q.Set("consumers", "true")
+		if s.cfg.account != "" {
+			q.Set("acc", s.cfg.account)
+		}
+	}
+	var j jsz
+	jerr := s.get(ctx, "/jsz?"+q.Encode(), &j)
+	if jerr == nil && s.cfg.consumer != "" {
+		if c := j.find(s.cfg.stream, s.cfg.consumer); c != nil {
+			s.sink.Emit(history.Event{
+				Kind: history.KindConsumer, Stream: s.cfg.stream, ConsumerName: s.cfg.consumer,
+				NumPending: c.NumPending, NumAckPending: c.NumAckPending,
+				NumRedelivered: c.NumRedelivered, NumWaiting: c.NumWaiting,
+				Delivered: c.Delivered.ConsumerSeq, AckFloor: c.AckFloor.ConsumerSeq,
+			})
+		}
+	}
+	if verr == nil && jerr == nil {
+		s.sink.Emit(history.Event{
+			Kind:        history.KindServer,
+			Connections: v.Connections, TotalConnections: v.TotalConnections,
+			Subscriptions: v.Subscriptions, SlowConsumers: v.SlowConsumers,
+			JSAPITotal: j.API.Total,
+		})
+	}
+	return errors.Join(verr, jerr)
+}
+
+func (s *Sampler) get(ctx context.Context, path string, into any) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return fmt.Errorf("sample %s: %w", path, err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("sample %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+		return fmt.Errorf("sample %s: status %d", path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, MaxBody)).Decode(into); err != nil {
+		return fmt.Errorf("sample %s: decode: %w", path, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody)) // keep the connection reusable
+	return nil
+}
+
+// Close stops sampling and waits for the sampler's goroutine to end. Safe
+// to call more than once.
+func (s *Sampler) Close() {
+	s.once.Do(func() {
+		s.cancel()
+		<-s.done
+	})
+}
+
+// varz is the part of nats-server's /varz the sampler reads.
+type varz struct {
+	Connections      int    `json:"connections"`
+	TotalConnections uint64 `json:"total_connections"`
+	Subscriptions    uint64 `json:"subscriptions"`
+	SlowConsumers    uint64 `json:"slow_consumers"`
+}
+
+// jsz is the part of nats-server's /jsz the sampler reads.
+type jsz struct {
+	API struct {
+		Total uint64 `json:"total"`
+	} `json:"api"`
+	Accounts []struct {
+		Streams []struct {
+			Name      string         `json:"name"`
+			Consumers []consumerInfo `json:"consumer_detail"`
+		} `json:"stream_detail"`
+	} `json:"account_details"`
+}
+
+type consumerInfo struct {
+	Name      string `json:"name"`
+	Delivered struct {
+		ConsumerSeq uint64 `json:"consumer_seq"`
+	} `json:"delivered"`
+	AckFloor struct {
+		ConsumerSeq uint64 `json:"consumer_seq"`
+	} `json:"ack_floor"`
+	NumAckPending  int    `json:"num_ack_pending"`
+	NumRedelivered int    `json:"num_redelivered"`
+	NumWaiting     int    `json:"num_waiting"`
+	NumPending     uint64 `json:"num_pending"`
+}
+
+func (j *jsz) find(stream, consumer string) *consumerInfo {
+	for _, a := range j.Accounts {
+		for _, s := range a.Streams {
+			if s.Name != stream {
+				continue
+			}
+			for i := range s.Consumers {
+				if s.Consumers[i].Name == consumer {
+					return &s.Consumers[i]
+				}
+			}
+		}
+	}
+	return nil
+}
