@@ -1,0 +1,531 @@
+package observe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness/ackreply"
+)
+
+// WorkerHeader is the request header a worker may name itself with; the
+// [Proxy] records it as the worker of its events (else the remote address).
+const WorkerHeader = "X-Natschaos-Worker"
+
+// Values of the err field of the http events a [Proxy] records for requests
+// its faults cut short.
+const (
+	ErrDropped = "dropped" // http_drop_response: the API answered, the worker got nothing
+	ErrAborted = "aborted" // http_abort: the worker got the headers and part of the body
+)
+
+// ProxyOption tweaks a [Proxy].
+type ProxyOption func(*proxyConfig) error
+
+type proxyConfig struct {
+	record  bool
+	maxBody int64
+	listen  string
+	log     *slog.Logger
+}
+
+// ProxyRecordTasks makes the proxy record what external workers cannot: a
+// handout event per task of every /tasks response a worker received in
+// full, a result event per item of every /result post (with the status the
+// worker got, 0 for none), and an http event per call as the proxy saw it
+// (err "dropped" or "aborted" when a fault cut the answer, "canceled" when the
+// worker left first). Leave it off when the built-in workers record themselves,
+// or every call is counted twice.
+func ProxyRecordTasks() ProxyOption {
+	return func(c *proxyConfig) error { c.record = true; return nil }
+}
+
+// ProxyMaxBody bounds, in bytes, the bodies the proxy captures to record
+// from (default [MaxBody]). A longer body is still forwarded whole, in a
+// stream; only its tasks go unrecorded.
+func ProxyMaxBody(n int64) ProxyOption {
+	return func(c *proxyConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("observe: proxy max body %d is not positive", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// ProxyListen sets the address the proxy listens on (default "127.0.0.1:0").
+func ProxyListen(addr string) ProxyOption {
+	return func(c *proxyConfig) error { c.listen = addr; return nil }
+}
+
+// ProxyLogger sets where the proxy logs. The default discards.
+func ProxyLogger(l *slog.Logger) ProxyOption {
+	return func(c *proxyConfig) error {
+		if l == nil {
+			return errors.New("observe: nil logger")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// Proxy is the harness's HTTP reverse proxy on the worker-api link. It
+// forwards every request to the API (keep-alive, bodies streamed, headers
+// preserved, the upstream's Host), applies the HTTP fault that its
+// [faults.HTTPRules] decide for each request, and with [ProxyRecordTasks]
+// records handouts, results and calls. When the API cannot be reached the
+// worker's connection is closed without a response, as a direct connection
+// would fail, rather than answered with a 502. Whoever starts it must Close it.
+type Proxy struct {
+	upstream *url.URL
+	rules    *faults.HTTPRules
+	sink     history.Sink
+	cfg      proxyConfig
+	ln       net.Listener
+	srv      *http.Server
+	tr       *http.Transport
+	served   chan struct{}
+
+	mu       sync.Mutex
+	closed   bool
+	inFlight sync.WaitGroup
+	tasks    map[taskKey]string // (stream, sseq) → task, learnt from /tasks responses
+}
+
+type taskKey struct {
+	stream string
+	sseq   uint64
+}
+
+// NewProxy starts a proxy forwarding to upstream (the API's base URL, for
+// example "http://127.0.0.1:8000"), listening on 127.0.0.1 at a random port.
+// rules may be nil: no faults.
+func NewProxy(upstream string, rules *faults.HTTPRules, sink history.Sink, opts ...ProxyOption) (*Proxy, error) {
+	cfg := proxyConfig{maxBody: MaxBody, listen: "127.0.0.1:0", log: discardLogger}
+	for _, opt := range opts {
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	u, err := url.Parse(upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("observe: bad upstream url %q", upstream)
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return nil, fmt.Errorf("observe: proxy listen: %w", err)
+	}
+	p := &Proxy{
+		upstream: u,
+		rules:    rules,
+		sink:     sink,
+		cfg:      cfg,
+		ln:       ln,
+		tr: &http.Transport{
+			Proxy:               nil, // never through an environment proxy
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true, // forward Accept-Encoding as the worker sent it
+		},
+		served: make(chan struct{}),
+		tasks:  map[taskKey]string{},
+	}
+	p.srv = &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(p.served)
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.log.Error("proxy stopped serving", "err", err)
+		}
+	}()
+	return p, nil
+}
+
+// URL is the proxy's base URL, to give to the workers instead of the API's.
+func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+// Addr is the host:port the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// TaskOf names the task of a delivery's reply subject, when a /tasks
+// response seen with [ProxyRecordTasks] carried that message; else "". It
+// suits [NATSTaskLookup].
+func (p *Proxy) TaskOf(reply string) string {
+	m, err := ackreply.Parse(reply)
+	if err != nil {
+		return ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tasks[taskKey{m.Stream, m.SSeq}]
+}
+
+// Close stops the proxy: it closes the listener and every connection, and
+// waits for the requests in flight to end. Safe to call more than once.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	err := p.srv.Close()
+	<-p.served
+	p.inFlight.Wait()
+	p.tr.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("observe: close proxy: %w", err)
+	}
+	return nil
+}
+
+// call is what the proxy learns about one request, for the history.
+type call struct {
+	record  bool
+	kind    string // "tasks", "result" or "" (another call)
+	start   time.Time
+	ev      history.Event
+	reqBody *capture
+	status  int // the status the worker got; 0 = none
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		closeWithoutResponse(w)
+		return
+	}
+	p.inFlight.Add(1)
+	p.mu.Unlock()
+	defer p.inFlight.Done()
+
+	c := &call{record: p.cfg.record, start: time.Now(),
+		ev: history.Event{Kind: history.KindHTTP, Path: r.URL.Path, Worker: workerOf(r)}}
+	if c.record && r.Method == http.MethodPost {
+		switch {
+		case strings.Contains(r.URL.Path, "/tasks"):
+			c.kind = "tasks"
+		case strings.Contains(r.URL.Path, "/result"):
+			c.kind = "result"
+		}
+	}
+	if c.kind != "" && r.Body != nil && r.Body != http.NoBody {
+		c.reqBody = &capture{r: r.Body, max: p.cfg.maxBody}
+		r.Body = c.reqBody
+	}
+	var act faults.HTTPAction
+	if p.rules != nil {
+		act = p.rules.Decide(r)
+	}
+	defer p.record(c)
+
+	if act.Status != 0 {
+		if c.reqBody != nil { // read what we record from; the API is not called
+			_, _ = io.Copy(io.Discard, io.LimitReader(c.reqBody, p.cfg.maxBody+1))
+		}
+		c.status = act.Status
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(act.Status)
+		_, _ = fmt.Fprintf(w, "{\"error\": %q}\n", "natschaos: injected http_status "+strconv.Itoa(act.Status))
+		return
+	}
+
+	resp, err := p.tr.RoundTrip(p.outbound(r))
+	if err != nil {
+		c.ev.Err = errClass(err)
+		if r.Context().Err() != nil {
+			c.ev.Err = "canceled"
+		}
+		p.cfg.log.Debug("upstream call failed", "path", r.URL.Path, "err", err)
+		closeWithoutResponse(w)
+		return
+	}
+	defer resp.Body.Close()
+
+	switch {
+	case act.DropResponse:
+		// The API has answered and committed; read it all (so that it
+		// finishes) and learn its tasks, but give the worker nothing.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, p.cfg.maxBody))
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if c.kind == "tasks" && resp.StatusCode == http.StatusOK {
+			p.learn(body)
+		}
+		c.ev.Err = ErrDropped
+		closeWithoutResponse(w)
+	case act.Abort:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, p.cfg.maxBody))
+		if c.kind == "tasks" && resp.StatusCode == http.StatusOK {
+			p.learn(body)
+		}
+		copyHeader(w.Header(), resp.Header)
+		declared := len(body)
+		if declared == 0 {
+			declared = 1 // promise a byte, so that the cut shows
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(declared))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(body[:len(body)/2])
+		_ = http.NewResponseController(w).Flush()
+		c.ev.Status = resp.StatusCode // headers went out; c.status stays 0: no usable response
+		c.ev.Err = ErrAborted
+		closeWithoutResponse(w)
+	default:
+		if act.Delay > 0 {
+			t := time.NewTimer(act.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				c.ev.Err = "canceled"
+				return
+			}
+		}
+		copyHeader(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		var got *capture
+		body := io.Reader(resp.Body)
+		if c.kind == "tasks" && resp.StatusCode == http.StatusOK {
+			got = &capture{r: resp.Body, max: p.cfg.maxBody}
+			body = got
+		}
+		_, err := io.Copy(w, body)
+		if err == nil {
+			err = http.NewResponseController(w).Flush()
+		}
+		if err != nil {
+			c.ev.Err = errClass(err)
+			if r.Context().Err() != nil {
+				c.ev.Err = "canceled"
+			}
+			c.ev.Status = resp.StatusCode
+			return
+		}
+		c.status = resp.StatusCode
+		if got != nil && !got.over {
+			p.handout(c, got.buf.Bytes())
+		}
+	}
+}
+
+// outbound is r as the API gets it.
+func (p *Proxy) outbound(r *http.Request) *http.Request {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.Host = "" // the upstream's own host name
+	out.URL.Scheme = p.upstream.Scheme
+	out.URL.Host = p.upstream.Host
+	out.URL.Path = strings.TrimSuffix(p.upstream.Path, "/") + r.URL.Path
+	out.URL.RawPath = ""
+	if p.upstream.RawQuery != "" {
+		out.URL.RawQuery = p.upstream.RawQuery + "&" + r.URL.RawQuery
+	}
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	removeHopHeaders(out.Header)
+	return out
+}
+
+// hopHeaders are meaningful only on one connection and are never forwarded.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopHeaders(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append([]string(nil), vv...)
+	}
+	removeHopHeaders(dst)
+}
+
+// closeWithoutResponse closes the worker's connection without another byte.
+func closeWithoutResponse(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // net/http closes the connection, quietly
+	}
+	_ = conn.Close()
+}
+
+func workerOf(r *http.Request) string {
+	if w := r.Header.Get(WorkerHeader); w != "" {
+		return w
+	}
+	return r.RemoteAddr
+}
+
+// capture passes reads through and keeps a copy of the first max bytes.
+type capture struct {
+	r    io.Reader
+	max  int64
+	buf  bytes.Buffer
+	over bool
+}
+
+func (c *capture) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 && !c.over {
+		if int64(c.buf.Len()+n) > c.max {
+			c.over = true
+			c.buf = bytes.Buffer{}
+		} else {
+			c.buf.Write(b[:n])
+		}
+	}
+	return n, err
+}
+
+func (c *capture) Close() error {
+	if rc, ok := c.r.(io.Closer); ok {
+		return rc.Close()
+	}
+	return nil
+}
+
+// The bodies of PROTOCOL.md the proxy records from. Fields are raw so that a
+// malformed body records nothing rather than failing.
+type tasksResponse struct {
+	Tasks []struct {
+		ImageID json.RawMessage `json:"image_id"`
+		Reply   *string         `json:"reply_subject"`
+	} `json:"tasks"`
+}
+
+type tasksRequest struct {
+	BatchSize int `json:"batch_size"`
+}
+
+type resultRequest struct {
+	Results []struct {
+		Reply  *string `json:"reply_subject"`
+		Result struct {
+			ImageID json.RawMessage `json:"image_id"`
+		} `json:"result"`
+	} `json:"results"`
+}
+
+type handout struct {
+	task  string
+	reply string
+	meta  ackreply.Meta
+	ok    bool // meta was parsed
+}
+
+// parseTasks reads a /tasks response body; nil when it is malformed.
+func parseTasks(body []byte) []handout {
+	var tr tasksResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil
+	}
+	out := make([]handout, 0, len(tr.Tasks))
+	for _, t := range tr.Tasks {
+		var h handout
+		if len(t.ImageID) > 0 {
+			h.task, _ = idString(t.ImageID)
+		}
+		if t.Reply != nil {
+			h.reply = *t.Reply
+			m, err := ackreply.Parse(h.reply)
+			h.meta, h.ok = m, err == nil
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// learn remembers the task of every delivery in a /tasks response body.
+func (p *Proxy) learn(body []byte) []handout {
+	hs := parseTasks(body)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range hs {
+		if h.ok && h.task != "" {
+			p.tasks[taskKey{h.meta.Stream, h.meta.SSeq}] = h.task
+		}
+	}
+	return hs
+}
+
+// handout records the tasks of a /tasks response the worker got in full.
+func (p *Proxy) handout(c *call, body []byte) {
+	hs := p.learn(body)
+	for _, h := range hs {
+		e := history.Event{Kind: history.KindHandout, Task: h.task, Reply: h.reply, Worker: c.ev.Worker}
+		if h.ok {
+			e.SSeq, e.DSeq, e.DC = h.meta.SSeq, h.meta.DSeq, h.meta.Delivered
+		}
+		p.sink.Emit(e)
+	}
+	c.ev.N = len(hs)
+}
+
+// record emits the events of a finished call.
+func (p *Proxy) record(c *call) {
+	if !c.record {
+		return
+	}
+	if c.ev.Status == 0 {
+		c.ev.Status = c.status
+	}
+	c.ev.MS = float64(time.Since(c.start).Microseconds()) / 1000
+	var reqBody []byte
+	if c.reqBody != nil && !c.reqBody.over {
+		reqBody = c.reqBody.buf.Bytes()
+	}
+	switch c.kind {
+	case "tasks":
+		var tr tasksRequest
+		if json.Unmarshal(reqBody, &tr) == nil {
+			c.ev.Batch = tr.BatchSize
+		}
+	case "result":
+		var rr resultRequest
+		if json.Unmarshal(reqBody, &rr) == nil {
+			for _, it := range rr.Results {
+				e := history.Event{Kind: history.KindResult, Worker: c.ev.Worker, Status: c.status}
+				if it.Reply != nil {
+					e.Reply = *it.Reply
+					e.Task = p.TaskOf(e.Reply)
+				}
+				if e.Task == "" && len(it.Result.ImageID) > 0 {
+					e.Task, _ = idString(it.Result.ImageID)
+				}
+				p.sink.Emit(e)
+			}
+			c.ev.N = len(rr.Results)
+		}
+	}
+	p.sink.Emit(c.ev)
+}
