@@ -6,6 +6,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"net/http"
 	"time"
@@ -115,3 +116,23 @@ type HTTPRules struct {
 // Decide returns the action for r: that of the first rule whose path matches
 // and whose probability draw succeeds, else the zero HTTPAction.
 func (h *HTTPRules) Decide(r *http.Request) HTTPAction { return h.rules.decide(r) }
+
+// Validate checks t before it reaches Toxiproxy, which would accept a
+// misspelled type or a toxicity of 2.5 without a word.
+func (t Toxic) Validate() error {
+	switch t.Type {
+	case "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data":
+	default:
+		return fmt.Errorf("toxic %q: unknown type %q", t.Name, t.Type)
+	}
+	if t.Name == "" {
+		return fmt.Errorf("%s toxic without a name", t.Type)
+	}
+	if t.Stream != "upstream" && t.Stream != "downstream" {
+		return fmt.Errorf("toxic %q: stream %q is neither upstream nor downstream", t.Name, t.Stream)
+	}
+	if !(t.Toxicity >= 0 && t.Toxicity <= 1) {
+		return fmt.Errorf("toxic %q: toxicity %v outside [0, 1]", t.Name, t.Toxicity)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// DefaultHealTimeout bounds the heal of a [Runner] that was stopped.
+const DefaultHealTimeout = 10 * time.Second
+
+// Runner plays resolved windows against an Env in real time, records each
+// window's start and end as fault events, and heals everything it injected
+// before Run returns — also when ctx is cancelled (it then heals with a
+// fresh context bounded by HealTimeout) or when an injection fails.
+type Runner struct {
+	Env         Env
+	Sink        history.Sink  // fault events; nil drops them
+	Log         *slog.Logger  // nil is silent
+	HealTimeout time.Duration // 0 = DefaultHealTimeout
+}
+
+type point struct {
+	at    time.Duration
+	start bool
+	w     int // index into windows
+}
+
+// Run plays windows (offsets from now, the start of the chaos phase) and
+// returns once the last one has ended, every fault healed. It returns
+// ctx.Err() when cancelled, or the first injection error (the schedule
+// stops there); heal errors are joined to it. Run ends with a sweep that
+// heals every proxy and clears every HTTP rule whatever happened.
+func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
+	log := r.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sink := r.Sink
+	if sink == nil {
+		sink = history.Discard
+	}
+	begin := time.Now()
+
+	var pts []point
+	for i, w := range windows {
+		pts = append(pts, point{w.Start, true, i}, point{w.End, false, i})
+	}
+	// Ends before starts at the same instant; a window's start before its end.
+	sort.SliceStable(pts, func(i, j int) bool {
+		if pts[i].at != pts[j].at {
+			return pts[i].at < pts[j].at
+		}
+		if pts[i].w == pts[j].w {
+			return pts[i].start
+		}
+		return !pts[i].start && pts[j].start
+	})
+
+	active := map[int]Heal{}
+	var order []int // active windows in injection order
+	end := func(hctx context.Context, i int) error {
+		h, ok := active[i]
+		if !ok {
+			return nil
+		}
+		delete(active, i)
+		for k, o := range order {
+			if o == i {
+				order = append(order[:k], order[k+1:]...)
+				break
+			}
+		}
+		w := windows[i]
+		herr := h(hctx)
+		if herr != nil {
+			herr = fmt.Errorf("heal %s %s on %q: %w", w.ID, w.Name, w.Link, herr)
+			log.Warn("heal failed", "id", w.ID, "fault", w.Name, "link", w.Link, "err", herr)
+		}
+		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "end"})
+		return herr
+	}
+
+	defer func() {
+		// The heal guarantee: a fresh context, whatever ctx became.
+		ht := r.HealTimeout
+		if ht <= 0 {
+			ht = DefaultHealTimeout
+		}
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ht)
+		defer cancel()
+		var errs []error
+		for len(order) > 0 {
+			errs = append(errs, end(hctx, order[len(order)-1]))
+		}
+		errs = append(errs, r.sweep(hctx))
+		err = errors.Join(append([]error{err}, errs...)...)
+	}()
+
+	for _, p := range pts {
+		if wait := p.at - time.Since(begin); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w := windows[p.w]
+		if !p.start {
+			if herr := end(ctx, p.w); herr != nil {
+				return herr
+			}
+			continue
+		}
+		f, berr := w.Fault.Build(w.ID, w.Link)
+		if berr != nil {
+			return fmt.Errorf("window %s: %w", w.ID, berr)
+		}
+		h, ierr := f.Inject(ctx, r.Env)
+		if ierr != nil {
+			return fmt.Errorf("inject %s %s on %q: %w", w.ID, w.Name, w.Link, ierr)
+		}
+		active[p.w] = h
+		order = append(order, p.w)
+		log.Info("fault", "id", w.ID, "fault", w.Name, "link", w.Link, "for", w.End-w.Start)
+		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start"})
+	}
+	return nil
+}
+
+// sweep heals every proxy and clears every HTTP rule.
+func (r *Runner) sweep(ctx context.Context) error {
+	if r.Env == nil {
+		return nil
+	}
+	if h := r.Env.HTTP(); h != nil {
+		h.Clear()
+	}
+	if p := r.Env.Proxies(); p != nil {
+		if err := p.Heal(ctx); err != nil {
+			return fmt.Errorf("heal proxies: %w", err)
+		}
+	}
+	return nil
+}

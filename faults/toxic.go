@@ -1,0 +1,424 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Direction is the stream a toxic acts on.
+type Direction string
+
+// The directions of a toxic: upstream is client → server, downstream is
+// server → client, both is two toxics.
+const (
+	Upstream   Direction = "upstream"
+	Downstream Direction = "downstream"
+	Both       Direction = "both"
+)
+
+func (d Direction) streams() []string {
+	switch d {
+	case Upstream:
+		return []string{"upstream"}
+	case Downstream:
+		return []string{"downstream"}
+	case Both:
+		return []string{"upstream", "downstream"}
+	}
+	return nil
+}
+
+// Net is what every toxic fault has: the window it belongs to, its link,
+// its direction and its toxicity.
+type Net struct {
+	ID        string    // window id; names the toxics (unique within a run)
+	Link      string    // the link whose proxy gets the toxics
+	Direction Direction // upstream, downstream or both
+	Toxicity  float64   // probability per connection in [0, 1]; 0 really means never
+}
+
+func (n Net) validate() error {
+	if err := ValidLink(n.Link); err != nil {
+		return err
+	}
+	if n.Direction.streams() == nil {
+		return fieldErr("direction", "unknown direction %q (upstream, downstream or both)", n.Direction)
+	}
+	if !(n.Toxicity >= 0 && n.Toxicity <= 1) {
+		return fieldErr("toxicity", "toxicity %v outside [0, 1]", n.Toxicity)
+	}
+	return nil
+}
+
+// toxics expands one toxic type into one Toxic per stream.
+func (n Net) toxics(typ string, attrs map[string]any) []Toxic {
+	var ts []Toxic
+	for _, s := range n.Direction.streams() {
+		ts = append(ts, Toxic{
+			Name:       fmt.Sprintf("%s-%s-%s", n.ID, typ, s),
+			Type:       typ,
+			Stream:     s,
+			Toxicity:   float32(n.Toxicity),
+			Attributes: attrs,
+		})
+	}
+	return ts
+}
+
+// readNet reads direction and toxicity (default 1).
+func readNet(r *attrReader, id, link string, def Direction) Net {
+	return Net{
+		ID:        id,
+		Link:      link,
+		Direction: Direction(r.string("direction", string(def))),
+		Toxicity:  r.float("toxicity", 1),
+	}
+}
+
+// millis converts d to Toxiproxy's whole milliseconds, refusing what would
+// be rounded away.
+func millis(name string, d time.Duration) (int64, error) {
+	if d < 0 {
+		return 0, fieldErr(name, "negative duration %q", d)
+	}
+	if d%time.Millisecond != 0 {
+		return 0, fieldErr(name, "%s is not a whole number of milliseconds", d)
+	}
+	return d.Milliseconds(), nil
+}
+
+// injectToxics adds ts to the proxy of link, undoing the ones already added
+// when one fails; the Heal removes them all.
+func injectToxics(ctx context.Context, env Env, link string, ts []Toxic) (Heal, error) {
+	p := env.Proxies()
+	if p == nil {
+		return nil, fmt.Errorf("inject on %s: no proxies in this environment", link)
+	}
+	heal := func(ctx context.Context) error {
+		var errs []error
+		for _, t := range ts {
+			if err := p.RemoveToxic(ctx, link, t.Name); err != nil {
+				errs = append(errs, fmt.Errorf("remove toxic %s from %s: %w", t.Name, link, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for i, t := range ts {
+		if err := p.AddToxic(ctx, link, t); err != nil {
+			for _, done := range ts[:i] {
+				_ = p.RemoveToxic(context.WithoutCancel(ctx), link, done.Name) // best effort; Heal of the run clears all
+			}
+			return nil, fmt.Errorf("add toxic %s to %s: %w", t.Name, link, err)
+		}
+	}
+	return heal, nil
+}
+
+// Latency delays data by Latency ± Jitter.
+type Latency struct {
+	Net
+	Latency time.Duration
+	Jitter  time.Duration
+}
+
+// Name implements Fault.
+func (Latency) Name() string { return "latency" }
+
+// Toxics returns the Toxiproxy toxics of f, attributes in milliseconds.
+func (f Latency) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	l, err := millis("latency", f.Latency)
+	if err != nil {
+		return nil, err
+	}
+	j, err := millis("jitter", f.Jitter)
+	if err != nil {
+		return nil, err
+	}
+	return f.toxics("latency", map[string]any{"latency": l, "jitter": j}), nil
+}
+
+// Inject implements Fault.
+func (f Latency) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildLatency(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := Latency{Net: readNet(r, id, link, Downstream), Latency: r.duration("latency", 0), Jitter: r.duration("jitter", 0)}
+	if _, ok := a["latency"]; !ok && r.err == nil {
+		r.fail("latency", "latency is required")
+	}
+	return checked(r, "latency", f)
+}
+
+// Bandwidth limits throughput to Rate KB/s.
+type Bandwidth struct {
+	Net
+	Rate int64 // KB/s, > 0
+}
+
+// Name implements Fault.
+func (Bandwidth) Name() string { return "bandwidth" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f Bandwidth) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	if f.Rate <= 0 {
+		return nil, fieldErr("rate", "rate %d KB/s must be > 0", f.Rate)
+	}
+	return f.toxics("bandwidth", map[string]any{"rate": f.Rate}), nil
+}
+
+// Inject implements Fault.
+func (f Bandwidth) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildBandwidth(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := Bandwidth{Net: readNet(r, id, link, Downstream), Rate: r.int64("rate", 0)}
+	return checked(r, "bandwidth", f)
+}
+
+// SlowClose delays the close of a connection by Delay.
+type SlowClose struct {
+	Net
+	Delay time.Duration
+}
+
+// Name implements Fault.
+func (SlowClose) Name() string { return "slow_close" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f SlowClose) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	d, err := millis("delay", f.Delay)
+	if err != nil {
+		return nil, err
+	}
+	return f.toxics("slow_close", map[string]any{"delay": d}), nil
+}
+
+// Inject implements Fault.
+func (f SlowClose) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildSlowClose(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := SlowClose{Net: readNet(r, id, link, Downstream), Delay: r.duration("delay", 0)}
+	return checked(r, "slow_close", f)
+}
+
+// Blackhole holds all data and keeps connections open: Toxiproxy's timeout
+// toxic with timeout 0. Healing it closes the connections it held (that is
+// Toxiproxy's timeout toxic).
+type Blackhole struct{ Net }
+
+// Name implements Fault.
+func (Blackhole) Name() string { return "blackhole" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f Blackhole) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return f.toxics("timeout", map[string]any{"timeout": int64(0)}), nil
+}
+
+// Inject implements Fault.
+func (f Blackhole) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildBlackhole(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	return checked(r, "blackhole", Blackhole{Net: readNet(r, id, link, Both)})
+}
+
+// Timeout holds all data and closes the connection after Timeout (> 0; a
+// zero timeout is a [Blackhole]).
+type Timeout struct {
+	Net
+	Timeout time.Duration
+}
+
+// Name implements Fault.
+func (Timeout) Name() string { return "timeout" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f Timeout) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	ms, err := millis("timeout", f.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	if ms == 0 {
+		return nil, fieldErr("timeout", "timeout must be > 0 (use blackhole to hold connections open)")
+	}
+	return f.toxics("timeout", map[string]any{"timeout": ms}), nil
+}
+
+// Inject implements Fault.
+func (f Timeout) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildTimeout(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := Timeout{Net: readNet(r, id, link, Both), Timeout: r.duration("timeout", 0)}
+	return checked(r, "timeout", f)
+}
+
+// Reset resets connections (TCP RST where Toxiproxy can set linger 0)
+// Timeout after data arrives: Toxiproxy's reset_peer.
+type Reset struct {
+	Net
+	Timeout time.Duration
+}
+
+// Name implements Fault.
+func (Reset) Name() string { return "reset" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f Reset) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	ms, err := millis("timeout", f.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return f.toxics("reset_peer", map[string]any{"timeout": ms}), nil
+}
+
+// Inject implements Fault.
+func (f Reset) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildReset(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := Reset{Net: readNet(r, id, link, Both), Timeout: r.duration("timeout", 0)}
+	return checked(r, "reset", f)
+}
+
+// Slicer slices data into pieces of AverageSize ± SizeVariation bytes,
+// Delay apart.
+type Slicer struct {
+	Net
+	AverageSize   int           // bytes, > 0
+	SizeVariation int           // bytes, in [0, AverageSize)
+	Delay         time.Duration // between pieces; whole microseconds
+}
+
+// Name implements Fault.
+func (Slicer) Name() string { return "slicer" }
+
+// Toxics returns the Toxiproxy toxics of f (its delay in microseconds, as
+// Toxiproxy's slicer takes it).
+func (f Slicer) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	if f.AverageSize <= 0 {
+		return nil, fieldErr("average_size", "average_size %d must be > 0", f.AverageSize)
+	}
+	if f.SizeVariation < 0 || f.SizeVariation >= f.AverageSize {
+		return nil, fieldErr("size_variation", "size_variation %d outside [0, average_size)", f.SizeVariation)
+	}
+	if f.Delay < 0 {
+		return nil, fieldErr("delay", "negative duration %q", f.Delay)
+	}
+	if f.Delay%time.Microsecond != 0 {
+		return nil, fieldErr("delay", "%s is not a whole number of microseconds", f.Delay)
+	}
+	return f.toxics("slicer", map[string]any{
+		"average_size":   f.AverageSize,
+		"size_variation": f.SizeVariation,
+		"delay":          f.Delay.Microseconds(),
+	}), nil
+}
+
+// Inject implements Fault.
+func (f Slicer) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildSlicer(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := Slicer{
+		Net:           readNet(r, id, link, Downstream),
+		AverageSize:   int(r.int64("average_size", 0)),
+		SizeVariation: int(r.int64("size_variation", 0)),
+		Delay:         r.duration("delay", 0),
+	}
+	return checked(r, "slicer", f)
+}
+
+// LimitData closes the connection after Bytes bytes.
+type LimitData struct {
+	Net
+	Bytes int64 // ≥ 0
+}
+
+// Name implements Fault.
+func (LimitData) Name() string { return "limit_data" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f LimitData) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	if f.Bytes < 0 {
+		return nil, fieldErr("bytes", "bytes %d must be ≥ 0", f.Bytes)
+	}
+	return f.toxics("limit_data", map[string]any{"bytes": f.Bytes}), nil
+}
+
+// Inject implements Fault.
+func (f LimitData) Inject(ctx context.Context, env Env) (Heal, error) {
+	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
+}
+
+func buildLimitData(id, link string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	f := LimitData{Net: readNet(r, id, link, Downstream), Bytes: r.int64("bytes", 0)}
+	return checked(r, "limit_data", f)
+}
+
+// toxicFault is what every toxic fault implements besides Fault.
+type toxicFault interface {
+	Fault
+	Toxics() ([]Toxic, error)
+}
+
+func injectToxicsOf(ctx context.Context, env Env, link string, toxics func() ([]Toxic, error)) (Heal, error) {
+	ts, err := toxics()
+	if err != nil {
+		return nil, err
+	}
+	return injectToxics(ctx, env, link, ts)
+}
+
+// checked finishes reading attributes and validates the toxic fault.
+func checked(r *attrReader, name string, f toxicFault) (Fault, error) {
+	if err := r.done(name); err != nil {
+		return nil, err
+	}
+	if _, err := f.Toxics(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
