@@ -1,0 +1,186 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// checkFor polls f every `every` until it returns nil, failing the test with
+// f's last error after total.
+func checkFor(t testing.TB, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition never held within %s: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// echoServer starts a TCP echo server on 127.0.0.1:0 and returns its address.
+func echoServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(c, c)
+				_ = c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// roundTrip dials addr, sends one byte and reads it back, within limit.
+func roundTrip(addr string, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	c, err := net.DialTimeout("tcp", addr, limit)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(start.Add(limit))
+	if _, err := c.Write([]byte{'x'}); err != nil {
+		return 0, err
+	}
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// minRoundTrip is the fastest of n round trips.
+func minRoundTrip(t testing.TB, addr string, n int) time.Duration {
+	t.Helper()
+	best := time.Hour
+	for range n {
+		d, err := roundTrip(addr, 5*time.Second)
+		require.NoError(t, err)
+		best = min(best, d)
+	}
+	return best
+}
+
+// testEnv is an Env over whatever a test gives it.
+type testEnv struct {
+	proxies Proxies
+	http    *HTTPRules
+	proc    Process
+	rng     *rand.Rand
+}
+
+func (e *testEnv) Proxies() Proxies { return e.proxies }
+func (e *testEnv) HTTP() *HTTPRules { return e.http }
+func (e *testEnv) Process() Process { return e.proc }
+func (e *testEnv) Rand() *rand.Rand { return e.rng }
+
+// embedded starts an Embedded with one proxy per link in front of an echo
+// server and returns it with the proxies' addresses.
+func embedded(t testing.TB, links ...string) (*Embedded, map[string]string) {
+	t.Helper()
+	e, err := NewEmbedded()
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })
+	echo := echoServer(t)
+	addrs := map[string]string{}
+	for _, l := range links {
+		a, err := e.Create(context.Background(), l, "127.0.0.1:0", echo)
+		require.NoError(t, err)
+		addrs[l] = a
+	}
+	return e, addrs
+}
+
+// fakeProcess records the process faults it is asked for.
+type fakeProcess struct {
+	mu    sync.Mutex
+	calls []string
+	crash func() bool
+}
+
+func (p *fakeProcess) record(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, s)
+}
+
+func (p *fakeProcess) RestartNATS(_ context.Context, node int, kill bool) error {
+	p.record(fmt.Sprintf("restart %d %v", node, kill))
+	return nil
+}
+
+func (p *fakeProcess) PauseNATS(ctx context.Context, node int, d time.Duration) error {
+	p.record(fmt.Sprintf("pause %d %s", node, d))
+	select {
+	case <-ctx.Done():
+		p.record("resumed early")
+	case <-time.After(d):
+		p.record("resumed")
+	}
+	return nil
+}
+
+func (p *fakeProcess) CrashWorker(_ context.Context, after string) error {
+	if after != AfterReceive && after != AfterProcess {
+		return errors.New("bad point")
+	}
+	p.record("crash worker " + after)
+	return nil
+}
+
+func (p *fakeProcess) SetProcessorCrash(crash func() bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.crash = crash
+}
+
+func (p *fakeProcess) CancelJob(context.Context) error { p.record("cancel"); return nil }
+
+func (p *fakeProcess) Calls() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.calls...)
+}
