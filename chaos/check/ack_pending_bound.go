@@ -1,0 +1,51 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// AckPendingBound is the ack-pending-bound check: every consumer sample has
+// num_ack_pending ≤ max_ack_pending (from the config event).
+type AckPendingBound struct {
+	base
+	samples int
+	highest int
+	o       offenses
+}
+
+// NewAckPendingBound returns the ack-pending-bound checker.
+func NewAckPendingBound(p Params) *AckPendingBound { return &AckPendingBound{base: newBase(p)} }
+
+// Name implements [Checker].
+func (*AckPendingBound) Name() string { return "ack-pending-bound" }
+
+// Observe implements [Checker].
+func (c *AckPendingBound) Observe(e *history.Event) {
+	if c.config(e) || e.Kind != history.KindConsumer {
+		return
+	}
+	c.samples++
+	c.highest = max(c.highest, e.NumAckPending)
+	if c.hasCfg && c.cfg.MaxAckPending > 0 && e.NumAckPending > c.cfg.MaxAckPending {
+		c.o.add("", "", e.T, "num_ack_pending %d > max_ack_pending %d", e.NumAckPending, c.cfg.MaxAckPending)
+	}
+}
+
+// Result implements [Checker].
+func (c *AckPendingBound) Result() Result {
+	const name = "ack-pending-bound"
+	figs := map[string]float64{"samples": float64(c.samples), "max_num_ack_pending": float64(c.highest)}
+	switch {
+	case !c.hasCfg:
+		return unknown(name, whyNoConfig, figs)
+	case c.samples == 0:
+		return unknown(name, "no consumer sample", figs)
+	case c.cfg.MaxAckPending <= 0:
+		return nothing(name, "max_ack_pending is unlimited", figs)
+	}
+	figs["max_ack_pending"] = float64(c.cfg.MaxAckPending)
+	return result(name, &c.o, figs, fmt.Sprintf("%d consumer samples, highest num_ack_pending %d (max_ack_pending %d)",
+		c.samples, c.highest, c.cfg.MaxAckPending))
+}

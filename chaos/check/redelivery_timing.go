@@ -1,0 +1,129 @@
+package check
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// RedeliveryTiming is the redelivery-timing check. For consecutive
+// deliveries k, k+1 of a task the expected time of k+1 is t_k + A, or
+// t_wpi + A after an in-progress ack, or the NAK time after a NAK.
+// Premature: t_{k+1} < expected − ε. Late: t_{k+1} > expected + ε although
+// a /tasks call that started after expected + ε returned fewer tasks than
+// its batch. A delivery whose predecessor was never observed is counted as
+// unobserved, not judged. A delivery's time is its reserve where the API
+// is instrumented, else its handout.
+type RedeliveryTiming struct {
+	base
+	bySSeq      map[uint64]*lastDelivery
+	deliveries  int
+	redelivered int
+	judged      int
+	unobserved  int
+	premature   int
+	late        int
+	underfull   float64 // latest start of a successful /tasks call that got fewer than its batch
+	o           offenses
+}
+
+type lastDelivery struct {
+	task     string
+	reply    string
+	dc       int
+	t        float64
+	expected float64
+	why      string
+}
+
+// NewRedeliveryTiming returns the redelivery-timing checker.
+func NewRedeliveryTiming(p Params) *RedeliveryTiming {
+	return &RedeliveryTiming{base: newBase(p), bySSeq: map[uint64]*lastDelivery{}, underfull: math.Inf(-1)}
+}
+
+// Name implements [Checker].
+func (*RedeliveryTiming) Name() string { return "redelivery-timing" }
+
+// Observe implements [Checker].
+func (c *RedeliveryTiming) Observe(e *history.Event) {
+	if c.config(e) || !c.hasCfg {
+		return
+	}
+	switch e.Kind {
+	case history.KindReserve, history.KindHandout:
+		if e.SSeq == 0 || e.DC <= 0 {
+			return
+		}
+		d := c.bySSeq[e.SSeq]
+		if d != nil && e.DC <= d.dc {
+			return // the handout of a reserve seen, or out of order
+		}
+		c.deliveries++
+		if e.DC > 1 {
+			c.redelivered++
+			if d == nil || e.DC != d.dc+1 {
+				c.unobserved++
+			} else {
+				c.judge(e, d)
+			}
+		}
+		if d == nil {
+			d = &lastDelivery{}
+			c.bySSeq[e.SSeq] = d
+		}
+		*d = lastDelivery{task: e.Task, reply: e.Reply, dc: e.DC, t: e.T, expected: e.T + c.a, why: "t_k + A"}
+	case history.KindAck:
+		d := c.bySSeq[e.SSeq]
+		if d == nil || (e.DC != 0 && e.DC != d.dc) {
+			return
+		}
+		switch e.Ack {
+		case "wpi":
+			d.expected, d.why = e.T+c.a, "in-progress ack + A"
+		case "nak":
+			d.expected, d.why = e.T, "NAK"
+		default:
+			delete(c.bySSeq, e.SSeq) // done: a later delivery is not judged
+		}
+	case history.KindHTTP:
+		if isTasks(e) && e.Status == 200 && e.Batch > 0 && e.N < e.Batch {
+			c.underfull = max(c.underfull, callStart(e))
+		}
+	}
+}
+
+func (c *RedeliveryTiming) judge(e *history.Event, d *lastDelivery) {
+	c.judged++
+	switch {
+	case e.T < d.expected-c.eps:
+		c.premature++
+		c.o.add(e.Task, e.Reply, e.T, "premature: delivery %d at %.3fs, expected %.3fs (%s, delivery %d at %.3fs) − ε %.3fs",
+			e.DC, e.T, d.expected, d.why, d.dc, d.t, c.eps)
+	case e.T > d.expected+c.eps && c.underfull > d.expected+c.eps:
+		c.late++
+		c.o.add(e.Task, e.Reply, e.T, "late: delivery %d at %.3fs, expected %.3fs (%s) + ε %.3fs, though a /tasks call started at %.3fs got fewer tasks than its batch",
+			e.DC, e.T, d.expected, d.why, c.eps, c.underfull)
+	}
+}
+
+// Result implements [Checker].
+func (c *RedeliveryTiming) Result() Result {
+	const name = "redelivery-timing"
+	figs := map[string]float64{
+		"redeliveries": float64(c.redelivered), "judged": float64(c.judged), "unobserved": float64(c.unobserved),
+		"premature": float64(c.premature), "late": float64(c.late),
+	}
+	switch {
+	case !c.hasCfg:
+		return unknown(name, whyNoConfig, figs)
+	case c.deliveries == 0:
+		return unknown(name, "no reserve or handout event: no delivery observed", figs)
+	case c.redelivered == 0:
+		return nothing(name, "no task was redelivered", figs)
+	case c.judged == 0:
+		return unknown(name, fmt.Sprintf("%d redeliveries, none whose previous delivery was observed", c.redelivered), figs)
+	}
+	return result(name, &c.o, figs, fmt.Sprintf("%d redeliveries: %d judged, %d premature, %d late, %d unobserved (ε %.3fs)",
+		c.redelivered, c.judged, c.premature, c.late, c.unobserved, c.eps))
+}

@@ -1,0 +1,195 @@
+package check
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// Stall is the stall check ("the job idle for five minutes" bug). A stall is
+// an interval in which some published task is neither stored nor
+// dead-lettered, no delivery is in flight at a worker (every handed-out
+// delivery has its result, or is older than A), no handout or result
+// happens, and workers keep asking (/tasks calls overlap the interval).
+// Reports the total and the longest stall; fails if the longest exceeds
+// Params.MaxStall (default A/2).
+type Stall struct {
+	base
+	tasks  map[string]bool // task → done (stored or dead-lettered)
+	bySSeq map[uint64]string
+	dead   map[uint64]bool // advisories before their publish
+	open   int
+
+	inflight map[string]float64 // reply → handout time, until its result or A
+	order    []flight           // handouts in time order
+	head     int
+	expired  float64 // latest end of a delivery that stopped being in flight by age
+
+	lastActivity float64 // last handout or result
+	openSince    float64 // when open last became > 0
+	last         float64
+
+	active bool
+	start  float64
+	asked  bool
+
+	handouts, calls int
+	stalls          int
+	total, longest  float64
+	o               offenses
+}
+
+type flight struct {
+	reply string
+	t     float64
+}
+
+// NewStall returns the stall checker.
+func NewStall(p Params) *Stall {
+	return &Stall{base: newBase(p), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, dead: map[uint64]bool{},
+		inflight: map[string]float64{}, expired: math.Inf(-1), lastActivity: math.Inf(-1), openSince: math.Inf(-1)}
+}
+
+// Name implements [Checker].
+func (*Stall) Name() string { return "stall" }
+
+// inflightEnd is when the last delivery in flight at a worker stops being
+// in flight (its handout + A), or -Inf.
+func (c *Stall) inflightEnd(now float64) float64 {
+	for c.head < len(c.order) {
+		f := c.order[c.head]
+		t, ok := c.inflight[f.reply]
+		valid := ok && t == f.t
+		if valid && f.t+c.a > now {
+			break
+		}
+		if valid { // older than A: no longer in flight
+			delete(c.inflight, f.reply)
+			c.expired = max(c.expired, f.t+c.a)
+		}
+		c.head++
+	}
+	end := c.expired
+	for n := len(c.order); n > c.head; n-- {
+		f := c.order[n-1]
+		if t, ok := c.inflight[f.reply]; ok && t == f.t {
+			end = max(end, f.t+c.a)
+			break
+		}
+		c.order = c.order[:n-1]
+	}
+	if c.head > 4096 && c.head*2 > len(c.order) {
+		c.order = append(c.order[:0], c.order[c.head:]...)
+		c.head = 0
+	}
+	return end
+}
+
+func (c *Stall) close(t float64) {
+	if !c.active {
+		return
+	}
+	c.active = false
+	if !c.asked || t <= c.start {
+		return
+	}
+	d := t - c.start
+	c.stalls++
+	c.total += d
+	c.longest = max(c.longest, d)
+	if d > c.r.MaxStall.Seconds() {
+		c.o.add("", "", c.start, "stalled %.3fs (%.3fs–%.3fs): %d tasks open, none in flight, workers asking", d, c.start, t, c.open)
+	}
+}
+
+func (c *Stall) done(task string, t float64) {
+	if d, ok := c.tasks[task]; ok && !d {
+		c.tasks[task] = true
+		c.open--
+		if c.open == 0 {
+			c.close(t)
+		}
+	}
+}
+
+// Observe implements [Checker].
+func (c *Stall) Observe(e *history.Event) {
+	if c.config(e) || !c.hasCfg {
+		return
+	}
+	t := e.T
+	c.last = max(c.last, t)
+	if !c.active && c.open > 0 {
+		if s := max(c.lastActivity, c.openSince, c.inflightEnd(t)); s < t {
+			c.active, c.start, c.asked = true, s, false
+		}
+	}
+	switch e.Kind {
+	case history.KindPublish:
+		if _, ok := c.tasks[e.Task]; ok || e.Task == "" {
+			return
+		}
+		c.tasks[e.Task] = false
+		if e.SSeq != 0 {
+			c.bySSeq[e.SSeq] = e.Task
+			if c.dead[e.SSeq] {
+				delete(c.dead, e.SSeq)
+				c.tasks[e.Task] = true
+				return
+			}
+		}
+		c.open++
+		if c.open == 1 {
+			c.openSince = t
+		}
+	case history.KindStored:
+		c.done(e.Task, t)
+	case history.KindAdvisory:
+		if e.Type != "max_deliveries" {
+			return
+		}
+		if task, ok := c.bySSeq[e.SSeq]; ok {
+			c.done(task, t)
+		} else {
+			c.dead[e.SSeq] = true
+		}
+	case history.KindHandout:
+		c.handouts++
+		c.close(t)
+		c.lastActivity = t
+		if e.Reply != "" {
+			c.inflight[e.Reply] = t
+			c.order = append(c.order, flight{e.Reply, t})
+		}
+	case history.KindResult:
+		c.close(t)
+		c.lastActivity = t
+		delete(c.inflight, e.Reply)
+	case history.KindHTTP:
+		if isTasks(e) {
+			c.calls++
+			if c.active && t > c.start {
+				c.asked = true
+			}
+		}
+	}
+}
+
+// Result implements [Checker].
+func (c *Stall) Result() Result {
+	const name = "stall"
+	c.close(c.last)
+	figs := map[string]float64{"stalls": float64(c.stalls), "stall_seconds": c.total, "max_stall_seconds": c.longest}
+	switch {
+	case !c.hasCfg:
+		return unknown(name, whyNoConfig, figs)
+	case len(c.tasks) == 0:
+		return unknown(name, "no publish event", figs)
+	case c.handouts == 0:
+		return unknown(name, "no handout event: what workers held is unknown", figs)
+	case c.calls == 0:
+		return unknown(name, "no /tasks call observed: whether workers were asking is unknown", figs)
+	}
+	return result(name, &c.o, figs, fmt.Sprintf("%d stalls, %.3fs in all, longest %.3fs (max %.3fs)", c.stalls, c.total, c.longest, c.r.MaxStall.Seconds()))
+}

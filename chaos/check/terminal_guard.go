@@ -1,0 +1,70 @@
+package check
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// TerminalGuard is the terminal-guard check: after a job event with status
+// CANCELING, REVOKED, SUCCESS or FAILURE (plus ε, for /tasks calls already
+// under way), no delivery of that job is handed out and the consumer's
+// delivered stops growing. A job going back to STARTED or RETRY lifts the
+// guard. Histories name no job on a handout: one job per run is assumed.
+type TerminalGuard struct {
+	base
+	since     float64 // when the job became terminal; +Inf while it is not
+	status    string
+	terminals int
+	delivered uint64
+	hasBase   bool
+	o         offenses
+}
+
+// NewTerminalGuard returns the terminal-guard checker.
+func NewTerminalGuard(p Params) *TerminalGuard {
+	return &TerminalGuard{base: newBase(p), since: math.Inf(1)}
+}
+
+// Name implements [Checker].
+func (*TerminalGuard) Name() string { return "terminal-guard" }
+
+// Observe implements [Checker].
+func (c *TerminalGuard) Observe(e *history.Event) {
+	if c.config(e) {
+		return
+	}
+	switch e.Kind {
+	case history.KindJob:
+		switch {
+		case isTerminal(e.JobStatus) && math.IsInf(c.since, 1):
+			c.since, c.status, c.hasBase = e.T, e.JobStatus, false
+			c.terminals++
+		case !isTerminal(e.JobStatus):
+			c.since = math.Inf(1)
+		}
+	case history.KindHandout:
+		if e.T > c.since+c.r.Epsilon.Seconds() {
+			c.o.add(e.Task, e.Reply, e.T, "handed out (dc=%d, worker %s) %.3fs after the job became %s", e.DC, e.Worker, e.T-c.since, c.status)
+		}
+	case history.KindConsumer:
+		if e.T <= c.since+c.r.Epsilon.Seconds() {
+			return
+		}
+		if c.hasBase && e.Delivered > c.delivered {
+			c.o.add("", "", e.T, "consumer delivered grew %d → %d %.3fs after the job became %s", c.delivered, e.Delivered, e.T-c.since, c.status)
+		}
+		c.delivered, c.hasBase = e.Delivered, true
+	}
+}
+
+// Result implements [Checker].
+func (c *TerminalGuard) Result() Result {
+	const name = "terminal-guard"
+	figs := map[string]float64{"terminal_statuses": float64(c.terminals)}
+	if c.terminals == 0 {
+		return nothing(name, "no job reached a terminal status", figs)
+	}
+	return result(name, &c.o, figs, fmt.Sprintf("job terminal %d times; %d handouts or consumer deliveries after", c.terminals, c.o.n))
+}
