@@ -1,0 +1,184 @@
+package observe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness/natsd"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// checkFor polls f every `every` until it returns nil, and fails the test
+// with f's last error if that has not happened within total.
+func checkFor(t testing.TB, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// memSink keeps every event in memory, stamped with its arrival time.
+type memSink struct {
+	start time.Time
+	mu    sync.Mutex
+	evs   []history.Event
+}
+
+func newSink() *memSink { return &memSink{start: time.Now()} }
+
+func (s *memSink) Emit(e history.Event) {
+	if e.T == 0 {
+		e.T = time.Since(s.start).Seconds()
+	}
+	s.mu.Lock()
+	s.evs = append(s.evs, e)
+	s.mu.Unlock()
+}
+
+func (s *memSink) of(kind history.Kind) []history.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []history.Event
+	for _, e := range s.evs {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// startNATS runs an embedded server for one test.
+func startNATS(t testing.TB, opts ...natsd.Option) *natsd.Server {
+	t.Helper()
+	s, err := natsd.Start(opts...)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+const (
+	testStream   = "job_1"
+	testSubject  = "job.1.tasks"
+	testConsumer = "job-1-consumer"
+)
+
+// jobConsumer creates the stream and durable pull consumer of PROTOCOL.md
+// for job 1, with the given ack_wait and max_deliver.
+func jobConsumer(t testing.TB, js jetstream.JetStream, ackWait time.Duration, maxDeliver int) jetstream.Consumer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: testStream, Subjects: []string{testSubject}, MaxAge: 24 * time.Hour})
+	require.NoError(t, err)
+	c, err := js.CreateOrUpdateConsumer(ctx, testStream, jetstream.ConsumerConfig{
+		Durable: testConsumer, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: testSubject, AckWait: ackWait, MaxDeliver: maxDeliver, MaxAckPending: 1000,
+	})
+	require.NoError(t, err)
+	return c
+}
+
+// publishTasks publishes n task payloads with image ids img-1..img-n.
+func publishTasks(t testing.TB, js jetstream.JetStream, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("img-%d", i)
+		b, err := json.Marshal(map[string]any{"id": id, "image_id": id, "image_url": "http://x/" + id, "reply_subject": nil})
+		require.NoError(t, err)
+		_, err = js.Publish(ctx, testSubject, b)
+		require.NoError(t, err)
+	}
+}
+
+// fetch pulls up to n messages with one pull request waiting at most wait.
+func fetch(t testing.TB, c jetstream.Consumer, n int, wait time.Duration) []jetstream.Msg {
+	t.Helper()
+	b, err := c.Fetch(n, jetstream.FetchMaxWait(wait))
+	require.NoError(t, err)
+	var out []jetstream.Msg
+	for m := range b.Messages() {
+		out = append(out, m)
+	}
+	return out
+}
+
+// delivery is what a message says about its delivery.
+type delivery struct {
+	sseq uint64
+	dc   uint64
+}
+
+func deliveryOf(t testing.TB, m jetstream.Msg) delivery {
+	t.Helper()
+	md, err := m.Metadata()
+	require.NoError(t, err)
+	return delivery{md.Sequence.Stream, md.NumDelivered}
+}
+
+// monClient keeps no idle connections, so that no goroutine outlives a test.
+var monClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+
+// monitor reads a monitoring endpoint of s into v.
+func monitor(t testing.TB, s *natsd.Server, path string, v any) {
+	t.Helper()
+	resp, err := monClient.Get(s.MonitorURL() + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+}
+
+func apiTotal(t testing.TB, s *natsd.Server) uint64 {
+	t.Helper()
+	var j jsz
+	monitor(t, s, "/jsz", &j)
+	return j.API.Total
+}
+
+func totalConnections(t testing.TB, s *natsd.Server) uint64 {
+	t.Helper()
+	var v varz
+	monitor(t, s, "/varz", &v)
+	return v.TotalConnections
+}
+
+type testErr string
+
+func (e testErr) Error() string { return string(e) }
+
+const (
+	errNotYet     testErr = "not yet"
+	errNoDelivery testErr = "no delivery yet"
+)
