@@ -1,0 +1,651 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewValidatesConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"no nats url", Config{}, "NATSURL is required"},
+		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, "valid: ack-before-save, good, no-connect-timeout"},
+		{"negative duration", Config{NATSURL: "nats://x", AckWait: -time.Second}, "AckWait -1s is negative"},
+		{"negative count", Config{NATSURL: "nats://x", MaxConcurrent: -1}, "MaxConcurrent -1 is negative"},
+		{"defaults", Config{NATSURL: "nats://x"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := New(tt.cfg)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			defer a.Close()
+			c := a.Config()
+			require.Equal(t, VariantGood, c.Variant)
+			require.Equal(t, "nats://x", c.ResultsNATSURL)
+			require.Equal(t, 5*time.Second, c.ConnectTimeout)
+			require.Equal(t, 10*time.Second, c.OpTimeout)
+			require.Equal(t, 500*time.Millisecond, c.FetchWait)
+			require.Equal(t, 300*time.Second, c.AckWait)
+			require.Equal(t, 2, c.MaxDeliver)
+			require.Equal(t, 1000, c.MaxAckPending)
+		})
+	}
+}
+
+func TestVariantsListed(t *testing.T) {
+	vs := Variants()
+	require.Equal(t, VariantGood, vs[0].Name)
+	seen := map[string]bool{}
+	for _, v := range vs {
+		require.False(t, seen[v.Name], "duplicate %s", v.Name)
+		seen[v.Name] = true
+		require.NotEmpty(t, v.Description)
+		require.NotContains(t, v.Description, "\n")
+		a, err := New(Config{NATSURL: "nats://x", Variant: v.Name})
+		require.NoError(t, err)
+		a.Close()
+	}
+	require.Len(t, seen, 9)
+}
+
+func TestLivenessNeedsNoNATSNorToken(t *testing.T) {
+	e := newEnv(t, nil, withNATSURL(refused(t)))
+	code, _ := e.do("GET", "/api/v2/", "", nil, time.Second)
+	require.Equal(t, http.StatusOK, code)
+	require.Zero(t, e.api.Stats().Dials)
+}
+
+func TestOrderOfChecks(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.createJob(1, true)
+	job := fmt.Sprintf("/api/v2/jobs/%d", id)
+	good := map[string]int{"batch_size": 1}
+	tests := []struct {
+		name  string
+		path  string
+		token string
+		body  any
+		want  int
+	}{
+		{"tasks: bad body beats unknown job and token", "/api/v2/jobs/999/tasks/", "", "{", 400},
+		{"tasks: batch 0 is a bad body", job + "/tasks/", "", map[string]int{"batch_size": 0}, 400},
+		{"tasks: missing batch is a bad body", job + "/tasks/", "", map[string]int{}, 400},
+		{"tasks: unknown job beats token", "/api/v2/jobs/999/tasks/", "", good, 404},
+		{"tasks: non-numeric id is unknown", "/api/v2/jobs/abc/tasks/", "", good, 404},
+		{"tasks: missing token", job + "/tasks/", "", good, 401},
+		{"tasks: wrong token", job + "/tasks/", "nope", good, 401},
+		{"tasks: ok", job + "/tasks/", testToken, good, 200},
+		{"result: bad item beats unknown job", "/api/v2/jobs/999/result/", "", map[string]any{"results": []any{map[string]any{"reply_subject": "x"}}}, 400},
+		{"result: unknown job beats token", "/api/v2/jobs/999/result/", "", map[string]any{"results": []any{}}, 404},
+		{"result: missing token", job + "/result/", "", map[string]any{"results": []any{}}, 401},
+		{"job: unknown", "/api/v2/jobs/999/", testToken, nil, 404},
+		{"job: missing token", job + "/", "", nil, 401},
+		{"jobs: missing token", "/api/v2/jobs/", "", nil, 401},
+		{"create: bad body beats token", "/api/v2/jobs/", "", map[string]any{"total": 0}, 400},
+		{"create: missing token", "/api/v2/jobs/", "", map[string]any{"total": 1}, 401},
+		{"cancel: unknown job beats token", "/api/v2/jobs/999/cancel/", "", nil, 404},
+		{"cancel: missing token", job + "/cancel/", "", nil, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := "POST"
+			if tt.body == nil && !strings.HasSuffix(tt.path, "/cancel/") {
+				method = "GET"
+			}
+			code, body := e.do(method, tt.path, tt.token, tt.body, 5*time.Second)
+			require.Equal(t, tt.want, code, string(body))
+		})
+	}
+}
+
+func TestResultValidation(t *testing.T) {
+	const reply = "$JS.ACK.job_1.job-1-consumer.1.1.1.1700000000000000000.0"
+	tests := []struct {
+		name   string
+		item   string
+		task   string
+		errHas string
+	}{
+		{"success", `{"reply_subject":"` + reply + `","result":{"pipeline":"p","source_images":[{"id":"a","url":"u"}],"detections":[],"total_time":1.5}}`, "a", ""},
+		{"numeric image id", `{"reply_subject":"` + reply + `","result":{"pipeline":"p","source_images":[{"id":7}]}}`, "7", ""},
+		{"error result", `{"reply_subject":"` + reply + `","result":{"error":"boom","image_id":"b"}}`, "b", ""},
+		{"no reply", `{"result":{"error":"boom","image_id":"b"}}`, "", "reply_subject is required"},
+		{"reply not an ack subject", `{"reply_subject":"$JS.API.STREAM.DELETE.job_1","result":{"error":"boom","image_id":"b"}}`, "", "reply_subject"},
+		{"no result", `{"reply_subject":"` + reply + `"}`, "", "result must be an object"},
+		{"error without image", `{"reply_subject":"` + reply + `","result":{"error":"boom"}}`, "", "needs image_id"},
+		{"no source images", `{"reply_subject":"` + reply + `","result":{"pipeline":"p","source_images":[]}}`, "", "source_images"},
+		{"detections not a list", `{"reply_subject":"` + reply + `","result":{"pipeline":"p","source_images":[{"id":"a"}],"detections":{}}}`, "", "detections"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			it, err := parseResultItem(json.RawMessage(tt.item))
+			if tt.errHas != "" {
+				require.ErrorContains(t, err, tt.errHas)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.task, it.task)
+			require.Equal(t, reply, it.reply)
+		})
+	}
+}
+
+func TestCreateAndListJobs(t *testing.T) {
+	e := newEnv(t, nil)
+	started := e.createJob(2, true)
+	created := e.createJob(2, false)
+	require.Equal(t, int64(1), started)
+	require.Equal(t, int64(2), created)
+	require.True(t, e.streamExists(started))
+	require.True(t, e.streamExists(created))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	adv, err := e.js.Stream(ctx, "advisories")
+	require.NoError(t, err)
+	require.Equal(t, []string{"$JS.EVENT.ADVISORY.>"}, adv.CachedInfo().Config.Subjects)
+	require.Equal(t, time.Hour, adv.CachedInfo().Config.MaxAge)
+	st, err := e.js.Stream(ctx, StreamName(started))
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, st.CachedInfo().Config.MaxAge)
+	require.Equal(t, []string{"job.1.tasks"}, st.CachedInfo().Config.Subjects)
+
+	tests := []struct {
+		query string
+		want  []int64
+	}{
+		{"", []int64{1, 2}},
+		{"?ids_only=1&incomplete_only=1", []int64{1}},
+		{"?ids_only=1&pipeline__slug__in=default,other", []int64{1, 2}},
+		{"?ids_only=1&pipeline__slug__in=other", nil},
+	}
+	for _, tt := range tests {
+		code, body := e.do("GET", "/api/v2/jobs/"+tt.query, testToken, nil, time.Second)
+		require.Equal(t, 200, code)
+		var r struct {
+			Count   int `json:"count"`
+			Results []struct {
+				ID       int64  `json:"id"`
+				Pipeline string `json:"pipeline_slug"`
+			} `json:"results"`
+		}
+		require.NoError(t, json.Unmarshal(body, &r))
+		var got []int64
+		for _, j := range r.Results {
+			got = append(got, j.ID)
+			require.Equal(t, DefaultPipeline, j.Pipeline)
+		}
+		require.Equal(t, tt.want, got, tt.query)
+		require.Equal(t, len(tt.want), r.Count)
+	}
+	require.Equal(t, []string{StatusStarted}, e.sink.jobStatuses(started))
+}
+
+// TestTerminalGuardNoNATSTraffic: a job that is not STARTED/RETRY gets
+// 200 [] without the API opening a single NATS connection.
+func TestTerminalGuardNoNATSTraffic(t *testing.T) {
+	e := newEnv(t, nil)
+	notStarted := e.createJob(2, false)
+	e.publish(notStarted, 2)
+	cancelled := e.createJob(2, true)
+	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", cancelled), testToken, nil, 5*time.Second)
+	require.Equal(t, 200, code)
+	for _, id := range []int64{notStarted, cancelled} {
+		before, srvBefore, apiBefore := e.api.Stats(), serverConns(t, e.nats), jsAPITotal(t, e.nats)
+		code, tasks := e.tasks(id, 5, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Empty(t, tasks)
+		after, srvAfter := e.api.Stats(), serverConns(t, e.nats)
+		require.Equal(t, before.Dials, after.Dials, "job %d: the API dialed NATS", id)
+		require.Equal(t, srvBefore.TotalConnections, srvAfter.TotalConnections, "job %d: NATS saw a connection", id)
+		require.Equal(t, apiBefore, jsAPITotal(t, e.nats), "job %d: JetStream API called", id)
+	}
+}
+
+func TestMissingStream(t *testing.T) {
+	tests := []struct {
+		variant   string
+		recreated bool
+	}{
+		{VariantGood, false},
+		{VariantRecreateStream, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant))
+			id := e.createJob(3, true)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			require.NoError(t, e.js.DeleteStream(ctx, StreamName(id)))
+			code, tasks := e.tasks(id, 3, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Empty(t, tasks)
+			require.Equal(t, tt.recreated, e.streamExists(id))
+		})
+	}
+}
+
+// TestNATSUnreachable: NATS refusing or half-open (accepting TCP, never
+// answering) gives a 503 within ConnectTimeout + 500ms, except for the
+// variants that break exactly that.
+func TestNATSUnreachable(t *testing.T) {
+	const bound = 500*time.Millisecond + 500*time.Millisecond // ConnectTimeout + 500ms
+	tests := []struct {
+		name     string
+		variant  string
+		url      func(testing.TB) string
+		wantCode int // 0: no answer within the client's timeout
+	}{
+		{"good refused", VariantGood, refused, 503},
+		{"good blackhole", VariantGood, blackhole, 503},
+		{"reconnect refused", VariantReconnect, refused, 503},
+		{"swallow-timeout refused", VariantSwallowTimeout, refused, 200},
+		{"swallow-timeout blackhole", VariantSwallowTimeout, blackhole, 200},
+		{"no-connect-timeout blackhole", VariantNoConnectTimeout, blackhole, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := startNATS(t)
+			e := newEnv(t, ns, withVariant(tt.variant))
+			id := e.createJob(3, true)
+			e.publish(id, 3)
+			// Now point a second API of the same variant, with the same jobs, at
+			// an unreachable NATS: the job store is in memory, so create the job
+			// through the first and swap the URL by re-creating the API state.
+			bad := newEnv(t, ns, withVariant(tt.variant), withNATSURL(tt.url(t)))
+			bad.api.jobs = e.api.jobs
+			start := time.Now()
+			code, body := bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 3}, 2*bound)
+			took := time.Since(start)
+			require.Equal(t, tt.wantCode, code, string(body))
+			switch code {
+			case 503:
+				require.JSONEq(t, `{"error": "Task queue temporarily unavailable"}`, string(body))
+				require.Less(t, took, bound)
+			case 200:
+				require.JSONEq(t, `{"tasks": []}`, string(body))
+				require.Less(t, took, bound)
+			}
+		})
+	}
+}
+
+// TestOnePullPerBatch: a /tasks call makes one pull request (MSG.NEXT) and
+// at most 4 JetStream API calls whatever its batch; the one-by-one variant
+// makes one pull and about 4 API calls per task.
+func TestOnePullPerBatch(t *testing.T) {
+	tests := []struct {
+		variant     string
+		batches     []int
+		maxPulls    func(batch int) int
+		maxAPICalls func(batch int) int
+		minAPICalls func(batch int) int
+	}{
+		{VariantGood, []int{1, 5, 20},
+			func(int) int { return 1 }, func(int) int { return 4 }, func(int) int { return 2 }},
+		{VariantReserveOneByOne, []int{5, 10},
+			func(b int) int { return b }, func(b int) int { return 5 * b }, func(b int) int { return 4 * b }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant))
+			id := e.createJob(100, true)
+			e.publish(id, 60)
+			var mu sync.Mutex
+			pulls := 0
+			sub, err := e.nc.Subscribe("$JS.API.CONSUMER.MSG.NEXT.>", func(*nats.Msg) {
+				mu.Lock()
+				pulls++
+				mu.Unlock()
+			})
+			require.NoError(t, err)
+			defer func() { _ = sub.Unsubscribe() }()
+			require.NoError(t, e.nc.Flush())
+			// The first call creates the consumer; measure the steady state.
+			code, _ := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+			for _, b := range tt.batches {
+				require.NoError(t, e.nc.Flush())
+				mu.Lock()
+				pulls = 0
+				mu.Unlock()
+				before := jsAPITotal(t, e.nats)
+				code, tasks := e.tasks(id, b, 10*time.Second)
+				require.Equal(t, 200, code)
+				require.Len(t, tasks, b)
+				calls := int(jsAPITotal(t, e.nats) - before)
+				require.NoError(t, e.nc.Flush())
+				mu.Lock()
+				got := pulls
+				mu.Unlock()
+				require.LessOrEqual(t, got, tt.maxPulls(b), "batch %d: pull requests", b)
+				require.GreaterOrEqual(t, got, 1)
+				require.LessOrEqual(t, calls, tt.maxAPICalls(b), "batch %d: JetStream API calls", b)
+				require.GreaterOrEqual(t, calls, tt.minAPICalls(b), "batch %d: JetStream API calls", b)
+			}
+		})
+	}
+}
+
+// TestTasksResponseAndReserveEvents: the tasks carry the payload and the
+// $JS.ACK reply subject, and every delivery is a reserve event.
+func TestTasksResponseAndReserveEvents(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.createJob(3, true)
+	imgs := e.publish(id, 3)
+	code, tasks := e.tasks(id, 10, 5*time.Second)
+	require.Equal(t, 200, code)
+	require.Len(t, tasks, 3)
+	reserves := e.sink.of("reserve")
+	require.Len(t, reserves, 3)
+	for i, task := range tasks {
+		require.Equal(t, imgs[i], task.ID)
+		require.Equal(t, imgs[i], task.ImageID)
+		require.Equal(t, "http://x/"+imgs[i], task.ImageURL)
+		require.True(t, strings.HasPrefix(*task.ReplySubject, "$JS.ACK."))
+		r := reserves[i]
+		require.Equal(t, imgs[i], r.Task)
+		require.Equal(t, *task.ReplySubject, r.Reply)
+		require.Equal(t, uint64(i+1), r.SSeq)
+		require.Equal(t, uint64(i+1), r.DSeq)
+		require.Equal(t, 1, r.DC)
+	}
+	info, err := e.consumerInfo(id)
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second, info.Config.AckWait)
+	require.Equal(t, 3, info.Config.MaxDeliver)
+	require.Equal(t, 1000, info.Config.MaxAckPending)
+	require.Equal(t, jetstream.AckExplicitPolicy, info.Config.AckPolicy)
+	require.Equal(t, jetstream.DeliverAllPolicy, info.Config.DeliverPolicy)
+	require.Equal(t, "job.1.tasks", info.Config.FilterSubject)
+	require.Equal(t, 3, info.NumAckPending)
+}
+
+// ackWatch records the ack replies published on a job's ack subjects, and
+// whether the task was already stored by the API when each ack was seen.
+type ackWatch struct {
+	mu     sync.Mutex
+	acks   map[string]bool // reply -> stored when acked
+	sub    *nats.Subscription
+	stored func(reply string) bool
+}
+
+func watchAcks(t testing.TB, e *env, id int64, byReply map[string]string) *ackWatch {
+	t.Helper()
+	w := &ackWatch{acks: map[string]bool{}}
+	var mu sync.Mutex
+	sub, err := e.nc.Subscribe("$JS.ACK."+StreamName(id)+".>", func(m *nats.Msg) {
+		mu.Lock()
+		task := byReply[m.Subject]
+		mu.Unlock()
+		j, _ := e.api.Job(id)
+		stored := false
+		for _, s := range j.StoredIDs {
+			stored = stored || s == task
+		}
+		w.mu.Lock()
+		w.acks[m.Subject] = stored
+		w.mu.Unlock()
+	})
+	require.NoError(t, err)
+	require.NoError(t, e.nc.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return w
+}
+
+func (w *ackWatch) acked(reply string) (acked, storedFirst bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.acks[reply]
+	return ok, s
+}
+
+// TestProcessorCrash: the processor dies between storing and acking (good:
+// store, then ack) or between acking and storing (ack-before-save). Good:
+// the task comes back after ack_wait, is stored once and then acked.
+// ack-before-save: acked, never stored, never redelivered: lost.
+func TestProcessorCrash(t *testing.T) {
+	const ackWait = time.Second
+	tests := []struct {
+		variant string
+		lost    bool
+	}{
+		{VariantGood, false},
+		{VariantAckBeforeSave, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant), withAckWait(ackWait))
+			id := e.createJob(2, true)
+			imgs := e.publish(id, 1)
+			replies := map[string]string{}
+			w := watchAcks(t, e, id, replies)
+			var mu sync.Mutex
+			crashes := 0
+			e.api.SetProcessorCrash(func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				crashes++
+				return crashes == 1
+			})
+			code, tasks := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, 1)
+			first := tasks[0]
+			e.postResults(id, first)
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				mu.Lock()
+				defer mu.Unlock()
+				if crashes < 1 {
+					return fmt.Errorf("the processor did not take the result")
+				}
+				return nil
+			})
+			if tt.lost {
+				checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+					if ok, _ := w.acked(*first.ReplySubject); !ok {
+						return fmt.Errorf("no ack for %s", *first.ReplySubject)
+					}
+					return nil
+				})
+				// Nothing comes back after ack_wait, and nothing is stored.
+				deadline := time.Now().Add(ackWait + 500*time.Millisecond)
+				for time.Now().Before(deadline) {
+					code, tasks := e.tasks(id, 1, 5*time.Second)
+					require.Equal(t, 200, code)
+					require.Empty(t, tasks, "an acked task came back")
+				}
+				j, _ := e.api.Job(id)
+				require.Empty(t, j.StoredIDs, "the result was stored")
+				require.Zero(t, e.sink.storedCount(imgs[0]))
+				return
+			}
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if e.sink.storedCount(imgs[0]) != 1 {
+					return fmt.Errorf("not stored")
+				}
+				return nil
+			})
+			ok, _ := w.acked(*first.ReplySubject)
+			require.False(t, ok, "acked although the processor died before the ack")
+			// NATS redelivers it after ack_wait.
+			var again Task
+			checkFor(t, 3*ackWait, 10*time.Millisecond, func() error {
+				code, tasks := e.tasks(id, 1, 5*time.Second)
+				if code != 200 || len(tasks) == 0 {
+					return fmt.Errorf("no redelivery (status %d)", code)
+				}
+				again = tasks[0]
+				return nil
+			})
+			require.Equal(t, imgs[0], again.ImageID)
+			require.Equal(t, 2, dc(t, again))
+			mu.Lock()
+			replies[*again.ReplySubject] = again.ImageID
+			mu.Unlock()
+			e.postResults(id, again)
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if ok, _ := w.acked(*again.ReplySubject); !ok {
+					return fmt.Errorf("redelivery not acked")
+				}
+				return nil
+			})
+			_, storedFirst := w.acked(*again.ReplySubject)
+			require.True(t, storedFirst, "acked before the result was stored")
+			j, _ := e.api.Job(id)
+			require.Equal(t, []string{imgs[0]}, j.StoredIDs)
+			require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				info, err := e.consumerInfo(id)
+				if err != nil {
+					return err
+				}
+				if info.NumAckPending != 0 {
+					return fmt.Errorf("ack pending %d", info.NumAckPending)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestJobCompletion: the last stored result makes the job SUCCESS and
+// deletes its consumer and stream; every result is acked after it is stored.
+func TestJobCompletion(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.createJob(3, true)
+	imgs := e.publish(id, 3)
+	code, tasks := e.tasks(id, 3, 5*time.Second)
+	require.Equal(t, 200, code)
+	require.Len(t, tasks, 3)
+	replies := map[string]string{}
+	for _, task := range tasks {
+		replies[*task.ReplySubject] = task.ImageID
+	}
+	w := watchAcks(t, e, id, replies)
+	e.postResults(id, tasks...)
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		j, _ := e.api.Job(id)
+		if j.Status != StatusSuccess {
+			return fmt.Errorf("job %s", j.Status)
+		}
+		return nil
+	})
+	require.Equal(t, []string{StatusStarted, StatusSuccess}, e.sink.jobStatuses(id))
+	for _, img := range imgs {
+		require.Equal(t, 1, e.sink.storedCount(img))
+	}
+	for _, task := range tasks[:2] { // the last ack may follow the deletion
+		checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if ok, _ := w.acked(*task.ReplySubject); !ok {
+				return fmt.Errorf("not acked: %s", task.ImageID)
+			}
+			return nil
+		})
+		_, storedFirst := w.acked(*task.ReplySubject)
+		require.True(t, storedFirst)
+	}
+	require.False(t, e.streamExists(id))
+	_, err := e.consumerInfo(id)
+	require.Error(t, err)
+
+	code, body := e.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), testToken, nil, time.Second)
+	require.Equal(t, 200, code)
+	var j Job
+	require.NoError(t, json.Unmarshal(body, &j))
+	require.Equal(t, Progress{Stored: 3, Total: 3}, j.Progress)
+	require.ElementsMatch(t, imgs, j.StoredIDs)
+
+	// A stale result for the finished job is accepted and changes nothing.
+	e.postResults(id, tasks[0])
+	code, tasks = e.tasks(id, 3, time.Second)
+	require.Equal(t, 200, code)
+	require.Empty(t, tasks)
+}
+
+func TestCancel(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.createJob(3, true)
+	e.publish(id, 3)
+	code, tasks := e.tasks(id, 1, 5*time.Second)
+	require.Equal(t, 200, code)
+	require.Len(t, tasks, 1)
+	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	require.Equal(t, 200, code, string(body))
+	require.JSONEq(t, fmt.Sprintf(`{"id": %d, "status": "REVOKED"}`, id), string(body))
+	require.Equal(t, []string{StatusStarted, StatusCanceling, StatusRevoked}, e.sink.jobStatuses(id))
+	require.False(t, e.streamExists(id))
+	code, tasks = e.tasks(id, 3, time.Second)
+	require.Equal(t, 200, code)
+	require.Empty(t, tasks)
+	// Cancelling again changes nothing.
+	j, err := e.api.CancelJob(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, StatusRevoked, j.Status)
+	require.Len(t, e.sink.jobStatuses(id), 3)
+	_, err = e.api.CancelJob(context.Background(), 999)
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// TestConnectionPerRequest: each NATS-touching request opens one connection
+// and closes it, also when the request is interrupted; the reconnect variant
+// leaves an interrupted request's connection open.
+func TestConnectionPerRequest(t *testing.T) {
+	tests := []struct {
+		variant string
+		leaked  int
+	}{
+		{VariantGood, 0},
+		{VariantReconnect, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant))
+			id := e.createJob(3, true)
+			base := serverConns(t, e.nats)
+			// A complete request: one connection, closed.
+			code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
+			require.Equal(t, 200, code)
+			require.Equal(t, uint64(2), e.api.Stats().RequestConns) // create + tasks
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if c := serverConns(t, e.nats); c.Connections != base.Connections {
+					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections)
+				}
+				return nil
+			})
+			require.Equal(t, base.TotalConnections+1, serverConns(t, e.nats).TotalConnections)
+			// An interrupted request: the client gives up during the fetch.
+			code, _ = e.tasks(id, 1, 100*time.Millisecond)
+			require.Zero(t, code)
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if e.busy.Load() != 0 {
+					return fmt.Errorf("handler still running")
+				}
+				return nil
+			})
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if c := serverConns(t, e.nats); c.Connections != base.Connections+tt.leaked {
+					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections+tt.leaked)
+				}
+				return nil
+			})
+			require.Equal(t, tt.leaked, e.api.Stats().Open)
+		})
+	}
+}

@@ -1,0 +1,438 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/harness/natsd"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const testToken = "s3cret"
+
+// checkFor polls f every `every` until it returns nil, failing the test
+// with f's last error when total passes (nats-server's checkFor).
+func checkFor(t testing.TB, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// memSink keeps the events an API emits.
+type memSink struct {
+	mu     sync.Mutex
+	events []history.Event
+}
+
+func (s *memSink) Emit(e history.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, e)
+}
+
+func (s *memSink) of(kind history.Kind) []history.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []history.Event
+	for _, e := range s.events {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *memSink) jobStatuses(id int64) []string {
+	var out []string
+	for _, e := range s.of(history.KindJob) {
+		if e.Job == id {
+			out = append(out, e.JobStatus)
+		}
+	}
+	return out
+}
+
+func (s *memSink) storedCount(task string) int {
+	n := 0
+	for _, e := range s.of(history.KindStored) {
+		if e.Task == task {
+			n++
+		}
+	}
+	return n
+}
+
+// testConfig is the scaled-down configuration of the tests.
+func testConfig(natsURL string) Config {
+	return Config{
+		NATSURL:        natsURL,
+		Token:          testToken,
+		ConnectTimeout: 500 * time.Millisecond,
+		OpTimeout:      time.Second,
+		FetchWait:      200 * time.Millisecond,
+		AckWait:        2 * time.Second,
+		MaxDeliver:     3,
+	}
+}
+
+func startNATS(t testing.TB) *natsd.Server {
+	t.Helper()
+	s, err := natsd.Start()
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// env is one API in front of one embedded NATS, served over HTTP.
+type env struct {
+	t      testing.TB
+	nats   *natsd.Server
+	api    *API
+	sink   *memSink
+	base   string
+	client *http.Client
+	busy   atomic.Int64 // requests in the API's handler
+	js     jetstream.JetStream
+	nc     *nats.Conn // the test's own connection, for publishing and inspection
+}
+
+type envOpt func(*Config)
+
+func withVariant(v string) envOpt { return func(c *Config) { c.Variant = v } }
+
+func withAckWait(d time.Duration) envOpt { return func(c *Config) { c.AckWait = d } }
+
+func withNATSURL(u string) envOpt { return func(c *Config) { c.NATSURL = u } }
+
+// newEnv starts NATS (unless ns is given), the API and an HTTP server; all
+// are closed by t.Cleanup.
+func newEnv(t testing.TB, ns *natsd.Server, opts ...envOpt) *env {
+	t.Helper()
+	if ns == nil {
+		ns = startNATS(t)
+	}
+	e := &env{t: t, nats: ns, sink: &memSink{}}
+	cfg := testConfig(ns.ClientURL())
+	cfg.Sink = e.sink
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := New(cfg)
+	require.NoError(t, err)
+	e.api = a
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.busy.Add(1)
+		defer e.busy.Add(-1)
+		a.Handler().ServeHTTP(w, r)
+	}))
+	tr := &http.Transport{}
+	e.client = &http.Client{Transport: tr}
+	e.base = srv.URL
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	e.nc = nc
+	e.js, err = jetstream.New(nc)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		a.Close()
+		srv.Close()
+		tr.CloseIdleConnections()
+		nc.Close()
+	})
+	return e
+}
+
+// do sends one request; token "" sends no Authorization header. It returns
+// the status and body, or status 0 and the error's text when no response
+// came within timeout.
+func (e *env) do(method, path, token string, body any, timeout time.Duration) (int, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(buf)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.base+path, rd)
+	require.NoError(e.t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Token "+token)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return resp.StatusCode, out
+}
+
+func (e *env) createJob(total int, startNow bool) int64 {
+	e.t.Helper()
+	code, body := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{
+		"name": "t", "dispatch_mode": "async_api", "start_now": startNow, "total": total,
+	}, 5*time.Second)
+	require.Equal(e.t, http.StatusCreated, code, string(body))
+	var r struct {
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+	}
+	require.NoError(e.t, json.Unmarshal(body, &r))
+	return r.ID
+}
+
+// publish puts n tasks into job id's stream, named img-<id>-<i>.
+func (e *env) publish(id int64, n int) []string {
+	e.t.Helper()
+	var ids []string
+	for i := 1; i <= n; i++ {
+		img := fmt.Sprintf("img-%d-%d", id, i)
+		p, err := json.Marshal(map[string]any{"id": img, "image_id": img, "image_url": "http://x/" + img, "reply_subject": nil})
+		require.NoError(e.t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = e.js.Publish(ctx, Subject(id), p)
+		cancel()
+		require.NoError(e.t, err)
+		ids = append(ids, img)
+	}
+	return ids
+}
+
+// tasks calls /tasks and returns the status and the tasks.
+func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []Task) {
+	e.t.Helper()
+	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": n}, timeout)
+	if code != http.StatusOK {
+		return code, nil
+	}
+	var r tasksBody
+	require.NoError(e.t, json.Unmarshal(body, &r), string(body))
+	require.NotNil(e.t, r.Tasks, "tasks must be a list, not null: %s", body)
+	return code, r.Tasks
+}
+
+func successResult(t Task) map[string]any {
+	return map[string]any{
+		"reply_subject": *t.ReplySubject,
+		"result": map[string]any{
+			"pipeline":      "p",
+			"source_images": []map[string]any{{"id": t.ImageID, "url": t.ImageURL}},
+			"detections":    []any{},
+			"total_time":    0.01,
+		},
+	}
+}
+
+func (e *env) postResults(id int64, tasks ...Task) {
+	e.t.Helper()
+	var items []any
+	for _, t := range tasks {
+		items = append(items, successResult(t))
+	}
+	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/result/", id), testToken, map[string]any{"results": items}, 5*time.Second)
+	require.Equal(e.t, http.StatusOK, code, string(body))
+}
+
+func (e *env) streamExists(id int64) bool {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := e.js.Stream(ctx, StreamName(id))
+	if err == jetstream.ErrStreamNotFound {
+		return false
+	}
+	require.NoError(e.t, err)
+	return true
+}
+
+func (e *env) consumerInfo(id int64) (*jetstream.ConsumerInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := e.js.Consumer(ctx, StreamName(id), ConsumerName(id))
+	if err != nil {
+		return nil, err
+	}
+	return c.Info(ctx)
+}
+
+// monitor reads one JSON document from NATS's monitoring port.
+func monitor(t testing.TB, s *natsd.Server, path string, v any) {
+	t.Helper()
+	resp, err := http.Get(s.MonitorURL() + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+}
+
+func jsAPITotal(t testing.TB, s *natsd.Server) uint64 {
+	t.Helper()
+	var j struct {
+		API struct {
+			Total uint64 `json:"total"`
+		} `json:"api"`
+	}
+	monitor(t, s, "/jsz", &j)
+	return j.API.Total
+}
+
+type varz struct {
+	Connections      int    `json:"connections"`
+	TotalConnections uint64 `json:"total_connections"`
+}
+
+func serverConns(t testing.TB, s *natsd.Server) varz {
+	t.Helper()
+	var v varz
+	monitor(t, s, "/varz", &v)
+	return v
+}
+
+// dc is the delivery count of a task's reply subject.
+func dc(t testing.TB, task Task) int {
+	t.Helper()
+	m, err := ackreply.Parse(*task.ReplySubject)
+	require.NoError(t, err)
+	return m.Delivered
+}
+
+// blackhole accepts TCP connections and never answers: a half-open NATS.
+func blackhole(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+	})
+	return "nats://" + ln.Addr().String()
+}
+
+// refused is a URL where nothing listens.
+func refused(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return "nats://" + addr
+}
+
+// latencyProxy forwards TCP to upstream, delaying every chunk by d in each
+// direction: a crude api-nats latency fault.
+func latencyProxy(t testing.TB, upstream string, d time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	pipe := func(dst, src net.Conn) {
+		defer wg.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				time.Sleep(d)
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				_ = dst.Close()
+				return
+			}
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", strings.TrimPrefix(upstream, "nats://"))
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			track(c)
+			track(u)
+			wg.Add(2)
+			go pipe(u, c)
+			go pipe(c, u)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return "nats://" + ln.Addr().String()
+}

@@ -1,0 +1,336 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxBody bounds a request body (bytes).
+const maxBody = 16 << 20
+
+// unavailableMsg is the error body of every 503 of NATS trouble.
+const unavailableMsg = "Task queue temporarily unavailable"
+
+// Auth: every endpoint but the liveness probe (GET /api/v2/) requires
+// "Authorization: Token <key>" when Config.Token is set. The probe stays
+// open because it must answer without touching anything, as a load
+// balancer's health check does.
+func (a *API) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v2/{$}", a.handleRoot)
+	mux.HandleFunc("GET /api/v2/jobs/{$}", a.handleListJobs)
+	mux.HandleFunc("POST /api/v2/jobs/{$}", a.handleCreateJob)
+	mux.HandleFunc("GET /api/v2/jobs/{id}/{$}", a.handleGetJob)
+	mux.HandleFunc("POST /api/v2/jobs/{id}/tasks/{$}", a.handleTasks)
+	mux.HandleFunc("POST /api/v2/jobs/{id}/result/{$}", a.handleResult)
+	mux.HandleFunc("POST /api/v2/jobs/{id}/cancel/{$}", a.handleCancel)
+	return mux
+}
+
+// middleware counts requests for Close and bounds how many run at once.
+func (a *API) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		if a.closed {
+			a.mu.Unlock()
+			writeError(w, http.StatusServiceUnavailable, "shutting down")
+			return
+		}
+		a.inflight.Add(1)
+		a.mu.Unlock()
+		defer a.inflight.Done()
+		if a.pool != nil {
+			select {
+			case a.pool <- struct{}{}:
+				defer func() { <-a.pool }()
+			case <-r.Context().Done():
+				return
+			case <-a.ctx.Done():
+				writeError(w, http.StatusServiceUnavailable, "shutting down")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestContext is the request's context, also canceled by Close.
+func (a *API) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(a.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+func (a *API) authorized(r *http.Request) bool {
+	if a.cfg.Token == "" {
+		return true
+	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Token ")
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(a.cfg.Token)) == 1
+}
+
+func (a *API) handleRoot(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"jobs": "/api/v2/jobs/"})
+}
+
+func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid token")
+		return
+	}
+	q := r.URL.Query()
+	idsOnly := truthy(q.Get("ids_only"))
+	incomplete := truthy(q.Get("incomplete_only"))
+	var slugs map[string]bool
+	if v := q.Get("pipeline__slug__in"); v != "" {
+		slugs = map[string]bool{}
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				slugs[s] = true
+			}
+		}
+	}
+	results := []any{}
+	for _, j := range a.jobs.list() {
+		if incomplete && !servesTasks(j.Status) {
+			continue
+		}
+		if slugs != nil && !slugs[j.Pipeline] {
+			continue
+		}
+		if idsOnly {
+			results = append(results, map[string]any{"id": j.ID, "pipeline_slug": j.Pipeline})
+		} else {
+			results = append(results, j)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(results), "results": results})
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// JobSpec is what POST /api/v2/jobs/ creates.
+type JobSpec struct {
+	Name     string // free text
+	Pipeline string // pipeline slug; "" = DefaultPipeline
+	Total    int    // number of tasks; the job is SUCCESS once Total results are stored; ≥ 1
+	StartNow bool   // STARTED at once; else CREATED (and /tasks serves nothing)
+}
+
+type createBody struct {
+	Name         string `json:"name"`
+	DispatchMode string `json:"dispatch_mode"`
+	StartNow     *bool  `json:"start_now"`
+	Total        *int   `json:"total"`
+	PipelineSlug string `json:"pipeline_slug"`
+	Pipeline     string `json:"pipeline"`
+}
+
+func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
+	var b createBody
+	if err := decodeBody(r, &b); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	switch {
+	case b.Total == nil || *b.Total < 1:
+		writeError(w, http.StatusBadRequest, "total must be an integer ≥ 1")
+		return
+	case b.DispatchMode != "" && b.DispatchMode != "async_api":
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("dispatch_mode %q is not supported (async_api)", b.DispatchMode))
+		return
+	}
+	if !a.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid token")
+		return
+	}
+	spec := JobSpec{Name: b.Name, Pipeline: b.PipelineSlug, Total: *b.Total, StartNow: b.StartNow != nil && *b.StartNow}
+	if spec.Pipeline == "" {
+		spec.Pipeline = b.Pipeline
+	}
+	ctx, cancel := a.requestContext(r)
+	defer cancel()
+	j, err := a.CreateJob(ctx, spec)
+	if err != nil {
+		a.log.Warn("create job", "err", err)
+		writeError(w, http.StatusServiceUnavailable, unavailableMsg)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": j.ID, "status": j.Status})
+}
+
+// jobFromPath returns the job of the {id} in the path, or false (404).
+func (a *API) jobFromPath(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	_, ok := a.jobs.status(id)
+	return id, ok
+}
+
+func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.jobFromPath(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, "job not found")
+		return
+	}
+	if !a.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid token")
+		return
+	}
+	j, _ := a.jobs.get(id)
+	writeJSON(w, http.StatusOK, j)
+}
+
+// handleTasks is POST /jobs/{id}/tasks/, checked in PROTOCOL.md's order:
+// bad body 400, unknown job 404, token 401, terminal-job guard (no NATS at
+// all), missing stream, one pull, NATS trouble 503.
+func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		BatchSize *int `json:"batch_size"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if b.BatchSize == nil || *b.BatchSize < 1 || *b.BatchSize > MaxBatch {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("batch_size must be an integer in [1, %d]", MaxBatch))
+		return
+	}
+	id, ok := a.jobFromPath(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, "job not found")
+		return
+	}
+	if !a.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid token")
+		return
+	}
+	if status, _ := a.jobs.status(id); !servesTasks(status) && !a.beh.noGuard {
+		writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+		return
+	}
+	ctx, cancel := a.requestContext(r)
+	defer cancel()
+	tasks, err := a.reserve(ctx, id, *b.BatchSize)
+	if err != nil {
+		if a.beh.swallowErrors {
+			// The bug: the worker is told there is nothing to do.
+			a.log.Debug("reserve failed; answering no tasks", "job", id, "err", err)
+			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+			return
+		}
+		a.log.Warn("reserve failed", "job", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, unavailableMsg)
+		return
+	}
+	writeJSON(w, http.StatusOK, tasksBody{Tasks: tasks})
+}
+
+type tasksBody struct {
+	Tasks []Task `json:"tasks"`
+}
+
+// handleResult is POST /jobs/{id}/result/: every item validated first,
+// then all queued for the processor, or none (503).
+func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Results *[]json.RawMessage `json:"results"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if b.Results == nil {
+		writeError(w, http.StatusBadRequest, "results must be a list")
+		return
+	}
+	parsed := make([]resultItem, len(*b.Results))
+	for i, raw := range *b.Results {
+		it, err := parseResultItem(raw)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("results[%d]: %v", i, err))
+			return
+		}
+		parsed[i] = it
+	}
+	id, ok := a.jobFromPath(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, "job not found")
+		return
+	}
+	if !a.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid token")
+		return
+	}
+	items := make([]item, len(parsed))
+	tasks := make([]map[string]string, len(parsed))
+	for i, p := range parsed {
+		items[i] = item{job: id, task: p.task, reply: p.reply, result: p.result}
+		tasks[i] = map[string]string{"reply_subject": p.reply, "status": "queued", "task_id": p.task}
+	}
+	if err := a.proc.enqueue(items); err != nil {
+		a.log.Warn("queue results", "job", id, "n", len(items), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "Result queue temporarily unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status": "accepted", "job_id": id, "results_queued": len(items), "tasks": tasks,
+	})
+}
+
+func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.jobFromPath(r)
+	if !ok {
+		writeError(w, http.StatusNotFound, "job not found")
+		return
+	}
+	if !a.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid token")
+		return
+	}
+	ctx, cancel := a.requestContext(r)
+	defer cancel()
+	j, err := a.CancelJob(ctx, id)
+	if err != nil {
+		a.log.Warn("cancel job", "job", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, unavailableMsg)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": j.ID, "status": j.Status})
+}
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad JSON body: %v", err)
+	}
+	if dec.More() {
+		return errors.New("bad JSON body: trailing data")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

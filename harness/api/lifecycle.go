@@ -1,0 +1,96 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotFound is returned for a job id the API does not know.
+var ErrNotFound = errors.New("api: job not found")
+
+// CreateJob creates a job: it ensures the advisories stream, creates the
+// job's stream (deleting a leftover one of the same name first, from an
+// earlier process that handed out the same id) and records the job as
+// STARTED, or CREATED unless spec.StartNow. Its tasks are published by
+// whoever drives the job. NATS trouble is an error and creates nothing.
+func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
+	if spec.Total < 1 {
+		return Job{}, fmt.Errorf("api: job total %d < 1", spec.Total)
+	}
+	if spec.Pipeline == "" {
+		spec.Pipeline = DefaultPipeline
+	}
+	id := a.jobs.nextID()
+	nc, release, err := a.requestConn(ctx)
+	if err != nil {
+		return Job{}, err
+	}
+	defer release()
+	js, err := a.newJetStream(nc)
+	if err != nil {
+		return Job{}, err
+	}
+	octx, cancel := a.opContext(ctx)
+	defer cancel()
+	if _, err := js.CreateStream(octx, AdvisoryStreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return Job{}, fmt.Errorf("create advisories stream: %w", err)
+	}
+	if err := js.DeleteStream(octx, StreamName(id)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return Job{}, fmt.Errorf("delete leftover stream %s: %w", StreamName(id), err)
+	}
+	if _, err := js.CreateStream(octx, StreamConfig(id)); err != nil {
+		return Job{}, fmt.Errorf("create stream %s: %w", StreamName(id), err)
+	}
+	status := StatusCreated
+	if spec.StartNow {
+		status = StatusStarted
+	}
+	j := &job{
+		id: id, name: spec.Name, pipeline: spec.Pipeline, status: status, total: spec.Total,
+		processed: map[string]struct{}{}, results: map[string]json.RawMessage{}, stored: map[string]struct{}{},
+	}
+	a.jobs.add(j)
+	return j.snapshot(), nil
+}
+
+// Job returns a snapshot of job id.
+func (a *API) Job(id int64) (Job, bool) { return a.jobs.get(id) }
+
+// CancelJob cancels job id: CANCELING, its consumer and stream deleted,
+// then REVOKED. A job already SUCCESS, FAILURE or REVOKED is left as it
+// is. On NATS trouble the job stays CANCELING (terminal for /tasks) and a
+// later CancelJob retries the cleanup. It backs faults.Process.CancelJob.
+func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
+	status, ok := a.jobs.status(id)
+	if !ok {
+		return Job{}, ErrNotFound
+	}
+	if status == StatusSuccess || status == StatusFailure || status == StatusRevoked {
+		j, _ := a.jobs.get(id)
+		return j, nil
+	}
+	a.jobs.setStatus(id, StatusCanceling, func(s string) bool {
+		return s != StatusSuccess && s != StatusFailure && s != StatusRevoked
+	})
+	nc, release, err := a.requestConn(ctx)
+	if err != nil {
+		return Job{}, err
+	}
+	defer release()
+	js, err := a.newJetStream(nc)
+	if err != nil {
+		return Job{}, err
+	}
+	octx, cancel := a.opContext(ctx)
+	defer cancel()
+	if err := deleteJobResources(octx, js, id); err != nil {
+		return Job{}, err
+	}
+	a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })
+	j, _ := a.jobs.get(id)
+	return j, nil
+}

@@ -1,0 +1,255 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// slowAckFactor is how many ack_waits the slow-ack variant holds a result
+// before acking it.
+const slowAckFactor = 1.5
+
+// errQueueFull is a /result that does not fit in the processor's queue.
+var errQueueFull = errors.New("result queue full")
+
+// item is one queued result.
+type item struct {
+	job    int64
+	task   string // image id
+	reply  string // $JS.ACK subject to ack
+	result json.RawMessage
+}
+
+// processor is the background result processor (the platform's task
+// queue): ProcessorWorkers goroutines taking results from a bounded queue.
+type processor struct {
+	a *API
+
+	qmu    sync.Mutex
+	queue  chan item
+	closed bool
+
+	crashMu sync.Mutex
+	crash   func() bool
+
+	connMu sync.Mutex
+	nc     *nats.Conn // lazily connected; dropped on any error
+
+	wg sync.WaitGroup
+}
+
+func newProcessor(a *API) *processor {
+	p := &processor{a: a, queue: make(chan item, a.cfg.QueueSize)}
+	for i := 0; i < a.cfg.ProcessorWorkers; i++ {
+		p.wg.Add(1)
+		go p.run()
+	}
+	return p
+}
+
+// enqueue queues all of items or none.
+func (p *processor) enqueue(items []item) error {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if cap(p.queue)-len(p.queue) < len(items) {
+		return errQueueFull
+	}
+	for _, it := range items {
+		p.queue <- it // cannot block: room was checked, and only enqueue sends
+	}
+	return nil
+}
+
+func (p *processor) close() {
+	p.qmu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.queue)
+	}
+	p.qmu.Unlock()
+	p.wg.Wait()
+	p.connMu.Lock()
+	if p.nc != nil {
+		p.a.closeConn(p.nc)
+		p.nc = nil
+	}
+	p.connMu.Unlock()
+}
+
+func (p *processor) run() {
+	defer p.wg.Done()
+	for it := range p.queue {
+		if p.a.ctx.Err() != nil {
+			continue // closing: drop what is left; NATS redelivers it
+		}
+		p.process(it)
+	}
+}
+
+// SetProcessorCrash makes the result processor die between storing a result
+// and acking it (whichever of the two it does first) for each result for
+// which crash returns true; crash is called once per result, from the
+// processor's goroutines. The dying result's work is not retried. nil
+// removes the hook. It backs faults.Process.SetProcessorCrash.
+func (a *API) SetProcessorCrash(crash func() bool) {
+	a.proc.crashMu.Lock()
+	a.proc.crash = crash
+	a.proc.crashMu.Unlock()
+}
+
+func (p *processor) dies() bool {
+	p.crashMu.Lock()
+	crash := p.crash
+	p.crashMu.Unlock()
+	return crash != nil && crash()
+}
+
+// process handles one result, strictly in the order of PROTOCOL.md: (1)
+// mark processed, (2) save idempotently, (3) mark stored, (4) ack last.
+// The variants move the ack.
+func (p *processor) process(it item) {
+	a := p.a
+	log := a.log.With("job", it.job, "task", it.task)
+	a.jobs.markProcessed(it.job, it.task) // (1)
+	if a.beh.ackBeforeSave {
+		// The bug: ack first; a crash now loses the result.
+		if err := p.ack(it.reply); err != nil {
+			log.Warn("ack failed", "err", err)
+		}
+		if p.dies() {
+			log.Info("processor crash between ack and save")
+			return
+		}
+		p.store(it)
+		return
+	}
+	p.store(it) // (2), (3)
+	if p.dies() {
+		log.Info("processor crash between save and ack")
+		return
+	}
+	if a.beh.slowAck {
+		// The bug: the work is held past ack_wait before the ack.
+		t := time.NewTimer(time.Duration(slowAckFactor * float64(a.cfg.AckWait)))
+		select {
+		case <-t.C:
+		case <-a.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	if err := p.ack(it.reply); err != nil { // (4)
+		// Not acked: NATS redelivers it after ack_wait, and the replay is
+		// stored once.
+		log.Warn("ack failed", "err", err)
+	}
+}
+
+// store is steps (2) and (3); when the job's last result is stored the job
+// becomes SUCCESS and its consumer and stream are deleted.
+func (p *processor) store(it item) {
+	a := p.a
+	a.jobs.save(it.job, it.task, it.result)
+	stored, complete := a.jobs.markStored(it.job, it.task)
+	if stored {
+		a.emit(history.Event{Kind: history.KindStored, Task: it.task})
+	}
+	if complete && a.jobs.setStatus(it.job, StatusSuccess, servesTasks) {
+		if err := p.cleanup(it.job); err != nil {
+			a.log.Warn("cleanup of a finished job", "job", it.job, "err", err)
+		}
+	}
+}
+
+// ack publishes +ACK to reply on the processor's own connection and flushes.
+func (p *processor) ack(reply string) error {
+	nc, err := p.conn()
+	if err != nil {
+		return err
+	}
+	if err := nc.Publish(reply, []byte("+ACK")); err != nil {
+		p.drop(nc)
+		return fmt.Errorf("publish ack: %w", err)
+	}
+	if err := nc.FlushTimeout(p.a.cfg.OpTimeout); err != nil {
+		p.drop(nc)
+		return fmt.Errorf("flush ack: %w", err)
+	}
+	return nil
+}
+
+// cleanup deletes a finished job's consumer and stream (missing ones are
+// fine) through the processor's connection.
+func (p *processor) cleanup(id int64) error {
+	nc, err := p.conn()
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(p.a.ctx, p.a.cfg.OpTimeout)
+	defer cancel()
+	if err := deleteJobResources(ctx, js, id); err != nil {
+		p.drop(nc)
+		return err
+	}
+	return nil
+}
+
+// deleteJobResources deletes job id's consumer, then its stream, within
+// ctx; resources already gone are not an error.
+func deleteJobResources(ctx context.Context, js jetstream.JetStream, id int64) error {
+	err := js.DeleteConsumer(ctx, StreamName(id), ConsumerName(id))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete consumer %s: %w", ConsumerName(id), err)
+	}
+	err = js.DeleteStream(ctx, StreamName(id))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete stream %s: %w", StreamName(id), err)
+	}
+	return nil
+}
+
+// conn returns the processor's connection, connecting when it has none.
+func (p *processor) conn() (*nats.Conn, error) {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	if p.nc != nil && !p.nc.IsClosed() {
+		return p.nc, nil
+	}
+	if p.nc != nil {
+		p.a.closeConn(p.nc)
+		p.nc = nil
+	}
+	nc, err := p.a.processorConn()
+	if err != nil {
+		return nil, err
+	}
+	p.nc = nc
+	return nc, nil
+}
+
+// drop closes the processor's connection after an error, so that the next
+// result connects afresh.
+func (p *processor) drop(nc *nats.Conn) {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	if p.nc == nc {
+		p.nc = nil
+	}
+	p.a.closeConn(nc)
+}

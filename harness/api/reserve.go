@@ -1,0 +1,248 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness/ackreply"
+)
+
+// Task is one task of a /tasks response. In the stream its ReplySubject is
+// null; in the response it is the $JS.ACK subject of the delivery.
+type Task struct {
+	ID           string  `json:"id"`
+	ImageID      string  `json:"image_id"`
+	ImageURL     string  `json:"image_url"`
+	ReplySubject *string `json:"reply_subject"`
+}
+
+// taskPayload is a task as published into the stream.
+type taskPayload struct {
+	ID       json.RawMessage `json:"id"`
+	ImageID  json.RawMessage `json:"image_id"`
+	ImageURL string          `json:"image_url"`
+}
+
+// StreamConfig is the configuration of job id's stream (PROTOCOL.md).
+func StreamConfig(id int64) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:      StreamName(id),
+		Subjects:  []string{Subject(id)},
+		Retention: jetstream.LimitsPolicy,
+		MaxAge:    24 * time.Hour,
+	}
+}
+
+// AdvisoryStreamConfig is the configuration of the advisories stream that
+// keeps JetStream advisories for dead-letter accounting.
+func AdvisoryStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:      "advisories",
+		Subjects:  []string{"$JS.EVENT.ADVISORY.>"},
+		Retention: jetstream.LimitsPolicy,
+		MaxAge:    time.Hour,
+	}
+}
+
+func (a *API) consumerConfig(id int64) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerName(id),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: Subject(id),
+		AckWait:       a.cfg.AckWait,
+		MaxDeliver:    a.cfg.MaxDeliver,
+		MaxAckPending: a.cfg.MaxAckPending,
+	}
+}
+
+// errNoStream is returned by openConsumer when the job's stream is missing.
+var errNoStream = errors.New("stream missing")
+
+// reserve takes up to n tasks of job id from NATS for one /tasks call. It
+// returns no tasks and no error when the stream is missing (and, unless the
+// variant recreates it, leaves it missing); any NATS trouble is an error.
+func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
+	nc, release, err := a.requestConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	js, err := a.newJetStream(nc)
+	if err != nil {
+		return nil, err
+	}
+	if a.beh.oneByOne {
+		return a.reserveOneByOne(ctx, nc, js, id, n)
+	}
+	cons, err := a.openConsumer(ctx, js, id)
+	if errors.Is(err, errNoStream) {
+		return []Task{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, a.cfg.FetchWait)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
+	}
+	tasks := []Task{}
+	for m := range batch.Messages() {
+		if t, ok := a.received(id, m.Reply(), m.Data()); ok {
+			tasks = append(tasks, t)
+		}
+	}
+	ferr := batch.Error()
+	if errors.Is(ferr, context.DeadlineExceeded) && ctx.Err() == nil {
+		ferr = nil // the fetch wait ran out: that is the end of a short batch
+	}
+	if ferr == nil && len(tasks) == 0 && !nc.IsConnected() {
+		ferr = fmt.Errorf("nats connection %s during fetch", nc.Status())
+	}
+	if ferr != nil {
+		if len(tasks) > 0 {
+			// These are reserved already: hand them out rather than orphan them.
+			a.log.Warn("fetch ended with an error after some tasks", "job", id, "tasks", len(tasks), "err", ferr)
+			return tasks, nil
+		}
+		return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), ferr)
+	}
+	return tasks, nil
+}
+
+// openConsumer is the metadata part of a reserve: stream info (+1 JetStream
+// API call), consumer info (+1) and, the first time, consumer create (+1).
+func (a *API) openConsumer(ctx context.Context, js jetstream.JetStream, id int64) (jetstream.Consumer, error) {
+	octx, cancel := a.opContext(ctx)
+	defer cancel()
+	stream, err := js.Stream(octx, StreamName(id))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if !a.beh.recreateStream {
+			return nil, errNoStream
+		}
+		// The bug: cleanup deleted it, and reserve brings it back.
+		a.log.Debug("recreating missing stream", "stream", StreamName(id))
+		stream, err = js.CreateStream(octx, StreamConfig(id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream info %s: %w", StreamName(id), err)
+	}
+	cons, err := stream.Consumer(octx, ConsumerName(id))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = stream.CreateConsumer(octx, a.consumerConfig(id))
+	}
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, errNoStream // deleted between the two calls
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", ConsumerName(id), err)
+	}
+	return cons, nil
+}
+
+// reserveOneByOne is the reserve-one-by-one bug: for each task, its own
+// stream info, consumer info, a new legacy pull subscription (stream lookup
+// and consumer info), fetch(1) and unsubscribe: about five round trips and
+// four JetStream API calls per task.
+func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, id int64, n int) ([]Task, error) {
+	legacy, err := nc.JetStream()
+	if err != nil {
+		return nil, fmt.Errorf("legacy jetstream: %w", err)
+	}
+	tasks := []Task{}
+	fail := func(err error) ([]Task, error) {
+		if len(tasks) > 0 {
+			a.log.Warn("one-by-one reserve ended with an error after some tasks", "job", id, "tasks", len(tasks), "err", err)
+			return tasks, nil
+		}
+		return nil, err
+	}
+	for len(tasks) < n {
+		if _, err := a.openConsumer(ctx, js, id); err != nil {
+			if errors.Is(err, errNoStream) {
+				return tasks, nil
+			}
+			return fail(err)
+		}
+		// The subscription lives as long as sctx: keep it until unsubscribed.
+		sctx, cancel := a.opContext(ctx)
+		sub, err := legacy.PullSubscribe(Subject(id), ConsumerName(id), nats.Context(sctx))
+		if err != nil {
+			cancel()
+			return fail(fmt.Errorf("pull subscribe %s: %w", ConsumerName(id), err))
+		}
+		msgs, err := sub.Fetch(1, nats.MaxWait(a.cfg.FetchWait))
+		if uerr := sub.Unsubscribe(); uerr != nil {
+			a.log.Debug("unsubscribe", "err", uerr)
+		}
+		cancel()
+		for _, m := range msgs {
+			if t, ok := a.received(id, m.Reply, m.Data); ok {
+				tasks = append(tasks, t)
+			}
+		}
+		if errors.Is(err, nats.ErrTimeout) || (err == nil && len(msgs) == 0) {
+			return tasks, nil // nothing more to take
+		}
+		if err != nil {
+			return fail(fmt.Errorf("fetch 1 from %s: %w", StreamName(id), err))
+		}
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+	}
+	return tasks, nil
+}
+
+// received records one delivery the API got from NATS (a reserve event)
+// and turns it into a task of the response.
+func (a *API) received(id int64, reply string, data []byte) (Task, bool) {
+	var p taskPayload
+	perr := json.Unmarshal(data, &p)
+	imageID := idString(p.ImageID)
+	if imageID == "" {
+		imageID = idString(p.ID)
+	}
+	ev := history.Event{Kind: history.KindReserve, Task: imageID, Reply: reply}
+	if meta, err := ackreply.Parse(reply); err == nil {
+		ev.SSeq, ev.DSeq, ev.DC = meta.SSeq, meta.DSeq, meta.Delivered
+	} else {
+		a.log.Warn("delivery with an unreadable reply subject", "job", id, "reply", reply, "err", err)
+	}
+	a.emit(ev)
+	if perr != nil || imageID == "" {
+		a.log.Warn("task payload is not a task; not handed out", "job", id, "reply", reply, "err", perr)
+		return Task{}, false
+	}
+	taskID := idString(p.ID)
+	if taskID == "" {
+		taskID = imageID
+	}
+	r := reply
+	return Task{ID: taskID, ImageID: imageID, ImageURL: p.ImageURL, ReplySubject: &r}, true
+}
+
+// idString reads an id given as a JSON string or number.
+func idString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}

@@ -1,0 +1,83 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/natschaos/natschaos/harness/ackreply"
+)
+
+// resultItem is one validated item of a /result body.
+type resultItem struct {
+	reply  string
+	task   string // image id the result is for
+	result json.RawMessage
+}
+
+// parseResultItem validates {"reply_subject": "$JS.ACK...", "result": R}
+// where R is a success {"pipeline": "...", "source_images": [{"id", "url"}],
+// "detections": [...], "total_time": s} (detections and total_time optional
+// but typed) or an error {"error": "...", "image_id": "..."}. The reply
+// subject must be a JetStream ack subject: the processor publishes to it.
+func parseResultItem(raw json.RawMessage) (resultItem, error) {
+	var it struct {
+		Reply  *string         `json:"reply_subject"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &it); err != nil {
+		return resultItem{}, fmt.Errorf("not an object: %v", err)
+	}
+	if it.Reply == nil || *it.Reply == "" {
+		return resultItem{}, errors.New("reply_subject is required")
+	}
+	if _, err := ackreply.Parse(*it.Reply); err != nil {
+		return resultItem{}, fmt.Errorf("reply_subject: %v", err)
+	}
+	if len(it.Result) == 0 || !bytes.HasPrefix(bytes.TrimSpace(it.Result), []byte("{")) {
+		return resultItem{}, errors.New("result must be an object")
+	}
+	var r struct {
+		Error        *string         `json:"error"`
+		ImageID      json.RawMessage `json:"image_id"`
+		Pipeline     *string         `json:"pipeline"`
+		SourceImages []struct {
+			ID  json.RawMessage `json:"id"`
+			URL string          `json:"url"`
+		} `json:"source_images"`
+		Detections json.RawMessage `json:"detections"`
+		TotalTime  json.RawMessage `json:"total_time"`
+	}
+	if err := json.Unmarshal(it.Result, &r); err != nil {
+		return resultItem{}, fmt.Errorf("result: %v", err)
+	}
+	out := resultItem{reply: *it.Reply, result: it.Result}
+	if r.Error != nil {
+		out.task = idString(r.ImageID)
+		if out.task == "" {
+			return resultItem{}, errors.New("an error result needs image_id")
+		}
+		return out, nil
+	}
+	if r.Pipeline == nil || *r.Pipeline == "" {
+		return resultItem{}, errors.New("a result needs pipeline (or error and image_id)")
+	}
+	if len(r.SourceImages) == 0 {
+		return resultItem{}, errors.New("source_images must not be empty")
+	}
+	out.task = idString(r.SourceImages[0].ID)
+	if out.task == "" {
+		return resultItem{}, errors.New("source_images[0].id is required")
+	}
+	if len(r.Detections) > 0 && !bytes.HasPrefix(bytes.TrimSpace(r.Detections), []byte("[")) {
+		return resultItem{}, errors.New("detections must be a list")
+	}
+	if len(r.TotalTime) > 0 {
+		var f float64
+		if err := json.Unmarshal(r.TotalTime, &f); err != nil {
+			return resultItem{}, errors.New("total_time must be a number")
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,78 @@
+package api
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The variants of PROTOCOL.md "Known-bad variants", selected by [Config.Variant].
+const (
+	VariantGood             = "good"
+	VariantReserveOneByOne  = "reserve-one-by-one"
+	VariantReconnect        = "reconnect"
+	VariantNoConnectTimeout = "no-connect-timeout"
+	VariantSwallowTimeout   = "swallow-timeout"
+	VariantNoTerminalGuard  = "no-terminal-guard"
+	VariantAckBeforeSave    = "ack-before-save"
+	VariantRecreateStream   = "recreate-stream"
+	VariantSlowAck          = "slow-ack"
+)
+
+// Variant names one behaviour of the reference API: the good one, or a
+// known bug that the harness must catch.
+type Variant struct {
+	Name        string // the value of Config.Variant
+	Description string // one line, for `natschaos sut --help`
+}
+
+// behaviour is what a variant switches on. Every known-bad variant sets
+// exactly one field; the good variant sets none.
+type behaviour struct {
+	oneByOne       bool // /tasks: N single pulls, each with its own metadata calls
+	reconnect      bool // default client reconnect; connections leaked when a request is interrupted
+	noTimeouts     bool // no connect timeout, no timeout on JetStream metadata calls
+	swallowErrors  bool // NATS trouble in /tasks answers 200 {"tasks": []}
+	noGuard        bool // /tasks serves jobs that are not STARTED/RETRY
+	ackBeforeSave  bool // the processor acks before storing
+	recreateStream bool // /tasks recreates a missing stream
+	slowAck        bool // the processor acks after 1.5 x ack_wait
+}
+
+var variants = []struct {
+	Variant
+	b behaviour
+}{
+	{Variant{VariantGood, "the reference behaviour of PROTOCOL.md: one pull per /tasks, no reconnect, timeouts, fast 503, ack last"}, behaviour{}},
+	{Variant{VariantReserveOneByOne, "/tasks reserves N tasks with N single pulls, each with stream info, consumer info, a new pull subscription, fetch(1), unsubscribe"}, behaviour{oneByOne: true}},
+	{Variant{VariantReconnect, "NATS client with default reconnect (60 attempts, 2s apart); connections of interrupted requests are left open"}, behaviour{reconnect: true}},
+	{Variant{VariantNoConnectTimeout, "no NATS connect timeout (1h) and no timeout on JetStream metadata calls: hangs on a half-open NATS"}, behaviour{noTimeouts: true}},
+	{Variant{VariantSwallowTimeout, "a NATS timeout or error during /tasks answers 200 {\"tasks\": []} instead of 503"}, behaviour{swallowErrors: true}},
+	{Variant{VariantNoTerminalGuard, "/tasks serves tasks of jobs that are finished, cancelled or not started"}, behaviour{noGuard: true}},
+	{Variant{VariantAckBeforeSave, "the result processor acks before storing: a crash between the two loses the result"}, behaviour{ackBeforeSave: true}},
+	{Variant{VariantRecreateStream, "/tasks recreates a job stream that cleanup deleted"}, behaviour{recreateStream: true}},
+	{Variant{VariantSlowAck, "the result processor acks 1.5 x ack_wait after storing, holding the work meanwhile"}, behaviour{slowAck: true}},
+}
+
+// Variants returns every variant, the good one first. The slice is a copy.
+func Variants() []Variant {
+	out := make([]Variant, len(variants))
+	for i, v := range variants {
+		out[i] = v.Variant
+	}
+	return out
+}
+
+func lookupVariant(name string) (behaviour, error) {
+	for _, v := range variants {
+		if v.Name == name {
+			return v.b, nil
+		}
+	}
+	names := make([]string, len(variants))
+	for i, v := range variants {
+		names[i] = v.Name
+	}
+	sort.Strings(names)
+	return behaviour{}, fmt.Errorf("unknown variant %q (valid: %s)", name, strings.Join(names, ", "))
+}
