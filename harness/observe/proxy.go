@@ -203,8 +203,8 @@ type call struct {
 	kind    string // "tasks", "result" or "" (another call)
 	start   time.Time
 	ev      history.Event
-	reqBody *capture
-	status  int // the status the worker got; 0 = none
+	reqBody []byte // the request body, when recorded
+	status  int    // the status the worker got; 0 = none
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -229,8 +229,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if c.kind != "" && r.Body != nil && r.Body != http.NoBody {
-		c.reqBody = &capture{r: r.Body, max: p.cfg.maxBody}
-		r.Body = c.reqBody
+		// Read what we record from before forwarding it: a small JSON body
+		// (a longer one is forwarded in a stream and not recorded).
+		buf, err := io.ReadAll(io.LimitReader(r.Body, p.cfg.maxBody+1))
+		if err != nil {
+			c.ev.Err = errClass(err)
+			p.record(c)
+			closeWithoutResponse(w)
+			return
+		}
+		if int64(len(buf)) <= p.cfg.maxBody {
+			c.reqBody = buf
+			r.Body = io.NopCloser(bytes.NewReader(buf))
+		} else {
+			r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+		}
 	}
 	var act faults.HTTPAction
 	if p.rules != nil {
@@ -239,9 +252,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer p.record(c)
 
 	if act.Status != 0 {
-		if c.reqBody != nil { // read what we record from; the API is not called
-			_, _ = io.Copy(io.Discard, io.LimitReader(c.reqBody, p.cfg.maxBody+1))
-		}
 		c.status = act.Status
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(act.Status)
@@ -407,11 +417,9 @@ func (c *capture) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (c *capture) Close() error {
-	if rc, ok := c.r.(io.Closer); ok {
-		return rc.Close()
-	}
-	return nil
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // The bodies of PROTOCOL.md the proxy records from. Fields are raw so that a
@@ -500,10 +508,7 @@ func (p *Proxy) record(c *call) {
 		c.ev.Status = c.status
 	}
 	c.ev.MS = float64(time.Since(c.start).Microseconds()) / 1000
-	var reqBody []byte
-	if c.reqBody != nil && !c.reqBody.over {
-		reqBody = c.reqBody.buf.Bytes()
-	}
+	reqBody := c.reqBody
 	switch c.kind {
 	case "tasks":
 		var tr tasksRequest

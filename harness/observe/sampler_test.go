@@ -1,0 +1,138 @@
+package observe
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+func TestSamplerValues(t *testing.T) {
+	s := startNATS(t)
+	sink := newSink()
+	// A long interval: the test takes its samples itself.
+	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink,
+		SamplerConsumer(testStream, testConsumer), SamplerInterval(time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(sm.Close)
+	ctx := context.Background()
+
+	// Before the consumer exists: a server event, no consumer event.
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if len(sink.of(history.KindServer)) == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	require.Empty(t, sink.of(history.KindConsumer))
+
+	nc := connect(t, s.ClientURL())
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	c := jobConsumer(t, js, 30*time.Second, 5)
+	publishTasks(t, js, 5)
+	ms := fetch(t, c, 2, time.Second)
+	require.Len(t, ms, 2)
+	require.NoError(t, ms[0].DoubleAck(ctx))
+	require.NoError(t, ms[1].Nak())
+	require.Len(t, fetch(t, c, 1, time.Second), 1) // the nak'ed one, redelivered
+
+	before := apiTotal(t, s)
+	require.NoError(t, sm.Sample(ctx))
+	require.Equal(t, before, apiTotal(t, s), "sampling made a JetStream API call")
+
+	cons := sink.of(history.KindConsumer)
+	require.Len(t, cons, 1)
+	require.Equal(t, history.Event{
+		Kind: history.KindConsumer, Stream: testStream, ConsumerName: testConsumer,
+		NumPending: 3, NumAckPending: 1, NumRedelivered: 1, NumWaiting: 0, Delivered: 3, AckFloor: 1,
+	}, withoutT(cons[0]))
+
+	srv := sink.of(history.KindServer)
+	last := srv[len(srv)-1]
+	require.Equal(t, 1, last.Connections, "the test's own connection; the sampler makes none")
+	require.Equal(t, uint64(1), last.TotalConnections)
+	require.Equal(t, before, last.JSAPITotal)
+	require.NotZero(t, last.Subscriptions)
+	require.Zero(t, last.SlowConsumers)
+
+	// A consumer that no longer exists gives no consumer event, not zeros.
+	require.NoError(t, js.DeleteConsumer(ctx, testStream, testConsumer))
+	require.NoError(t, sm.Sample(ctx))
+	require.Len(t, sink.of(history.KindConsumer), 1)
+}
+
+func TestSamplerLoopAndUnreachableServer(t *testing.T) {
+	s := startNATS(t)
+	sink := newSink()
+	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink, SamplerInterval(20*time.Millisecond))
+	require.NoError(t, err)
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if len(sink.of(history.KindServer)) < 3 {
+			return errNotYet
+		}
+		return nil
+	})
+
+	// While the server is down the sampler emits nothing and keeps going.
+	s.Stop()
+	require.Error(t, sm.Sample(context.Background()))
+	n := len(sink.of(history.KindServer))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, s.Resume(ctx))
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if len(sink.of(history.KindServer)) <= n {
+			return errNotYet
+		}
+		return nil
+	})
+	sm.Close()
+	sm.Close() // twice is fine
+	select {
+	case <-sm.done: // Close waited for the loop: nothing is emitted after it
+	default:
+		t.Fatal("sampler loop still running after Close")
+	}
+}
+
+func TestSamplerStopsWithContext(t *testing.T) {
+	s := startNATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	sm, err := NewSampler(ctx, s.MonitorURL(), history.Discard, SamplerInterval(10*time.Millisecond))
+	require.NoError(t, err)
+	cancel()
+	select {
+	case <-sm.done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("sampler still running after its context ended")
+	}
+	sm.Close()
+}
+
+func TestSamplerOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  string
+		opt  SamplerOption
+	}{
+		{"bad url", "localhost:8222", nil},
+		{"zero interval", "http://127.0.0.1:1", SamplerInterval(0)},
+		{"negative timeout", "http://127.0.0.1:1", SamplerTimeout(-time.Second)},
+		{"consumer without stream", "http://127.0.0.1:1", SamplerConsumer("", "c")},
+		{"nil logger", "http://127.0.0.1:1", SamplerLogger(nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []SamplerOption
+			if tc.opt != nil {
+				opts = append(opts, tc.opt)
+			}
+			_, err := NewSampler(context.Background(), tc.url, history.Discard, opts...)
+			require.Error(t, err)
+		})
+	}
+}
