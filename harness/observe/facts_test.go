@@ -48,17 +48,17 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		for _, m := range first {
 			deliveries = append(deliveries, deliveryOf(t, m))
 		}
-		require.NoError(t, first[0].Ack())
-		require.NoError(t, first[1].Nak())
+		ackSync(t, nc, first[0], "+ACK")
+		ackSync(t, nc, first[1], "-NAK")
 		wpi := time.Now()
-		require.NoError(t, first[2].InProgress())
+		ackSync(t, nc, first[2], "+WPI")
 
 		// The nak'ed message comes back at once; ack it.
 		again := fetch(t, c, 3, 500*time.Millisecond)
 		require.Len(t, again, 1)
 		require.Equal(t, delivery{2, 2}, deliveryOf(t, again[0]))
 		deliveries = append(deliveries, deliveryOf(t, again[0]))
-		require.NoError(t, again[0].Ack())
+		ackSync(t, nc, again[0], "+ACK")
 
 		// The in-progress one comes back after ack_wait (counted from the
 		// +WPI), and nothing else does.
@@ -74,7 +74,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		require.Len(t, late, 1)
 		require.Equal(t, delivery{3, 2}, deliveryOf(t, late[0]))
 		deliveries = append(deliveries, deliveryOf(t, late[0]))
-		require.NoError(t, late[0].Ack())
+		ackSync(t, nc, late[0], "+ACK")
 
 		// Past another ack_wait, nothing is redelivered: every ack held.
 		checkFor(t, 3*factAckWait, 50*time.Millisecond, func() error {
@@ -270,7 +270,7 @@ func TestFactAPITotal(t *testing.T) {
 			ms, err := sub.Fetch(1, nats.MaxWait(time.Second))
 			require.NoError(t, err)
 			require.Len(t, ms, 1)
-			require.NoError(t, ms[0].Ack())
+			require.NoError(t, ms[0].AckSync())
 			require.NoError(t, sub.Unsubscribe())
 		}},
 		{"fetch(3)", 0, func(t *testing.T) {
@@ -279,10 +279,9 @@ func TestFactAPITotal(t *testing.T) {
 		}},
 		{"publish", 0, func(t *testing.T) { publishTasks(t, js, 1) }},
 		{"ack, nak, in-progress", 0, func(t *testing.T) {
-			require.NoError(t, held[0].Ack())
-			require.NoError(t, held[1].Nak())
-			require.NoError(t, held[2].InProgress())
-			require.NoError(t, nc.Flush())
+			ackSync(t, nc, held[0], "+ACK")
+			ackSync(t, nc, held[1], "-NAK")
+			ackSync(t, nc, held[2], "+WPI")
 		}},
 		{"NATS observer start and stop", 0, func(t *testing.T) {
 			o, err := NewNATSObserver(ctx, s.ClientURL(), history.Discard, ObservePublishes(""))

@@ -182,3 +182,23 @@ const (
 	errNotYet     testErr = "not yet"
 	errNoDelivery testErr = "no delivery yet"
 )
+
+// ackSync sends payload (+ACK, -NAK, +WPI, ...) to m's reply subject as a
+// request: the server answers once the consumer has processed it, so the
+// next step sees its effect. The payload is what Ack, Nak and InProgress send.
+func ackSync(t testing.TB, nc *nats.Conn, m jetstream.Msg, payload string) {
+	t.Helper()
+	_, err := nc.Request(m.Reply(), []byte(payload), 5*time.Second)
+	require.NoError(t, err)
+}
+
+// waitEvents waits until sink holds at least n events of kind.
+func waitEvents(t testing.TB, sink *memSink, kind history.Kind, n int) {
+	t.Helper()
+	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+		if got := len(sink.of(kind)); got < n {
+			return fmt.Errorf("%d %s events, want %d", got, kind, n)
+		}
+		return nil
+	})
+}

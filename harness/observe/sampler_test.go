@@ -37,8 +37,8 @@ func TestSamplerValues(t *testing.T) {
 	publishTasks(t, js, 5)
 	ms := fetch(t, c, 2, time.Second)
 	require.Len(t, ms, 2)
-	require.NoError(t, ms[0].DoubleAck(ctx))
-	require.NoError(t, ms[1].Nak())
+	ackSync(t, nc, ms[0], "+ACK")
+	ackSync(t, nc, ms[1], "-NAK")
 	require.Len(t, fetch(t, c, 1, time.Second), 1) // the nak'ed one, redelivered
 
 	before := apiTotal(t, s)
