@@ -1,0 +1,247 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/natschaos/natschaos/faults"
+)
+
+// Variants are the reference API's variants (PROTOCOL.md): "good" and the
+// known-bad ones, each a real bug that some invariant must catch.
+var Variants = []string{
+	"good",
+	"reserve-one-by-one",
+	"reconnect",
+	"no-connect-timeout",
+	"swallow-timeout",
+	"no-terminal-guard",
+	"ack-before-save",
+	"recreate-stream",
+	"slow-ack",
+}
+
+// The workers a workload can run (PROTOCOL.md, "The workers").
+const (
+	WorkerADC   = "adc"   // the platform's GPU worker: parallel fetchers, prefetch, poster threads
+	WorkerBasic = "basic" // one loop: fetch → process → post
+)
+
+// Scenario is one run of the harness, as a plain value: the system under
+// test, the load, the fault schedule and what to expect. Parse one with
+// [ParseScenario], check it with [Scenario.Validate].
+type Scenario struct {
+	Name        string // lower-case words joined by '-'
+	Description string // what it does, one line
+	Proves      string // what a pass proves, one line
+	// Seed drives every random choice of the run. 0 means "not set": the
+	// harness picks one (from --seed or the clock) and records it.
+	Seed     int64
+	SUT      SUT
+	Workload Workload
+	Warmup   time.Duration   // load without faults before the chaos phase
+	Chaos    time.Duration   // length of the chaos phase; faults are offsets into it
+	Faults   []faults.Step   // the fixed schedule
+	Nemesis  *faults.Nemesis // random faults drawn from the seed; nil = none
+	Expect   Expect
+}
+
+// SUT configures the system under test (the reference API, PROTOCOL.md).
+type SUT struct {
+	Variant        string        // one of Variants
+	AckWait        time.Duration // consumer ack_wait (A)
+	MaxDeliver     int           // consumer max_deliver (M)
+	MaxAckPending  int           // consumer max_ack_pending
+	ConnectTimeout time.Duration // the API's NATS connect timeout
+	OpTimeout      time.Duration // timeout of every JetStream metadata call and publish
+	FetchWait      time.Duration // the batch fetch's wait
+	MaxConcurrent  int           // requests the API serves at once; 0 = unbounded
+}
+
+// Workload configures the tasks and the built-in workers.
+type Workload struct {
+	Tasks       int           // tasks published into the job
+	Workers     int           // worker processes
+	Worker      string        // WorkerADC or WorkerBasic
+	BatchSize   int           // batch_size of each /tasks call
+	HTTPTimeout time.Duration // the workers' /tasks timeout
+	ProcessTime time.Duration // simulated work per task
+	Fetchers    int           // parallel fetchers per worker (adc)
+	IdleSleep   time.Duration // a worker's sleep when no job had work
+}
+
+// Expect holds the scenario's tolerances; zero values mean the checkers'
+// defaults (INVARIANTS.md).
+type Expect struct {
+	Orphaned   int           // orphaned reservations allowed (default 0)
+	MaxStall   time.Duration // longest stall allowed; 0 = A/2
+	Duplicates *int          // tasks processed twice allowed; nil = not judged
+	LateAcks   int           // late acks allowed (default 0)
+	ProbeP99   time.Duration // liveness probe p99 bound; 0 = 250ms
+	Tolerance  time.Duration // ε; 0 = max(100ms, 5% of A)
+}
+
+// Defaults of a scenario, scaled for runs of seconds (FAULTS.md).
+const (
+	DefaultAckWait        = 2 * time.Second
+	DefaultMaxDeliver     = 3
+	DefaultMaxAckPending  = 1000
+	DefaultConnectTimeout = 500 * time.Millisecond
+	DefaultOpTimeout      = time.Second
+	DefaultFetchWait      = 500 * time.Millisecond
+	DefaultTasks          = 200
+	DefaultWorkers        = 2
+	DefaultBatchSize      = 24
+	DefaultHTTPTimeout    = 2 * time.Second
+	DefaultProcessTime    = 2 * time.Millisecond
+	DefaultFetchers       = 4
+	DefaultIdleSleep      = 500 * time.Millisecond
+	DefaultWarmup         = time.Second
+)
+
+// WithDefaults returns s with every unset setting given its default.
+func (s Scenario) WithDefaults() Scenario {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(i *int, v int) {
+		if *i == 0 {
+			*i = v
+		}
+	}
+	if s.SUT.Variant == "" {
+		s.SUT.Variant = "good"
+	}
+	def(&s.SUT.AckWait, DefaultAckWait)
+	defInt(&s.SUT.MaxDeliver, DefaultMaxDeliver)
+	defInt(&s.SUT.MaxAckPending, DefaultMaxAckPending)
+	def(&s.SUT.ConnectTimeout, DefaultConnectTimeout)
+	def(&s.SUT.OpTimeout, DefaultOpTimeout)
+	def(&s.SUT.FetchWait, DefaultFetchWait)
+	w := &s.Workload
+	defInt(&w.Tasks, DefaultTasks)
+	defInt(&w.Workers, DefaultWorkers)
+	if w.Worker == "" {
+		w.Worker = WorkerADC
+	}
+	defInt(&w.BatchSize, DefaultBatchSize)
+	def(&w.HTTPTimeout, DefaultHTTPTimeout)
+	def(&w.ProcessTime, DefaultProcessTime)
+	if w.Worker == WorkerBasic {
+		defInt(&w.Fetchers, 1)
+	} else {
+		defInt(&w.Fetchers, DefaultFetchers)
+	}
+	def(&w.IdleSleep, DefaultIdleSleep)
+	def(&s.Warmup, DefaultWarmup)
+	return s
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// KnownVariant says whether v is one of Variants.
+func KnownVariant(v string) bool {
+	for _, k := range Variants {
+		if k == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate refuses a scenario that cannot run: impossible values, unknown
+// variants, links or faults, a schedule outside the chaos phase. Errors are
+// *faults.FieldError whose Path is the field as a scenario file spells it
+// ("sut.ack_wait", "faults[2].latency.jitter"). Zero values that have
+// defaults are fine.
+func (s Scenario) Validate() error {
+	bad := func(path, format string, a ...any) error {
+		return &faults.FieldError{Path: path, Msg: fmt.Sprintf(format, a...)}
+	}
+	if !nameRE.MatchString(s.Name) {
+		return bad("name", "name %q must be lower-case words joined by '-'", s.Name)
+	}
+	if s.SUT.Variant != "" && !KnownVariant(s.SUT.Variant) {
+		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(Variants, ", "))
+	}
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{
+		{"sut.ack_wait", s.SUT.AckWait}, {"sut.connect_timeout", s.SUT.ConnectTimeout},
+		{"sut.op_timeout", s.SUT.OpTimeout}, {"sut.fetch_wait", s.SUT.FetchWait},
+		{"workload.http_timeout", s.Workload.HTTPTimeout}, {"workload.process_time", s.Workload.ProcessTime},
+		{"workload.idle_sleep", s.Workload.IdleSleep},
+		{"warmup", s.Warmup}, {"chaos", s.Chaos},
+		{"expect.max_stall", s.Expect.MaxStall}, {"expect.probe_p99", s.Expect.ProbeP99},
+		{"expect.tolerance", s.Expect.Tolerance},
+	} {
+		if d.v < 0 {
+			return bad(d.path, "negative duration %q", d.v)
+		}
+	}
+	for _, n := range []struct {
+		path string
+		v    int
+	}{
+		{"sut.max_deliver", s.SUT.MaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending},
+		{"sut.max_concurrent", s.SUT.MaxConcurrent},
+		{"workload.tasks", s.Workload.Tasks}, {"workload.workers", s.Workload.Workers},
+		{"workload.batch_size", s.Workload.BatchSize}, {"workload.fetchers", s.Workload.Fetchers},
+		{"expect.orphaned", s.Expect.Orphaned}, {"expect.late_acks", s.Expect.LateAcks},
+	} {
+		if n.v < 0 {
+			return bad(n.path, "%d must be ≥ 0", n.v)
+		}
+	}
+	if s.Expect.Duplicates != nil && *s.Expect.Duplicates < 0 {
+		return bad("expect.duplicates", "%d must be ≥ 0", *s.Expect.Duplicates)
+	}
+	if w := s.Workload.Worker; w != "" && w != WorkerADC && w != WorkerBasic {
+		return bad("workload.worker", "unknown worker %q (adc or basic)", w)
+	}
+	if s.Chaos == 0 && (len(s.Faults) > 0 || s.Nemesis != nil) {
+		return bad("chaos", "faults need a chaos phase: set chaos to its length")
+	}
+	for i, st := range s.Faults {
+		if err := st.Validate(s.Chaos); err != nil {
+			return faults.PrefixPath(fmt.Sprintf("faults[%d]", i), err)
+		}
+	}
+	if s.Nemesis != nil {
+		if err := s.Nemesis.Validate(); err != nil {
+			return faults.PrefixPath("nemesis", err)
+		}
+	}
+	return nil
+}
+
+// Resolve returns s as it will run and as it is to be replayed: its
+// nemesis drawn into concrete steps (appended to Faults, Nemesis nil).
+// It draws exactly one number from rng — the schedule's own seed — whether
+// or not s has a nemesis, so that the rest of the run draws the same
+// numbers when the resolved scenario is replayed with the same seed.
+func (s Scenario) Resolve(rng *rand.Rand) Scenario {
+	schedule := rand.New(rand.NewSource(rng.Int63()))
+	s.Faults = append([]faults.Step(nil), s.Faults...)
+	if s.Nemesis != nil {
+		s.Faults = append(s.Faults, s.Nemesis.Steps(s.Chaos, schedule)...)
+		s.Nemesis = nil
+	}
+	return s
+}
+
+// Windows returns the fault windows of s, numbered in order of start. A
+// nemesis still in s is drawn as a run with s.Seed would draw it
+// ([Scenario.Resolve] with a source seeded with s.Seed).
+func (s Scenario) Windows() []faults.Window {
+	if s.Nemesis != nil {
+		s = s.Resolve(rand.New(rand.NewSource(s.Seed)))
+	}
+	return faults.Resolve(s.Faults, nil, s.Chaos, nil)
+}
