@@ -1,0 +1,128 @@
+package observe
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+func TestProberRecordsProbes(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v2/" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"jobs": "/api/v2/jobs/"}`))
+	}))
+	t.Cleanup(api.Close)
+	sink := newSink()
+	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, ProberInterval(10*time.Millisecond))
+	require.NoError(t, err)
+	waitEvents(t, sink, history.KindHTTP, 5)
+	p.Close()
+	for _, e := range sink.of(history.KindHTTP) {
+		require.Equal(t, history.Event{Kind: history.KindHTTP, Worker: history.ProbeWorker, Path: "/api/v2/", Status: 200},
+			withoutMS(e))
+		require.Positive(t, e.MS)
+	}
+}
+
+func TestProberRecordsFailures(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		api := httptest.NewServer(http.NotFoundHandler())
+		url := api.URL + "/api/v2/"
+		api.Close()
+		sink := newSink()
+		p, err := NewProber(context.Background(), url, sink, ProberInterval(10*time.Millisecond))
+		require.NoError(t, err)
+		waitEvents(t, sink, history.KindHTTP, 2)
+		p.Close()
+		e := withoutMS(sink.of(history.KindHTTP)[0])
+		require.Equal(t, history.Event{Kind: history.KindHTTP, Worker: history.ProbeWorker, Path: "/api/v2/", Err: "refused"}, e)
+	})
+	t.Run("status", func(t *testing.T) {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}))
+		t.Cleanup(api.Close)
+		sink := newSink()
+		p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink)
+		require.NoError(t, err)
+		waitEvents(t, sink, history.KindHTTP, 1)
+		p.Close()
+		require.Equal(t, 503, sink.of(history.KindHTTP)[0].Status)
+	})
+}
+
+// A hung API: every probe times out, and later probes still start on
+// schedule, each in parallel with the ones still waiting.
+func TestProberSlowProbesKeepSchedule(t *testing.T) {
+	var started atomic.Int32
+	release := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(api.Close)
+	t.Cleanup(func() { close(release) })
+
+	sink := newSink()
+	const interval, timeout = 20 * time.Millisecond, 400 * time.Millisecond
+	begin := time.Now()
+	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, ProberInterval(interval), ProberTimeout(timeout))
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+
+	// Within one timeout, probes kept starting although none finished.
+	checkFor(t, timeout, 5*time.Millisecond, func() error {
+		if started.Load() < 8 {
+			return errNotYet
+		}
+		return nil
+	})
+	finished := sink.of(history.KindHTTP)
+	require.Less(t, time.Since(begin), timeout)
+	require.Empty(t, finished, "no probe can have finished before its timeout")
+
+	waitEvents(t, sink, history.KindHTTP, 3)
+	for _, e := range sink.of(history.KindHTTP)[:3] {
+		require.Equal(t, "timeout", e.Err)
+		require.Zero(t, e.Status)
+		require.InDelta(t, timeout.Milliseconds(), e.MS, 200)
+	}
+}
+
+func TestProberStopsWithContext(t *testing.T) {
+	api := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(api.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := NewProber(ctx, api.URL, history.Discard, ProberInterval(5*time.Millisecond))
+	require.NoError(t, err)
+	cancel()
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("prober still running after its context ended")
+	}
+	p.Close()
+	p.Close()
+}
+
+func TestProberOptions(t *testing.T) {
+	for _, opt := range []ProberOption{ProberInterval(0), ProberTimeout(0), ProberMaxInFlight(0), ProberLogger(nil)} {
+		_, err := NewProber(context.Background(), "http://127.0.0.1:1/", history.Discard, opt)
+		require.Error(t, err)
+	}
+	_, err := NewProber(context.Background(), "127.0.0.1:1", history.Discard)
+	require.Error(t, err)
+}
