@@ -83,7 +83,7 @@ func (r Result) String() string {
 		v = "FAIL"
 	}
 	s := fmt.Sprintf("%s: %s (%d) %s", r.Name, v, r.Violations, r.Summary)
-	if r.Why != "" {
+	if r.Why != "" && !strings.Contains(r.Summary, r.Why) {
 		s += " [" + r.Why + "]"
 	}
 	return s

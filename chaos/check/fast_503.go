@@ -11,9 +11,9 @@ import (
 // the API (down, blackhole, reset or timeout on api-nats; a NATS restart),
 // every /tasks call for a job with pending tasks answers 503 within
 // connect_timeout + ε: not 200 with no tasks, not another 5xx, not a
-// timeout. A call is judged when it started in a window at least
-// connect_timeout + ε before the window's end (a correct answer would have
-// come while NATS was still unreachable).
+// timeout. A call is judged when it ran entirely inside a window, or started
+// in it at least connect_timeout + ε before its end (a correct answer would
+// have come while NATS was still unreachable).
 type Fast503 struct {
 	base
 	faults   windows
@@ -24,12 +24,20 @@ type Fast503 struct {
 	calls    int
 	judged   int
 	fast     int
+	pending  map[int][]call503 // window index → calls waiting for its end
 	o        offenses
+}
+
+// call503 is what fast-503 keeps of a /tasks call until its window ends.
+type call503 struct {
+	t, start, ms float64
+	status, n    int
+	worker, err  string
 }
 
 // NewFast503 returns the fast-503 checker.
 func NewFast503(p Params) *Fast503 {
-	return &Fast503{base: newBase(p), faults: windows{match: unreachable}, tasks: map[string]bool{}, bySSeq: map[uint64]string{}}
+	return &Fast503{base: newBase(p), faults: windows{match: unreachable}, tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
 }
 
 // Name implements [Checker].
@@ -49,6 +57,14 @@ func (c *Fast503) Observe(e *history.Event) {
 	}
 	c.faults.observe(e)
 	switch e.Kind {
+	case history.KindFault:
+		if e.Phase == "end" {
+			for i, w := range c.faults.list {
+				if w.id == e.ID && w.end == e.T {
+					c.flush(i)
+				}
+			}
+		}
 	case history.KindPublish:
 		if _, ok := c.tasks[e.Task]; !ok && e.Task != "" {
 			c.tasks[e.Task] = false
@@ -70,38 +86,61 @@ func (c *Fast503) Observe(e *history.Event) {
 	}
 }
 
+func (c *Fast503) bound() float64 { return c.r.ConnectTimeout.Seconds() + c.r.Epsilon.Seconds() }
+
 func (c *Fast503) call(e *history.Event) {
 	c.calls++
 	if c.open == 0 || c.terminal || len(c.faults.list) == 0 {
 		return
 	}
-	start := callStart(e)
-	bound := c.r.ConnectTimeout.Seconds() + c.r.Epsilon.Seconds()
-	var in *window
-	for i := range c.faults.list {
-		w := &c.faults.list[i]
-		if start < w.start {
-			continue
-		}
-		if c.r.ConnectTimeout > 0 && start <= w.end-bound || c.r.ConnectTimeout <= 0 && e.T <= w.end {
-			in = w
-			break
+	x := call503{t: e.T, start: callStart(e), ms: e.MS, status: e.Status, n: e.N, worker: e.Worker, err: e.Err}
+	for i, w := range c.faults.list {
+		switch {
+		case x.start < w.start || x.start > w.end:
+		case math.IsInf(w.end, 1):
+			// Whether it is judged depends on when the window ends.
+			c.pending[i] = append(c.pending[i], x)
+			return
+		case c.in(x, w):
+			c.judge(x, w)
+			return
 		}
 	}
-	if in == nil {
-		return
+}
+
+// in reports whether a call is judged in the (ended) window w: it ran
+// entirely inside it, or started early enough in it that a correct answer
+// would have come while NATS was still unreachable.
+func (c *Fast503) in(x call503, w window) bool {
+	if x.start < w.start {
+		return false
 	}
+	return x.t <= w.end || c.r.ConnectTimeout > 0 && x.start <= w.end-c.bound()
+}
+
+func (c *Fast503) flush(i int) {
+	w := c.faults.list[i]
+	for _, x := range c.pending[i] {
+		if c.in(x, w) {
+			c.judge(x, w)
+		}
+	}
+	delete(c.pending, i)
+}
+
+func (c *Fast503) judge(x call503, w window) {
 	c.judged++
-	during := fmt.Sprintf("during %s on %s (from %.3fs)", in.name, in.link, in.start)
+	bound := c.bound()
+	during := fmt.Sprintf("during %s on %s (from %.3fs)", w.name, w.link, w.start)
 	switch {
-	case e.Err != "":
-		c.o.add("", "", e.T, "/tasks by %s %s: %s after %.0f ms, want a fast 503", e.Worker, during, e.Err, e.MS)
-	case e.Status == 200:
-		c.o.add("", "", e.T, "/tasks by %s %s: 200 with %d tasks, want 503", e.Worker, during, e.N)
-	case e.Status != 503:
-		c.o.add("", "", e.T, "/tasks by %s %s: status %d, want 503", e.Worker, during, e.Status)
-	case c.r.ConnectTimeout > 0 && e.MS/1000 > bound:
-		c.o.add("", "", e.T, "/tasks by %s %s: 503 after %.3fs, want ≤ connect_timeout + ε = %.3fs", e.Worker, during, e.MS/1000, bound)
+	case x.err != "":
+		c.o.add("", "", x.t, "/tasks by %s %s: %s after %.0f ms, want a fast 503", x.worker, during, x.err, x.ms)
+	case x.status == 200:
+		c.o.add("", "", x.t, "/tasks by %s %s: 200 with %d tasks, want 503", x.worker, during, x.n)
+	case x.status != 503:
+		c.o.add("", "", x.t, "/tasks by %s %s: status %d, want 503", x.worker, during, x.status)
+	case c.r.ConnectTimeout > 0 && x.ms/1000 > bound:
+		c.o.add("", "", x.t, "/tasks by %s %s: 503 after %.3fs, want ≤ connect_timeout + ε = %.3fs", x.worker, during, x.ms/1000, bound)
 	default:
 		c.fast++
 	}
@@ -110,6 +149,12 @@ func (c *Fast503) call(e *history.Event) {
 // Result implements [Checker].
 func (c *Fast503) Result() Result {
 	const name = "fast-503"
+	for i := range c.faults.list {
+		for _, x := range c.pending[i] {
+			c.judge(x, c.faults.list[i]) // the run ended during the fault
+		}
+	}
+	c.pending = nil
 	figs := map[string]float64{"windows": float64(len(c.faults.list)), "judged": float64(c.judged), "fast_503": float64(c.fast)}
 	if c.calls == 0 {
 		return unknown(name, "no /tasks call observed", figs)

@@ -1,0 +1,282 @@
+package check_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/check"
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// verdict of a case: "pass", "fail" or "unknown".
+type tcase struct {
+	file       string // under testdata/
+	verdict    string
+	violations int
+	params     check.Params
+	summary    string // a substring the summary must hold, if set
+}
+
+func intp(n int) *int { return &n }
+
+var cases = []tcase{
+	{file: "no-loss/pass.jsonl", verdict: "pass"},
+	{file: "no-loss/pass-dead-lettered.jsonl", verdict: "pass", summary: "1 dead-lettered"},
+	{file: "no-loss/fail-lost.jsonl", verdict: "fail", violations: 1, summary: "1 lost"},
+	{file: "no-loss/fail-unexpected.jsonl", verdict: "fail", violations: 1, summary: "1 unexpected"},
+	{file: "no-loss/unknown-no-drain.jsonl", verdict: "unknown"},
+
+	{file: "max-deliver/pass.jsonl", verdict: "pass"},
+	{file: "max-deliver/fail-over.jsonl", verdict: "fail", violations: 2}, // dc 4, and no advisory
+	{file: "max-deliver/fail-no-advisory.jsonl", verdict: "fail", violations: 1},
+	{file: "max-deliver/unknown-no-config.jsonl", verdict: "unknown"},
+
+	{file: "duplicates/pass.jsonl", verdict: "pass", params: check.Params{ExpectDuplicates: intp(0)}, summary: "1 redundant"},
+	{file: "duplicates/pass-duplicates-not-limited.jsonl", verdict: "pass", summary: "1 tasks processed more than once"},
+	{file: "duplicates/fail-processed-twice.jsonl", verdict: "fail", violations: 1, params: check.Params{ExpectDuplicates: intp(0)}},
+	{file: "duplicates/fail-same-reply.jsonl", verdict: "fail", violations: 1},
+	{file: "duplicates/unknown-no-handouts.jsonl", verdict: "unknown"},
+
+	{file: "redelivery-timing/pass.jsonl", verdict: "pass", summary: "1 redeliveries: 1 judged"},
+	{file: "redelivery-timing/pass-three-deliveries.jsonl", verdict: "pass", summary: "2 judged"},
+	{file: "redelivery-timing/pass-nak.jsonl", verdict: "pass"},
+	{file: "redelivery-timing/pass-late-nobody-asked.jsonl", verdict: "pass"},
+	{file: "redelivery-timing/fail-premature.jsonl", verdict: "fail", violations: 1},
+	{file: "redelivery-timing/fail-late.jsonl", verdict: "fail", violations: 1},
+	{file: "redelivery-timing/unknown-unobserved.jsonl", verdict: "unknown"},
+
+	{file: "ack-in-time/pass.jsonl", verdict: "pass"},
+	{file: "ack-in-time/pass-wpi.jsonl", verdict: "pass"},
+	{file: "ack-in-time/pass-late-acks-expected.jsonl", verdict: "pass", params: check.Params{ExpectLateAcks: true}},
+	{file: "ack-in-time/fail-late-ack.jsonl", verdict: "fail", violations: 1},
+	{file: "ack-in-time/fail-late-result.jsonl", verdict: "fail", violations: 2}, // the result, then its ack
+	{file: "ack-in-time/unknown-no-acks.jsonl", verdict: "unknown"},
+
+	{file: "orphaned/pass.jsonl", verdict: "pass"},
+	{file: "orphaned/pass-inferred.jsonl", verdict: "pass"},
+	{file: "orphaned/pass-expected.jsonl", verdict: "pass", params: check.Params{ExpectOrphaned: 1}},
+	{file: "orphaned/fail-reserve.jsonl", verdict: "fail", violations: 1},
+	{file: "orphaned/fail-inferred.jsonl", verdict: "fail", violations: 1},
+
+	{file: "stall/pass.jsonl", verdict: "pass"},
+	{file: "stall/pass-worker-crash.jsonl", verdict: "pass"},
+	{file: "stall/fail.jsonl", verdict: "fail", violations: 1},
+	{file: "stall/unknown-no-calls.jsonl", verdict: "unknown"},
+
+	{file: "tasks-latency/pass.jsonl", verdict: "pass"},
+	{file: "tasks-latency/fail-timeout.jsonl", verdict: "fail", violations: 1},
+	{file: "tasks-latency/fail-p99.jsonl", verdict: "fail", violations: 1},
+	{file: "tasks-latency/unknown-no-connect-timeout.jsonl", verdict: "unknown"},
+
+	{file: "fast-503/pass.jsonl", verdict: "pass", summary: "4 fast 503s"},
+	{file: "fast-503/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
+	{file: "fast-503/fail-200-empty.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/fail-timeout.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/fail-slow.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/fail-other-5xx.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/unknown-no-calls.jsonl", verdict: "unknown"},
+
+	{file: "liveness/pass.jsonl", verdict: "pass"},
+	{file: "liveness/fail-p99.jsonl", verdict: "fail", violations: 1},
+	{file: "liveness/fail-probe-error.jsonl", verdict: "fail", violations: 1},
+	{file: "liveness/unknown-no-probes.jsonl", verdict: "unknown"},
+
+	{file: "connection-leak/pass.jsonl", verdict: "pass"},
+	{file: "connection-leak/fail.jsonl", verdict: "fail", violations: 1},
+	{file: "connection-leak/unknown-no-end.jsonl", verdict: "unknown"},
+
+	{file: "connection-flood/pass.jsonl", verdict: "pass"},
+	{file: "connection-flood/pass-reset.jsonl", verdict: "pass"},
+	{file: "connection-flood/fail-ratio.jsonl", verdict: "fail", violations: 1},
+	{file: "connection-flood/fail-reset-burst.jsonl", verdict: "fail", violations: 2}, // the burst, and the run-wide ratio
+	{file: "connection-flood/unknown-no-samples.jsonl", verdict: "unknown"},
+
+	{file: "round-trips/pass.jsonl", verdict: "pass"},
+	{file: "round-trips/fail.jsonl", verdict: "fail", violations: 1},
+	{file: "round-trips/unknown-no-samples.jsonl", verdict: "unknown"},
+
+	{file: "terminal-guard/pass.jsonl", verdict: "pass"},
+	{file: "terminal-guard/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
+	{file: "terminal-guard/fail-handout.jsonl", verdict: "fail", violations: 2}, // the handout, and delivered grew
+	{file: "terminal-guard/fail-delivered-grows.jsonl", verdict: "fail", violations: 1},
+
+	{file: "ack-pending-bound/pass.jsonl", verdict: "pass"},
+	{file: "ack-pending-bound/fail.jsonl", verdict: "fail", violations: 1},
+	{file: "ack-pending-bound/unknown-no-samples.jsonl", verdict: "unknown"},
+}
+
+// checkerNamed returns a fresh checker of that name from check.All.
+func checkerNamed(t testing.TB, name string, p check.Params) check.Checker {
+	t.Helper()
+	for _, c := range check.All(p) {
+		if c.Name() == name {
+			return c
+		}
+	}
+	t.Fatalf("no checker named %q", name)
+	return nil
+}
+
+func verdictOf(r check.Result) string {
+	switch {
+	case r.Passed():
+		return "pass"
+	case r.Failed():
+		return "fail"
+	}
+	return "unknown"
+}
+
+func TestCheckers(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			name := filepath.Dir(tc.file)
+			events, warnings, err := history.Load(filepath.Join("testdata", tc.file))
+			require.NoError(t, err)
+			require.Empty(t, warnings)
+			r := check.Check(checkerNamed(t, name, tc.params), events)
+			t.Log(r.String())
+			for _, o := range r.Offending {
+				t.Logf("  %.3fs %s %s: %s", o.T, o.Task, o.Reply, o.Detail)
+			}
+			require.Equal(t, name, r.Name)
+			require.Equal(t, tc.verdict, verdictOf(r), r.String())
+			require.Equal(t, tc.violations, r.Violations, r.String())
+			require.LessOrEqual(t, len(r.Offending), check.MaxOffenses)
+			if tc.verdict == "fail" {
+				require.NotEmpty(t, r.Offending, "a failure points at what offended")
+			}
+			if tc.verdict == "unknown" {
+				require.NotEmpty(t, r.Why)
+			}
+			if tc.summary != "" {
+				require.Contains(t, r.Summary, tc.summary)
+			}
+		})
+	}
+}
+
+// TestEveryCheckerHasCases holds the rule of INVARIANTS.md: every checker
+// has a history that must pass and at least one that must fail.
+func TestEveryCheckerHasCases(t *testing.T) {
+	for _, c := range check.All(check.Params{}) {
+		var pass, fail bool
+		for _, tc := range cases {
+			if filepath.Dir(tc.file) == c.Name() {
+				pass = pass || tc.verdict == "pass" && !strings.Contains(tc.file, "nothing")
+				fail = fail || tc.verdict == "fail"
+			}
+		}
+		require.True(t, pass, "%s has no history that must pass", c.Name())
+		require.True(t, fail, "%s has no history that must fail", c.Name())
+	}
+}
+
+// TestEveryFileHasACase keeps testdata and the table in step.
+func TestEveryFileHasACase(t *testing.T) {
+	files, err := filepath.Glob("testdata/*/*.jsonl")
+	require.NoError(t, err)
+	listed := map[string]bool{}
+	for _, tc := range cases {
+		listed[tc.file] = true
+	}
+	for _, tc := range runCases {
+		listed[tc.file] = true
+	}
+	for _, f := range files {
+		rel, _ := filepath.Rel("testdata", f)
+		require.True(t, listed[filepath.ToSlash(rel)], "%s is in no test case", rel)
+	}
+}
+
+func TestAllOrder(t *testing.T) {
+	want := []string{"no-loss", "max-deliver", "duplicates", "redelivery-timing", "ack-in-time", "orphaned", "stall",
+		"tasks-latency", "fast-503", "liveness", "connection-leak", "connection-flood", "round-trips", "terminal-guard",
+		"ack-pending-bound"}
+	var got []string
+	for _, c := range check.All(check.Params{}) {
+		got = append(got, c.Name())
+	}
+	require.Equal(t, want, got)
+}
+
+func TestParamsResolve(t *testing.T) {
+	p := check.Params{}.Resolve(history.Event{Kind: history.KindConfig, AckWait: 30, ConnectTimeout: 0.5})
+	require.Equal(t, 1500*time.Millisecond, p.Epsilon, "5%% of A")
+	require.Equal(t, 15*time.Second, p.MaxStall, "A/2")
+	require.Equal(t, 250*time.Millisecond, p.ProbeP99)
+	require.Equal(t, 500*time.Millisecond, p.ConnectTimeout)
+	require.Equal(t, 0, p.ExpectOrphaned)
+	p = check.Params{}.Resolve(history.Event{Kind: history.KindConfig, AckWait: 1})
+	require.Equal(t, 100*time.Millisecond, p.Epsilon, "at least 100 ms")
+	p = check.Params{Epsilon: time.Second, MaxStall: 3 * time.Second, ExpectDuplicates: intp(2)}.Resolve(history.Event{AckWait: 1})
+	require.Equal(t, time.Second, p.Epsilon)
+	tab := p.Table()
+	require.Equal(t, 3.0, tab["max_stall_seconds"])
+	require.Equal(t, 2.0, tab["expect_duplicates"])
+}
+
+type runCase struct {
+	file        string
+	judged      bool
+	assumptions []string // substrings
+}
+
+var runCases = []runCase{
+	{file: "run/empty.jsonl", judged: false, assumptions: []string{"empty"}},
+	{file: "run/no-config.jsonl", judged: false, assumptions: []string{"no config"}},
+	{file: "run/no-publish.jsonl", judged: false, assumptions: []string{"no publish"}},
+	{file: "run/never-started.jsonl", judged: false, assumptions: []string{"never really started"}},
+}
+
+// TestRunAssumptions: a history that breaks the harness's assumptions is a
+// harness problem, never a pass.
+func TestRunAssumptions(t *testing.T) {
+	for _, tc := range runCases {
+		t.Run(tc.file, func(t *testing.T) {
+			rs, err := check.RunFile(filepath.Join("testdata", tc.file), check.Params{})
+			require.NoError(t, err)
+			require.Equal(t, tc.judged, rs.Judged(), "%v", rs.Assumptions)
+			all := strings.Join(rs.Assumptions, "; ")
+			for _, s := range tc.assumptions {
+				require.Contains(t, all, s)
+			}
+		})
+	}
+}
+
+// TestRunAllPass runs every checker over histories where each one either
+// passes or has nothing to judge, and over a failing one.
+func TestRunBaseline(t *testing.T) {
+	rs, err := check.RunFile("testdata/no-loss/pass.jsonl", check.Params{})
+	require.NoError(t, err)
+	require.True(t, rs.Judged(), "%v", rs.Assumptions)
+	require.Len(t, rs.Checks, 15)
+	require.Empty(t, rs.Failed())
+	r, ok := rs.Get("no-loss")
+	require.True(t, ok)
+	require.True(t, r.Passed())
+	require.Equal(t, 3.0, r.Figures["published"])
+	require.Equal(t, 0.75, rs.Duration)
+	require.Equal(t, 2.0, rs.Config.AckWait)
+	require.Equal(t, 100*time.Millisecond, rs.Params.Epsilon)
+
+	rs, err = check.RunFile("testdata/no-loss/fail-lost.jsonl", check.Params{})
+	require.NoError(t, err)
+	require.Len(t, rs.Failed(), 1)
+	require.Equal(t, "no-loss", rs.Failed()[0].Name)
+}
+
+func TestRunMalformedLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte("{\"t\":0,\"kind\":\"config\",\"ack_wait\":2}\n{\"t\":1,\"kind\n{\"t\":2,\"kind\":\"phase\"}\n"), 0o600))
+	_, err := check.RunFile(path, check.Params{})
+	var le *history.LineError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, 2, le.Line)
+}
