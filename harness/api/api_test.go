@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -147,6 +148,44 @@ func TestResultValidation(t *testing.T) {
 	}
 }
 
+// seedJob adds a job straight to the API's store, without NATS: for APIs
+// pointed at an unreachable NATS.
+func seedJob(a *API, status string, total int) int64 {
+	id := a.jobs.nextID()
+	a.jobs.add(&job{
+		id: id, pipeline: DefaultPipeline, status: status, total: total,
+		processed: map[string]struct{}{}, results: map[string]json.RawMessage{}, stored: map[string]struct{}{},
+	})
+	return id
+}
+
+func TestServeAndClose(t *testing.T) {
+	a, err := New(Config{NATSURL: refused(t)})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		resp, err := (&http.Client{Transport: tr}).Get("http://" + ln.Addr().String() + "/api/v2/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	a.Close()
+	require.NoError(t, <-served)
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.ErrorIs(t, a.Serve(ln2), ErrClosed)
+}
+
 func TestCreateAndListJobs(t *testing.T) {
 	e := newEnv(t, nil)
 	started := e.createJob(2, true)
@@ -261,15 +300,8 @@ func TestNATSUnreachable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ns := startNATS(t)
-			e := newEnv(t, ns, withVariant(tt.variant))
-			id := e.createJob(3, true)
-			e.publish(id, 3)
-			// Now point a second API of the same variant, with the same jobs, at
-			// an unreachable NATS: the job store is in memory, so create the job
-			// through the first and swap the URL by re-creating the API state.
-			bad := newEnv(t, ns, withVariant(tt.variant), withNATSURL(tt.url(t)))
-			bad.api.jobs = e.api.jobs
+			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(tt.url(t)))
+			id := seedJob(bad.api, StatusStarted, 3)
 			start := time.Now()
 			code, body := bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 3}, 2*bound)
 			took := time.Since(start)

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Each known-bad variant is shown here (or in the api_test.go table named
+// after it) to differ from the good one in its one behaviour:
+//
+//	reserve-one-by-one  TestOnePullPerBatch, TestVariantReserveOneByOneSlowUnderLatency
+//	reconnect           TestConnectionPerRequest, TestVariantReconnectComesBack
+//	no-connect-timeout  TestNATSUnreachable, TestVariantNoConnectTimeoutStarvesLiveness
+//	swallow-timeout     TestNATSUnreachable
+//	no-terminal-guard   TestVariantNoTerminalGuard
+//	ack-before-save     TestProcessorCrash
+//	recreate-stream     TestMissingStream
+//	slow-ack            TestVariantSlowAck
+
+func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
+	const (
+		oneWay = 5 * time.Millisecond
+		batch  = 10
+	)
+	took := map[string]time.Duration{}
+	for _, v := range []string{VariantGood, VariantReserveOneByOne} {
+		t.Run(v, func(t *testing.T) {
+			ns := startNATS(t)
+			slow := latencyProxy(t, ns.ClientURL(), oneWay)
+			e := newEnv(t, ns, withVariant(v), withNATSURL(slow))
+			id := e.createJob(batch, true)
+			e.publish(id, batch)
+			start := time.Now()
+			code, tasks := e.tasks(id, batch, 10*time.Second)
+			took[v] = time.Since(start)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, batch)
+		})
+	}
+	// Four JetStream round trips per task at least, against a handful.
+	rtt := 2 * oneWay
+	require.Greater(t, took[VariantReserveOneByOne], 4*batch*rtt, "one-by-one took %s", took[VariantReserveOneByOne])
+	require.Less(t, took[VariantGood], 4*batch*rtt, "good took %s", took[VariantGood])
+	require.Greater(t, took[VariantReserveOneByOne], 3*took[VariantGood])
+}
+
+// TestVariantReconnectComesBack: a connection the reconnect variant leaked
+// reconnects by itself when NATS comes back; the good API has none.
+func TestVariantReconnectComesBack(t *testing.T) {
+	tests := []struct {
+		variant string
+		leaked  int
+	}{
+		{VariantGood, 0},
+		{VariantReconnect, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant))
+			id := e.createJob(1, true)
+			code, _ := e.tasks(id, 1, 100*time.Millisecond) // interrupted during the fetch
+			require.Zero(t, code)
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if e.busy.Load() != 0 {
+					return fmt.Errorf("handler still running")
+				}
+				return nil
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, e.nats.Restart(ctx))
+			// The test's own connection (default options) reconnects too.
+			checkFor(t, 3*badReconnectWait, 20*time.Millisecond, func() error {
+				if c := serverConns(t, e.nats); c.Connections != 1+tt.leaked {
+					return fmt.Errorf("%d connections after restart, want %d", c.Connections, 1+tt.leaked)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestVariantNoConnectTimeoutStarvesLiveness: with a pool of one request
+// slot and a half-open NATS, a /tasks call of the no-connect-timeout variant
+// holds the slot (far beyond the client's patience) and the liveness probe
+// cannot get through; the good API frees it after ConnectTimeout.
+func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
+	tests := []struct {
+		variant string
+		live    bool
+	}{
+		{VariantGood, true},
+		{VariantNoConnectTimeout, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(blackhole(t)),
+				func(c *Config) { c.MaxConcurrent = 1 })
+			id := seedJob(bad.api, StatusStarted, 1)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+			}()
+			t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
+			checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+				if bad.api.Stats().Dials == 0 {
+					return fmt.Errorf("the /tasks call has not dialed NATS yet")
+				}
+				return nil
+			})
+			code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
+			if tt.live {
+				require.Equal(t, 200, code)
+			} else {
+				require.Zero(t, code, "the probe got through")
+			}
+		})
+	}
+}
+
+// TestVariantNoTerminalGuard: a job that was never started has tasks in its
+// stream; the good API serves none of them without touching NATS, the
+// variant serves them.
+func TestVariantNoTerminalGuard(t *testing.T) {
+	tests := []struct {
+		variant string
+		served  int
+	}{
+		{VariantGood, 0},
+		{VariantNoTerminalGuard, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant))
+			id := e.createJob(2, false)
+			e.publish(id, 2)
+			before := e.api.Stats().RequestConns
+			code, tasks := e.tasks(id, 5, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, tt.served)
+			if tt.served == 0 {
+				require.Equal(t, before, e.api.Stats().RequestConns)
+			}
+		})
+	}
+}
+
+// TestVariantSlowAck: the good processor acks at once; slow-ack holds the
+// result past ack_wait, so NATS hands the task out again while it is held.
+func TestVariantSlowAck(t *testing.T) {
+	const ackWait = time.Second
+	tests := []struct {
+		variant     string
+		redelivered bool
+	}{
+		{VariantGood, false},
+		{VariantSlowAck, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant), withAckWait(ackWait))
+			id := e.createJob(2, true)
+			imgs := e.publish(id, 1)
+			code, tasks := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, 1)
+			w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
+			e.postResults(id, tasks[0])
+			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if e.sink.storedCount(imgs[0]) != 1 {
+					return fmt.Errorf("not stored")
+				}
+				return nil
+			})
+			if !tt.redelivered {
+				checkFor(t, ackWait/2, 5*time.Millisecond, func() error {
+					if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
+						return fmt.Errorf("not acked within half an ack_wait")
+					}
+					return nil
+				})
+				deadline := time.Now().Add(ackWait + 300*time.Millisecond)
+				for time.Now().Before(deadline) {
+					code, again := e.tasks(id, 1, 5*time.Second)
+					require.Equal(t, 200, code)
+					require.Empty(t, again, "an acked task came back")
+				}
+				return
+			}
+			var again []Task
+			checkFor(t, 2*ackWait, 10*time.Millisecond, func() error {
+				code, again = e.tasks(id, 1, 5*time.Second)
+				if code != 200 || len(again) == 0 {
+					return fmt.Errorf("no redelivery (status %d)", code)
+				}
+				return nil
+			})
+			require.Equal(t, imgs[0], again[0].ImageID)
+			require.Equal(t, 2, dc(t, again[0]))
+			ok, _ := w.acked(*tasks[0].ReplySubject)
+			require.False(t, ok, "acked before the redelivery")
+			// The late ack comes at 1.5 x ack_wait.
+			checkFor(t, ackWait, 10*time.Millisecond, func() error {
+				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
+					return fmt.Errorf("never acked")
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestCloseUnblocksAndCloses: Close returns while requests hang on a
+// half-open NATS, and leaves no connection open (goleak checks goroutines).
+func TestCloseUnblocksAndCloses(t *testing.T) {
+	for _, v := range Variants() {
+		t.Run(v.Name, func(t *testing.T) {
+			a, err := New(Config{NATSURL: blackhole(t), Variant: v.Name, ConnectTimeout: 10 * time.Second})
+			require.NoError(t, err)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_, _ = a.CreateJob(context.Background(), JobSpec{Total: 1, StartNow: true})
+			}()
+			checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+				if a.Stats().Dials == 0 {
+					return fmt.Errorf("not dialed")
+				}
+				return nil
+			})
+			start := time.Now()
+			a.Close()
+			<-done
+			require.Less(t, time.Since(start), 2*time.Second)
+			require.Zero(t, a.Stats().Open)
+		})
+	}
+}
