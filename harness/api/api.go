@@ -5,6 +5,18 @@
 // link) and acks results through [Config.ResultsNATSURL] (the results-nats
 // link), and emits reserve, stored and job events into a history sink.
 //
+// Auth: when [Config.Token] is set, every endpoint but the liveness probe
+// GET /api/v2/ requires "Authorization: Token <key>"; the probe stays open,
+// like a load balancer's health check, so that it never depends on anything.
+// Job endpoints check in PROTOCOL.md's order: bad body 400, unknown job 404,
+// then token 401.
+//
+// Connections: request handlers open one NATS connection per request that
+// needs NATS (POST /jobs/, /tasks, /cancel) and close it when the request
+// ends; the result processor keeps one connection of its own to
+// ResultsNATSURL, re-opened after any error, for acks and for deleting a
+// finished job's consumer and stream. [API.Stats] counts them.
+//
 // Start one with [New], serve it with [API.Serve] or mount [API.Handler],
 // and Close it.
 package api
