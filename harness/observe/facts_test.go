@@ -391,3 +391,46 @@ func TestFactTotalConnections(t *testing.T) {
 func natsdAuth(user, pass string) natsd.Option {
 	return natsd.WithOptions(func(o *server.Options) { o.Username, o.Password = user, pass })
 }
+
+// TestFactListenersHideNoResponders: a core listener is interest, so a
+// request that no JetStream component answers times out instead of failing
+// at once with no responders. It matters for ack requests (AckSync,
+// DoubleAck) to a consumer that is gone, and, with ObservePublishes, for a
+// JetStream publish to a subject no stream captures. Plain acks (+ACK
+// published without a reply, as the reference API does) are not affected.
+func TestFactListenersHideNoResponders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opts     []NATSOption
+		subject  func(reply string) string
+		observed error
+	}{
+		{"ack request to a deleted consumer", nil, func(reply string) string { return reply }, nats.ErrTimeout},
+		{"publish request without a stream, publishes observed", []NATSOption{ObservePublishes("")},
+			func(string) string { return "job.2.tasks" }, nats.ErrTimeout},
+		{"publish request without a stream, publishes not observed", nil,
+			func(string) string { return "job.2.tasks" }, nats.ErrNoResponders},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startNATS(t)
+			nc := connect(t, s.ClientURL())
+			js, err := jetstream.New(nc)
+			require.NoError(t, err)
+			c := jobConsumer(t, js, 30*time.Second, 5)
+			publishTasks(t, js, 1)
+			ms := fetch(t, c, 1, time.Second)
+			require.Len(t, ms, 1)
+			require.NoError(t, js.DeleteConsumer(context.Background(), testStream, testConsumer))
+			subj := tc.subject(ms[0].Reply())
+
+			_, err = nc.Request(subj, []byte("+ACK"), 300*time.Millisecond)
+			require.ErrorIs(t, err, nats.ErrNoResponders, "without the observer")
+
+			o, err := NewNATSObserver(context.Background(), s.ClientURL(), history.Discard, tc.opts...)
+			require.NoError(t, err)
+			defer o.Close()
+			_, err = nc.Request(subj, []byte("+ACK"), 300*time.Millisecond)
+			require.ErrorIs(t, err, tc.observed, "with the observer")
+		})
+	}
+}

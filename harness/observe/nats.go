@@ -157,13 +157,16 @@ func NewNATSObserver(ctx context.Context, url string, sink history.Sink, opts ..
 	o := &NATSObserver{sink: sink, log: cfg.log, taskOf: cfg.taskOf, closed: make(chan struct{})}
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+		if timeout = time.Until(dl); timeout <= 0 {
+			return nil, fmt.Errorf("observe: connect to %s: %w", url, context.DeadlineExceeded)
+		}
 	}
 	connOpts := append([]nats.Option{
 		nats.Name("natschaos-observer"),
 		nats.Timeout(timeout),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(100 * time.Millisecond),
+		nats.PingInterval(2 * time.Second), // notice a hung server in seconds, not minutes
 		nats.ClosedHandler(func(*nats.Conn) { close(o.closed) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			o.log.Warn("observer disconnected from nats", "err", err)

@@ -179,9 +179,7 @@ func (p *Prober) probe(ctx context.Context) {
 			return // the prober is stopping: not a fact about the API
 		}
 		e.Err = errClass(err)
-		if e.Err == "eof" {
-			e.Status = 0 // no complete response
-		}
+		e.Status = 0 // no complete response
 	}
 	p.sink.Emit(e)
 }
