@@ -218,7 +218,29 @@ func (s Scenario) Validate() error {
 			return faults.PrefixPath("nemesis", err)
 		}
 	}
+	if n := s.maxWindows(); n > MaxWindows {
+		return bad("chaos", "the schedule could make %d fault windows, more than %d: fewer repetitions or a shorter chaos phase", n, MaxWindows)
+	}
 	return nil
+}
+
+// MaxWindows bounds the fault windows of one scenario.
+const MaxWindows = 100_000
+
+// maxWindows is an upper bound of the windows s can make.
+func (s Scenario) maxWindows() int64 {
+	n := int64(0)
+	for _, st := range s.Faults {
+		n++
+		if st.Every > 0 && s.Chaos > st.At {
+			n += int64((s.Chaos - st.At) / st.Every)
+		}
+	}
+	if s.Nemesis != nil {
+		step := max(s.Nemesis.Interval.Min, time.Millisecond)
+		n += int64(s.Chaos/step) + 1
+	}
+	return n
 }
 
 // Resolve returns s as it will run and as it is to be replayed: its

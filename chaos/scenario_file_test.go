@@ -1,0 +1,206 @@
+package chaos
+
+import (
+	"bytes"
+	"errors"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/faults"
+)
+
+func TestBadScenarioFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		line  int
+		field string
+		msg   string
+	}{
+		{"unknown-key.yaml", 4, "sut.ackwait", `unknown field "ackwait" (known: ack_wait,`},
+		{"negative-duration.yaml", 7, "faults[0].latency.latency", `negative duration "-5ms"`},
+		{"toxicity.yaml", 5, "faults[0].latency.toxicity", "toxicity 2.5 outside [0, 1]"},
+		{"unknown-link.yaml", 6, "faults[0].link", `unknown link "api-redis"`},
+		{"unknown-variant.yaml", 4, "sut.variant", `unknown variant "fast"`},
+		{"wrong-type.yaml", 3, "workload.tasks", `want an integer, got str "many"`},
+		{"misspelled-attribute.yaml", 7, "faults[0].latency.jiter", `unknown attribute "jiter" of latency`},
+		{"two-faults.yaml", 6, "faults[0].down", "one fault per step: latency and down"},
+		{"probability.yaml", 5, "faults[0].http_drop_response.probability", "probability 1.5 outside (0, 1]"},
+		{"bad-status.yaml", 5, "faults[0].http_status.code", "bad HTTP status code 700"},
+		{"at-outside-chaos.yaml", 6, "faults[1].at", "at 6s is not inside the chaos phase (5s)"},
+		{"nemesis-range.yaml", 7, "nemesis.interval", "max 1s below min 2s"},
+		{"syntax.yaml", 4, "", "mapping values are not allowed"},
+		{"unknown-fault.yaml", 5, "faults[0].latncy", `unknown field "latncy" (a step takes at, for, every, link and one fault`},
+		{"no-unit.yaml", 3, "sut.ack_wait", `duration "2" needs a unit`},
+		{"unknown-direction.yaml", 5, "faults[0].blackhole.direction", `unknown direction "sideways"`},
+		{"http-wrong-link.yaml", 4, "faults[0].link", "http_abort acts on worker-api only"},
+		{"duplicate-key.yaml", 4, "workload.tasks", `"tasks" given twice`},
+		{"faults-without-chaos.yaml", 1, "chaos", "faults need a chaos phase"},
+		{"bad-name.yaml", 1, "name", `name "Bad Name" must be lower-case`},
+		{"empty.yaml", 1, "", "empty scenario file"},
+		{"negative-count.yaml", 3, "expect.orphaned", "-1 must be ≥ 0"},
+		{"unknown-worker.yaml", 3, "workload.worker", `unknown worker "gpu"`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "bad", tc.file)
+			_, err := LoadScenario(path)
+			require.Error(t, err)
+			var fe *FileError
+			require.True(t, errors.As(err, &fe), "%T: %v", err, err)
+			t.Log(err)
+			require.Equal(t, path, fe.File)
+			require.Equal(t, tc.line, fe.Line, "line: %v", err)
+			require.Equal(t, tc.field, fe.Field, "field: %v", err)
+			require.Contains(t, fe.Msg, tc.msg)
+			require.Contains(t, err.Error(), path+":")
+		})
+	}
+	entries, err := os.ReadDir(filepath.Join("testdata", "bad"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(entries), 10)
+}
+
+func TestScenarioErrorFormat(t *testing.T) {
+	_, err := ParseScenario("bad.yaml", []byte("name: x\nchaos: 5s\nfaults:\n  - link: api-nats\n    latency: {latency: -5ms}\n"))
+	require.EqualError(t, err, `bad.yaml:5: faults[0].latency.latency: negative duration "-5ms"`)
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := ParseScenario("min.yaml", []byte("name: min\n"))
+	require.NoError(t, err)
+	require.Equal(t, "good", s.SUT.Variant)
+	require.Equal(t, DefaultAckWait, s.SUT.AckWait)
+	require.Equal(t, WorkerADC, s.Workload.Worker)
+	require.Equal(t, DefaultFetchers, s.Workload.Fetchers)
+	require.Nil(t, s.Expect.Duplicates)
+	require.Zero(t, s.Seed)
+
+	b, err := ParseScenario("basic.yaml", []byte("name: b\nworkload: {worker: basic}\n"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.Workload.Fetchers)
+}
+
+// roundTrip writes s and parses it back.
+func roundTrip(t *testing.T, s Scenario) Scenario {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, WriteScenario(&buf, s))
+	back, err := ParseScenario("resolved.yaml", buf.Bytes())
+	require.NoError(t, err, "%s", buf.String())
+	return back
+}
+
+func TestScenarioRoundTrip(t *testing.T) {
+	for _, s := range Catalog() {
+		t.Run(s.Name, func(t *testing.T) {
+			require.Equal(t, s, roundTrip(t, s))
+
+			// The resolved scenario (seed set, nemesis drawn) replays the
+			// same windows.
+			if s.Seed == 0 {
+				s.Seed = 99
+			}
+			resolved := s.Resolve(rand.New(rand.NewSource(s.Seed)))
+			require.Nil(t, resolved.Nemesis)
+			back := roundTrip(t, resolved)
+			require.Equal(t, resolved, back)
+			require.Equal(t, s.Windows(), back.Windows())
+		})
+	}
+}
+
+func TestResolveKeepsTheRunsRandomness(t *testing.T) {
+	nem, ok := Lookup("nemesis")
+	require.True(t, ok)
+	require.NotNil(t, nem.Nemesis)
+
+	rng := rand.New(rand.NewSource(5))
+	resolved := nem.Resolve(rng)
+	require.NotEmpty(t, resolved.Faults)
+	after := rng.Int63()
+
+	replay := rand.New(rand.NewSource(5))
+	again := resolved.Resolve(replay)
+	require.Equal(t, resolved, again, "a resolved scenario resolves to itself")
+	require.Equal(t, after, replay.Int63(), "and leaves the run's source where the original run left it")
+
+	other := nem.Resolve(rand.New(rand.NewSource(6)))
+	require.NotEqual(t, resolved.Faults, other.Faults)
+}
+
+func TestRoundTripOddValues(t *testing.T) {
+	dup := 0
+	s := Scenario{
+		Name: "odd", Description: "123", Proves: "true: yes", Seed: -4,
+		Chaos: 90 * time.Second,
+		Faults: []faults.Step{
+			{At: 1500 * time.Millisecond, For: time.Second, Every: 2 * time.Second, Link: faults.LinkAPINATS,
+				Fault: faults.Spec{Name: "latency", Attrs: faults.Attrs{"latency": "10ms", "toxicity": "0.5"}}},
+			{Fault: faults.Spec{Name: "http_status", Attrs: faults.Attrs{"code": "502", "path": "/tasks/", "method": "POST"}}},
+		},
+		Nemesis: &faults.Nemesis{
+			Faults:   []faults.Choice{{Fault: faults.Spec{Name: "nats_pause", Attrs: faults.Attrs{"for": "1s"}}}},
+			Interval: faults.Range{Min: time.Second, Max: time.Second},
+			Duration: faults.Range{Min: time.Second, Max: 2 * time.Second},
+		},
+		Expect: Expect{Duplicates: &dup},
+	}.WithDefaults()
+	require.NoError(t, s.Validate())
+	require.Equal(t, s, roundTrip(t, s))
+}
+
+func TestFindScenario(t *testing.T) {
+	s, err := FindScenario("baseline")
+	require.NoError(t, err)
+	require.Equal(t, "baseline", s.Name)
+	_, err = FindScenario("no-such")
+	require.ErrorContains(t, err, `unknown scenario "no-such"`)
+	path := filepath.Join(t.TempDir(), "x.yaml")
+	require.NoError(t, WriteScenarioFile(path, s))
+	back, err := FindScenario(path)
+	require.NoError(t, err)
+	require.Equal(t, s, back)
+	_, err = FindScenario(filepath.Join("testdata", "bad", "toxicity.yaml"))
+	var fe *FileError
+	require.ErrorAs(t, err, &fe)
+}
+
+func FuzzScenario(f *testing.F) {
+	for _, s := range Catalog() {
+		var buf bytes.Buffer
+		require.NoError(f, WriteScenario(&buf, s))
+		f.Add(buf.Bytes())
+	}
+	entries, _ := os.ReadDir(filepath.Join("testdata", "bad"))
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join("testdata", "bad", e.Name()))
+		f.Add(data)
+	}
+	f.Add([]byte("name: a\nfaults: &x [*x]\n"))
+	f.Add([]byte("name: a\nchaos: 1s\nfaults:\n  - {at: 0s, link: api-nats, latency: {latency: 1ms, path: ''}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseScenario("fuzz.yaml", data)
+		if err != nil {
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				t.Fatalf("not a *FileError: %T %v", err, err)
+			}
+			return
+		}
+		// What parses writes back and parses to the same scenario.
+		var buf bytes.Buffer
+		if err := WriteScenario(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseScenario("again.yaml", buf.Bytes())
+		if err != nil {
+			t.Fatalf("written scenario does not parse: %v\n%s", err, buf.String())
+		}
+		require.Equal(t, s, back)
+		_ = s.Windows()
+	})
+}
