@@ -67,7 +67,8 @@ type Proxies interface {
 	Create(ctx context.Context, link, listen, upstream string) (addr string, err error)
 	// AddToxic adds t to the proxy of link.
 	AddToxic(ctx context.Context, link string, t Toxic) error
-	// RemoveToxic removes the toxic named name from the proxy of link.
+	// RemoveToxic removes the toxic named name from the proxy of link;
+	// a toxic that is not there is not an error (heals run twice).
 	RemoveToxic(ctx context.Context, link, name string) error
 	// SetEnabled enables or disables the proxy of link; disabled refuses
 	// connections and closes open ones (the down fault).
