@@ -46,7 +46,7 @@ type proxyConfig struct {
 // full, a result event per item of every /result post (with the status the
 // worker got, 0 for none), and an http event per call as the proxy saw it
 // (err "dropped" or "aborted" when a fault cut the answer, "canceled" when the
-// worker left first). Leave it off when the built-in workers record themselves,
+// worker left first; id is the FaultID of the fault that acted on it). Leave it off when the built-in workers record themselves,
 // or every call is counted twice.
 func ProxyRecordTasks() ProxyOption {
 	return func(c *proxyConfig) error { c.record = true; return nil }
@@ -207,6 +207,8 @@ type call struct {
 	status  int    // the status the worker got; 0 = none
 }
 
+// ServeHTTP implements http.Handler: it forwards r to the API, applying the
+// action the rules decide, and records the call (see [ProxyRecordTasks]).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	if p.closed {
@@ -249,6 +251,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.rules != nil {
 		act = p.rules.Decide(r)
 	}
+	c.ev.ID = act.FaultID // the fault that acted on this call, if any
 	defer p.record(c)
 
 	if act.Status != 0 {
