@@ -13,6 +13,7 @@ import (
 type AckInTime struct {
 	base
 	byReply     map[string]*inTime
+	reserves    bool
 	acks        int
 	matched     int
 	lateAcks    int
@@ -42,6 +43,11 @@ func (c *AckInTime) Observe(e *history.Event) {
 	}
 	switch e.Kind {
 	case history.KindReserve, history.KindHandout:
+		if e.Kind == history.KindReserve {
+			c.reserves = true
+		} else if c.reserves {
+			return // instrumented: the delivery's time is its reserve
+		}
 		if e.Reply == "" {
 			return
 		}

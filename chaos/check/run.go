@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/natschaos/natschaos/chaos/history"
 )
@@ -81,17 +82,25 @@ func RunFile(path string, p Params) (Results, error) {
 
 // Run reads the whole history from r once and feeds every event to every
 // checker of [All]. Decoding runs on its own goroutine, a batch ahead of the
-// checkers. A malformed line stops the run with the reader's error (a
-// *history.LineError naming the line).
+// checkers, which themselves run in two groups on two more goroutines: each
+// checker still sees every event, in order, from one goroutine. A malformed
+// line stops the run with the reader's error (a *history.LineError naming
+// the line).
 func Run(r *history.Reader, p Params) (Results, error) {
 	checkers := All(p)
 	info := newRunInfo(p)
-	err := decodeAhead(r, func(e *history.Event) {
-		info.observe(e)
-		for _, c := range checkers {
-			c.Observe(e)
+	// Two groups of about equal cost (the checkers that keep per-task or
+	// per-delivery maps are the expensive ones).
+	groups := [][]observer{{info}, {}}
+	for _, c := range checkers {
+		g := 0
+		switch c.(type) {
+		case *AckInTime, *Stall, *RedeliveryTiming, *Fast503, *Liveness, *TasksLatency:
+			g = 1
 		}
-	})
+		groups[g] = append(groups[g], c)
+	}
+	err := fanOut(r, groups)
 	rs := info.results()
 	rs.Warnings = append(rs.Warnings, r.Warnings()...)
 	if err != nil {
@@ -103,54 +112,70 @@ func Run(r *history.Reader, p Params) (Results, error) {
 	return rs, nil
 }
 
-const batchSize = 512
+type observer interface{ Observe(e *history.Event) }
 
-// decodeAhead decodes r on a second goroutine in batches and calls f for
-// every event, in order, on the calling goroutine.
-func decodeAhead(r *history.Reader, f func(*history.Event)) error {
-	full := make(chan []history.Event, 4)
-	free := make(chan []history.Event, 6)
-	for range 6 {
-		free <- make([]history.Event, 0, batchSize)
+const batchSize = 1024
+
+type batch struct {
+	events []history.Event
+	left   atomic.Int32 // groups that have not seen it yet
+}
+
+// fanOut decodes r on a goroutine in batches and feeds every batch, in
+// order, to every group of observers, each group on its own goroutine.
+func fanOut(r *history.Reader, groups [][]observer) error {
+	const pool = 8
+	free := make(chan *batch, pool)
+	for range pool {
+		free <- &batch{events: make([]history.Event, 0, batchSize)}
 	}
-	stop := make(chan struct{})
-	var rerr error
+	chans := make([]chan *batch, len(groups))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(full)
-		for {
-			var b []history.Event
-			select {
-			case b = <-free:
-			case <-stop:
-				return
-			}
-			b = b[:0]
-			for len(b) < batchSize {
-				e, err := r.Next()
-				if err != nil {
-					if !errors.Is(err, io.EOF) {
-						rerr = err
+	for i, g := range groups {
+		chans[i] = make(chan *batch, pool)
+		wg.Add(1)
+		go func(ch <-chan *batch, g []observer) {
+			defer wg.Done()
+			for b := range ch {
+				for j := range b.events {
+					e := &b.events[j]
+					for _, o := range g {
+						o.Observe(e)
 					}
-					if len(b) > 0 {
-						full <- b
-					}
-					return
 				}
-				b = append(b, e)
+				if b.left.Add(-1) == 0 {
+					free <- b
+				}
 			}
-			full <- b
-		}
-	}()
-	for b := range full {
-		for i := range b {
-			f(&b[i])
-		}
-		free <- b
+		}(chans[i], g)
 	}
-	close(stop)
+	var rerr error
+	for done := false; !done; {
+		b := <-free
+		b.events = b.events[:0]
+		for len(b.events) < batchSize {
+			e, err := r.Next()
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					rerr = err
+				}
+				done = true
+				break
+			}
+			b.events = append(b.events, e)
+		}
+		if len(b.events) == 0 {
+			free <- b
+			continue
+		}
+		b.left.Store(int32(len(groups)))
+		for _, ch := range chans {
+			ch <- b
+		}
+	}
+	for _, ch := range chans {
+		close(ch)
+	}
 	wg.Wait()
 	return rerr
 }
@@ -162,17 +187,18 @@ type runInfo struct {
 	last       float64
 	cfg        history.Event
 	hasCfg     bool
-	published  map[string]struct{}
-	started    map[string]struct{} // tasks handed out before the first fault
+	published  int
+	reserved   int // first deliveries (dc 1) reserved before the first fault
+	handedOut  int // first deliveries (dc 1) handed out before the first fault
 	firstFault float64
 	faults     []Fault
 }
 
 func newRunInfo(p Params) *runInfo {
-	return &runInfo{p: p, published: map[string]struct{}{}, started: map[string]struct{}{}, firstFault: math.Inf(1)}
+	return &runInfo{p: p, firstFault: math.Inf(1)}
 }
 
-func (ri *runInfo) observe(e *history.Event) {
+func (ri *runInfo) Observe(e *history.Event) {
 	ri.events++
 	ri.last = max(ri.last, e.T)
 	switch e.Kind {
@@ -181,16 +207,14 @@ func (ri *runInfo) observe(e *history.Event) {
 			ri.hasCfg, ri.cfg = true, *e
 		}
 	case history.KindPublish:
-		if e.Task != "" {
-			if _, ok := ri.published[e.Task]; !ok {
-				ri.published[e.Task] = struct{}{}
-			}
+		ri.published++
+	case history.KindReserve:
+		if e.DC == 1 && e.T < ri.firstFault {
+			ri.reserved++
 		}
-	case history.KindReserve, history.KindHandout, history.KindResult, history.KindStored:
-		if e.Task != "" && e.T < ri.firstFault {
-			if _, ok := ri.started[e.Task]; !ok {
-				ri.started[e.Task] = struct{}{}
-			}
+	case history.KindHandout:
+		if e.DC == 1 && e.T < ri.firstFault {
+			ri.handedOut++
 		}
 	case history.KindFault:
 		switch e.Phase {
@@ -218,26 +242,22 @@ func (ri *runInfo) results() Results {
 	if !ri.hasCfg {
 		rs.Assumptions = append(rs.Assumptions, "no config event: ack_wait and max_deliver were never read from the consumer")
 	}
-	if len(ri.published) == 0 {
+	if ri.published == 0 {
 		rs.Assumptions = append(rs.Assumptions, "no publish event: no task was ever stored in the stream")
-	} else if min := rs.Params.MinStarted; min > 0 {
-		// Tasks are counted as started when some delivery of them was
-		// seen (reserve, handout, result or stored) before the first fault.
-		started := 0
-		for t := range ri.started {
-			if _, ok := ri.published[t]; ok {
-				started++
-			}
-		}
-		frac := float64(started) / float64(len(ri.published))
-		if frac < min {
+	} else if want := rs.Params.MinStarted; want > 0 {
+		// A task has started when its first delivery (dc 1) was reserved,
+		// or handed out where the API is not instrumented, before the
+		// first fault. Counting first deliveries needs no per-task memory.
+		started := min(max(ri.reserved, ri.handedOut), ri.published)
+		frac := float64(started) / float64(ri.published)
+		if frac < want {
 			when := "in the whole run"
 			if !math.IsInf(ri.firstFault, 1) {
 				when = fmt.Sprintf("before the first fault (t=%.3fs)", ri.firstFault)
 			}
 			rs.Assumptions = append(rs.Assumptions, fmt.Sprintf(
 				"only %d of %d published tasks (%.0f%%) were handed out %s, want ≥ %.0f%%: the run never really started",
-				started, len(ri.published), 100*frac, when, 100*min))
+				started, ri.published, 100*frac, when, 100*want))
 		}
 	}
 	return rs
