@@ -41,8 +41,9 @@ type processor struct {
 	crashMu sync.Mutex
 	crash   func() bool
 
-	connMu sync.Mutex
-	nc     *nats.Conn // lazily connected; dropped on any error
+	connMu   sync.Mutex
+	nc       *nats.Conn // lazily connected; dropped on any error, closed when idle
+	inflight int        // results being processed (under connMu)
 
 	wg sync.WaitGroup
 }
@@ -94,7 +95,25 @@ func (p *processor) run() {
 		if p.a.ctx.Err() != nil {
 			continue // closing: drop what is left; NATS redelivers it
 		}
+		p.connMu.Lock()
+		p.inflight++
+		p.connMu.Unlock()
 		p.process(it)
+		p.idle()
+	}
+}
+
+// idle closes the processor's connection once nothing is queued or in
+// flight, as the platform's task queue holds no NATS connection between
+// tasks: when the load stops, the server's connections come back to where
+// they were (the connection-leak check).
+func (p *processor) idle() {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	p.inflight--
+	if p.inflight == 0 && len(p.queue) == 0 && p.nc != nil {
+		p.a.closeConn(p.nc)
+		p.nc = nil
 	}
 }
 

@@ -51,7 +51,10 @@ func AdvisoryStreamConfig() jetstream.StreamConfig {
 	}
 }
 
-func (a *API) consumerConfig(id int64) jetstream.ConsumerConfig {
+// ConsumerConfig is the durable pull consumer the API ensures for job id. A
+// harness that creates it before publishing (so that the first event of a
+// history can be the consumer's real settings) must use exactly this.
+func (a *API) ConsumerConfig(id int64) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ConsumerName(id),
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -138,7 +141,7 @@ func (a *API) openConsumer(ctx context.Context, js jetstream.JetStream, id int64
 	}
 	cons, err := stream.Consumer(octx, ConsumerName(id))
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cons, err = stream.CreateConsumer(octx, a.consumerConfig(id))
+		cons, err = stream.CreateConsumer(octx, a.ConsumerConfig(id))
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, errNoStream // deleted between the two calls

@@ -1,0 +1,293 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/natschaos/natschaos/chaos/check"
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/harness/worker"
+)
+
+// ErrViolated is returned (wrapped) by Run when an invariant was violated:
+// the command exits 1.
+var ErrViolated = errors.New("an invariant was violated")
+
+// UsageError is a bad flag, argument or scenario: the command exits 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// IsUsage says whether err is bad usage or a bad scenario file (exit 2).
+func IsUsage(err error) bool {
+	var u *UsageError
+	var f *FileError
+	var fe *faults.FieldError
+	return errors.As(err, &u) || errors.As(err, &f) || errors.As(err, &fe)
+}
+
+// RunOptions are the settings of one Run that are not part of the scenario.
+type RunOptions struct {
+	// Out is the directory that receives report.json, history.jsonl and
+	// scenario.yaml; it is created.
+	Out string
+	// Seed overrides the scenario's seed when not 0; with neither, the clock.
+	Seed int64
+	// Variant overrides the scenario's variant when not "".
+	Variant string
+	// Strict makes a check that could not decide fail the run.
+	Strict bool
+	// Proxies is the Toxiproxy to use (a remote one); nil = embedded.
+	Proxies faults.Proxies
+	// Logger receives the harness's log lines; nil is silent.
+	Logger *slog.Logger
+}
+
+// Phase lengths that are not settings of a scenario.
+const (
+	// DrainGrace is added to max_deliver × ack_wait to bound the drain phase.
+	DrainGrace = 3 * time.Second
+	// SettleTimeout bounds the wait, after the end, for the server's
+	// connections to come back to their warmup level (connection-leak
+	// allows 2 s, so waiting longer proves nothing more).
+	SettleTimeout = 2500 * time.Millisecond
+	pollEvery     = 50 * time.Millisecond
+)
+
+// Prepare applies the run's overrides and defaults to sc, validates it,
+// draws its seed and resolves its nemesis: the returned scenario is exactly
+// what runs, and what scenario.yaml records. The *rand.Rand is the run's one
+// source of randomness from here on.
+func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
+	if o.Variant != "" {
+		sc.SUT.Variant = o.Variant
+	}
+	switch {
+	case o.Seed != 0:
+		sc.Seed = o.Seed
+	case sc.Seed == 0:
+		sc.Seed = time.Now().UnixNano()
+	}
+	sc = sc.WithDefaults()
+	if err := sc.Validate(); err != nil {
+		return sc, nil, &UsageError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
+	}
+	rng := rand.New(rand.NewSource(sc.Seed))
+	return sc.Resolve(rng), rng, nil
+}
+
+// Run is the pipeline: scenario → faults through proxies → system under
+// test → history → checkers → report. It starts the embedded stack, drives
+// one job through the phases warmup → chaos → heal → drain → end, records
+// everything into Out/history.jsonl, checks it, and writes Out/report.json.
+// The error wraps ErrViolated when an invariant was violated (the report is
+// returned too), is a *UsageError for a bad scenario, and anything else means
+// the harness could not run (whatever history exists is kept on disk).
+func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error) {
+	sc, rng, err := Prepare(sc, o)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("scenario", sc.Name)
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	if err := WriteScenarioFile(filepath.Join(o.Out, "scenario.yaml"), sc); err != nil {
+		return nil, err
+	}
+	histPath := filepath.Join(o.Out, "history.jsonl")
+	start := time.Now()
+	rec, err := history.Create(histPath, start)
+	if err != nil {
+		return nil, err
+	}
+	runErr := drive(ctx, sc, rng, rec, o, log)
+	if cerr := rec.Close(); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	if runErr != nil {
+		return nil, fmt.Errorf("run %s: %w (history kept in %s)", sc.Name, runErr, histPath)
+	}
+
+	results, err := check.RunFile(histPath, sc.Params())
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", sc.Name, err)
+	}
+	rep := report.New(report.Meta{
+		Scenario: sc.Name, Description: sc.Description, Proves: sc.Proves,
+		Seed: sc.Seed, Variant: sc.SUT.Variant, Strict: o.Strict,
+	}, results)
+	if err := rep.WriteJSON(filepath.Join(o.Out, "report.json")); err != nil {
+		return rep, err
+	}
+	if !results.Judged() {
+		return rep, fmt.Errorf("run %s could not be judged: %v", sc.Name, results.Assumptions)
+	}
+	if rep.Verdict != report.Pass {
+		return rep, fmt.Errorf("%s: %w", sc.Name, ErrViolated)
+	}
+	return rep, nil
+}
+
+// Params are the checkers' tolerances from the scenario's expect block.
+func (s Scenario) Params() check.Params {
+	return check.Params{
+		Epsilon:          s.Expect.Tolerance,
+		ExpectOrphaned:   s.Expect.Orphaned,
+		MaxStall:         s.Expect.MaxStall,
+		ProbeP99:         s.Expect.ProbeP99,
+		ExpectDuplicates: s.Expect.Duplicates,
+		ExpectLateAcks:   s.Expect.LateAcks > 0,
+	}
+}
+
+// StackConfig maps a scenario onto the embedded stack's settings.
+func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logger) harness.Config {
+	w := s.Workload
+	return harness.Config{
+		API: api.Config{
+			Variant:        s.SUT.Variant,
+			Token:          fmt.Sprintf("natschaos-%x", seed),
+			ConnectTimeout: s.SUT.ConnectTimeout,
+			OpTimeout:      s.SUT.OpTimeout,
+			FetchWait:      s.SUT.FetchWait,
+			AckWait:        s.SUT.AckWait,
+			MaxDeliver:     s.SUT.MaxDeliver,
+			MaxAckPending:  s.SUT.MaxAckPending,
+			MaxConcurrent:  s.SUT.MaxConcurrent,
+		},
+		Worker: worker.Config{
+			ID:          "template",
+			Preset:      w.Worker,
+			BatchSize:   w.BatchSize,
+			HTTPTimeout: w.HTTPTimeout,
+			JobsTimeout: w.HTTPTimeout,
+			// The production worker waits 60 s for a result post and 30 s
+			// before abandoning posts; scaled like the /tasks timeout.
+			ResultTimeout: 2 * w.HTTPTimeout,
+			AbandonAfter:  w.HTTPTimeout,
+			ProcessTime:   w.ProcessTime,
+			IdleSleep:     w.IdleSleep,
+			Fetchers:      w.Fetchers,
+		},
+		Workers: w.Workers,
+		Proxies: proxies,
+		Seed:    seed,
+		Logger:  log,
+	}
+}
+
+// drive runs the phases against a fresh embedded stack.
+func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) error {
+	stack, err := harness.Start(ctx, sc.StackConfig(rng.Int63(), o.Proxies, log), rec)
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	if _, err := stack.NewJob(ctx, sc.Workload.Tasks); err != nil {
+		return err
+	}
+	phase := func(name string) {
+		rec.Emit(history.Event{Kind: history.KindPhase, Name: name})
+		stack.Sample(ctx)
+		log.Debug("phase", "name", name)
+	}
+
+	phase(history.PhaseWarmup)
+	base, err := stack.Connections(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stack.StartWorkers(ctx); err != nil {
+		return err
+	}
+	if err := wait(ctx, sc.Warmup); err != nil {
+		return err
+	}
+
+	phase(history.PhaseChaos)
+	chaosEnd := time.Now().Add(sc.Chaos)
+	runner := faults.Runner{Env: stack, Sink: rec, Log: log}
+	if err := runner.Run(ctx, sc.Windows()); err != nil {
+		return fmt.Errorf("fault schedule: %w", err)
+	}
+	if err := wait(ctx, time.Until(chaosEnd)); err != nil {
+		return err
+	}
+
+	phase(history.PhaseHeal)
+	if err := stack.Heal(ctx); err != nil {
+		return err
+	}
+
+	phase(history.PhaseDrain)
+	limit := time.Duration(sc.SUT.MaxDeliver)*sc.SUT.AckWait + DrainGrace
+	if err := poll(ctx, limit, func() (bool, error) { return stack.Drained(ctx) }); err != nil && !errors.Is(err, errTimedOut) {
+		return err
+	}
+
+	phase(history.PhaseEnd)
+	stack.StopWorkers()
+	if err := poll(ctx, SettleTimeout, func() (bool, error) {
+		n, err := stack.Connections(ctx)
+		return err == nil && n <= base, nil
+	}); err != nil && !errors.Is(err, errTimedOut) {
+		return err
+	}
+	stack.Sample(ctx)
+	return nil
+}
+
+var errTimedOut = errors.New("timed out")
+
+// wait waits d unless ctx ends first: the scenario's own schedule, not a
+// guess at how long something takes.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// poll calls done every pollEvery until it says true, fails, ctx ends, or
+// limit passes (errTimedOut).
+func poll(ctx context.Context, limit time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := done()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errTimedOut
+		}
+		if err := wait(ctx, pollEvery); err != nil {
+			return err
+		}
+	}
+}

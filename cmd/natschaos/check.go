@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/chaos/check"
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/chaos/report"
+)
+
+func newCheckCmd() *cobra.Command {
+	var strict bool
+	var scenarioFile string
+	cmd := &cobra.Command{
+		Use:   "check HISTORY.jsonl",
+		Short: "Re-run every checker on a saved history, offline; same table, same exit codes",
+		Long: `Check reads a history written by natschaos run (or by anything that follows the
+documented format) and runs every checker on it. The tolerances come from the
+scenario.yaml beside the history when there is one (or --scenario FILE).
+A torn last line is skipped with a warning; any other malformed line is an error
+naming its line number (exit 2).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			meta := report.Meta{Scenario: "(history " + path + ")", Strict: strict}
+			var params check.Params
+			if scenarioFile == "" {
+				if beside := filepath.Join(filepath.Dir(path), "scenario.yaml"); fileExists(beside) {
+					scenarioFile = beside
+				}
+			}
+			if scenarioFile != "" {
+				sc, err := chaos.LoadScenario(scenarioFile)
+				if err != nil {
+					return err
+				}
+				params = sc.Params()
+				meta.Scenario, meta.Description, meta.Proves, meta.Seed, meta.Variant = sc.Name, sc.Description, sc.Proves, sc.Seed, sc.SUT.Variant
+			}
+			results, err := check.RunFile(path, params)
+			var lineErr *history.LineError
+			if errors.As(err, &lineErr) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			rep := report.New(meta, results)
+			for _, w := range results.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "natschaos: warning:", w)
+			}
+			if err := rep.Summary(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if !results.Judged() {
+				return fmt.Errorf("the history cannot be judged: %v", results.Assumptions)
+			}
+			if rep.Verdict != report.Pass {
+				return chaos.ErrViolated
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&strict, "strict", false, "a check that cannot decide fails")
+	cmd.Flags().StringVar(&scenarioFile, "scenario", "", "scenario file whose expect block sets the tolerances")
+	return cmd
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natschaos/natschaos/harness/api"
+)
+
+// tokenEnv is where `natschaos sut` takes its API token from when --token is not given.
+const tokenEnv = "NATSCHAOS_API_TOKEN"
+
+func variantTable() string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, v := range api.Variants() {
+		fmt.Fprintf(tw, "  %s\t%s\n", v.Name, v.Description)
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	return b.String()
+}
+
+func newSUTCmd() *cobra.Command {
+	cfg := api.Config{}
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "sut --nats-url URL [--variant NAME] [--listen ADDR]",
+		Short: "Serve the reference API (PROTOCOL.md) as a process of its own",
+		Long: `Sut serves the reference API of PROTOCOL.md — the system natschaos tests — as its
+own process, for external mode: point --nats-url at the api-nats proxy that
+natschaos run prints. The token comes from --token or $` + tokenEnv + `; with
+none, the API asks for no auth (and says so).
+
+Variants (each one real bug from the platform's history, PROTOCOL.md):
+` + variantTable(),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.NATSURL == "" {
+				return usageError{errors.New("--nats-url is required")}
+			}
+			if cfg.Token == "" {
+				cfg.Token = os.Getenv(tokenEnv)
+			}
+			if cfg.Token == "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "natschaos sut: warning: no --token and no $%s: the API asks for no auth\n", tokenEnv)
+			}
+			a, err := api.New(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			defer a.Close()
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("listen %s: %w", listen, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "natschaos sut: variant %s, NATS %s, serving http://%s/api/v2/\n", a.Config().Variant, cfg.NATSURL, ln.Addr())
+			errc := make(chan error, 1)
+			go func() { errc <- a.Serve(ln) }()
+			select {
+			case err := <-errc:
+				if err != nil && !errors.Is(err, http.ErrServerClosed) {
+					return fmt.Errorf("serve: %w", err)
+				}
+				return nil
+			case <-cmd.Context().Done():
+				a.Close()
+				<-errc
+				return nil
+			}
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.NATSURL, "nats-url", "", "the API's NATS URL (point it at the api-nats proxy)")
+	fl.StringVar(&cfg.ResultsNATSURL, "results-nats-url", "", "the result processor's NATS URL (default: --nats-url; point it at the results-nats proxy)")
+	fl.StringVar(&listen, "listen", "127.0.0.1:8000", "address to serve HTTP on")
+	fl.StringVar(&cfg.Token, "token", "", "API token (default $"+tokenEnv+"; never printed)")
+	fl.StringVar(&cfg.Variant, "variant", "good", "the variant to serve (see above)")
+	fl.DurationVar(&cfg.AckWait, "ack-wait", 300*time.Second, "consumer ack_wait (TASK_TTR)")
+	fl.IntVar(&cfg.MaxDeliver, "max-deliver", 2, "consumer max_deliver")
+	fl.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "NATS connect timeout")
+	fl.DurationVar(&cfg.OpTimeout, "op-timeout", 10*time.Second, "timeout of every JetStream call and publish")
+	fl.IntVar(&cfg.MaxConcurrent, "max-concurrent", 0, "requests served at once (0 = unbounded)")
+	return cmd
+}
