@@ -99,7 +99,53 @@ func appendStr(buf []byte, k, v string, force bool) []byte {
 	if v == "" && !force {
 		return buf
 	}
-	return strconv.AppendQuote(appendKey(buf, k), v)
+	return appendString(appendKey(buf, k), v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends v as a JSON string. (strconv.Quote is Go syntax, not
+// JSON: it writes \x01 and \a, which no JSON reader accepts.) Invalid UTF-8
+// becomes U+FFFD, as encoding/json does.
+func appendString(buf []byte, v string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			buf = append(buf, v[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, v[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, v[start:]...)
+	return append(buf, '"')
 }
 
 func appendI(buf []byte, k string, v int64, must map[string]bool) []byte {
@@ -126,6 +172,11 @@ func appendF(buf []byte, k string, v float64, must map[string]bool) []byte {
 func appendFloat(buf []byte, v float64) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		v = 0 // JSON has no NaN; a sample that cannot be measured is omitted upstream
+	}
+	// As encoding/json: plain decimals, exponents only for the very small
+	// and the very large.
+	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.AppendFloat(buf, v, 'e', -1, 64)
 	}
 	return strconv.AppendFloat(buf, v, 'f', -1, 64)
 }
@@ -285,12 +336,21 @@ func (d *decoder) float(key string) (float64, error) {
 }
 
 func (d *decoder) int(key string) (int64, error) {
-	f, err := d.float(key)
-	if err != nil {
-		return 0, err
+	if d.null() {
+		return 0, nil
 	}
-	if f != math.Trunc(f) || f < math.MinInt64 || f > math.MaxInt64 {
-		return 0, fmt.Errorf("%q: want a whole number, got %v", key, f)
+	b, err := d.num()
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", key, err)
+	}
+	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		return v, nil
+	}
+	// 3.0 or 1e3: whole numbers written as floats. 2^63 itself is out of
+	// range: float64(math.MaxInt64) rounds up to it.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, fmt.Errorf("%q: want a whole number, got %s", key, b)
 	}
 	return int64(f), nil
 }
@@ -306,7 +366,7 @@ func (d *decoder) uint(key string) (uint64, error) {
 	v, err := strconv.ParseUint(string(b), 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(string(b), 64)
-		if ferr != nil || f < 0 || f != math.Trunc(f) || f > math.MaxUint64 {
+		if ferr != nil || f < 0 || f != math.Trunc(f) || f >= math.MaxUint64 {
 			return 0, fmt.Errorf("%q: want a whole number ≥ 0, got %s", key, b)
 		}
 		v = uint64(f)
