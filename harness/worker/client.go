@@ -1,0 +1,270 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// WorkerHeader is the request header that carries the worker's id on every
+// call, so that the recording proxy can attribute requests.
+const WorkerHeader = "X-Natschaos-Worker"
+
+// maxBody bounds how much of a response the worker reads (a /tasks answer of
+// a big batch is far below it).
+const maxBody = 16 << 20
+
+// call is one HTTP call as the worker saw it.
+type call struct {
+	status int    // HTTP status; 0 = no response
+	err    error  // nil when a complete response was read
+	errTag string // the history's err word; "" when err is nil
+	body   []byte
+	ms     float64
+	path   string
+}
+
+// ok reports whether the call got a complete 2xx response.
+func (c call) ok() bool { return c.err == nil && c.status >= 200 && c.status < 300 }
+
+// client speaks the PROTOCOL.md HTTP API for one run of one worker.
+type client struct {
+	cfg       Config
+	hc        *http.Client
+	transport *http.Transport
+}
+
+func newClient(cfg Config) *client {
+	tr := &http.Transport{
+		Proxy:                 nil, // the harness chooses the path through its own proxies
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          cfg.Fetchers + cfg.Posters + 4,
+		MaxIdleConnsPerHost:   cfg.Fetchers + cfg.Posters + 4,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &client{cfg: cfg, hc: &http.Client{Transport: tr}, transport: tr}
+}
+
+// close drops the idle connections; in-flight calls have ended by then.
+func (c *client) close() { c.transport.CloseIdleConnections() }
+
+// do makes one call bounded by timeout and returns what the worker saw. It
+// never returns a Go error: failures are in the call, classified.
+func (c *client) do(ctx context.Context, method, rawURL string, in any, timeout time.Duration) (res call) {
+	if u, err := url.Parse(rawURL); err == nil {
+		res.path = u.Path
+	} else {
+		res.path = rawURL
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			res.err = fmt.Errorf("encode %s body: %w", res.path, err)
+			res.errTag = "encode"
+			return res
+		}
+		body = bytes.NewReader(b)
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	defer func() { res.ms = float64(time.Since(start).Microseconds()) / 1000 }()
+
+	req, err := http.NewRequestWithContext(rctx, method, rawURL, body)
+	if err != nil {
+		res.err = fmt.Errorf("build %s %s: %w", method, res.path, err)
+		res.errTag = "request"
+		return res
+	}
+	req.Header.Set(WorkerHeader, c.cfg.ID)
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Token "+c.cfg.Token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		res.err = fmt.Errorf("%s %s: %w", method, res.path, err)
+		res.errTag = classify(ctx, rctx, err)
+		return res
+	}
+	defer resp.Body.Close()
+	res.status = resp.StatusCode
+	res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		res.err = fmt.Errorf("%s %s: read body: %w", method, res.path, err)
+		res.errTag = classify(ctx, rctx, err)
+	}
+	return res
+}
+
+// classify names a failed call the way the history's http events do:
+// "timeout", "reset", "refused", "eof", "crashed" (the worker crashed
+// mid-call), "canceled" (the worker was stopped mid-call), or "error".
+// parent is the worker's context, rctx the call's own (with its timeout).
+func classify(parent, rctx context.Context, err error) string {
+	if parent.Err() != nil {
+		if errors.Is(context.Cause(parent), ErrCrashed) {
+			return "crashed"
+		}
+		return "canceled"
+	}
+	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return classifyErr(err)
+}
+
+// classifyErr names err without looking at any context.
+func classifyErr(err error) string {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ECONNABORTED):
+		return "reset"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "eof"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	// net/http does not always wrap: match the texts it is known to use.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):
+		return "reset"
+	case strings.Contains(msg, "connection refused"):
+		return "refused"
+	case strings.Contains(msg, "EOF"), strings.Contains(msg, "server closed idle connection"):
+		return "eof"
+	case strings.Contains(msg, "timeout"), strings.Contains(msg, "deadline exceeded"):
+		return "timeout"
+	}
+	return "error"
+}
+
+// flexString decodes a JSON string or number as a string (image ids are
+// strings in the task payload, but a number must not break the worker).
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*f = flexString(n.String())
+	return nil
+}
+
+// job is one item of GET /jobs/.
+type job struct {
+	ID           int64  `json:"id"`
+	PipelineSlug string `json:"pipeline_slug"`
+}
+
+type jobsResponse struct {
+	Count   int   `json:"count"`
+	Results []job `json:"results"`
+}
+
+// task is one item of a /tasks answer.
+type task struct {
+	ID           flexString `json:"id"`
+	ImageID      flexString `json:"image_id"`
+	ImageURL     string     `json:"image_url"`
+	ReplySubject string     `json:"reply_subject"`
+}
+
+// imageID is the task's id in the history: the payload's image_id.
+func (t task) imageID() string {
+	if t.ImageID != "" {
+		return string(t.ImageID)
+	}
+	return string(t.ID)
+}
+
+type tasksRequest struct {
+	BatchSize int `json:"batch_size"`
+}
+
+type tasksResponse struct {
+	Tasks []task `json:"tasks"`
+}
+
+// sourceImage, successResult and resultItem are the body of POST /result/.
+type sourceImage struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+}
+
+type successResult struct {
+	Pipeline     string        `json:"pipeline"`
+	SourceImages []sourceImage `json:"source_images"`
+	Detections   []any         `json:"detections"`
+	TotalTime    float64       `json:"total_time"` // seconds
+}
+
+type resultItem struct {
+	ReplySubject string        `json:"reply_subject"`
+	Result       successResult `json:"result"`
+}
+
+type resultRequest struct {
+	Results []resultItem `json:"results"`
+}
+
+func jobsURL(cfg Config) string {
+	q := "ids_only=1&incomplete_only=1"
+	if len(cfg.PipelineSlugs) > 0 {
+		q += "&pipeline__slug__in=" + url.QueryEscape(strings.Join(cfg.PipelineSlugs, ","))
+	}
+	return cfg.BaseURL + "/jobs/?" + q
+}
+
+func tasksURL(cfg Config, id int64) string {
+	return cfg.BaseURL + "/jobs/" + strconv.FormatInt(id, 10) + "/tasks/"
+}
+
+func resultURL(cfg Config, id int64) string {
+	return cfg.BaseURL + "/jobs/" + strconv.FormatInt(id, 10) + "/result/"
+}
+
+func jsonDecode(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,366 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testToken = "secret"
+
+// hook may take over one request of the fake API: kind is "jobs", "tasks" or
+// "result", call counts the calls of that kind from 1. It returns true when
+// it answered.
+type hook func(w http.ResponseWriter, r *http.Request, kind string, call int) bool
+
+// fakeAPI is PROTOCOL.md's HTTP API over an in-memory queue: no NATS, no
+// redelivery, every delivery has dc 1.
+type fakeAPI struct {
+	srv  *httptest.Server
+	hook hook
+
+	mu         sync.Mutex
+	jobs       map[int64]*fakeJob
+	calls      map[string]int
+	badHeaders []string
+	posts      map[string]int // reply subject → result items received
+}
+
+type fakeJob struct {
+	id     int64
+	slug   string
+	queue  []task
+	sseq   uint64
+	stored map[string]bool // image ids
+	total  int
+}
+
+func newFakeAPI(t testing.TB, h hook) *fakeAPI {
+	t.Helper()
+	f := &fakeAPI{hook: h, jobs: map[int64]*fakeJob{}, calls: map[string]int{}, posts: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAPI) base() string { return f.srv.URL + "/api/v2" }
+
+// addJob adds a STARTED job holding n tasks.
+func (f *fakeAPI) addJob(id int64, slug string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := &fakeJob{id: id, slug: slug, stored: map[string]bool{}, total: n}
+	for i := range n {
+		img := fmt.Sprintf("img-%d-%d", id, i)
+		j.queue = append(j.queue, task{ID: flexString(img), ImageID: flexString(img), ImageURL: "http://images/" + img})
+	}
+	f.jobs[id] = j
+}
+
+func (f *fakeAPI) stored(id int64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.jobs[id].stored)
+}
+
+func (f *fakeAPI) queued(id int64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.jobs[id].queue)
+}
+
+func (f *fakeAPI) callsOf(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[kind]
+}
+
+func (f *fakeAPI) postsOf() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := make(map[string]int, len(f.posts))
+	for k, v := range f.posts {
+		m[k] = v
+	}
+	return m
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/api/v2")
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	kind := ""
+	switch {
+	case r.Method == http.MethodGet && path == "/jobs/":
+		kind = "jobs"
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "jobs" && parts[2] == "tasks":
+		kind = "tasks"
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "jobs" && parts[2] == "result":
+		kind = "result"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	f.mu.Lock()
+	f.calls[kind]++
+	call := f.calls[kind]
+	if r.Header.Get(WorkerHeader) == "" || r.Header.Get("Authorization") != "Token "+testToken {
+		f.badHeaders = append(f.badHeaders, r.Method+" "+r.URL.Path)
+	}
+	f.mu.Unlock()
+	if f.hook != nil && f.hook(w, r, kind, call) {
+		return
+	}
+	switch kind {
+	case "jobs":
+		f.listJobs(w, r)
+	case "tasks":
+		f.reserve(w, r, parts[1])
+	case "result":
+		f.result(w, r, parts[1])
+	}
+}
+
+func (f *fakeAPI) job(w http.ResponseWriter, id string) *fakeJob {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if j := f.jobs[n]; err == nil && j != nil {
+		return j
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such job"})
+	return nil
+}
+
+func (f *fakeAPI) listJobs(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("ids_only") != "1" || r.URL.Query().Get("incomplete_only") != "1" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ids_only and incomplete_only"})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := jobsResponse{Results: []job{}}
+	for id := int64(1); id <= int64(len(f.jobs)); id++ {
+		if j := f.jobs[id]; j != nil && len(j.stored) < j.total {
+			resp.Results = append(resp.Results, job{ID: j.id, PipelineSlug: j.slug})
+		}
+	}
+	resp.Count = len(resp.Results)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (f *fakeAPI) reserve(w http.ResponseWriter, r *http.Request, id string) {
+	var req tasksRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.BatchSize < 1 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad body"})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := f.job(w, id)
+	if j == nil {
+		return
+	}
+	n := min(req.BatchSize, len(j.queue))
+	out := append([]task{}, j.queue[:n]...)
+	j.queue = j.queue[n:]
+	for i := range out {
+		j.sseq++
+		out[i].ReplySubject = fmt.Sprintf("$JS.ACK.job_%d.job-%d-consumer.1.%d.%d.%d.%d",
+			j.id, j.id, j.sseq, j.sseq, time.Now().UnixNano(), len(j.queue))
+	}
+	writeJSON(w, http.StatusOK, tasksResponse{Tasks: out})
+}
+
+func (f *fakeAPI) result(w http.ResponseWriter, r *http.Request, id string) {
+	var req resultRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Results) == 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad body"})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := f.job(w, id)
+	if j == nil {
+		return
+	}
+	for _, it := range req.Results {
+		if it.ReplySubject == "" || it.Result.Pipeline == "" || len(it.Result.SourceImages) != 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad item"})
+			return
+		}
+	}
+	for _, it := range req.Results {
+		f.posts[it.ReplySubject]++
+		j.stored[it.Result.SourceImages[0].ID] = true
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "job_id": j.id, "results_queued": len(req.Results)})
+}
+
+// block holds a request until release is closed or the client goes away (at
+// most 10 s). It reads the body first: only then does the server notice a
+// client hanging up.
+func block(r *http.Request, release <-chan struct{}) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	select {
+	case <-r.Context().Done():
+	case <-release:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// hangUp closes the request's connection without answering; reset chooses
+// an RST over a FIN.
+func hangUp(t testing.TB, w http.ResponseWriter, reset bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Errorf("hijack: %v", err)
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && reset {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// sink keeps every event in memory, stamped like the Recorder does.
+type sink struct {
+	start  time.Time
+	mu     sync.Mutex
+	events []history.Event
+}
+
+func newSink() *sink { return &sink{start: time.Now()} }
+
+func (s *sink) Emit(e history.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.T == 0 {
+		e.T = time.Since(s.start).Seconds()
+	}
+	s.events = append(s.events, e)
+}
+
+// of returns the events of kind, and for http events only those whose path
+// ends with suffix ("" for all).
+func (s *sink) of(kind history.Kind, suffix string) []history.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []history.Event
+	for _, e := range s.events {
+		if e.Kind == kind && strings.HasSuffix(e.Path, suffix) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *sink) all() []history.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]history.Event(nil), s.events...)
+}
+
+// waitFor polls cond every 5 ms until it holds, failing after total with what.
+func waitFor(t testing.TB, total time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: never %s", total, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testConfig is a small, fast worker against base.
+func testConfig(base, preset string) Config {
+	return Config{
+		BaseURL:         base,
+		Token:           testToken,
+		ID:              "w1",
+		Preset:          preset,
+		BatchSize:       5,
+		HTTPTimeout:     time.Second,
+		ResultTimeout:   2 * time.Second,
+		IdleSleep:       50 * time.Millisecond,
+		Fetchers:        2,
+		Prefetch:        2,
+		DownloadThreads: 4,
+		Posters:         2,
+		MaxPendingPosts: 3,
+		AbandonAfter:    500 * time.Millisecond,
+		ProcessTime:     100 * time.Microsecond,
+	}
+}
+
+// running is a Run in a goroutine: stop cancels it and returns its error.
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+	err    error
+	once   sync.Once
+}
+
+func (r *running) stop(t testing.TB) error {
+	t.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case r.err = <-r.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return within 10s of cancel")
+		}
+	})
+	return r.err
+}
+
+// exited waits for Run to return on its own and returns its error.
+func (r *running) exited(t testing.TB, total time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.once.Do(func() { r.cancel(); r.err = err })
+		return err
+	case <-time.After(total):
+		t.Fatalf("Run did not return within %v", total)
+		return nil
+	}
+}
+
+func start(t testing.TB, run func(context.Context) error) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- run(ctx) }()
+	t.Cleanup(func() { _ = r.stop(t) })
+	return r
+}
+
+func newWorker(t testing.TB, cfg Config, s history.Sink) *Worker {
+	t.Helper()
+	w, err := New(cfg, s)
+	require.NoError(t, err)
+	return w
+}

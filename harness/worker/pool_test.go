@@ -1,0 +1,94 @@
+package worker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+func TestPoolDrainsAndCrashesOne(t *testing.T) {
+	tests := []struct {
+		name    string
+		restart bool
+	}{
+		{"stays down", false},
+		{"restarted", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const total = 200
+			api := newFakeAPI(t, nil)
+			api.addJob(1, "moths", total)
+			cfg := testConfig(api.base(), PresetADC)
+			cfg.ID = ""
+			cfg.ProcessTime = 2 * time.Millisecond // slow enough to crash mid-job
+			var opts []Option
+			if tt.restart {
+				opts = append(opts, WithRestartAfter(20*time.Millisecond))
+			}
+			s := newSink()
+			p, err := NewPool(2, cfg, s, opts...)
+			require.NoError(t, err)
+			ws := p.Workers()
+			require.Equal(t, "w1", ws[0].ID())
+			require.Equal(t, "w2", ws[1].ID())
+			run := start(t, p.Run)
+			waitFor(t, 5*time.Second, "both running", func() bool { return ws[0].Running() && ws[1].Running() })
+
+			id, err := p.Crash(CrashAfterReceive)
+			require.NoError(t, err)
+			require.Equal(t, "w1", id)
+			id2, err := p.Crash(CrashAfterProcess)
+			require.NoError(t, err)
+			require.Equal(t, "w2", id2, "round robin")
+			_, err = p.Crash(CrashAfterReceive)
+			require.ErrorIs(t, err, ErrNoWorker, "both armed")
+			waitFor(t, 10*time.Second, "both crashed", func() bool { return p.Stats().Crashes == 2 })
+
+			if tt.restart {
+				waitFor(t, 10*time.Second, "both back and the queue drained", func() bool {
+					return ws[0].Running() && ws[1].Running() && api.queued(1) == 0
+				})
+				waitFor(t, 10*time.Second, "every result of the survivors stored", func() bool {
+					return api.stored(1) == len(s.of(history.KindHandout, ""))-heldAtCrash(s)
+				})
+				require.NoError(t, run.stop(t))
+			} else {
+				require.NoError(t, run.exited(t, 10*time.Second), "every worker down: Run returns")
+				require.Less(t, api.stored(1), total)
+			}
+			require.Empty(t, api.badHeaders)
+		})
+	}
+}
+
+// heldAtCrash counts handouts with no result event: what the crashes took.
+func heldAtCrash(s *sink) int {
+	posted := map[string]bool{}
+	for _, r := range s.of(history.KindResult, "") {
+		posted[r.Reply] = true
+	}
+	n := 0
+	for _, h := range s.of(history.KindHandout, "") {
+		if !posted[h.Reply] {
+			n++
+		}
+	}
+	return n
+}
+
+func TestNewPoolRejects(t *testing.T) {
+	_, err := NewPool(0, testConfig("http://127.0.0.1:1/api/v2", PresetADC), newSink())
+	require.Error(t, err)
+	_, err = NewPool(2, testConfig("", PresetADC), newSink())
+	require.Error(t, err)
+	_, err = NewPool(2, testConfig("http://127.0.0.1:1/api/v2", PresetADC), newSink(), WithRestartAfter(0))
+	require.Error(t, err)
+	p, err := NewPool(1, testConfig("http://127.0.0.1:1/api/v2", PresetADC), newSink())
+	require.NoError(t, err)
+	_, err = p.Crash("later")
+	require.ErrorIs(t, err, ErrBadCrashPoint)
+}
