@@ -172,7 +172,7 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			MaxConcurrent:  s.SUT.MaxConcurrent,
 		},
 		Worker: worker.Config{
-			ID:          "template",
+			ID:          "w",
 			Preset:      w.Worker,
 			BatchSize:   w.BatchSize,
 			HTTPTimeout: w.HTTPTimeout,

@@ -85,14 +85,30 @@ func truncate(b []byte, n int) string {
 	return string(b)
 }
 
+// CreateJobAttempts bounds how often CreateJob asks: creating the run's job
+// is set-up, not the system under test, so a 503 from a machine still busy
+// tearing down the previous scenario is asked again.
+const CreateJobAttempts = 5
+
 // CreateJob creates a started async_api job of total tasks and returns its id.
 func (c *APIClient) CreateJob(ctx context.Context, name string, total int) (int64, error) {
 	var out struct {
 		ID json.Number `json:"id"`
 	}
 	body := map[string]any{"name": name, "dispatch_mode": "async_api", "start_now": true, "total": total}
-	if err := c.do(ctx, http.MethodPost, "/jobs/", body, &out); err != nil {
-		return 0, fmt.Errorf("create job: %w", err)
+	var err error
+	for attempt := 1; attempt <= CreateJobAttempts; attempt++ {
+		if err = c.do(ctx, http.MethodPost, "/jobs/", body, &out); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("create job: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create job (%d attempts): %w", CreateJobAttempts, err)
 	}
 	id, err := strconv.ParseInt(out.ID.String(), 10, 64)
 	if err != nil || id <= 0 {

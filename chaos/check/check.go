@@ -157,9 +157,10 @@ type Params struct {
 	FloodSettle time.Duration
 	// MaxRoundTrips bounds JetStream API calls per successful /tasks; default 4.
 	MaxRoundTrips float64
-	// MinStarted is the fraction of published tasks that must have been
-	// handed out before the first fault for the run to be judged; default
-	// 0.9; negative disables the assumption.
+	// MinStarted is the fraction of the workers' /tasks calls before the
+	// first fault that must have been answered 200 (and at least one task
+	// must have been delivered by then) for the run to be judged — the
+	// load really started; default 0.9; negative disables the assumption.
 	MinStarted float64
 }
 

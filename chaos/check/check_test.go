@@ -26,6 +26,7 @@ func intp(n int) *int { return &n }
 
 var cases = []tcase{
 	{file: "no-loss/pass.jsonl", verdict: "pass"},
+	{file: "no-loss/pass-cancelled.jsonl", verdict: "pass", summary: "1 revoked with it"},
 	{file: "no-loss/pass-dead-lettered.jsonl", verdict: "pass", summary: "1 dead-lettered"},
 	{file: "no-loss/fail-lost.jsonl", verdict: "fail", violations: 1, summary: "1 lost"},
 	{file: "no-loss/fail-unexpected.jsonl", verdict: "fail", violations: 1, summary: "1 unexpected"},
@@ -47,6 +48,7 @@ var cases = []tcase{
 	{file: "redelivery-timing/pass-nak.jsonl", verdict: "pass"},
 	{file: "redelivery-timing/pass-late-nobody-asked.jsonl", verdict: "pass"},
 	{file: "redelivery-timing/fail-premature.jsonl", verdict: "fail", violations: 1},
+	{file: "redelivery-timing/pass-after-restart.jsonl", verdict: "pass", summary: "1 after a NATS restart"},
 	{file: "redelivery-timing/fail-late.jsonl", verdict: "fail", violations: 1},
 	{file: "redelivery-timing/unknown-unobserved.jsonl", verdict: "unknown"},
 

@@ -12,8 +12,12 @@ import (
 // published − stored − dead_lettered, split as Jepsen does by when the task
 // was published: before the first stored task, between, or after the last.
 // Results or stored tasks never published are "unexpected" and fail too.
+// The tasks of a job that was cancelled (CANCELING, REVOKED) and never
+// stored are "revoked": dropped on purpose with their job, accounted, not
+// lost (the terminal-guard check judges that none was served after).
 type NoLoss struct {
 	base
+	cancelled  bool
 	tasks      map[string]*fate
 	bySSeq     map[uint64]string // sseq → task, for advisories
 	deadSSeq   map[uint64]bool   // max_deliveries advisories seen before their publish
@@ -90,6 +94,10 @@ func (c *NoLoss) Observe(e *history.Event) {
 		if f := c.tasks[e.Task]; f == nil || !f.published {
 			c.unexpected.add(e.Task, e.Reply, e.T, "result for a task never published")
 		}
+	case history.KindJob:
+		if e.JobStatus == "CANCELING" || e.JobStatus == "REVOKED" {
+			c.cancelled = true
+		}
 	case history.KindAdvisory:
 		if e.Type != "max_deliveries" {
 			return
@@ -105,7 +113,7 @@ func (c *NoLoss) Observe(e *history.Event) {
 // Result implements [Checker].
 func (c *NoLoss) Result() Result {
 	const name = "no-loss"
-	var published, stored, dead, before, between, after int
+	var published, stored, dead, revoked, before, between, after int
 	var lost []Offense
 	for task, f := range c.tasks {
 		if !f.published {
@@ -117,6 +125,8 @@ func (c *NoLoss) Result() Result {
 			stored++
 		case f.dead:
 			dead++
+		case c.cancelled:
+			revoked++
 		default:
 			when := "between the first and the last stored task"
 			switch {
@@ -135,7 +145,7 @@ func (c *NoLoss) Result() Result {
 	figs := map[string]float64{
 		"published": float64(published), "stored": float64(stored), "dead_lettered": float64(dead),
 		"lost": float64(len(lost)), "lost_before": float64(before), "lost_between": float64(between),
-		"lost_after": float64(after), "unexpected": float64(c.unexpected.n),
+		"lost_after": float64(after), "unexpected": float64(c.unexpected.n), "revoked": float64(revoked),
 	}
 	if published == 0 {
 		return unknown(name, "no publish event", figs)
@@ -151,5 +161,8 @@ func (c *NoLoss) Result() Result {
 	}
 	summary := fmt.Sprintf("%d published, %d stored, %d dead-lettered, %d lost (%d before / %d between / %d after), %d unexpected",
 		published, stored, dead, len(lost), before, between, after, c.unexpected.n)
+	if c.cancelled {
+		summary += fmt.Sprintf("; the job was cancelled: %d revoked with it", revoked)
+	}
 	return result(name, &o, figs, summary)
 }

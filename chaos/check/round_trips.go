@@ -9,16 +9,16 @@ import (
 // RoundTrips is the round-trips check: JetStream API calls per successful
 // /tasks call (Δ js_api_total / calls, between server samples) stay
 // ≤ Params.MaxRoundTrips whatever the batch size. Only sample intervals
-// with a successful /tasks call count; each consumer sample in them is
-// taken to cost one API call (consumer info) and is subtracted; intervals
-// where js_api_total went down (a NATS restart) are skipped.
+// with a successful /tasks call count; intervals where js_api_total went
+// down (a NATS restart) are skipped. Samples are read from the monitoring
+// port (/varz, /jsz), which costs no JetStream API call, so nothing is
+// subtracted for them.
 type RoundTrips struct {
 	base
 	samples   int
 	prev      uint64
 	everAPI   bool
 	calls     int // successful /tasks since the last server sample
-	consumers int // consumer samples since the last server sample
 	sumAPI    float64
 	sumCalls  int
 	worst     float64
@@ -49,15 +49,12 @@ func (c *RoundTrips) Observe(e *history.Event) {
 				c.batches[e.Batch] = true
 			}
 		}
-	case history.KindConsumer:
-		c.consumers++
 	case history.KindServer:
 		if e.JSAPITotal > 0 {
 			c.everAPI = true
 		}
 		if c.samples > 0 && c.calls > 0 && e.JSAPITotal >= c.prev {
-			api := float64(e.JSAPITotal-c.prev) - float64(c.consumers)
-			api = max(api, 0)
+			api := float64(e.JSAPITotal - c.prev)
 			c.sumAPI += api
 			c.sumCalls += c.calls
 			if r := api / float64(c.calls); r > c.worst {
@@ -66,7 +63,7 @@ func (c *RoundTrips) Observe(e *history.Event) {
 		}
 		c.samples++
 		c.prev = e.JSAPITotal
-		c.calls, c.consumers = 0, 0
+		c.calls = 0
 	}
 }
 

@@ -188,14 +188,16 @@ type runInfo struct {
 	cfg        history.Event
 	hasCfg     bool
 	published  int
-	reserved   int // first deliveries (dc 1) reserved before the first fault
-	handedOut  int // first deliveries (dc 1) handed out before the first fault
+	started    int // deliveries reserved or handed out before the first fault
+	calls      int // /tasks calls that ended before the first fault
+	callsOK    int // of which answered 200
 	firstFault float64
+	jobEnd     float64 // first terminal job status
 	faults     []Fault
 }
 
 func newRunInfo(p Params) *runInfo {
-	return &runInfo{p: p, firstFault: math.Inf(1)}
+	return &runInfo{p: p, firstFault: math.Inf(1), jobEnd: math.Inf(1)}
 }
 
 func (ri *runInfo) Observe(e *history.Event) {
@@ -208,13 +210,20 @@ func (ri *runInfo) Observe(e *history.Event) {
 		}
 	case history.KindPublish:
 		ri.published++
-	case history.KindReserve:
-		if e.DC == 1 && e.T < ri.firstFault {
-			ri.reserved++
+	case history.KindReserve, history.KindHandout:
+		if e.T < min(ri.firstFault, ri.jobEnd) {
+			ri.started++
 		}
-	case history.KindHandout:
-		if e.DC == 1 && e.T < ri.firstFault {
-			ri.handedOut++
+	case history.KindHTTP:
+		if isTasks(e) && e.Worker != history.ProbeWorker && e.T < min(ri.firstFault, ri.jobEnd) {
+			ri.calls++
+			if e.Status == 200 && e.Err == "" {
+				ri.callsOK++
+			}
+		}
+	case history.KindJob:
+		if isTerminal(e.JobStatus) {
+			ri.jobEnd = min(ri.jobEnd, e.T) // after the job ends, /tasks may fail by design
 		}
 	case history.KindFault:
 		switch e.Phase {
@@ -245,19 +254,21 @@ func (ri *runInfo) results() Results {
 	if ri.published == 0 {
 		rs.Assumptions = append(rs.Assumptions, "no publish event: no task was ever stored in the stream")
 	} else if want := rs.Params.MinStarted; want > 0 {
-		// A task has started when its first delivery (dc 1) was reserved,
-		// or handed out where the API is not instrumented, before the
-		// first fault. Counting first deliveries needs no per-task memory.
-		started := min(max(ri.reserved, ri.handedOut), ri.published)
-		frac := float64(started) / float64(ri.published)
-		if frac < want {
-			when := "in the whole run"
-			if !math.IsInf(ri.firstFault, 1) {
-				when = fmt.Sprintf("before the first fault (t=%.3fs)", ri.firstFault)
-			}
+		// The load really started when, before the first fault, tasks
+		// reached the API or the workers and the workers' /tasks calls
+		// were answered: a run whose warmup already failed says nothing
+		// about the faults that followed.
+		when := "in the whole run"
+		if !math.IsInf(ri.firstFault, 1) {
+			when = fmt.Sprintf("before the first fault (t=%.3fs)", ri.firstFault)
+		}
+		switch {
+		case ri.started == 0:
+			rs.Assumptions = append(rs.Assumptions, fmt.Sprintf("no task was reserved or handed out %s: the run never really started", when))
+		case ri.calls > 0 && float64(ri.callsOK) < want*float64(ri.calls):
 			rs.Assumptions = append(rs.Assumptions, fmt.Sprintf(
-				"only %d of %d published tasks (%.0f%%) were handed out %s, want ≥ %.0f%%: the run never really started",
-				started, ri.published, 100*frac, when, 100*want))
+				"only %d of %d /tasks calls (%.0f%%) were answered 200 %s, want ≥ %.0f%%: the run never really started",
+				ri.callsOK, ri.calls, 100*float64(ri.callsOK)/float64(ri.calls), when, 100*want))
 		}
 	}
 	return rs
