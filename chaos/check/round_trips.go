@@ -15,17 +15,17 @@ import (
 // subtracted for them.
 type RoundTrips struct {
 	base
-	samples   int
-	prev      uint64
-	everAPI   bool
-	calls     int // successful /tasks since the last server sample
-	sumAPI    float64
-	sumCalls  int
-	worst     float64
-	worstAt   float64
-	worstN    int
-	batches   map[int]bool
-	o         offenses
+	samples  int
+	prev     uint64
+	everAPI  bool
+	calls    int // successful /tasks since the last server sample
+	sumAPI   float64
+	sumCalls int
+	worst    float64
+	worstAt  float64
+	worstN   int
+	batches  map[int]bool
+	o        offenses
 }
 
 // NewRoundTrips returns the round-trips checker.
