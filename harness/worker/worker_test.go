@@ -23,7 +23,12 @@ func TestDrainPostsEachResultOnce(t *testing.T) {
 			w := newWorker(t, testConfig(api.base(), preset), s)
 			run := start(t, w.Run)
 
-			waitFor(t, 10*time.Second, "stored every task", func() bool { return api.stored(1) == total })
+			// The fake API stores a result before the worker has its answer:
+			// wait for the worker's result events too, or stopping it cancels
+			// the last posts in flight.
+			waitFor(t, 10*time.Second, "stored every task and recorded every result", func() bool {
+				return api.stored(1) == total && len(s.of(history.KindResult, "")) == total
+			})
 			require.NoError(t, run.stop(t))
 
 			posts := api.postsOf()
