@@ -55,6 +55,11 @@ type Config struct {
 	Seed int64
 	// Logger receives the stack's own log lines; nil is silent.
 	Logger *slog.Logger
+	// NoObservers starts neither the NATS observer, nor the sampler, nor
+	// the liveness prober. It is for benchmarks only (measuring what the
+	// observers cost): a history without them cannot be judged, and
+	// Drained then knows only the job's status.
+	NoObservers bool
 }
 
 // Stack is the embedded system under test with its proxies and observers.
@@ -160,6 +165,9 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 		return nil, err
 	}
 
+	if cfg.NoObservers {
+		return s, nil
+	}
 	if s.natsObs, err = observe.NewNATSObserver(ctx, s.NATS.ClientURL(), sink, observe.NATSLogger(log)); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)
 	}
@@ -228,6 +236,9 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 		return 0, fmt.Errorf("consumer info of job %d: %w", id, err)
 	}
 	s.sink.Emit(ConfigEvent(info, s.cfg.Worker.HTTPTimeout, s.cfg.API.ConnectTimeout))
+	if s.cfg.NoObservers {
+		return id, Publish(ctx, js, id, tasks, s.sink)
+	}
 
 	every := s.cfg.SampleEvery
 	if every <= 0 {
@@ -317,6 +328,9 @@ func (s *Stack) Drained(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	if s.sampler == nil {
+		if s.cfg.NoObservers {
+			return false, nil // only the job's status tells
+		}
 		return false, errors.New("drain: no job sampled yet")
 	}
 	pending, ackPending, found, err := s.sampler.ConsumerState(ctx)
