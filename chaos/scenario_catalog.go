@@ -13,14 +13,18 @@ import (
 var catalogFS embed.FS
 
 // DefaultSuite names the built-in scenarios `natschaos run` runs with no
-// --scenario: about a minute on two cores.
+// --scenario: one for each way the three claims can break (loss, timing
+// against ack_wait, connection safety), about 40 s on two cores.
 var DefaultSuite = []string{
 	"baseline",
 	"http-timeout-batch",
 	"response-lost",
 	"nats-down",
+	"nats-blackhole",
+	"nats-reset",
 	"worker-crash",
 	"processor-crash",
+	"terminal-job",
 }
 
 var loadCatalog = sync.OnceValues(func() ([]Scenario, error) {
