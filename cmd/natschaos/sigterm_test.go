@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/faults"
+)
+
+// The heal guarantee of issue 4, against real processes: a toxiproxy-server
+// built from github.com/Shopify/toxiproxy/v2/cmd/server and the natschaos
+// binary, both built into a temporary directory by this test.
+//
+// Exit code of an interrupted run: 3 (the harness could not complete the
+// run; see exitCode), after healing every fault.
+const exitInterrupted = 3
+
+// childWait bounds how long a child natschaos may take to stop after SIGTERM.
+const childWait = 30 * time.Second
+
+func TestSIGTERMHealsRemoteToxics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes (about 15 s)")
+	}
+	bin := buildTools(t)
+	tp := startToxiproxy(t, bin.toxiproxy)
+
+	// A run interrupted by SIGTERM in the middle of a 20 s latency fault on
+	// api-nats leaves no toxic behind and exits 3.
+	out := t.TempDir()
+	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", out)
+	waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
+	code := child.wait(t, childWait)
+	require.Equal(t, exitInterrupted, code, "exit code of an interrupted run\n%s", child.output())
+	require.Contains(t, child.output(), "healing every fault")
+	requireNoToxics(t, tp.client)
+}
+
+func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes (about 15 s)")
+	}
+	bin := buildTools(t)
+	tp := startToxiproxy(t, bin.toxiproxy)
+
+	// Somebody else's proxy, with a toxic: natschaos must never touch it.
+	foreign, err := tp.client.CreateProxy("someone-else", "127.0.0.1:0", "127.0.0.1:1")
+	require.NoError(t, err)
+	_, err = foreign.AddToxic("theirs", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1000})
+	require.NoError(t, err)
+	// A natschaos proxy no run of the embedded stack creates, left disabled
+	// with a toxic: only the clean-up of stale proxies heals it.
+	stale, err := tp.client.CreateProxy(faults.ProxyPrefix+faults.RouteLink(1), "127.0.0.1:0", "127.0.0.1:1")
+	require.NoError(t, err)
+	_, err = stale.AddToxic("stale", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1000})
+	require.NoError(t, err)
+	require.NoError(t, stale.Disable())
+
+	// A run killed with SIGKILL during its fault cannot heal: the toxic stays.
+	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
+	waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+	require.NoError(t, child.cmd.Process.Kill())
+	child.wait(t, childWait)
+	left, err := tp.client.Proxy(faults.ProxyPrefix + faults.LinkAPINATS)
+	require.NoError(t, err)
+	require.NotEmpty(t, left.ActiveToxics, "the killed run's toxic should still be there")
+
+	// The next run starts by removing what the killed one left.
+	next := startRun(t, bin.natschaos, tp.url, "testdata/tiny.yaml", t.TempDir())
+	require.Equal(t, 0, next.wait(t, 2*time.Minute), "a healthy run after a killed one\n%s", next.output())
+	requireNoToxics(t, tp.client)
+
+	all, err := tp.client.Proxies()
+	require.NoError(t, err)
+	require.Contains(t, all, faults.ProxyPrefix+faults.RouteLink(1), "stale proxies are healed, not deleted")
+	require.True(t, all[faults.ProxyPrefix+faults.RouteLink(1)].Enabled, "the stale proxy is enabled again")
+	require.Contains(t, all, "someone-else")
+	require.Len(t, all["someone-else"].ActiveToxics, 1, "a proxy without the natschaos- prefix is never touched")
+}
+
+type tools struct{ natschaos, toxiproxy string }
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	built     tools
+	buildErr  error
+)
+
+// buildTools builds natschaos and toxiproxy-server once per test binary,
+// into a directory that TestMain removes.
+func buildTools(t *testing.T) tools {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH: cannot build toxiproxy-server and natschaos")
+	}
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "natschaos-sigterm-"); buildErr != nil {
+			return
+		}
+		built = tools{natschaos: filepath.Join(buildDir, "natschaos"), toxiproxy: filepath.Join(buildDir, "toxiproxy-server")}
+		for _, b := range []struct{ out, pkg string }{
+			{built.natschaos, "."},
+			{built.toxiproxy, "github.com/Shopify/toxiproxy/v2/cmd/server"},
+		} {
+			cmd := exec.Command(goBin, "build", "-o", b.out, b.pkg)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
+				return
+			}
+		}
+	})
+	require.NoError(t, buildErr)
+	return built
+}
+
+// TestMain removes the binaries buildTools built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+type toxiproxyServer struct {
+	url    string
+	client *toxiclient.Client
+}
+
+// startToxiproxy runs toxiproxy-server on 127.0.0.1 with a free port and
+// waits until its API answers; it is killed when the test ends.
+func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
+	t.Helper()
+	port := freePort(t)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := toxiclient.NewClient(url)
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		select {
+		case <-done:
+			return errors.New("toxiproxy-server exited: " + out.String())
+		default:
+		}
+		_, err := c.Version()
+		return err
+	})
+	return toxiproxyServer{url: url, client: c}
+}
+
+// freePort is a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
+// child is a natschaos process.
+type child struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func (c *child) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Write(p)
+}
+
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits up to limit for the child to exit and returns its exit code
+// (-1 when killed by a signal).
+func (c *child) wait(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(limit):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		t.Fatalf("natschaos did not exit within %s\n%s", limit, c.output())
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+// startRun starts `natschaos run` on scenario against the toxiproxy at url;
+// it is killed when the test ends, if still running.
+func startRun(t *testing.T, bin, url, scenario, out string) *child {
+	t.Helper()
+	c := &child{done: make(chan struct{})}
+	c.cmd = exec.Command(bin, "run", "--scenario", scenario, "--toxiproxy", url, "--out", out)
+	c.cmd.Stdout, c.cmd.Stderr = c, c
+	require.NoError(t, c.cmd.Start())
+	go func() { _ = c.cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() {
+		if !c.exited() {
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	return c
+}
+
+// waitToxic waits until the proxy named name carries a toxic.
+func waitToxic(t *testing.T, c *toxiclient.Client, name string, run *child) {
+	t.Helper()
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if run.exited() {
+			t.Fatalf("natschaos exited before its fault:\n%s", run.output())
+		}
+		p, err := c.Proxy(name)
+		if err != nil {
+			return err
+		}
+		if len(p.ActiveToxics) == 0 {
+			return fmt.Errorf("no toxic on %s yet", name)
+		}
+		return nil
+	})
+}
+
+// requireNoToxics fails if any natschaos proxy on the server has a toxic or
+// is disabled.
+func requireNoToxics(t *testing.T, c *toxiclient.Client) {
+	t.Helper()
+	all, err := c.Proxies()
+	require.NoError(t, err)
+	for name, p := range all {
+		if !strings.HasPrefix(name, faults.ProxyPrefix) {
+			continue
+		}
+		require.Empty(t, p.ActiveToxics, "toxics left on %s", name)
+		require.True(t, p.Enabled, "%s left disabled", name)
+	}
+}
+
+// checkFor polls f every `every` until it returns nil, failing the test with
+// f's last error after total.
+func checkFor(t testing.TB, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition never held within %s: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
