@@ -1,0 +1,81 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/report"
+)
+
+// FalseAlarmRunsEnv sets how many times TestBaselineNoFalseAlarms runs the
+// baseline (default defaultFalseAlarmRuns; `make false-alarms` asks for 20).
+const FalseAlarmRunsEnv = "NATSCHAOS_FALSE_ALARM_RUNS"
+
+const defaultFalseAlarmRuns = 3
+
+// TestBaselineNoFalseAlarms runs the baseline, a healthy system with no
+// fault, again and again: any violated invariant is a false alarm of a
+// checker, and the answer must be 0 (issue 3). A check that cannot decide
+// is listed, as the report shows it, but is not an alarm.
+func TestBaselineNoFalseAlarms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the 2,000-task baseline several times (about 4 s each)")
+	}
+	runs := defaultFalseAlarmRuns
+	if v := os.Getenv(FalseAlarmRunsEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "%s=%q", FalseAlarmRunsEnv, v)
+		require.Positive(t, n, "%s=%q", FalseAlarmRunsEnv, v)
+		runs = n
+	}
+	sc, ok := Lookup("baseline")
+	require.True(t, ok, "no built-in baseline")
+	out := t.TempDir()
+
+	var alarms, harness []string
+	unknown := map[string]int{}
+	start := time.Now()
+	for i := 1; i <= runs; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		dir := filepath.Join(out, fmt.Sprintf("run-%02d", i))
+		rep, err := Run(ctx, sc, RunOptions{Out: dir, Seed: int64(i)})
+		cancel()
+		switch {
+		case errors.Is(err, ErrViolated):
+			alarms = append(alarms, fmt.Sprintf("run %d (seed %d): %s", i, rep.Seed, failed(rep)))
+		case err != nil:
+			harness = append(harness, fmt.Sprintf("run %d: %v", i, err))
+		}
+		if rep != nil {
+			for _, c := range rep.Checks {
+				if c.OK == nil {
+					unknown[c.Name]++
+				}
+			}
+		}
+	}
+	t.Logf("baseline ×%d in %s: %d false alarms, %d harness errors, checks that could not decide: %v",
+		runs, time.Since(start).Round(time.Millisecond), len(alarms), len(harness), unknown)
+	require.Empty(t, harness, "the harness could not run the baseline")
+	require.Empty(t, alarms, "false alarms on the healthy baseline")
+}
+
+// failed lists a report's failed checks with their summaries.
+func failed(r *report.Report) string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.OK != nil && !*c.OK {
+			out = append(out, c.Name+": "+c.Summary)
+		}
+	}
+	return strings.Join(out, "; ")
+}
