@@ -64,6 +64,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 		{Kind: history.KindAdvisory, Type: AdvisoryTypeNak, Stream: testStream, ConsumerName: testConsumer, SSeq: 1, Deliveries: 1},
 		{Kind: history.KindAdvisory, Type: AdvisoryTypeTerminated, Stream: testStream, ConsumerName: testConsumer, SSeq: 2, Deliveries: 1},
 	}, adv)
+	waitEvents(t, sink, history.KindAck, 2) // the copies of the acks may come after the advisories
 	acks := sink.of(history.KindAck)
 	require.Len(t, acks, 2)
 	require.Equal(t, AckNak, acks[0].Ack)
@@ -78,7 +79,13 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 		if !o.nc.IsConnected() || !nc.IsConnected() {
 			return errNotYet
 		}
-		return nil
+		// JetStream recovers its consumers after the server accepts
+		// clients; until then an ack request waits for nobody (the
+		// observer's listener counts as interest) and times out.
+		ictx, icancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer icancel()
+		_, err := c.Info(ictx)
+		return err
 	})
 	ackSync(t, nc, ms[2], "+ACK")
 	waitEvents(t, sink, history.KindAck, 3)

@@ -17,13 +17,7 @@
 package observe
 
 import (
-	"context"
-	"errors"
-	"io"
 	"log/slog"
-	"net"
-	"os"
-	"syscall"
 )
 
 // MaxBody is the default bound, in bytes, on a body the [Proxy] captures to
@@ -32,26 +26,3 @@ const MaxBody = 16 << 20
 
 // discardLogger is the logger of an observer that was given none.
 var discardLogger = slog.New(slog.DiscardHandler)
-
-// errClass names a transport error the way history http events do: timeout,
-// refused, reset, eof, canceled, or error.
-func errClass(err error) string {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "eof"
-	default:
-		return "error"
-	}
-}

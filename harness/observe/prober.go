@@ -178,7 +178,7 @@ func (p *Prober) probe(ctx context.Context) {
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 			return // the prober is stopping: not a fact about the API
 		}
-		e.Err = errClass(err)
+		e.Err = history.ErrWord(err)
 		e.Status = 0 // no complete response
 	}
 	p.sink.Emit(e)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -98,6 +99,8 @@ type Proxy struct {
 	tr       *http.Transport
 	served   chan struct{}
 
+	requests atomic.Int64 // requests received, for Requests
+
 	mu       sync.Mutex
 	closed   bool
 	inFlight sync.WaitGroup
@@ -161,6 +164,10 @@ func NewProxy(upstream string, rules *faults.HTTPRules, sink history.Sink, opts 
 // URL is the proxy's base URL, to give to the workers instead of the API's.
 func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
 
+// Requests is how many requests the proxy received so far (external mode
+// waits for the first one to know that workers point at it).
+func (p *Proxy) Requests() int64 { return p.requests.Load() }
+
 // Addr is the host:port the proxy listens on.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
@@ -210,6 +217,7 @@ type call struct {
 // ServeHTTP implements http.Handler: it forwards r to the API, applying the
 // action the rules decide, and records the call (see [ProxyRecordTasks]).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.requests.Add(1)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -235,7 +243,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// (a longer one is forwarded in a stream and not recorded).
 		buf, err := io.ReadAll(io.LimitReader(r.Body, p.cfg.maxBody+1))
 		if err != nil {
-			c.ev.Err = errClass(err)
+			c.ev.Err = history.ErrWord(err)
 			p.record(c)
 			closeWithoutResponse(w)
 			return
@@ -264,7 +272,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp, err := p.tr.RoundTrip(p.outbound(r))
 	if err != nil {
-		c.ev.Err = errClass(err)
+		c.ev.Err = history.ErrWord(err)
 		if r.Context().Err() != nil {
 			c.ev.Err = "canceled"
 		}
@@ -326,7 +334,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = http.NewResponseController(w).Flush()
 		}
 		if err != nil {
-			c.ev.Err = errClass(err)
+			c.ev.Err = history.ErrWord(err)
 			if r.Context().Err() != nil {
 				c.ev.Err = "canceled"
 			}

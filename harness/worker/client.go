@@ -10,11 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
 )
 
 // WorkerHeader is the request header that carries the worker's id on every
@@ -127,41 +127,7 @@ func classify(parent, rctx context.Context, err error) string {
 	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
 		return "timeout"
 	}
-	return classifyErr(err)
-}
-
-// classifyErr names err without looking at any context.
-func classifyErr(err error) string {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, syscall.ECONNABORTED):
-		return "reset"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "eof"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	}
-	// net/http does not always wrap: match the texts it is known to use.
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):
-		return "reset"
-	case strings.Contains(msg, "connection refused"):
-		return "refused"
-	case strings.Contains(msg, "EOF"), strings.Contains(msg, "server closed idle connection"):
-		return "eof"
-	case strings.Contains(msg, "timeout"), strings.Contains(msg, "deadline exceeded"):
-		return "timeout"
-	}
-	return "error"
+	return history.ErrWord(err)
 }
 
 // flexString decodes a JSON string or number as a string (image ids are

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/stretchr/testify/require"
 )
 
@@ -100,7 +101,7 @@ func TestClassifyErr(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, classifyErr(tt.err))
+			require.Equal(t, tt.want, history.ErrWord(tt.err))
 		})
 	}
 }
