@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand"
 	"os"
@@ -52,6 +53,44 @@ type RunOptions struct {
 	Proxies faults.Proxies
 	// Logger receives the harness's log lines; nil is silent.
 	Logger *slog.Logger
+	// External runs the scenario against services that already run
+	// instead of the embedded stack; nil = embedded.
+	External *External
+}
+
+// External is where an external target runs and how to reach it (DESIGN.md
+// "Two ways to run"). Its credentials are never printed and never written
+// into report.json, scenario.yaml or history.jsonl.
+type External struct {
+	NATSURLs         []string          // one per node; the proxies forward to the first
+	MonitorURLs      []string          // one per node; empty = port 8222 on each NATS host
+	APIURL           string            // http://host:port of the API
+	APIToken         string            // the API key
+	NATS             harness.NATSAuth  // the harness's own NATS credentials
+	JobID            int64             // drive this job; 0 = create one
+	ExternalWorkers  bool              // the platform's workers poll through worker-api
+	ObservePublishes bool              // record the API's publishes instead of publishing
+	Listen           map[string]string // link → fixed proxy listen address
+	ReadyTimeout     time.Duration     // each wait for the system under test; 0 = 60 s
+	Out              io.Writer         // the lines that ask something of the user
+}
+
+// checkExternal refuses, before anything starts, a scenario that an
+// external target cannot run: process faults on processes the harness does
+// not own.
+func checkExternal(sc Scenario, x *External) error {
+	if x == nil {
+		return nil
+	}
+	for i, st := range sc.Faults {
+		if why := harness.ExternalUnsupported(st.Fault.Name, x.ExternalWorkers); why != "" {
+			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: %s", sc.Name, i, why)}
+		}
+	}
+	if sc.SUT.Cluster > 1 {
+		return &UsageError{fmt.Errorf("scenario %s: sut.cluster %d starts an embedded cluster; in external mode give one --nats-url per node instead", sc.Name, sc.SUT.Cluster)}
+	}
+	return nil
 }
 
 // Phase lengths that are not settings of a scenario.
@@ -84,7 +123,11 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 		return sc, nil, &UsageError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
 	}
 	rng := rand.New(rand.NewSource(sc.Seed))
-	return sc.Resolve(rng), rng, nil
+	sc = sc.Resolve(rng)
+	if err := checkExternal(sc, o.External); err != nil {
+		return sc, nil, err
+	}
+	return sc, rng, nil
 }
 
 // Run is the pipeline: scenario → faults through proxies → system under
@@ -128,9 +171,13 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", sc.Name, err)
 	}
+	variant := sc.SUT.Variant
+	if o.External != nil {
+		variant = "external" // whatever runs at the API URL
+	}
 	rep := report.New(report.Meta{
 		Scenario: sc.Name, Description: sc.Description, Proves: sc.Proves,
-		Seed: sc.Seed, Variant: sc.SUT.Variant, Strict: o.Strict,
+		Seed: sc.Seed, Variant: variant, Strict: o.Strict,
 	}, results)
 	if err := rep.WriteJSON(filepath.Join(o.Out, "report.json")); err != nil {
 		return rep, err
@@ -192,9 +239,57 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 	}
 }
 
-// drive runs the phases against a fresh embedded stack.
+// ExternalConfig maps a scenario and the external options onto an external
+// target's settings.
+func (s Scenario) ExternalConfig(x *External, seed int64, proxies faults.Proxies, clock func() float64, log *slog.Logger) harness.ExternalConfig {
+	st := s.StackConfig(seed, proxies, log)
+	return harness.ExternalConfig{
+		NATSURLs: x.NATSURLs, MonitorURLs: x.MonitorURLs,
+		APIURL: x.APIURL, APIToken: x.APIToken, NATS: x.NATS,
+		JobID: x.JobID, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
+		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out,
+		Worker: st.Worker, Workers: st.Workers, ConnectTimeout: s.SUT.ConnectTimeout,
+		Proxies: proxies, Clock: clock, Seed: seed, Logger: log,
+	}
+}
+
+// target is what drive runs the phases against: the embedded stack or an
+// external one.
+type target interface {
+	faults.Env
+	NewJob(ctx context.Context, tasks int) (int64, error)
+	StartWorkers(ctx context.Context) error
+	Ready(ctx context.Context) error
+	StopWorkers()
+	Drained(ctx context.Context) (bool, error)
+	Heal(ctx context.Context) error
+	Connections(ctx context.Context) (int, error)
+	Sample(ctx context.Context)
+	Finish(ctx context.Context) error
+	Close()
+}
+
+// start brings the run's target up: the embedded stack, or the external
+// one of o.External.
+func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) (target, error) {
+	seed := rng.Int63()
+	if o.External != nil {
+		x, err := harness.StartExternal(ctx, sc.ExternalConfig(o.External, seed, o.Proxies, rec.Since, log), rec)
+		if err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
+	st, err := harness.Start(ctx, sc.StackConfig(seed, o.Proxies, log), rec)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// drive runs the phases against a fresh target.
 func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) error {
-	stack, err := harness.Start(ctx, sc.StackConfig(rng.Int63(), o.Proxies, log), rec)
+	stack, err := start(ctx, sc, rng, rec, o, log)
 	if err != nil {
 		return err
 	}
@@ -214,6 +309,9 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 		return err
 	}
 	if err := stack.StartWorkers(ctx); err != nil {
+		return err
+	}
+	if err := stack.Ready(ctx); err != nil {
 		return err
 	}
 	if err := wait(ctx, sc.Warmup); err != nil {
@@ -241,6 +339,9 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 		return err
 	}
 
+	if err := stack.Finish(ctx); err != nil {
+		return err
+	}
 	phase(history.PhaseEnd)
 	stack.StopWorkers()
 	if err := poll(ctx, SettleTimeout, func() (bool, error) {
@@ -254,6 +355,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 }
 
 var errTimedOut = errors.New("timed out")
+
 
 // wait waits d unless ctx ends first: the scenario's own schedule, not a
 // guess at how long something takes.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +60,15 @@ type SUT struct {
 	OpTimeout      time.Duration // timeout of every JetStream metadata call and publish
 	FetchWait      time.Duration // the batch fetch's wait
 	MaxConcurrent  int           // requests the API serves at once; 0 = unbounded
+	// Cluster is how many NATS servers the embedded stack runs: 0 or 1 for
+	// one server, 3 for a JetStream cluster whose routes go through the
+	// links route-1 (node 1 ↔ 2), route-2 (2 ↔ 3) and route-3 (3 ↔ 1), with
+	// the job's stream and consumer on 3 replicas.
+	Cluster int
 }
+
+// ClusterSize is the one cluster size the embedded stack runs.
+const ClusterSize = 3
 
 // Workload configures the tasks and the built-in workers.
 type Workload struct {
@@ -202,6 +211,12 @@ func (s Scenario) Validate() error {
 	if s.Expect.Duplicates != nil && *s.Expect.Duplicates < 0 {
 		return bad("expect.duplicates", "%d must be ≥ 0", *s.Expect.Duplicates)
 	}
+	if c := s.SUT.Cluster; c != 0 && c != 1 && c != ClusterSize {
+		return bad("sut.cluster", "cluster %d: 1 (one server) or %d (a JetStream cluster)", c, ClusterSize)
+	}
+	if err := s.validateNodes(); err != nil {
+		return err
+	}
 	if w := s.Workload.Worker; w != "" && w != WorkerADC && w != WorkerBasic {
 		return bad("workload.worker", "unknown worker %q (adc or basic)", w)
 	}
@@ -220,6 +235,46 @@ func (s Scenario) Validate() error {
 	}
 	if n := s.maxWindows(); n > MaxWindows {
 		return bad("chaos", "the schedule could make %d fault windows, more than %d: fewer repetitions or a shorter chaos phase", n, MaxWindows)
+	}
+	return nil
+}
+
+// Nodes is how many NATS servers s runs (1 without a cluster).
+func (s Scenario) Nodes() int { return max(s.SUT.Cluster, 1) }
+
+// validateNodes refuses route links and nats_restart/nats_pause nodes that
+// the scenario's NATS does not have.
+func (s Scenario) validateNodes() error {
+	n := s.Nodes()
+	check := func(path, link string, spec faults.Spec) error {
+		if r, ok := strings.CutPrefix(link, "route-"); ok {
+			if i, err := strconv.Atoi(r); err == nil && (n == 1 || i > n) {
+				if n == 1 {
+					return &faults.FieldError{Path: path + ".link", Msg: fmt.Sprintf("link %s needs a cluster: set sut.cluster: %d", link, ClusterSize)}
+				}
+				return &faults.FieldError{Path: path + ".link", Msg: fmt.Sprintf("link %s: a %d-node cluster has route-1 … route-%d", link, n, n)}
+			}
+		}
+		if spec.Name == "nats_restart" || spec.Name == "nats_pause" {
+			if v, ok := spec.Attrs["node"]; ok {
+				if i, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && i > n {
+					return &faults.FieldError{Path: path + "." + spec.Name + ".node", Msg: fmt.Sprintf("node %d: the NATS has %d node(s), numbered from 1 (0 = node 1)", i, n)}
+				}
+			}
+		}
+		return nil
+	}
+	for i, st := range s.Faults {
+		if err := check(fmt.Sprintf("faults[%d]", i), st.Link, st.Fault); err != nil {
+			return err
+		}
+	}
+	if s.Nemesis != nil {
+		for i, c := range s.Nemesis.Faults {
+			if err := check(fmt.Sprintf("nemesis.faults[%d]", i), c.Link, c.Fault); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

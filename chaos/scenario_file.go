@@ -342,6 +342,7 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 				"op_timeout":      d.dur(&u.OpTimeout),
 				"fetch_wait":      d.dur(&u.FetchWait),
 				"max_concurrent":  d.int(&u.MaxConcurrent),
+				"cluster":         d.int(&u.Cluster),
 			})
 		},
 		"workload": func(n *yaml.Node, path string) {
@@ -510,6 +511,7 @@ func (s Scenario) MarshalYAML() (any, error) {
 	sut.dur("op_timeout", s.SUT.OpTimeout)
 	sut.dur("fetch_wait", s.SUT.FetchWait)
 	sut.int("max_concurrent", s.SUT.MaxConcurrent)
+	sut.int("cluster", s.SUT.Cluster)
 	m.sub("sut", sut)
 	w := &mapNode{n: &yaml.Node{Kind: yaml.MappingNode}}
 	w.int("tasks", s.Workload.Tasks)

@@ -9,7 +9,9 @@ import (
 	"sync"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/collectors"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 )
 
@@ -26,15 +28,50 @@ type Embedded struct {
 	closed bool
 }
 
-var _ Proxies = (*Embedded)(nil)
+var (
+	_ Proxies        = (*Embedded)(nil)
+	_ TrafficCounter = (*Embedded)(nil)
+)
 
 // NewEmbedded starts an in-process Toxiproxy with no proxies; it is silent.
+// It counts the bytes each proxy carries ([Embedded.Traffic]).
 func NewEmbedded() (*Embedded, error) {
 	log := zerolog.Nop()
+	metrics := toxiproxy.NewMetricsContainer(prometheus.NewRegistry())
+	metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
 	return &Embedded{
-		server: toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), log),
+		server: toxiproxy.NewServer(metrics, log),
 		log:    log,
 	}, nil
+}
+
+// Traffic implements [TrafficCounter]: the bytes the proxy of link carried,
+// both directions, since it was created (read from Toxiproxy's own counters).
+func (e *Embedded) Traffic(ctx context.Context, link string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	pm := e.server.Metrics.ProxyMetrics
+	if pm == nil {
+		return 0, errors.New("embedded toxiproxy counts no traffic")
+	}
+	var total float64
+	for _, vec := range []*prometheus.CounterVec{pm.ReceivedBytesTotal, pm.SentBytesTotal} {
+		ch := make(chan prometheus.Metric, 64)
+		go func() { vec.Collect(ch); close(ch) }()
+		for m := range ch {
+			var d dto.Metric
+			if err := m.Write(&d); err != nil {
+				continue // a metric that cannot be read counts nothing
+			}
+			for _, l := range d.GetLabel() {
+				if l.GetName() == "proxy" && l.GetValue() == ProxyPrefix+link {
+					total += d.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return int64(total), nil
 }
 
 // logged attaches the silent logger Toxiproxy looks for in a context.

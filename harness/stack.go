@@ -271,6 +271,14 @@ func ConfigEvent(info *jetstream.ConsumerInfo, workerHTTPTimeout, connectTimeout
 	}
 }
 
+// Ready implements the run's wait for traffic: the embedded stack needs
+// none (its config event is written by NewJob).
+func (s *Stack) Ready(context.Context) error { return nil }
+
+// Finish implements the run's read-back: the embedded API records its
+// stored events itself.
+func (s *Stack) Finish(context.Context) error { return nil }
+
 // StartWorkers starts the workers against the worker-api link. They run
 // until StopWorkers or Close.
 func (s *Stack) StartWorkers(ctx context.Context) error {

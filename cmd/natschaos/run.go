@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
 )
 
 type runFlags struct {
@@ -25,17 +27,51 @@ type runFlags struct {
 	strict    bool
 	toxiproxy string
 	verbose   bool
+
+	// external mode
+	natsURLs         []string
+	monitorURLs      []string
+	apiURL           string
+	apiToken         string
+	natsUser         string
+	natsPassword     string
+	natsToken        string
+	natsCreds        string
+	jobID            int64
+	externalWorkers  bool
+	observePublishes bool
+	proxies          []string
+	readyTimeout     time.Duration
 }
+
+// The environment variables credentials come from when no flag gives them.
+const (
+	envAPIToken     = tokenEnv // NATSCHAOS_API_TOKEN, shared with natschaos sut
+	envNATSUser     = "NATSCHAOS_NATS_USER"
+	envNATSPassword = "NATSCHAOS_NATS_PASSWORD"
+	envNATSToken    = "NATSCHAOS_NATS_TOKEN"
+	envNATSCreds    = "NATSCHAOS_NATS_CREDS"
+)
 
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [--scenario NAME|FILE.yaml]... [--all]",
-		Short: "Run scenarios against the embedded stack and check every invariant",
+		Use:   "run [--scenario NAME|FILE.yaml]... [--all] [--nats-url URL --api-url URL ...]",
+		Short: "Run scenarios against the embedded stack (or an external one) and check every invariant",
 		Long: `Run starts NATS with JetStream, Toxiproxy, the reference API and its workers on
 127.0.0.1 with random ports, plays each scenario's faults, records the history and
 checks every invariant. With no --scenario and no --all it runs the default suite
 (` + strings.Join(chaos.DefaultSuite, ", ") + `).
+
+External mode (--nats-url and --api-url): the harness puts its proxies in front of a
+NATS and an API that already run, prints the addresses to point the API's NATS URL
+and the workers' API URL at, waits until traffic flows through them, creates a job
+(or drives --job-id), publishes its tasks (or records the API's own with
+--observe-publishes), runs its built-in workers (unless --external-workers), reads
+the stored results back from the API and checks every invariant. See docs/external.md.
+Credentials come from the flags or from $` + envAPIToken + `, $` + envNATSUser + `,
+$` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer the
+environment: flags show in ps); they are never printed nor written into results.
 
 Results go to --out (default ./natschaos-results/<timestamp>), one folder per
 scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
@@ -51,7 +87,95 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.BoolVar(&f.strict, "strict", false, "a check that cannot decide fails the run")
 	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what the harness does")
+
+	fl.StringArrayVar(&f.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
+	fl.StringArrayVar(&f.monitorURLs, "nats-monitor-url", nil, "external mode: NATS monitoring URL per node, in --nats-url order (default http://<nats host>:8222)")
+	fl.StringVar(&f.apiURL, "api-url", "", "external mode: the API (http://host:port; a trailing /api/v2 is fine)")
+	fl.StringVar(&f.apiToken, "api-token", "", "external mode: API token (default $"+envAPIToken+"; never printed)")
+	fl.StringVar(&f.natsUser, "nats-user", "", "external mode: NATS user of the harness's own connections (default $"+envNATSUser+")")
+	fl.StringVar(&f.natsPassword, "nats-password", "", "external mode: NATS password (default $"+envNATSPassword+"; never printed)")
+	fl.StringVar(&f.natsToken, "nats-token", "", "external mode: NATS token (default $"+envNATSToken+"; never printed)")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "external mode: NATS creds file (default $"+envNATSCreds+")")
+	fl.Int64Var(&f.jobID, "job-id", 0, "external mode: drive this existing job instead of creating one")
+	fl.BoolVar(&f.externalWorkers, "external-workers", false, "external mode: the platform's own workers poll through the worker-api proxy; run no built-in worker")
+	fl.BoolVar(&f.observePublishes, "observe-publishes", false, "external mode: record the API's own task publishes instead of publishing")
+	fl.StringArrayVar(&f.proxies, "proxy", nil, "external mode: LINK=ADDR fixes a proxy's listen address (api-nats, results-nats, worker-api; repeatable)")
+	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for the API, its consumer and traffic on the proxies")
 	return cmd
+}
+
+// external reads the external-mode flags and the environment; nil without
+// --nats-url and --api-url.
+func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
+	inExternal := len(f.natsURLs) > 0 || f.apiURL != ""
+	if !inExternal {
+		for name, set := range map[string]bool{
+			"--nats-monitor-url": len(f.monitorURLs) > 0, "--job-id": f.jobID != 0, "--external-workers": f.externalWorkers,
+			"--observe-publishes": f.observePublishes, "--proxy": len(f.proxies) > 0, "--api-token": f.apiToken != "",
+			"--nats-user": f.natsUser != "", "--nats-password": f.natsPassword != "", "--nats-token": f.natsToken != "", "--nats-creds": f.natsCreds != "",
+		} {
+			if set {
+				return nil, usageError{fmt.Errorf("%s is for external mode: give --nats-url and --api-url too", name)}
+			}
+		}
+		return nil, nil
+	}
+	if len(f.natsURLs) == 0 || f.apiURL == "" {
+		return nil, usageError{errors.New("external mode needs both --nats-url and --api-url")}
+	}
+	if f.variant != "" {
+		return nil, usageError{errors.New("--variant selects the embedded reference API: in external mode run `natschaos sut --variant` yourself")}
+	}
+	env := func(flag, name string) string {
+		if flag != "" {
+			return flag
+		}
+		return os.Getenv(name)
+	}
+	x := &chaos.External{
+		APIURL:   f.apiURL,
+		APIToken: env(f.apiToken, envAPIToken),
+		NATS: harness.NATSAuth{
+			User: env(f.natsUser, envNATSUser), Password: env(f.natsPassword, envNATSPassword),
+			Token: env(f.natsToken, envNATSToken), CredsFile: env(f.natsCreds, envNATSCreds),
+		},
+		JobID: f.jobID, ExternalWorkers: f.externalWorkers, ObservePublishes: f.observePublishes,
+		ReadyTimeout: f.readyTimeout, Out: stdout, Listen: map[string]string{},
+	}
+	split := func(vals []string) []string {
+		var out []string
+		for _, v := range vals {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	x.NATSURLs, x.MonitorURLs = split(f.natsURLs), split(f.monitorURLs)
+	if len(x.MonitorURLs) > 0 && len(x.MonitorURLs) != len(x.NATSURLs) {
+		return nil, usageError{fmt.Errorf("%d --nats-monitor-url for %d --nats-url: give one per node, in the same order", len(x.MonitorURLs), len(x.NATSURLs))}
+	}
+	for _, p := range f.proxies {
+		link, addr, ok := strings.Cut(p, "=")
+		if !ok || link == "" || addr == "" {
+			return nil, usageError{fmt.Errorf("--proxy %q: want LINK=HOST:PORT", p)}
+		}
+		switch link {
+		case faults.LinkAPINATS, faults.LinkResultsNATS, faults.LinkWorkerAPI:
+		default:
+			return nil, usageError{fmt.Errorf("--proxy %q: unknown link %q (api-nats, results-nats, worker-api)", p, link)}
+		}
+		if _, dup := x.Listen[link]; dup {
+			return nil, usageError{fmt.Errorf("--proxy %s given twice", link)}
+		}
+		x.Listen[link] = addr
+	}
+	if f.jobID < 0 {
+		return nil, usageError{fmt.Errorf("--job-id %d: want a job id ≥ 1", f.jobID)}
+	}
+	return x, nil
 }
 
 func logger(verbose bool, w io.Writer) *slog.Logger {
@@ -74,7 +198,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	case f.all:
 		scenarios = chaos.Catalog()
 	case len(f.scenarios) == 0:
-		fmt.Fprintf(stdout, "natschaos: no --scenario given: running the default suite (%s), about a minute\n", strings.Join(chaos.DefaultSuite, ", "))
+		fmt.Fprintf(stdout, "natschaos: no --scenario given: running the default suite (%s), about 40 s\n", strings.Join(chaos.DefaultSuite, ", "))
 		for _, name := range chaos.DefaultSuite {
 			sc, _ := chaos.Lookup(name)
 			scenarios = append(scenarios, sc)
@@ -86,6 +210,17 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 				return err
 			}
 			scenarios = append(scenarios, sc)
+		}
+	}
+	external, err := f.external(stdout)
+	if err != nil {
+		return err
+	}
+	if external != nil {
+		for _, sc := range scenarios {
+			if sc.SUT.Variant != "" && sc.SUT.Variant != "good" {
+				fmt.Fprintf(stdout, "natschaos: note: scenario %s names variant %s; in external mode the API under test is whatever runs at --api-url\n", sc.Name, sc.SUT.Variant)
+			}
 		}
 	}
 	out := f.out
@@ -105,7 +240,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if seen[sc.Name]++; seen[sc.Name] > 1 {
 			dir = fmt.Sprintf("%s-%d", sc.Name, seen[sc.Name])
 		}
-		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, Logger: log}
+		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, Logger: log, External: external}
 		if f.toxiproxy != "" {
 			remote, err := faults.NewRemote(ctx, f.toxiproxy)
 			if err != nil {

@@ -14,6 +14,13 @@ import (
 // NATS connection and no JetStream API call, so the harness can poll it
 // (drain) without touching what the checkers count.
 func (s *Sampler) ConsumerState(ctx context.Context) (pending uint64, ackPending int, found bool, err error) {
+	if len(s.cfg.nodes) > 0 {
+		c, _, err := s.leaderConsumer(ctx, false)
+		if err != nil || c == nil {
+			return 0, 0, false, err
+		}
+		return c.NumPending, c.NumAckPending, true, nil
+	}
 	q := url.Values{}
 	q.Set("consumers", "true")
 	if s.cfg.account != "" {

@@ -28,6 +28,7 @@ type samplerConfig struct {
 	stream   string
 	consumer string
 	account  string
+	nodes    []string // monitoring URLs of the other nodes of a cluster
 	log      *slog.Logger
 }
 
@@ -164,6 +165,9 @@ func (s *Sampler) loop(ctx context.Context) {
 // both /varz and /jsz answered, the consumer event when the consumer exists.
 // The loop calls it; a caller may too, to take a sample at a phase change.
 func (s *Sampler) Sample(ctx context.Context) error {
+	if len(s.cfg.nodes) > 0 {
+		return s.sampleCluster(ctx)
+	}
 	var v varz
 	verr := s.get(ctx, "/varz", &v)
 	q := url.Values{}
@@ -230,6 +234,7 @@ func (s *Sampler) Close() {
 
 // varz is the part of nats-server's /varz the sampler reads.
 type varz struct {
+	Name             string `json:"server_name"`
 	Connections      int    `json:"connections"`
 	TotalConnections uint64 `json:"total_connections"`
 	Subscriptions    uint64 `json:"subscriptions"`
@@ -250,7 +255,15 @@ type jsz struct {
 }
 
 type consumerInfo struct {
-	Name      string `json:"name"`
+	Name   string `json:"name"`
+	Config *struct {
+		AckWait       int64 `json:"ack_wait"` // nanoseconds
+		MaxDeliver    int   `json:"max_deliver"`
+		MaxAckPending int   `json:"max_ack_pending"`
+	} `json:"config"`
+	Cluster *struct {
+		Leader string `json:"leader"`
+	} `json:"cluster"`
 	Delivered struct {
 		ConsumerSeq uint64 `json:"consumer_seq"`
 	} `json:"delivered"`
