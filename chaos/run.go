@@ -356,7 +356,6 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 
 var errTimedOut = errors.New("timed out")
 
-
 // wait waits d unless ctx ends first: the scenario's own schedule, not a
 // guess at how long something takes.
 func wait(ctx context.Context, d time.Duration) error {
