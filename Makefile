@@ -3,6 +3,12 @@ GO      ?= go
 BIN     ?= bin/natschaos
 PKGS    ?= ./...
 TIMEOUT ?= 20m
+FALSE_ALARM_RUNS ?= 20
+FUZZTIME ?= 20s
+# package:fuzzer pairs that `make fuzz` runs, FUZZTIME each
+FUZZERS ?= ./chaos:FuzzScenario ./chaos/history:FuzzUnmarshal ./chaos/history:FuzzReader \
+	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip \
+	./harness/api:FuzzTasksBody ./harness/api:FuzzResultBody
 
 .PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz clean
 
@@ -31,9 +37,11 @@ bench: ## benchmarks: stack start-up, end-to-end throughput vs raw JetStream, ch
 verify: build ## the verification matrix: every known-bad variant must be caught
 	./$(BIN) verify
 
-repro-batch-reserve: build ## the incident: reserve-one-by-one must fail, the fix must pass
-	./$(BIN) run --scenario http-timeout-batch --variant reserve-one-by-one --out natschaos-results/repro-bad; test $$? -eq 1
-	./$(BIN) run --scenario http-timeout-batch --out natschaos-results/repro-good
+repro-batch-reserve: build ## the incident: reserve-one-by-one must fail, the fix must pass (both in under 10 s)
+	@echo "== the bug: reserve-one-by-one under api-nats latency must FAIL (orphaned, stall, tasks-latency, round-trips)"
+	./$(BIN) run --scenario batch-reserve-incident --variant reserve-one-by-one --out natschaos-results/repro-batch-reserve/bad; test $$? -eq 1
+	@echo "== the fix: the good variant (one pull per /tasks) must PASS"
+	./$(BIN) run --scenario batch-reserve-incident --variant good --out natschaos-results/repro-batch-reserve/good
 
 clean: ## remove build output and results
 	rm -rf bin natschaos-results
