@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
 )
 
@@ -61,7 +62,7 @@ Variants (each one real bug from the platform's history, PROTOCOL.md):
 			if err != nil {
 				return fmt.Errorf("listen %s: %w", listen, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "natschaos sut: variant %s, NATS %s, serving http://%s/api/v2/\n", a.Config().Variant, cfg.NATSURL, ln.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "natschaos sut: variant %s, NATS %s, serving http://%s/api/v2/\n", a.Config().Variant, harness.Redact(cfg.NATSURL, cfg.NATSURL), ln.Addr())
 			errc := make(chan error, 1)
 			go func() { errc <- a.Serve(ln) }()
 			select {

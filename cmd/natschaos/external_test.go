@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// External mode against real processes (issue 6): a nats-server built from
+// github.com/nats-io/nats-server/v2 with JetStream, monitoring and a user
+// and password, `natschaos sut` as its own process pointed at the api-nats
+// and results-nats proxy addresses (fixed with --proxy, so that the API
+// starts first), and `natschaos run --nats-url --api-url`.
+
+// Credentials of the test; none of them may appear in any output or result.
+const (
+	extNATSUser     = "natschaos"
+	extNATSPassword = "nats-pw-5f3a9c"
+	extAPIToken     = "api-token-8e1d77"
+)
+
+var (
+	natsServerOnce sync.Once
+	natsServerBin  string
+	natsServerErr  error
+)
+
+// buildNATSServer builds nats-server once per test binary, next to natschaos.
+func buildNATSServer(t *testing.T) string {
+	t.Helper()
+	buildTools(t)
+	natsServerOnce.Do(func() {
+		natsServerBin = filepath.Join(buildDir, "nats-server")
+		out, err := exec.Command("go", "build", "-o", natsServerBin, "github.com/nats-io/nats-server/v2").CombinedOutput()
+		if err != nil {
+			natsServerErr = fmt.Errorf("go build nats-server: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, natsServerErr)
+	return natsServerBin
+}
+
+// process is a child process killed when the test ends.
+type process struct {
+	child
+	name string
+}
+
+func startProcess(t *testing.T, name string, env []string, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{child: child{done: make(chan struct{})}, name: name}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.child, &p.child
+	require.NoError(t, p.cmd.Start(), "start %s", name)
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		if !p.exited() {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// waitHTTP waits until url answers 200, failing early when p exits.
+func waitHTTP(t *testing.T, p *process, url string) {
+	t.Helper()
+	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if p.exited() {
+			t.Fatalf("%s exited:\n%s", p.name, p.output())
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: status %d", url, resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+// externalNATS is a nats-server process with JetStream and monitoring.
+type externalNATS struct {
+	url, monitor string
+}
+
+func startExternalNATS(t *testing.T) externalNATS {
+	t.Helper()
+	bin := buildNATSServer(t)
+	port, mport := freePort(t), freePort(t)
+	p := startProcess(t, "nats-server", nil, bin, "-js", "-sd", t.TempDir(), "-a", "127.0.0.1",
+		"-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "--user", extNATSUser, "--pass", extNATSPassword)
+	n := externalNATS{url: fmt.Sprintf("nats://127.0.0.1:%d", port), monitor: fmt.Sprintf("http://127.0.0.1:%d", mport)}
+	waitHTTP(t, p, n.monitor+"/healthz?js-enabled-only=true")
+	return n
+}
+
+// externalRun is the outcome of one `natschaos run` in external mode.
+type externalRun struct {
+	code   int
+	output string // stdout and stderr of natschaos run and of the sut
+	out    string // results directory
+	report map[string]any
+}
+
+// runExternal starts `natschaos sut --variant variant` pointed at the proxy
+// addresses natschaos will create, then `natschaos run -s scenario` in
+// external mode, and returns its exit code and report.
+func runExternal(t *testing.T, nats externalNATS, variant, scenario string, sutArgs ...string) externalRun {
+	t.Helper()
+	bin := buildTools(t).natschaos
+	apiNATS, resultsNATS, apiPort := freePort(t), freePort(t), freePort(t)
+	natsURL := func(port int) string {
+		return fmt.Sprintf("nats://%s:%s@127.0.0.1:%d", extNATSUser, extNATSPassword, port)
+	}
+	args := append([]string{"sut", "--variant", variant, "--listen", fmt.Sprintf("127.0.0.1:%d", apiPort),
+		"--nats-url", natsURL(apiNATS), "--results-nats-url", natsURL(resultsNATS),
+		"--ack-wait", "2s", "--max-deliver", "3", "--connect-timeout", "500ms", "--op-timeout", "1s"}, sutArgs...)
+	sut := startProcess(t, "natschaos sut", []string{tokenEnv + "=" + extAPIToken}, bin, args...)
+	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+	waitHTTP(t, sut, apiURL+"/api/v2/")
+
+	out := t.TempDir()
+	run := startProcess(t, "natschaos run", []string{
+		envAPIToken + "=" + extAPIToken, envNATSUser + "=" + extNATSUser, envNATSPassword + "=" + extNATSPassword,
+	}, bin, "run", "-s", scenario, "--out", out,
+		"--nats-url", nats.url, "--nats-monitor-url", nats.monitor, "--api-url", apiURL,
+		"--proxy", fmt.Sprintf("api-nats=127.0.0.1:%d", apiNATS),
+		"--proxy", fmt.Sprintf("results-nats=127.0.0.1:%d", resultsNATS),
+		"--ready-timeout", "30s")
+	code := run.wait(t, 2*time.Minute)
+	r := externalRun{code: code, output: run.output() + "\n--- sut ---\n" + sut.output(), out: out}
+	data, err := os.ReadFile(filepath.Join(out, scenario, "report.json"))
+	require.NoError(t, err, "report.json\n%s", r.output)
+	require.NoError(t, json.Unmarshal(data, &r.report))
+	requireNoSecret(t, r)
+	return r
+}
+
+// failed lists the checks a report says failed.
+func (r externalRun) failed() []string {
+	var out []string
+	checks, _ := r.report["checks"].([]any)
+	for _, c := range checks {
+		m, _ := c.(map[string]any)
+		if ok, isBool := m["ok"].(bool); isBool && !ok {
+			out = append(out, m["name"].(string))
+		}
+	}
+	return out
+}
+
+// requireNoSecret fails when a credential shows in the output or in any
+// file of the results.
+func requireNoSecret(t *testing.T, r externalRun) {
+	t.Helper()
+	secrets := []string{extNATSPassword, extAPIToken}
+	for _, s := range secrets {
+		require.NotContains(t, r.output, s, "a credential was printed")
+	}
+	err := filepath.WalkDir(r.out, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if strings.Contains(string(data), s) {
+				return fmt.Errorf("a credential was written into %s", path)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+func TestExternalMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes (about a minute)")
+	}
+	nats := startExternalNATS(t)
+
+	t.Run("good passes http-timeout-batch", func(t *testing.T) {
+		r := runExternal(t, nats, "good", "http-timeout-batch")
+		require.Equal(t, 0, r.code, "%v failed\n%s", r.failed(), r.output)
+		require.Equal(t, "pass", r.report["verdict"])
+		tasks := r.report["tasks"].(map[string]any)
+		require.EqualValues(t, 400, tasks["published"])
+		require.EqualValues(t, 400, tasks["stored"], "stored results are read back from the API")
+		for _, line := range []string{
+			"API's NATS URL (link api-nats)",
+			"natschaos: created job",
+			"natschaos: consumer job-1-consumer: ack_wait 2s, max_deliver 3",
+			"natschaos: traffic flows through api-nats and worker-api",
+		} {
+			require.Contains(t, r.output, line)
+		}
+	})
+	t.Run("reserve-one-by-one fails http-timeout-batch", func(t *testing.T) {
+		r := runExternal(t, nats, "reserve-one-by-one", "http-timeout-batch")
+		require.Equal(t, 1, r.code, "exit code of a violated invariant\n%s", r.output)
+		require.Subset(t, r.failed(), []string{"orphaned", "stall"}, "%s", r.output)
+		require.Contains(t, r.output, "orphaned")
+		require.Contains(t, r.output, "stall")
+	})
+	t.Run("swallow-timeout fails fast-503 on nats-down", func(t *testing.T) {
+		r := runExternal(t, nats, "swallow-timeout", "nats-down")
+		require.Equal(t, 1, r.code, "exit code of a violated invariant\n%s", r.output)
+		require.Contains(t, r.failed(), "fast-503", "%s", r.output)
+	})
+}
+
+func TestExternalModeRefusesProcessFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds natschaos")
+	}
+	bin := buildTools(t).natschaos
+	for _, tc := range []struct{ scenario, want string }{
+		{"nats-restart", "nats_restart needs a NATS process the harness controls"},
+		{"processor-crash", "processor_crash needs the reference API in the harness's process"},
+	} {
+		p := startProcess(t, "natschaos run", nil, bin, "run", "-s", tc.scenario, "--out", t.TempDir(),
+			"--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1")
+		code := p.wait(t, 30*time.Second)
+		require.Equal(t, 2, code, "a scenario external mode cannot run is bad usage\n%s", p.output())
+		require.Contains(t, p.output(), tc.want)
+	}
+}
