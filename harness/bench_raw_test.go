@@ -36,23 +36,42 @@ func BenchmarkRawJetStream(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		job := int64(i + 1)
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(job), Subjects: []string{TaskSubject(job)}})
-		require.NoError(b, err)
-		cons, err := js.CreateOrUpdateConsumer(ctx, StreamName(job), jetstream.ConsumerConfig{
-			Durable: ConsumerName(job), AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1000,
-		})
-		require.NoError(b, err)
-		require.NoError(b, Publish(ctx, js, job, benchTasks, history.Discard))
-		for got := 0; got < benchTasks; {
-			batch, err := cons.Fetch(min(64, benchTasks-got), jetstream.FetchMaxWait(time.Second))
-			require.NoError(b, err)
-			for m := range batch.Messages() {
-				require.NoError(b, m.Ack())
-				got++
-			}
-			require.NoError(b, batch.Error())
-		}
+		require.NoError(b, RawFetchAck(ctx, js, int64(i+1), benchTasks))
 	}
 	b.ReportMetric(float64(b.N*benchTasks)/time.Since(start).Seconds(), "tasks/s")
+}
+
+// RawFetchAck is one round of the raw ceiling: create job's stream and a
+// durable pull consumer, publish tasks tasks, and drain them with
+// fetch(64)+ack. Exported for the benchmarks of package harness_test, which
+// put it beside the end-to-end figure.
+func RawFetchAck(ctx context.Context, js jetstream.JetStream, job int64, tasks int) error {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(job), Subjects: []string{TaskSubject(job)}}); err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName(job), jetstream.ConsumerConfig{
+		Durable: ConsumerName(job), AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1000,
+	})
+	if err != nil {
+		return err
+	}
+	if err := Publish(ctx, js, job, tasks, history.Discard); err != nil {
+		return err
+	}
+	for got := 0; got < tasks; {
+		batch, err := cons.Fetch(min(64, tasks-got), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return err
+		}
+		for m := range batch.Messages() {
+			if err := m.Ack(); err != nil {
+				return err
+			}
+			got++
+		}
+		if err := batch.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
