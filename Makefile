@@ -43,5 +43,15 @@ repro-batch-reserve: build ## the incident: reserve-one-by-one must fail, the fi
 	@echo "== the fix: the good variant (one pull per /tasks) must PASS"
 	./$(BIN) run --scenario batch-reserve-incident --variant good --out natschaos-results/repro-batch-reserve/good
 
+false-alarms: ## the healthy baseline FALSE_ALARM_RUNS (20) times: false alarms must be 0
+	NATSCHAOS_FALSE_ALARM_RUNS=$(FALSE_ALARM_RUNS) $(GO) test -count=1 -v -run '^TestBaselineNoFalseAlarms$$' -timeout $(TIMEOUT) ./chaos
+
+fuzz: ## every fuzzer for FUZZTIME (20s) each: scenario YAML, history lines, ack subjects, API bodies
+	@set -e; for f in $(FUZZERS); do \
+		pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 clean: ## remove build output and results
 	rm -rf bin natschaos-results
