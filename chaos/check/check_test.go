@@ -106,6 +106,8 @@ var cases = []tcase{
 	{file: "terminal-guard/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
 	{file: "terminal-guard/fail-handout.jsonl", verdict: "fail", violations: 2}, // the handout, and delivered grew
 	{file: "terminal-guard/fail-delivered-grows.jsonl", verdict: "fail", violations: 1},
+	{file: "terminal-guard/pass-stays-deleted.jsonl", verdict: "pass"},
+	{file: "terminal-guard/fail-resurrected.jsonl", verdict: "fail", violations: 1}, // the consumer back after cleanup deleted it
 
 	{file: "ack-pending-bound/pass.jsonl", verdict: "pass"},
 	{file: "ack-pending-bound/fail.jsonl", verdict: "fail", violations: 1},
