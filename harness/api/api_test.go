@@ -635,6 +635,38 @@ func TestCancel(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
+// TestCancelCleansUpOnProcessorConnection: a cancel's deletions are the
+// background task queue's work, on the result processor's connection (the
+// results-nats link), not on a connection of the request; with that link
+// half-open the cancel answers 503 and the job stays CANCELING, terminal
+// for /tasks, with its stream kept for a later cancel to delete.
+func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
+	t.Run("healthy", func(t *testing.T) {
+		e := newEnv(t, nil)
+		id := e.createJob(3, true)
+		before := e.api.Stats()
+		code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+		require.Equal(t, 200, code, string(body))
+		after := e.api.Stats()
+		require.Equal(t, before.RequestConns, after.RequestConns, "the cancel request opened a connection of its own")
+		require.Equal(t, before.ProcessorConns+1, after.ProcessorConns)
+		require.False(t, e.streamExists(id))
+		require.Zero(t, after.Open, "the processor's connection is closed once it is idle")
+	})
+	t.Run("results link half-open", func(t *testing.T) {
+		e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = blackhole(t) })
+		id := e.createJob(3, true)
+		e.publish(id, 3)
+		code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+		require.Equal(t, 503, code)
+		require.Equal(t, []string{StatusStarted, StatusCanceling}, e.sink.jobStatuses(id))
+		require.True(t, e.streamExists(id))
+		code, tasks := e.tasks(id, 3, time.Second)
+		require.Equal(t, 200, code)
+		require.Empty(t, tasks, "a CANCELING job serves no task")
+	})
+}
+
 // TestConnectionPerRequest: each NATS-touching request opens one connection
 // and closes it, also when the request is interrupted; the reconnect variant
 // leaves an interrupted request's connection open.

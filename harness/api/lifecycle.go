@@ -36,13 +36,13 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	}
 	octx, cancel := a.opContext(ctx)
 	defer cancel()
-	if _, err := js.CreateStream(octx, AdvisoryStreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+	if _, err := js.CreateStream(octx, a.advisoryStreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return Job{}, fmt.Errorf("create advisories stream: %w", err)
 	}
 	if err := js.DeleteStream(octx, StreamName(id)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return Job{}, fmt.Errorf("delete leftover stream %s: %w", StreamName(id), err)
 	}
-	if _, err := js.CreateStream(octx, StreamConfig(id)); err != nil {
+	if _, err := js.CreateStream(octx, a.streamConfig(id)); err != nil {
 		return Job{}, fmt.Errorf("create stream %s: %w", StreamName(id), err)
 	}
 	status := StatusCreated
@@ -62,8 +62,11 @@ func (a *API) Job(id int64) (Job, bool) { return a.jobs.get(id) }
 
 // CancelJob cancels job id: CANCELING, its consumer and stream deleted,
 // then REVOKED. A job already SUCCESS, FAILURE or REVOKED is left as it
-// is. On NATS trouble the job stays CANCELING (terminal for /tasks) and a
-// later CancelJob retries the cleanup. It backs faults.Process.CancelJob.
+// is. The deletion is the background task queue's work, as it is for a
+// finished job: it runs on the result processor's connection (the
+// results-nats link), and the request waits for it. On NATS trouble the
+// job stays CANCELING (terminal for /tasks) and a later CancelJob retries
+// the cleanup. It backs faults.Process.CancelJob.
 func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
 	status, ok := a.jobs.status(id)
 	if !ok {
@@ -76,18 +79,7 @@ func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
 	a.jobs.setStatus(id, StatusCanceling, func(s string) bool {
 		return s != StatusSuccess && s != StatusFailure && s != StatusRevoked
 	})
-	nc, release, err := a.requestConn(ctx)
-	if err != nil {
-		return Job{}, err
-	}
-	defer release()
-	js, err := a.newJetStream(nc)
-	if err != nil {
-		return Job{}, err
-	}
-	octx, cancel := a.opContext(ctx)
-	defer cancel()
-	if err := deleteJobResources(octx, js, id); err != nil {
+	if err := a.proc.cleanupJob(ctx, id); err != nil {
 		return Job{}, err
 	}
 	a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })

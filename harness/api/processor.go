@@ -186,7 +186,7 @@ func (p *processor) store(it item) {
 		a.emit(history.Event{Kind: history.KindStored, Task: it.task})
 	}
 	if complete && a.jobs.setStatus(it.job, StatusSuccess, servesTasks) {
-		if err := p.cleanup(it.job); err != nil {
+		if err := p.cleanup(a.ctx, it.job); err != nil {
 			a.log.Warn("cleanup of a finished job", "job", it.job, "err", err)
 		}
 	}
@@ -209,9 +209,20 @@ func (p *processor) ack(reply string) error {
 	return nil
 }
 
-// cleanup deletes a finished job's consumer and stream (missing ones are
-// fine) through the processor's connection.
-func (p *processor) cleanup(id int64) error {
+// cleanupJob is cleanup for a caller outside the processor's loop (a
+// cancel): it counts as work in flight, so that the connection it opens is
+// closed once the processor is idle again.
+func (p *processor) cleanupJob(ctx context.Context, id int64) error {
+	p.connMu.Lock()
+	p.inflight++
+	p.connMu.Unlock()
+	defer p.idle()
+	return p.cleanup(ctx, id)
+}
+
+// cleanup deletes a job's consumer and stream (missing ones are fine)
+// through the processor's connection, within ctx and OpTimeout.
+func (p *processor) cleanup(ctx context.Context, id int64) error {
 	nc, err := p.conn()
 	if err != nil {
 		return err
@@ -220,8 +231,10 @@ func (p *processor) cleanup(id int64) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(p.a.ctx, p.a.cfg.OpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.a.cfg.OpTimeout)
 	defer cancel()
+	stop := context.AfterFunc(p.a.ctx, cancel)
+	defer stop()
 	if err := deleteJobResources(ctx, js, id); err != nil {
 		p.drop(nc)
 		return err
