@@ -18,6 +18,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 )
 
@@ -39,16 +40,31 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 	bin := buildTools(t)
 	tp := startToxiproxy(t, bin.toxiproxy)
 
-	// A run interrupted by SIGTERM in the middle of a 20 s latency fault on
-	// api-nats leaves no toxic behind and exits 3.
-	out := t.TempDir()
-	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", out)
-	waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
-	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
-	code := child.wait(t, childWait)
-	require.Equal(t, exitInterrupted, code, "exit code of an interrupted run\n%s", child.output())
-	require.Contains(t, child.output(), "healing every fault")
-	requireNoToxics(t, tp.client)
+	// A run interrupted by SIGTERM (or Ctrl-C) in the middle of a 20 s
+	// latency fault on api-nats leaves no toxic behind and exits 3.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", out)
+			waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+			require.NoError(t, child.cmd.Process.Signal(sig))
+			code := child.wait(t, childWait)
+			require.Equal(t, exitInterrupted, code, "exit code of an interrupted run\n%s", child.output())
+			require.Contains(t, child.output(), "healing every fault")
+			requireNoToxics(t, tp.client)
+
+			// The history kept on disk says so too: the fault window was closed.
+			events, _, err := history.Load(filepath.Join(out, "long-latency", "history.jsonl"))
+			require.NoError(t, err)
+			var phases []string
+			for _, e := range events {
+				if e.Kind == history.KindFault && e.Link == faults.LinkAPINATS {
+					phases = append(phases, e.Phase)
+				}
+			}
+			require.Equal(t, []string{"start", "end"}, phases, "fault events of the interrupted run")
+		})
+	}
 }
 
 func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
