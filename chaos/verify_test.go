@@ -1,0 +1,65 @@
+package chaos_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos"
+)
+
+// TestVerificationMatrixCoversEveryVariant: every known-bad variant has a
+// row, each row names built-in scenarios and real checkers.
+func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
+	rows := map[string]bool{}
+	for _, e := range chaos.VerificationMatrix {
+		rows[e.Variant] = true
+		require.NotEmpty(t, e.Scenarios, e.Variant)
+		require.NotEmpty(t, e.Invariants, e.Variant)
+	}
+	for _, v := range chaos.Variants {
+		if v != "good" {
+			require.True(t, rows[v], "no row for %s", v)
+		}
+	}
+	cells, err := chaos.Plan(chaos.VerifyOptions{})
+	require.NoError(t, err)
+	good := 0
+	for _, c := range cells {
+		if c.Variant == "good" {
+			good++
+		}
+	}
+	require.Positive(t, good)
+	_, err = chaos.Plan(chaos.VerifyOptions{Variants: []string{"no-such-bug"}})
+	require.True(t, chaos.IsUsage(err))
+}
+
+// TestVerify runs the matrix: every bad variant must be caught by an
+// expected invariant, the good variant must pass every scenario. Under
+// -short only the fast subset runs.
+func TestVerify(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	m, err := chaos.Verify(ctx, chaos.VerifyOptions{Out: t.TempDir(), Short: testing.Short(), Parallel: 2})
+	require.NoError(t, err)
+	var b strings.Builder
+	require.NoError(t, m.Print(&b))
+	t.Log("\n" + b.String())
+	require.Empty(t, m.HarnessErrors())
+	for _, c := range m.Cells {
+		if c.Variant == "good" {
+			require.Equal(t, chaos.Passed, c.Outcome, "good on %s: %s (results in %s)", c.Scenario, c.Text(), c.Out)
+		} else {
+			require.Equal(t, chaos.Caught, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
+		}
+	}
+	require.True(t, m.OK())
+	if testing.Short() {
+		_, ok := m.Cell("reserve-one-by-one", "batch-reserve-incident")
+		require.True(t, ok)
+	}
+}
