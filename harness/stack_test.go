@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -474,6 +475,11 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 	c := newCaller(t, s)
 
 	heal := inject(t, s, faults.Spec{Name: "down"}, faults.LinkAPINATS)
+	conn, err := net.DialTimeout("tcp", s.LinkAddr(faults.LinkAPINATS), time.Second)
+	if err == nil {
+		_ = conn.Close()
+	}
+	require.Error(t, err, "a link that is down refuses connections")
 	start := time.Now()
 	status, _ := c.tasks(job, 1)
 	require.Equal(t, http.StatusServiceUnavailable, status)
