@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -335,9 +336,14 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 	// Every reserve so far belongs to a /tasks call the rule already dropped.
 	orphans, reservedAt := sink.of(history.KindReserve, nil)
 	require.NoError(t, heal(context.Background()))
-	require.Positive(t, sink.count(history.KindHTTP, func(e history.Event) bool {
-		return e.Worker != "probe" && e.Err != "" && strings.Contains(e.Path, "/tasks")
-	}), "the workers saw their /tasks calls fail")
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if sink.count(history.KindHTTP, func(e history.Event) bool {
+			return e.Worker != "probe" && e.Err != "" && strings.Contains(e.Path, "/tasks")
+		}) == 0 {
+			return errors.New("no worker recorded a failed /tasks call")
+		}
+		return nil
+	})
 
 	drain(t, s, 3*testAckWait+10*time.Second) // max_deliver × ack_wait + grace
 	requireStoredOnce(t, s, sink, tasks)
