@@ -39,7 +39,17 @@ func TestBaselineNoFalseAlarms(t *testing.T) {
 	}
 	sc, ok := Lookup("baseline")
 	require.True(t, ok, "no built-in baseline")
-	out := t.TempDir()
+	// Results are kept on disk when the test fails, so that a false alarm
+	// can be re-checked (natschaos check) and read.
+	out, err := os.MkdirTemp("", "natschaos-false-alarms-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("results kept in %s", out)
+			return
+		}
+		_ = os.RemoveAll(out)
+	})
 
 	var alarms, harness []string
 	unknown := map[string]int{}
