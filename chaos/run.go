@@ -217,6 +217,7 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			MaxDeliver:     s.SUT.MaxDeliver,
 			MaxAckPending:  s.SUT.MaxAckPending,
 			MaxConcurrent:  s.SUT.MaxConcurrent,
+			Replicas:       s.Nodes(),
 		},
 		Worker: worker.Config{
 			ID:          "w",
@@ -233,6 +234,7 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			Fetchers:      w.Fetchers,
 		},
 		Workers: w.Workers,
+		Cluster: s.SUT.Cluster,
 		Proxies: proxies,
 		Seed:    seed,
 		Logger:  log,

@@ -21,6 +21,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,10 @@ type Config struct {
 	Seed int64
 	// Logger receives the stack's own log lines; nil is silent.
 	Logger *slog.Logger
+	// Cluster is how many NATS servers run: 0 or 1 for one, 3 for a
+	// JetStream cluster whose routes go through the links route-1 … route-3
+	// (see startCluster). The API's links forward to node 1.
+	Cluster int
 	// NoObservers starts neither the NATS observer, nor the sampler, nor
 	// the liveness prober. It is for benchmarks only (measuring what the
 	// observers cost): a history without them cannot be judged, and
@@ -70,7 +75,8 @@ type Stack struct {
 	log  *slog.Logger
 	rng  *rand.Rand
 
-	NATS    *natsd.Server
+	NATS    *natsd.Server   // node 1
+	Nodes   []*natsd.Server // every node (NATS alone without a cluster)
 	proxies faults.Proxies
 	links   map[string]string // link → the proxy's listen address
 
@@ -110,16 +116,14 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 		log = slog.New(slog.DiscardHandler)
 	}
 	s = &Stack{cfg: cfg, sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), links: map[string]string{}}
+	started := s // a failing return sets s to nil before this runs
 	defer func() {
 		if err != nil {
-			s.Close()
+			started.Close()
 			s = nil
 		}
 	}()
 
-	if s.NATS, err = natsd.Start(); err != nil {
-		return nil, fmt.Errorf("start nats: %w", err)
-	}
 	s.proxies = cfg.Proxies
 	if s.proxies == nil {
 		emb, err := faults.NewEmbedded()
@@ -127,6 +131,20 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 			return nil, fmt.Errorf("start toxiproxy: %w", err)
 		}
 		s.proxies = emb
+	}
+	if cfg.Cluster > 1 {
+		s.Nodes, err = startCluster(ctx, s.proxies, cfg.Cluster, s.links)
+		if len(s.Nodes) > 0 {
+			s.NATS = s.Nodes[0]
+		}
+		if err != nil {
+			return nil, fmt.Errorf("start nats cluster: %w", err)
+		}
+	} else {
+		if s.NATS, err = natsd.Start(); err != nil {
+			return nil, fmt.Errorf("start nats: %w", err)
+		}
+		s.Nodes = []*natsd.Server{s.NATS}
 	}
 	for _, link := range []string{faults.LinkAPINATS, faults.LinkResultsNATS} {
 		if err := s.link(ctx, link, s.NATS.Addr()); err != nil {
@@ -168,7 +186,10 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	if cfg.NoObservers {
 		return s, nil
 	}
-	if s.natsObs, err = observe.NewNATSObserver(ctx, s.NATS.ClientURL(), sink, observe.NATSLogger(log)); err != nil {
+	// Node 1 first, where the API's links go: acks reach the observer
+	// without crossing a route.
+	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, observe.NATSLogger(log),
+		observe.NATSConnectOptions(nats.DontRandomize())); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)
 	}
 	probeEvery := cfg.ProbeEvery
@@ -244,8 +265,16 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 	if every <= 0 {
 		every = observe.DefaultSampleInterval
 	}
-	if s.sampler, err = observe.NewSampler(ctx, s.NATS.MonitorURL(), s.sink,
-		observe.SamplerConsumer(StreamName(id), ConsumerName(id)), observe.SamplerInterval(every), observe.SamplerLogger(s.log)); err != nil {
+	sopts := []observe.SamplerOption{observe.SamplerConsumer(StreamName(id), ConsumerName(id)),
+		observe.SamplerInterval(every), observe.SamplerLogger(s.log)}
+	if len(s.Nodes) > 1 {
+		var others []string
+		for _, nd := range s.Nodes[1:] {
+			others = append(others, nd.MonitorURL())
+		}
+		sopts = append(sopts, observe.SamplerNodes(others...))
+	}
+	if s.sampler, err = observe.NewSampler(ctx, s.NATS.MonitorURL(), s.sink, sopts...); err != nil {
 		return 0, fmt.Errorf("start sampler: %w", err)
 	}
 	if err := s.sampler.Sample(ctx); err != nil {
@@ -361,9 +390,33 @@ func (s *Stack) Heal(ctx context.Context) error {
 }
 
 // Connections is the server's current client connection count (/varz),
-// read from the monitoring port without a connection of its own.
+// read from the monitoring port without a connection of its own; in a
+// cluster, the sum over the nodes that run.
 func (s *Stack) Connections(ctx context.Context) (int, error) {
-	return observe.Connections(ctx, s.NATS.MonitorURL())
+	if len(s.Nodes) <= 1 {
+		return observe.Connections(ctx, s.NATS.MonitorURL())
+	}
+	total := 0
+	for _, nd := range s.Nodes {
+		if !nd.Running() {
+			continue
+		}
+		n, err := observe.Connections(ctx, nd.MonitorURL())
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// clientURLs are the client URLs of every node, node 1 first, comma-separated.
+func (s *Stack) clientURLs() string {
+	urls := make([]string, len(s.Nodes))
+	for i, nd := range s.Nodes {
+		urls[i] = nd.ClientURL()
+	}
+	return strings.Join(urls, ",")
 }
 
 // Sample takes one consumer/server sample now (at a phase change).
@@ -390,11 +443,24 @@ func (s *Stack) Rand() *rand.Rand { return s.rng }
 // stackProcess is the Process side of faults.Env for the embedded stack.
 type stackProcess struct{ s *Stack }
 
+// RestartNATS restarts node (1 … N; 0 is node 1). In a cluster it waits
+// until the node is back in the cluster (routes and meta leader), so that
+// the fault's window covers the node's absence.
 func (p stackProcess) RestartNATS(ctx context.Context, node int, _ bool) error {
-	if node != 0 {
-		return fmt.Errorf("nats_restart: node %d: the embedded stack has a single server (node 0)", node)
+	if node < 0 || node > len(p.s.Nodes) {
+		return fmt.Errorf("nats_restart: node %d: the embedded stack has node(s) 1 … %d (0 = node 1)", node, len(p.s.Nodes))
 	}
-	return p.s.NATS.Restart(ctx)
+	nd := p.s.NATS
+	if node > 0 {
+		nd = p.s.Nodes[node-1]
+	}
+	if err := nd.Restart(ctx); err != nil {
+		return err
+	}
+	if len(p.s.Nodes) > 1 {
+		return waitClusterReady(ctx, p.s.Nodes, ClusterReadyTimeout)
+	}
+	return nil
 }
 
 func (p stackProcess) PauseNATS(context.Context, int, time.Duration) error {
@@ -448,7 +514,10 @@ func (s *Stack) Close() {
 		s.closers[i]()
 	}
 	s.closers = nil
-	if s.NATS != nil {
+	for _, nd := range s.Nodes {
+		nd.Close()
+	}
+	if len(s.Nodes) == 0 && s.NATS != nil {
 		s.NATS.Close()
 	}
 }

@@ -79,6 +79,9 @@ type Config struct {
 	MaxDeliver int
 	// MaxAckPending is the consumer's max_ack_pending (default 1000).
 	MaxAckPending int
+	// Replicas is the replica count of the job's stream and consumer and of
+	// the advisories stream (default 1; 3 on a three-node cluster).
+	Replicas int
 
 	// MaxConcurrent bounds the requests handled at once, like a pool of
 	// gunicorn workers; requests beyond it wait for a slot. The liveness
@@ -118,6 +121,9 @@ func (c *Config) setDefaults() {
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = DefaultMaxAckPending
 	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
 	if c.ProcessorWorkers == 0 {
 		c.ProcessorWorkers = DefaultProcessorWorkers
 	}
@@ -151,7 +157,7 @@ func (c *Config) validate() error {
 		name string
 		v    int
 	}{
-		{"MaxDeliver", c.MaxDeliver}, {"MaxAckPending", c.MaxAckPending},
+		{"MaxDeliver", c.MaxDeliver}, {"MaxAckPending", c.MaxAckPending}, {"Replicas", c.Replicas},
 		{"MaxConcurrent", c.MaxConcurrent}, {"ProcessorWorkers", c.ProcessorWorkers},
 		{"QueueSize", c.QueueSize},
 	} {

@@ -51,6 +51,20 @@ func AdvisoryStreamConfig() jetstream.StreamConfig {
 	}
 }
 
+// streamConfig is StreamConfig(id) with the API's replica count.
+func (a *API) streamConfig(id int64) jetstream.StreamConfig {
+	c := StreamConfig(id)
+	c.Replicas = a.cfg.Replicas
+	return c
+}
+
+// advisoryStreamConfig is AdvisoryStreamConfig with the API's replica count.
+func (a *API) advisoryStreamConfig() jetstream.StreamConfig {
+	c := AdvisoryStreamConfig()
+	c.Replicas = a.cfg.Replicas
+	return c
+}
+
 // ConsumerConfig is the durable pull consumer the API ensures for job id. A
 // harness that creates it before publishing (so that the first event of a
 // history can be the consumer's real settings) must use exactly this.
@@ -63,6 +77,7 @@ func (a *API) ConsumerConfig(id int64) jetstream.ConsumerConfig {
 		AckWait:       a.cfg.AckWait,
 		MaxDeliver:    a.cfg.MaxDeliver,
 		MaxAckPending: a.cfg.MaxAckPending,
+		Replicas:      a.cfg.Replicas,
 	}
 }
 
@@ -134,7 +149,7 @@ func (a *API) openConsumer(ctx context.Context, js jetstream.JetStream, id int64
 		}
 		// The bug: cleanup deleted it, and reserve brings it back.
 		a.log.Debug("recreating missing stream", "stream", StreamName(id))
-		stream, err = js.CreateStream(octx, StreamConfig(id))
+		stream, err = js.CreateStream(octx, a.streamConfig(id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stream info %s: %w", StreamName(id), err)
