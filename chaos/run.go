@@ -268,6 +268,9 @@ type target interface {
 	Connections(ctx context.Context) (int, error)
 	Sample(ctx context.Context)
 	Finish(ctx context.Context) error
+	// Sink is where the run's own events (phases, fault windows) go, so
+	// that they keep their order with the target's.
+	Sink() history.Sink
 	Close()
 }
 
@@ -300,7 +303,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 		return err
 	}
 	phase := func(name string) {
-		rec.Emit(history.Event{Kind: history.KindPhase, Name: name})
+		stack.Sink().Emit(history.Event{Kind: history.KindPhase, Name: name})
 		stack.Sample(ctx)
 		log.Debug("phase", "name", name)
 	}
@@ -322,7 +325,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 
 	phase(history.PhaseChaos)
 	chaosEnd := time.Now().Add(sc.Chaos)
-	runner := faults.Runner{Env: stack, Sink: rec, Log: log}
+	runner := faults.Runner{Env: stack, Sink: stack.Sink(), Log: log}
 	if err := runner.Run(ctx, sc.Windows()); err != nil {
 		return fmt.Errorf("fault schedule: %w", err)
 	}

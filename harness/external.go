@@ -681,6 +681,10 @@ func (e *External) Finish(ctx context.Context) error {
 // Ready and Finish of an embedded Stack are no-ops: it knows its config
 // before anything runs, and its API records stored events itself.
 
+// Sink is where the run's own events go: through the gate that holds
+// everything back until the config event.
+func (e *External) Sink() history.Sink { return e.gate }
+
 // Heal removes every toxic, enables every proxy and clears every HTTP rule.
 func (e *External) Heal(ctx context.Context) error {
 	e.rules.Clear()

@@ -300,6 +300,9 @@ func ConfigEvent(info *jetstream.ConsumerInfo, workerHTTPTimeout, connectTimeout
 	}
 }
 
+// Sink is the sink the stack records into.
+func (s *Stack) Sink() history.Sink { return s.sink }
+
 // Ready implements the run's wait for traffic: the embedded stack needs
 // none (its config event is written by NewJob).
 func (s *Stack) Ready(context.Context) error { return nil }

@@ -147,6 +147,12 @@ func runExternal(t *testing.T, nats externalNATS, variant, scenario string, sutA
 	require.NoError(t, err, "report.json\n%s", r.output)
 	require.NoError(t, json.Unmarshal(data, &r.report))
 	requireNoSecret(t, r)
+	// The checkers judge nothing before the config event: external mode
+	// writes it first although it learns it after the run started.
+	hist, err := os.ReadFile(filepath.Join(out, scenario, "history.jsonl"))
+	require.NoError(t, err)
+	first, _, _ := strings.Cut(string(hist), "\n")
+	require.Contains(t, first, `"kind":"config"`, "the first event of the history")
 	return r
 }
 

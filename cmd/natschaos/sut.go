@@ -89,5 +89,6 @@ Variants (each one real bug from the platform's history, PROTOCOL.md):
 	fl.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "NATS connect timeout")
 	fl.DurationVar(&cfg.OpTimeout, "op-timeout", 10*time.Second, "timeout of every JetStream call and publish")
 	fl.IntVar(&cfg.MaxConcurrent, "max-concurrent", 0, "requests served at once (0 = unbounded)")
+	fl.IntVar(&cfg.Replicas, "replicas", 1, "replicas of the job's stream and consumer (3 on a three-node cluster)")
 	return cmd
 }

@@ -81,6 +81,13 @@ func (a *API) ConsumerConfig(id int64) jetstream.ConsumerConfig {
 	}
 }
 
+// How often, and after what pause, a fetch that found no responders is asked
+// again (see reserve).
+const (
+	noRespondersRetries = 3
+	noRespondersPause   = 20 * time.Millisecond
+)
+
 // errNoStream is returned by openConsumer when the job's stream is missing.
 var errNoStream = errors.New("stream missing")
 
@@ -109,17 +116,32 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	}
 	fctx, cancel := context.WithTimeout(ctx, a.cfg.FetchWait)
 	defer cancel()
-	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
-	if err != nil {
-		return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
-	}
-	tasks := []Task{}
-	for m := range batch.Messages() {
-		if t, ok := a.received(id, m.Reply(), m.Data()); ok {
-			tasks = append(tasks, t)
+	var tasks []Task
+	var ferr error
+	// In a cluster, a consumer created a moment ago may not yet have its
+	// pull subject's interest on this server (it crosses a route): the
+	// fetch then fails at once with no responders, having reserved nothing.
+	// That is not NATS trouble: ask again, within the same fetch wait.
+	for attempt := 0; ; attempt++ {
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		if err != nil {
+			return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
+		}
+		tasks = []Task{}
+		for m := range batch.Messages() {
+			if t, ok := a.received(id, m.Reply(), m.Data()); ok {
+				tasks = append(tasks, t)
+			}
+		}
+		ferr = batch.Error()
+		if len(tasks) > 0 || attempt >= noRespondersRetries || !errors.Is(ferr, nats.ErrNoResponders) || fctx.Err() != nil {
+			break
+		}
+		select {
+		case <-fctx.Done():
+		case <-time.After(noRespondersPause):
 		}
 	}
-	ferr := batch.Error()
 	if errors.Is(ferr, context.DeadlineExceeded) && ctx.Err() == nil {
 		ferr = nil // the fetch wait ran out: that is the end of a short batch
 	}
