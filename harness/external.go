@@ -65,8 +65,9 @@ const DefaultReadyTimeout = 60 * time.Second
 const DefaultMonitorPort = "8222"
 
 // DefaultStoredEvery is how often external mode reads back which results
-// the API holds (GET /jobs/{id}/ stored_ids) during a run.
-const DefaultStoredEvery = 250 * time.Millisecond
+// the API holds (GET /jobs/{id}/ stored_ids) and the job's status during a
+// run.
+const DefaultStoredEvery = 100 * time.Millisecond
 
 // ExternalConfig describes an external target: a NATS (or cluster) and an
 // API that already run. Zero values take the defaults of the packages they
@@ -157,6 +158,7 @@ type External struct {
 	stopWk   context.CancelFunc
 	wkDone   chan struct{}
 	stored   map[string]bool
+	status   string // the job's status as last read back
 	stopRead context.CancelFunc
 	readDone chan struct{}
 }
@@ -425,8 +427,12 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		}
 		fmt.Fprintf(e.out, "natschaos: created job %d (%d tasks) through the API\n", id, tasks)
 	} else {
-		if _, err := e.Client.Job(ctx, id); err != nil {
-			return 0, fmt.Errorf("--job-id %d: %w", id, err)
+		fmt.Fprintf(e.out, "natschaos: waiting up to %s for job %d to exist (GET /api/v2/jobs/%d/)\n", e.cfg.ReadyTimeout, id, id)
+		if err := e.waitFor(ctx, fmt.Sprintf("job %d (--job-id) to exist", id), func(ctx context.Context) (bool, error) {
+			_, err := e.Client.Job(ctx, id)
+			return err == nil, err
+		}); err != nil {
+			return 0, err
 		}
 		fmt.Fprintf(e.out, "natschaos: driving job %d\n", id)
 	}
@@ -609,7 +615,8 @@ func (e *External) readBackLoop(ctx context.Context) {
 }
 
 // readBack emits a stored event for every task in the job's stored_ids not
-// seen before, and returns the job's status.
+// seen before and a job event when its status changed, and returns the
+// job's status.
 func (e *External) readBack(ctx context.Context) (string, error) {
 	job := e.Job()
 	st, err := e.Client.Job(ctx, job)
@@ -623,6 +630,12 @@ func (e *External) readBack(ctx context.Context) (string, error) {
 			e.stored[id] = true
 			e.gate.Emit(history.Event{Kind: history.KindStored, Task: id})
 		}
+	}
+	if st.Status != "" && st.Status != e.status {
+		// The API's own status changes are not observable from outside:
+		// this is when the read-back saw it, never earlier than it happened.
+		e.status = st.Status
+		e.gate.Emit(history.Event{Kind: history.KindJob, Job: job, JobStatus: st.Status})
 	}
 	return st.Status, nil
 }
@@ -794,11 +807,9 @@ func (p externalProcess) CancelJob(ctx context.Context) error {
 	if err := p.e.Client.CancelJob(ctx, job); err != nil {
 		return err
 	}
-	st, err := p.e.Client.Job(ctx, job)
-	if err != nil {
+	if _, err := p.e.readBack(ctx); err != nil {
 		return fmt.Errorf("read job %d after cancel: %w", job, err)
 	}
-	p.e.gate.Emit(history.Event{Kind: history.KindJob, Job: job, JobStatus: st.Status})
 	return nil
 }
 

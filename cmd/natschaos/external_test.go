@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,7 +15,13 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/harness/worker"
 )
 
 // External mode against real processes (issue 6): a nats-server built from
@@ -246,4 +254,97 @@ func TestExternalModeRefusesProcessFaults(t *testing.T) {
 		require.Equal(t, 2, code, "a scenario external mode cannot run is bad usage\n%s", p.output())
 		require.Contains(t, p.output(), tc.want)
 	}
+}
+
+// The platform's way: its API created the job and publishes the tasks
+// itself (--job-id, --observe-publishes), its own workers poll through the
+// worker-api proxy (--external-workers; here a worker pool of this test
+// process, which records nothing: the recording proxy does).
+func TestExternalModePlatform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes")
+	}
+	nats := startExternalNATS(t)
+	bin := buildTools(t).natschaos
+	apiNATS, resultsNATS, apiPort, workerAPI := freePort(t), freePort(t), freePort(t), freePort(t)
+	natsURL := func(port int) string {
+		return fmt.Sprintf("nats://%s:%s@127.0.0.1:%d", extNATSUser, extNATSPassword, port)
+	}
+	sut := startProcess(t, "natschaos sut", []string{tokenEnv + "=" + extAPIToken}, bin, "sut", "-v",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", apiPort), "--nats-url", natsURL(apiNATS), "--results-nats-url", natsURL(resultsNATS),
+		"--ack-wait", "2s", "--max-deliver", "3", "--connect-timeout", "500ms", "--op-timeout", "1s")
+	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+	waitHTTP(t, sut, apiURL+"/api/v2/")
+
+	// The platform's job, created once natschaos's api-nats proxy exists
+	// (until then the API answers 503) and natschaos waits for it.
+	const tasks = 200
+	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: extAPIToken}
+	out := t.TempDir()
+	run := startProcess(t, "natschaos run", []string{envAPIToken + "=" + extAPIToken, envNATSUser + "=" + extNATSUser, envNATSPassword + "=" + extNATSPassword},
+		bin, "run", "-s", "testdata/platform.yaml", "--out", out, "--ready-timeout", "30s",
+		"--nats-url", nats.url, "--nats-monitor-url", nats.monitor, "--api-url", apiURL, "--job-id", "1",
+		"--observe-publishes", "--external-workers",
+		"--proxy", fmt.Sprintf("api-nats=127.0.0.1:%d", apiNATS), "--proxy", fmt.Sprintf("results-nats=127.0.0.1:%d", resultsNATS),
+		"--proxy", fmt.Sprintf("worker-api=127.0.0.1:%d", workerAPI))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if run.exited() {
+			t.Fatalf("natschaos exited early:\n%s", run.output())
+		}
+		if !strings.Contains(run.output(), "waiting up to 30s for job 1 to exist") {
+			return errors.New("natschaos does not wait for the job yet")
+		}
+		return nil
+	})
+	job, err := client.CreateJob(ctx, "platform", tasks)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, job)
+
+	// Once natschaos records publishes, the platform publishes its tasks.
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if run.exited() {
+			t.Fatalf("natschaos exited early:\n%s", run.output())
+		}
+		if !strings.Contains(run.output(), "recording the API's own publishes") {
+			return errors.New("natschaos does not record publishes yet")
+		}
+		return nil
+	})
+	nc, err := natsgo.Connect(nats.url, natsgo.UserInfo(extNATSUser, extNATSPassword))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	require.NoError(t, harness.Publish(ctx, js, job, tasks, history.Discard))
+	nc.Close() // a connection left open would be a leak in the run's history
+
+	// The platform's workers, through the worker-api proxy.
+	wc := worker.DefaultConfig(fmt.Sprintf("http://127.0.0.1:%d/api/v2", workerAPI), "gpu")
+	wc.Token, wc.BatchSize, wc.HTTPTimeout, wc.ProcessTime, wc.IdleSleep = extAPIToken, 16, 2*time.Second, 20*time.Millisecond, 200*time.Millisecond
+	pool, err := worker.NewPool(2, wc, history.Discard)
+	require.NoError(t, err)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = pool.Run(wctx) }()
+	defer func() { stop(); <-done }()
+
+	code := run.wait(t, 2*time.Minute)
+	r := externalRun{code: code, output: run.output(), out: out}
+	data, err := os.ReadFile(filepath.Join(out, "platform", "report.json"))
+	require.NoError(t, err, "%s", r.output)
+	require.NoError(t, json.Unmarshal(data, &r.report))
+	requireNoSecret(t, r)
+	if code != 0 {
+		t.Logf("sut:\n%s", sut.output())
+	}
+	require.Equal(t, 0, code, "%v failed\n%s", r.failed(), r.output)
+	got := r.report["tasks"].(map[string]any)
+	require.EqualValues(t, tasks, got["published"], "publishes observed on the task subject")
+	require.EqualValues(t, tasks, got["stored"], "stored results read back from the API")
+	hist, err := os.ReadFile(filepath.Join(out, "platform", "history.jsonl"))
+	require.NoError(t, err)
+	require.Contains(t, string(hist), `"kind":"handout"`, "the recording proxy records the external workers' handouts")
+	require.Contains(t, string(hist), `"kind":"result"`)
 }

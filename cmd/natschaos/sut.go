@@ -32,6 +32,7 @@ func variantTable() string {
 func newSUTCmd() *cobra.Command {
 	cfg := api.Config{}
 	var listen string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "sut --nats-url URL [--variant NAME] [--listen ADDR]",
 		Short: "Serve the reference API (PROTOCOL.md) as a process of its own",
@@ -53,6 +54,7 @@ Variants (each one real bug from the platform's history, PROTOCOL.md):
 			if cfg.Token == "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "natschaos sut: warning: no --token and no $%s: the API asks for no auth\n", tokenEnv)
 			}
+			cfg.Logger = logger(verbose, cmd.ErrOrStderr())
 			a, err := api.New(cfg)
 			if err != nil {
 				return usageError{err}
@@ -89,6 +91,7 @@ Variants (each one real bug from the platform's history, PROTOCOL.md):
 	fl.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "NATS connect timeout")
 	fl.DurationVar(&cfg.OpTimeout, "op-timeout", 10*time.Second, "timeout of every JetStream call and publish")
 	fl.IntVar(&cfg.MaxConcurrent, "max-concurrent", 0, "requests served at once (0 = unbounded)")
+	fl.BoolVarP(&verbose, "verbose", "v", false, "log what the API does (reserve failures, processor errors)")
 	fl.IntVar(&cfg.Replicas, "replicas", 1, "replicas of the job's stream and consumer (3 on a three-node cluster)")
 	return cmd
 }
