@@ -49,6 +49,10 @@ var cases = []tcase{
 	{file: "redelivery-timing/pass-late-nobody-asked.jsonl", verdict: "pass"},
 	{file: "redelivery-timing/fail-premature.jsonl", verdict: "fail", violations: 1},
 	{file: "redelivery-timing/pass-after-restart.jsonl", verdict: "pass", summary: "1 after a NATS restart"},
+	// The same redelivery, 2.102 s after a receipt at 0.251 s: premature
+	// unless the reserve says its pull was asked 150 ms before the receipt.
+	{file: "redelivery-timing/pass-receipt-lag.jsonl", verdict: "pass"},
+	{file: "redelivery-timing/fail-premature-no-lag-known.jsonl", verdict: "fail", violations: 1},
 	{file: "redelivery-timing/fail-late.jsonl", verdict: "fail", violations: 1},
 	{file: "redelivery-timing/unknown-unobserved.jsonl", verdict: "unknown"},
 

@@ -43,6 +43,12 @@ type lastDelivery struct {
 	dc       int
 	t        float64
 	expected float64
+	// earliest is the soonest the next delivery may come without being
+	// premature: expected, but counted from the start of the pull that
+	// brought delivery k when the reserve event says how long it waited
+	// (ms) — NATS starts ack_wait when it sends, and a loaded machine
+	// delays the receipt, not the timer.
+	earliest float64
 	why      string
 }
 
@@ -82,6 +88,10 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 			c.bySSeq[e.SSeq] = d
 		}
 		*d = lastDelivery{task: e.Task, reply: e.Reply, dc: e.DC, t: e.T, expected: e.T + c.a, why: "t_k + A"}
+		d.earliest = d.expected
+		if e.Kind == history.KindReserve && e.MS > 0 {
+			d.earliest -= e.MS / 1000
+		}
 	case history.KindAck:
 		d := c.bySSeq[e.SSeq]
 		if d == nil || (e.DC != 0 && e.DC != d.dc) {
@@ -90,8 +100,10 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 		switch e.Ack {
 		case "wpi":
 			d.expected, d.why = e.T+c.a, "in-progress ack + A"
+			d.earliest = d.expected
 		case "nak":
 			d.expected, d.why = e.T, "NAK"
+			d.earliest = d.expected
 		default:
 			delete(c.bySSeq, e.SSeq) // done: a later delivery is not judged
 		}
@@ -122,10 +134,10 @@ func (c *RedeliveryTiming) judge(e *history.Event, d *lastDelivery) {
 		return
 	}
 	switch {
-	case e.T < d.expected-c.eps:
+	case e.T < d.earliest-c.eps:
 		c.premature++
-		c.o.add(e.Task, e.Reply, e.T, "premature: delivery %d at %.3fs, expected %.3fs (%s, delivery %d at %.3fs) − ε %.3fs",
-			e.DC, e.T, d.expected, d.why, d.dc, d.t, c.eps)
+		c.o.add(e.Task, e.Reply, e.T, "premature: delivery %d at %.3fs, expected from %.3fs (%s, delivery %d at %.3fs, its pull asked %.3fs before) − ε %.3fs",
+			e.DC, e.T, d.earliest, d.why, d.dc, d.t, d.expected-d.earliest, c.eps)
 	case e.T > d.expected+c.eps && c.underfull > d.expected+c.eps:
 		c.late++
 		c.o.add(e.Task, e.Reply, e.T, "late: delivery %d at %.3fs, expected %.3fs (%s) + ε %.3fs, though a /tasks call started at %.3fs got fewer tasks than its batch",

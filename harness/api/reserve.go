@@ -123,13 +123,14 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	// fetch then fails at once with no responders, having reserved nothing.
 	// That is not NATS trouble: ask again, within the same fetch wait.
 	for attempt := 0; ; attempt++ {
+		asked := time.Now()
 		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 		if err != nil {
 			return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
 		}
 		tasks = []Task{}
 		for m := range batch.Messages() {
-			if t, ok := a.received(id, m.Reply(), m.Data()); ok {
+			if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
 				tasks = append(tasks, t)
 			}
 		}
@@ -220,13 +221,14 @@ func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.J
 			cancel()
 			return fail(fmt.Errorf("pull subscribe %s: %w", ConsumerName(id), err))
 		}
+		asked := time.Now()
 		msgs, err := sub.Fetch(1, nats.MaxWait(a.cfg.FetchWait))
 		if uerr := sub.Unsubscribe(); uerr != nil {
 			a.log.Debug("unsubscribe", "err", uerr)
 		}
 		cancel()
 		for _, m := range msgs {
-			if t, ok := a.received(id, m.Reply, m.Data); ok {
+			if t, ok := a.received(id, m.Reply, m.Data, asked); ok {
 				tasks = append(tasks, t)
 			}
 		}
@@ -245,14 +247,19 @@ func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.J
 
 // received records one delivery the API got from NATS (a reserve event)
 // and turns it into a task of the response.
-func (a *API) received(id int64, reply string, data []byte) (Task, bool) {
+//
+// The reserve event's ms is how long ago the pull that brought the message
+// was asked for: NATS started the delivery's ack_wait somewhere in that
+// span, so a checker that must not call a redelivery premature can take
+// the span's start (a loaded machine delays the receipt, not the timer).
+func (a *API) received(id int64, reply string, data []byte, asked time.Time) (Task, bool) {
 	var p taskPayload
 	perr := json.Unmarshal(data, &p)
 	imageID := idString(p.ImageID)
 	if imageID == "" {
 		imageID = idString(p.ID)
 	}
-	ev := history.Event{Kind: history.KindReserve, Task: imageID, Reply: reply}
+	ev := history.Event{Kind: history.KindReserve, Task: imageID, Reply: reply, MS: float64(time.Since(asked).Microseconds()) / 1000}
 	if meta, err := ackreply.Parse(reply); err == nil {
 		ev.SSeq, ev.DSeq, ev.DC = meta.SSeq, meta.DSeq, meta.Delivered
 	} else {
