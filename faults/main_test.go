@@ -17,23 +17,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// checkFor polls f every `every` until it returns nil, failing the test with
-// f's last error after total.
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition never held within %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
-
 // echoServer starts a TCP echo server on 127.0.0.1:0 and returns its address.
 func echoServer(t testing.TB) string {
 	t.Helper()

@@ -14,6 +14,8 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // toxiproxyServer builds toxiproxy-server from the module cache, starts it
@@ -42,7 +44,7 @@ func toxiproxyServer(t *testing.T) string {
 	})
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := toxiclient.NewClient(url)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		_, err := c.Version()
 		return err
 	})
@@ -92,7 +94,7 @@ func TestRemoteBackend(t *testing.T) {
 	_, err = roundTrip(addr, 300*time.Millisecond)
 	require.Error(t, err)
 	require.NoError(t, heal(ctx))
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		_, err := roundTrip(addr, time.Second)
 		return err
 	})

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 var testNemesis = &Nemesis{
@@ -165,7 +167,7 @@ func TestRunnerHealsOnCancel(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- (&Runner{Env: env, Sink: sink}).Run(ctx, ws) }()
 
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if len(sink.events()) < 3 {
 			return errors.New("faults not started")
 		}

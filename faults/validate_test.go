@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestAttributeValidation(t *testing.T) {
@@ -136,7 +138,7 @@ func TestProcessFaults(t *testing.T) {
 	require.Nil(t, p.crash)
 
 	heal = inject(t, env, "f3", "", Spec{Name: "nats_pause", Attrs: Attrs{"for": "1h"}})
-	checkFor(t, time.Second, 5*time.Millisecond, func() error {
+	poll.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
 		if len(p.Calls()) < 4 {
 			return context.DeadlineExceeded
 		}

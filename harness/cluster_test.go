@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // routePeers is the set of node names a node has a route to.
@@ -77,7 +78,7 @@ func TestClusterRoutesGoThroughLinks(t *testing.T) {
 	require.Equal(t, 3, replicas, "stream %s on every node", StreamName(id))
 
 	require.NoError(t, s.Proxies().SetEnabled(ctx, faults.RouteLink(1), false))
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if p := routePeers(t, n1); p["n2"] || !p["n3"] {
 			return fmt.Errorf("node 1 routes to %v, want n3 only", p)
 		}

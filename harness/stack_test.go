@@ -25,6 +25,7 @@ import (
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // TestMain checks that nothing the stack starts outlives it: embedded NATS
@@ -37,23 +38,6 @@ const testToken = "natschaos-test"
 // testAckWait is the consumer's ack_wait in these tests: short, so that a
 // redelivery is seconds away.
 const testAckWait = 2 * time.Second
-
-// checkFor polls f every `every` until it returns nil, failing the test with
-// f's last error when total passes (nats-server's checkFor).
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition never held within %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
 
 // memSink keeps every event of a stack, with the time it arrived.
 type memSink struct {
@@ -247,7 +231,7 @@ func drain(t testing.TB, s *Stack, within time.Duration) {
 	if s.Workers() == nil {
 		require.NoError(t, s.StartWorkers(ctx))
 	}
-	checkFor(t, within, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, within, 20*time.Millisecond, func() error {
 		ok, err := s.Drained(ctx)
 		if err != nil {
 			return err
@@ -324,7 +308,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 
 	heal := inject(t, s, faults.Spec{Name: "http_drop_response", Attrs: faults.Attrs{"path": "/tasks/"}}, "")
 	require.NoError(t, s.StartWorkers(ctx))
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		reserved := sink.count(history.KindReserve, nil)
 		pending := ackPending(t, s)
 		handouts := sink.count(history.KindHandout, nil)
@@ -336,7 +320,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 	// Every reserve so far belongs to a /tasks call the rule already dropped.
 	orphans, reservedAt := sink.of(history.KindReserve, nil)
 	require.NoError(t, heal(context.Background()))
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindHTTP, func(e history.Event) bool {
 			return e.Worker != "probe" && e.Err != "" && strings.Contains(e.Path, "/tasks")
 		}) == 0 {
@@ -376,7 +360,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 		var si *jetstream.StreamInfo
 		var ci *jetstream.ConsumerInfo
 		// Right after a restart JetStream may still be recovering its streams.
-		checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		poll.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 			st, err := js.Stream(ctx, StreamName(job))
 			if err != nil {
 				return err
@@ -407,7 +391,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 
 	// Mid-run: restart once a quarter of the tasks is stored.
 	require.NoError(t, s.StartWorkers(ctx))
-	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
 		if n := sink.count(history.KindStored, nil); n < tasks/4 {
 			return fmt.Errorf("%d tasks stored", n)
 		}
@@ -433,7 +417,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	first := got[0]
 	heal := inject(t, s, faults.Spec{Name: "processor_crash", Attrs: faults.Attrs{"every": "1"}}, "")
 	c.result(job, first)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindStored, byTask(first.ImageID)) != 1 {
 			return fmt.Errorf("task %s not stored", first.ImageID)
 		}
@@ -444,7 +428,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	// The processor died before acking: no ack, and after ack_wait the task
 	// comes back (the other task is taken and held meanwhile).
 	var redelivered *api.Task
-	checkFor(t, testAckWait+5*time.Second, 50*time.Millisecond, func() error {
+	poll.CheckFor(t, testAckWait+5*time.Second, 50*time.Millisecond, func() error {
 		status, got := c.tasks(job, 1)
 		if status != http.StatusOK {
 			return fmt.Errorf("/tasks answered %d", status)
@@ -460,7 +444,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	require.Zero(t, sink.count(history.KindAck, byReply(*first.ReplySubject)), "the crashed delivery was acked")
 	require.Equal(t, 2, dc(t, *redelivered))
 	c.result(job, *redelivered)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindAck, byReply(*redelivered.ReplySubject)) != 1 {
 			return fmt.Errorf("redelivery of %s not acked", first.ImageID)
 		}
@@ -492,7 +476,7 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 	require.Less(t, time.Since(start), s.API.Config().ConnectTimeout+time.Second, "503 must be fast")
 
 	require.NoError(t, heal(context.Background()))
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		status, got := c.tasks(job, 1)
 		if status != http.StatusOK || len(got) != 1 {
 			return fmt.Errorf("/tasks answered %d with %d tasks", status, len(got))

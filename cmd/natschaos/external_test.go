@@ -22,6 +22,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // External mode against real processes (issue 6): a nats-server built from
@@ -84,7 +85,7 @@ func startProcess(t *testing.T, name string, env []string, bin string, args ...s
 // waitHTTP waits until url answers 200, failing early when p exits.
 func waitHTTP(t *testing.T, p *process, url string) {
 	t.Helper()
-	checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		if p.exited() {
 			t.Fatalf("%s exited:\n%s", p.name, p.output())
 		}
@@ -289,7 +290,7 @@ func TestExternalModePlatform(t *testing.T) {
 		"--proxy", fmt.Sprintf("worker-api=127.0.0.1:%d", workerAPI))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited early:\n%s", run.output())
 		}
@@ -303,7 +304,7 @@ func TestExternalModePlatform(t *testing.T) {
 	require.EqualValues(t, 1, job)
 
 	// Once natschaos records publishes, the platform publishes its tasks.
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited early:\n%s", run.output())
 		}

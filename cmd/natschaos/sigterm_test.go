@@ -20,6 +20,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // The heal guarantee of issue 4, against real processes: a toxiproxy-server
@@ -177,7 +178,7 @@ func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
 	})
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := toxiclient.NewClient(url)
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		select {
 		case <-done:
 			return errors.New("toxiproxy-server exited: " + out.String())
@@ -263,7 +264,7 @@ func startRun(t *testing.T, bin, url, scenario, out string) *child {
 // waitToxic waits until the proxy named name carries a toxic.
 func waitToxic(t *testing.T, c *toxiclient.Client, name string, run *child) {
 	t.Helper()
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited before its fault:\n%s", run.output())
 		}
@@ -290,22 +291,5 @@ func requireNoToxics(t *testing.T, c *toxiclient.Client) {
 		}
 		require.Empty(t, p.ActiveToxics, "toxics left on %s", name)
 		require.True(t, p.Enabled, "%s left disabled", name)
-	}
-}
-
-// checkFor polls f every `every` until it returns nil, failing the test with
-// f's last error after total.
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition never held within %s: %v", total, err)
-		}
-		time.Sleep(every)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -168,7 +170,7 @@ func TestServeAndClose(t *testing.T) {
 	go func() { served <- a.Serve(ln) }()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		resp, err := (&http.Client{Transport: tr}).Get("http://" + ln.Addr().String() + "/api/v2/")
 		if err != nil {
 			return err
@@ -481,7 +483,7 @@ func TestProcessorCrash(t *testing.T) {
 			require.Len(t, tasks, 1)
 			first := tasks[0]
 			e.postResults(id, first)
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				mu.Lock()
 				defer mu.Unlock()
 				if crashes < 1 {
@@ -490,7 +492,7 @@ func TestProcessorCrash(t *testing.T) {
 				return nil
 			})
 			if tt.lost {
-				checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 					if ok, _ := w.acked(*first.ReplySubject); !ok {
 						return fmt.Errorf("no ack for %s", *first.ReplySubject)
 					}
@@ -508,7 +510,7 @@ func TestProcessorCrash(t *testing.T) {
 				require.Zero(t, e.sink.storedCount(imgs[0]))
 				return
 			}
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if e.sink.storedCount(imgs[0]) != 1 {
 					return fmt.Errorf("not stored")
 				}
@@ -518,7 +520,7 @@ func TestProcessorCrash(t *testing.T) {
 			require.False(t, ok, "acked although the processor died before the ack")
 			// NATS redelivers it after ack_wait.
 			var again Task
-			checkFor(t, 3*ackWait, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
 				code, tasks := e.tasks(id, 1, 5*time.Second)
 				if code != 200 || len(tasks) == 0 {
 					return fmt.Errorf("no redelivery (status %d)", code)
@@ -532,7 +534,7 @@ func TestProcessorCrash(t *testing.T) {
 			replies[*again.ReplySubject] = again.ImageID
 			mu.Unlock()
 			e.postResults(id, again)
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if ok, _ := w.acked(*again.ReplySubject); !ok {
 					return fmt.Errorf("redelivery not acked")
 				}
@@ -543,7 +545,7 @@ func TestProcessorCrash(t *testing.T) {
 			j, _ := e.api.Job(id)
 			require.Equal(t, []string{imgs[0]}, j.StoredIDs)
 			require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				info, err := e.consumerInfo(id)
 				if err != nil {
 					return err
@@ -572,7 +574,7 @@ func TestJobCompletion(t *testing.T) {
 	}
 	w := watchAcks(t, e, id, replies)
 	e.postResults(id, tasks...)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		j, _ := e.api.Job(id)
 		if j.Status != StatusSuccess {
 			return fmt.Errorf("job %s", j.Status)
@@ -584,7 +586,7 @@ func TestJobCompletion(t *testing.T) {
 		require.Equal(t, 1, e.sink.storedCount(img))
 	}
 	for _, task := range tasks[:2] { // the last ack may follow the deletion
-		checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if ok, _ := w.acked(*task.ReplySubject); !ok {
 				return fmt.Errorf("not acked: %s", task.ImageID)
 			}
@@ -687,7 +689,7 @@ func TestConnectionPerRequest(t *testing.T) {
 			code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
 			require.Equal(t, 200, code)
 			require.Equal(t, uint64(2), e.api.Stats().RequestConns) // create + tasks
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if c := serverConns(t, e.nats); c.Connections != base.Connections {
 					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections)
 				}
@@ -697,13 +699,13 @@ func TestConnectionPerRequest(t *testing.T) {
 			// An interrupted request: the client gives up during the fetch.
 			code, _ = e.tasks(id, 1, 100*time.Millisecond)
 			require.Zero(t, code)
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if e.busy.Load() != 0 {
 					return fmt.Errorf("handler still running")
 				}
 				return nil
 			})
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if c := serverConns(t, e.nats); c.Connections != base.Connections+tt.leaked {
 					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections+tt.leaked)
 				}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 )
 
 // fuzzAPI is an API in front of an embedded NATS with one started job of
@@ -17,7 +19,7 @@ import (
 // Handler: a panic reaches the fuzzer instead of net/http's recovery.
 func fuzzAPI(f *testing.F) (*API, int64) {
 	f.Helper()
-	ns := startNATS(f)
+	ns := natsdtest.StartNATS(f)
 	cfg := testConfig(ns.ClientURL())
 	cfg.FetchWait = 5 * time.Millisecond
 	a, err := New(cfg)

@@ -23,6 +23,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,23 +31,6 @@ func TestMain(m *testing.M) {
 }
 
 const testToken = "s3cret"
-
-// checkFor polls f every `every` until it returns nil, failing the test
-// with f's last error when total passes (nats-server's checkFor).
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
 
 // memSink keeps the events an API emits.
 type memSink struct {
@@ -105,14 +89,6 @@ func testConfig(natsURL string) Config {
 	}
 }
 
-func startNATS(t testing.TB) *natsd.Server {
-	t.Helper()
-	s, err := natsd.Start()
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return s
-}
-
 // env is one API in front of one embedded NATS, served over HTTP.
 type env struct {
 	t      testing.TB
@@ -139,7 +115,7 @@ func withNATSURL(u string) envOpt { return func(c *Config) { c.NATSURL = u } }
 func newEnv(t testing.TB, ns *natsd.Server, opts ...envOpt) *env {
 	t.Helper()
 	if ns == nil {
-		ns = startNATS(t)
+		ns = natsdtest.StartNATS(t)
 	}
 	e := &env{t: t, nats: ns, sink: &memSink{}}
 	cfg := testConfig(ns.ClientURL())

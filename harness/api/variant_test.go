@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // Each known-bad variant is shown here (or in the api_test.go table named
@@ -30,7 +33,7 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	took := map[string]time.Duration{}
 	for _, v := range []string{VariantGood, VariantReserveOneByOne} {
 		t.Run(v, func(t *testing.T) {
-			ns := startNATS(t)
+			ns := natsdtest.StartNATS(t)
 			slow := latencyProxy(t, ns.ClientURL(), oneWay)
 			e := newEnv(t, ns, withVariant(v), withNATSURL(slow))
 			id := e.createJob(batch, true)
@@ -65,7 +68,7 @@ func TestVariantReconnectComesBack(t *testing.T) {
 			id := e.createJob(1, true)
 			code, _ := e.tasks(id, 1, 100*time.Millisecond) // interrupted during the fetch
 			require.Zero(t, code)
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if e.busy.Load() != 0 {
 					return fmt.Errorf("handler still running")
 				}
@@ -75,7 +78,7 @@ func TestVariantReconnectComesBack(t *testing.T) {
 			defer cancel()
 			require.NoError(t, e.nats.Restart(ctx))
 			// The test's own connection (default options) reconnects too.
-			checkFor(t, 3*badReconnectWait, 20*time.Millisecond, func() error {
+			poll.CheckFor(t, 3*badReconnectWait, 20*time.Millisecond, func() error {
 				if c := serverConns(t, e.nats); c.Connections != 1+tt.leaked {
 					return fmt.Errorf("%d connections after restart, want %d", c.Connections, 1+tt.leaked)
 				}
@@ -109,7 +112,7 @@ func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
 				bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
 			}()
 			t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
-			checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 				if bad.api.Stats().Dials == 0 {
 					return fmt.Errorf("the /tasks call has not dialed NATS yet")
 				}
@@ -173,14 +176,14 @@ func TestVariantSlowAck(t *testing.T) {
 			require.Len(t, tasks, 1)
 			w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
 			e.postResults(id, tasks[0])
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if e.sink.storedCount(imgs[0]) != 1 {
 					return fmt.Errorf("not stored")
 				}
 				return nil
 			})
 			if !tt.redelivered {
-				checkFor(t, ackWait/2, 5*time.Millisecond, func() error {
+				poll.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
 					if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
 						return fmt.Errorf("not acked within half an ack_wait")
 					}
@@ -195,7 +198,7 @@ func TestVariantSlowAck(t *testing.T) {
 				return
 			}
 			var again []Task
-			checkFor(t, 2*ackWait, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
 				code, again = e.tasks(id, 1, 5*time.Second)
 				if code != 200 || len(again) == 0 {
 					return fmt.Errorf("no redelivery (status %d)", code)
@@ -207,7 +210,7 @@ func TestVariantSlowAck(t *testing.T) {
 			ok, _ := w.acked(*tasks[0].ReplySubject)
 			require.False(t, ok, "acked before the redelivery")
 			// The late ack comes at 1.5 x ack_wait.
-			checkFor(t, ackWait, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
 				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
 					return fmt.Errorf("never acked")
 				}
@@ -229,7 +232,7 @@ func TestCloseUnblocksAndCloses(t *testing.T) {
 				defer close(done)
 				_, _ = a.CreateJob(context.Background(), JobSpec{Total: 1, StartNow: true})
 			}()
-			checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 				if a.Stats().Dials == 0 {
 					return fmt.Errorf("not dialed")
 				}

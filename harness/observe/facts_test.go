@@ -19,6 +19,8 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 const factAckWait = time.Second
@@ -30,7 +32,7 @@ const factAckWait = time.Second
 // acked one never.
 func TestFactAckListenerChangesNothing(t *testing.T) {
 	run := func(t *testing.T, observed bool) (deliveries []delivery, acks []history.Event) {
-		s := startNATS(t)
+		s := natsdtest.StartNATS(t)
 		sink := newSink()
 		if observed {
 			o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink)
@@ -63,7 +65,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		// The in-progress one comes back after ack_wait (counted from the
 		// +WPI), and nothing else does.
 		var late []jetstream.Msg
-		checkFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+		poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 			late = fetch(t, c, 3, 200*time.Millisecond)
 			if len(late) == 0 {
 				return errNoDelivery
@@ -77,7 +79,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		ackSync(t, nc, late[0], "+ACK")
 
 		// Past another ack_wait, nothing is redelivered: every ack held.
-		checkFor(t, 3*factAckWait, 50*time.Millisecond, func() error {
+		poll.CheckFor(t, 3*factAckWait, 50*time.Millisecond, func() error {
 			ci, err := c.Info(context.Background())
 			require.NoError(t, err)
 			if ci.AckFloor.Stream != 3 || ci.NumAckPending != 0 {
@@ -88,7 +90,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		require.Empty(t, fetch(t, c, 3, factAckWait+200*time.Millisecond))
 
 		if observed {
-			checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if len(sink.of(history.KindAck)) < 5 {
 					return errNotYet
 				}
@@ -123,7 +125,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 // sees every publish once and no redelivery (redeliveries go to the pull
 // request's inbox, never to the subject).
 func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	sink := newSink()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, ObservePublishes(""))
 	require.NoError(t, err)
@@ -136,7 +138,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 
 	require.Len(t, fetch(t, c, 3, time.Second), 3)
 	var redelivered []delivery
-	checkFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		for _, m := range fetch(t, c, 3, 200*time.Millisecond) {
 			redelivered = append(redelivered, deliveryOf(t, m))
 		}
@@ -161,7 +163,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 // stream, consumer, stream_seq, deliveries) comes only when a pull request
 // arrives after the last ack_wait expired, not when the timer expires.
 func TestFactMaxDeliveriesAdvisory(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	sink := newSink()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink)
 	require.NoError(t, err)
@@ -174,7 +176,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 
 	require.Len(t, fetch(t, c, 1, time.Second), 1)
 	var last time.Time
-	checkFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if ms := fetch(t, c, 1, 200*time.Millisecond); len(ms) == 1 {
 			require.Equal(t, delivery{1, 2}, deliveryOf(t, ms[0]))
 			last = time.Now()
@@ -196,7 +198,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	// The next pull request gets nothing, and brings the advisory.
 	asked := time.Now()
 	require.Empty(t, fetch(t, c, 1, 300*time.Millisecond))
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.of(history.KindAdvisory)) == 0 {
 			return errNotYet
 		}
@@ -219,7 +221,7 @@ func withoutT(e history.Event) history.Event { e.T = 0; return e }
 // TestFactAPITotal measures what each client operation adds to /jsz
 // api.total, the figure the round-trips checker divides by /tasks calls.
 func TestFactAPITotal(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	nc := connect(t, s.ClientURL())
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -303,7 +305,7 @@ func TestFactAPITotal(t *testing.T) {
 // TestFactAckSubjectTimestampIsStoreTime: the timestamp token of an ack
 // reply subject is when the message was stored, the same on every delivery.
 func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	nc := connect(t, s.ClientURL())
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -317,7 +319,7 @@ func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	first := fetch(t, c, 1, time.Second)
 	require.Len(t, first, 1)
 	var second []jetstream.Msg
-	checkFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if second = fetch(t, c, 1, 200*time.Millisecond); len(second) == 0 {
 			return errNoDelivery
 		}
@@ -338,7 +340,7 @@ func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 // the handshake; attempts the server never accepted (it was down) never
 // show, and a restarted server counts from zero.
 func TestFactTotalConnections(t *testing.T) {
-	s := startNATS(t, natsdAuth("u", "p"))
+	s := natsdtest.StartNATS(t, natsdAuth("u", "p"))
 	url := "nats://" + s.Addr()
 
 	for _, tc := range []struct {
@@ -412,7 +414,7 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 			func(string) string { return "job.2.tasks" }, nats.ErrNoResponders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startNATS(t)
+			s := natsdtest.StartNATS(t)
 			nc := connect(t, s.ClientURL())
 			js, err := jetstream.New(nc)
 			require.NoError(t, err)

@@ -16,27 +16,11 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// checkFor polls f every `every` until it returns nil, and fails the test
-// with f's last error if that has not happened within total.
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
 }
 
 // memSink keeps every event in memory, stamped with its arrival time.
@@ -67,15 +51,6 @@ func (s *memSink) of(kind history.Kind) []history.Event {
 		}
 	}
 	return out
-}
-
-// startNATS runs an embedded server for one test.
-func startNATS(t testing.TB, opts ...natsd.Option) *natsd.Server {
-	t.Helper()
-	s, err := natsd.Start(opts...)
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return s
 }
 
 func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
@@ -195,7 +170,7 @@ func ackSync(t testing.TB, nc *nats.Conn, m jetstream.Msg, payload string) {
 // waitEvents waits until sink holds at least n events of kind.
 func waitEvents(t testing.TB, sink *memSink, kind history.Kind, n int) {
 	t.Helper()
-	checkFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if got := len(sink.of(kind)); got < n {
 			return fmt.Errorf("%d %s events, want %d", got, kind, n)
 		}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestAckKind(t *testing.T) {
@@ -36,7 +38,7 @@ func TestAckKind(t *testing.T) {
 // The nak and terminated advisories, the task lookup, and a server restart
 // in the middle: the observer reconnects and keeps recording.
 func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	sink := newSink()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink,
 		NATSTaskLookup(func(reply string) string {
@@ -75,7 +77,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.Restart(ctx))
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	poll.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if !o.nc.IsConnected() || !nc.IsConnected() {
 			return errNotYet
 		}

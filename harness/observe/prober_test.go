@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestProberRecordsProbes(t *testing.T) {
@@ -84,7 +85,7 @@ func TestProberSlowProbesKeepSchedule(t *testing.T) {
 	t.Cleanup(p.Close)
 
 	// Within one timeout, probes kept starting although none finished.
-	checkFor(t, timeout, 5*time.Millisecond, func() error {
+	poll.CheckFor(t, timeout, 5*time.Millisecond, func() error {
 		if started.Load() < 8 {
 			return errNotYet
 		}

@@ -9,10 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestSamplerValues(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	sink := newSink()
 	// A long interval: the test takes its samples itself.
 	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink,
@@ -22,7 +24,7 @@ func TestSamplerValues(t *testing.T) {
 	ctx := context.Background()
 
 	// Before the consumer exists: a server event, no consumer event.
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.of(history.KindServer)) == 0 {
 			return errNotYet
 		}
@@ -67,11 +69,11 @@ func TestSamplerValues(t *testing.T) {
 }
 
 func TestSamplerLoopAndUnreachableServer(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	sink := newSink()
 	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink, SamplerInterval(20*time.Millisecond))
 	require.NoError(t, err)
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.of(history.KindServer)) < 3 {
 			return errNotYet
 		}
@@ -85,7 +87,7 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.Resume(ctx))
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.of(history.KindServer)) <= n {
 			return errNotYet
 		}
@@ -101,7 +103,7 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 }
 
 func TestSamplerStopsWithContext(t *testing.T) {
-	s := startNATS(t)
+	s := natsdtest.StartNATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	sm, err := NewSampler(ctx, s.MonitorURL(), history.Discard, SamplerInterval(10*time.Millisecond))
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -285,13 +287,12 @@ func (s *sink) all() []history.Event {
 // waitFor polls cond every 5 ms until it holds, failing after total with what.
 func waitFor(t testing.TB, total time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: never %s", total, what)
+	poll.CheckFor(t, total, 5*time.Millisecond, func() error {
+		if !cond() {
+			return errors.New("never " + what)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // testConfig is a small, fast worker against base.
