@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,33 +131,17 @@ type ExternalConfig struct {
 // (DESIGN.md "Two ways to run"). It implements faults.Env and the same run
 // steps as a Stack. The caller must Close it.
 type External struct {
+	rig  // recording through gate
 	cfg  ExternalConfig
 	gate *Gate
-	log  *slog.Logger
-	rng  *rand.Rand
 	out  io.Writer
 
-	proxies   faults.Proxies
-	ownsProxy bool
-	links     map[string]string
+	apiBase  string // http://host:port (no /api/v2)
+	Client   *APIClient
+	natsOpts []nats.Option
 
-	apiBase string // http://host:port (no /api/v2)
-	Client  *APIClient
-
-	rules     faults.HTTPRules
-	httpProxy *observe.Proxy
-	natsObs   *observe.NATSObserver
-	prober    *observe.Prober
-	sampler   *observe.Sampler
-	natsOpts  []nats.Option
-
-	mu       sync.Mutex
-	job      int64
-	pool     *worker.Pool
-	stopWk   context.CancelFunc
-	wkDone   chan struct{}
-	stored   map[string]bool
-	status   string // the job's status as last read back
+	stored   map[string]bool // under rig.mu
+	status   string          // under rig.mu: the job's status as last read back
 	stopRead context.CancelFunc
 	readDone chan struct{}
 }
@@ -196,9 +179,11 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	gate := NewGate(sink, clock)
 	e = &External{
-		cfg: cfg, gate: NewGate(sink, clock), log: log, out: cfg.Out,
-		rng: rand.New(rand.NewSource(cfg.Seed)), links: map[string]string{}, stored: map[string]bool{},
+		cfg: cfg, gate: gate, out: cfg.Out, stored: map[string]bool{},
+		rig: rig{sink: gate, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies,
+			links: map[string]string{}, listen: cfg.Listen},
 	}
 	defer func() {
 		if err != nil {
@@ -222,13 +207,8 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		}
 	}
 
-	e.proxies = cfg.Proxies
-	if e.proxies == nil {
-		emb, err := faults.NewEmbedded()
-		if err != nil {
-			return nil, fmt.Errorf("start toxiproxy: %w", err)
-		}
-		e.proxies, e.ownsProxy = emb, true
+	if err := e.startProxies(); err != nil {
+		return nil, err
 	}
 	natsAddr, err := hostPort(cfg.NATSURLs[0], "4222")
 	if err != nil {
@@ -241,14 +221,11 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	e.Client = &APIClient{BaseURL: e.apiBase + "/api/v2", Token: cfg.APIToken, HTTP: client}
-	popts := []observe.ProxyOption{observe.ProxyLogger(log)}
+	var popts []observe.ProxyOption
 	if cfg.ExternalWorkers {
 		popts = append(popts, observe.ProxyRecordTasks())
 	}
-	if e.httpProxy, err = observe.NewProxy(e.apiBase, &e.rules, e.gate, popts...); err != nil {
-		return nil, fmt.Errorf("start recording proxy: %w", err)
-	}
-	if err := e.link(ctx, faults.LinkWorkerAPI, e.httpProxy.Addr()); err != nil {
+	if err := e.startRecordingProxy(ctx, e.apiBase, popts...); err != nil {
 		return nil, err
 	}
 
@@ -262,12 +239,8 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	if e.natsObs, err = observe.NewNATSObserver(ctx, strings.Join(cfg.NATSURLs, ","), e.gate, oopts...); err != nil {
 		return nil, fmt.Errorf("start nats observer: %s", Redact(err.Error(), cfg.NATSURLs...))
 	}
-	probeEvery := cfg.ProbeEvery
-	if probeEvery <= 0 {
-		probeEvery = observe.DefaultProbeInterval
-	}
-	if e.prober, err = observe.NewProber(ctx, e.apiBase+"/api/v2/", e.gate, observe.ProberInterval(probeEvery), observe.ProberLogger(log)); err != nil {
-		return nil, fmt.Errorf("start prober: %w", err)
+	if err := e.startProber(ctx, e.apiBase, cfg.ProbeEvery); err != nil {
+		return nil, err
 	}
 	e.printAddresses()
 	return e, nil
@@ -347,27 +320,6 @@ func Redact(s string, urls ...string) string {
 	return s
 }
 
-func (e *External) link(ctx context.Context, link, upstream string) error {
-	listen := e.cfg.Listen[link]
-	if listen == "" {
-		listen = "127.0.0.1:0"
-	}
-	addr, err := e.proxies.Create(ctx, link, listen, upstream)
-	if err != nil {
-		return fmt.Errorf("create link %s on %s: %w", link, listen, err)
-	}
-	e.links[link] = addr
-	return nil
-}
-
-// LinkAddr is the listen address of a link's proxy.
-func (e *External) LinkAddr(link string) string { return e.links[link] }
-
-// WorkerURL is the API base URL as the workers must see it: through worker-api.
-func (e *External) WorkerURL() string {
-	return "http://" + e.links[faults.LinkWorkerAPI] + "/api/v2"
-}
-
 // printAddresses tells the user where to point the system under test.
 func (e *External) printAddresses() {
 	w := e.out
@@ -400,13 +352,6 @@ func stripUser(raw string) string {
 	return u.String()
 }
 
-// Job is the id of the run's job (0 before NewJob).
-func (e *External) Job() int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.job
-}
-
 // NewJob waits for the API to answer, then creates a job of tasks tasks
 // through POST /api/v2/jobs/ (or takes cfg.JobID), starts sampling its
 // consumer and publishes its tasks (publish events) unless
@@ -436,22 +381,10 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		}
 		fmt.Fprintf(e.out, "natschaos: driving job %d\n", id)
 	}
-	e.mu.Lock()
-	e.job = id
-	e.mu.Unlock()
+	e.setJob(id)
 
-	every := e.cfg.SampleEvery
-	if every <= 0 {
-		every = observe.DefaultSampleInterval
-	}
-	sopts := []observe.SamplerOption{observe.SamplerConsumer(StreamName(id), ConsumerName(id)),
-		observe.SamplerInterval(every), observe.SamplerLogger(e.log)}
-	if len(e.cfg.MonitorURLs) > 1 {
-		sopts = append(sopts, observe.SamplerNodes(e.cfg.MonitorURLs[1:]...))
-	}
-	var err error
-	if e.sampler, err = observe.NewSampler(ctx, e.cfg.MonitorURLs[0], e.gate, sopts...); err != nil {
-		return 0, fmt.Errorf("start sampler: %w", err)
+	if err := e.startSampler(ctx, id, e.cfg.MonitorURLs, e.cfg.SampleEvery); err != nil {
+		return 0, err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stopRead, e.readDone = cancel, make(chan struct{})
@@ -495,32 +428,12 @@ func (e *External) live(ctx context.Context) bool {
 }
 
 // StartWorkers starts the built-in workers against the worker-api link,
-// unless the workers are external.
+// unless the workers are external. They run until StopWorkers or Close.
 func (e *External) StartWorkers(ctx context.Context) error {
 	if e.cfg.ExternalWorkers {
 		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.pool != nil {
-		return errors.New("workers already started")
-	}
-	wc := e.cfg.Worker
-	wc.BaseURL = e.WorkerURL()
-	wc.Token = e.cfg.APIToken
-	pool, err := worker.NewPool(e.cfg.Workers, wc, e.gate, worker.WithLogger(e.log))
-	if err != nil {
-		return fmt.Errorf("workers: %w", err)
-	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.pool, e.stopWk, e.wkDone = pool, cancel, make(chan struct{})
-	go func() {
-		defer close(e.wkDone)
-		if err := pool.Run(wctx); err != nil {
-			e.log.Warn("workers stopped", "err", err)
-		}
-	}()
-	return nil
+	return e.startWorkers(ctx, e.cfg.Workers, e.cfg.Worker, e.cfg.APIToken)
 }
 
 // Ready waits, up to cfg.ReadyTimeout each, until traffic flows: with
@@ -640,31 +553,6 @@ func (e *External) readBack(ctx context.Context) (string, error) {
 	return st.Status, nil
 }
 
-// StopWorkers stops the built-in workers and waits for them.
-func (e *External) StopWorkers() {
-	e.mu.Lock()
-	cancel, done := e.stopWk, e.wkDone
-	e.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
-
-// Drained reports whether the job needs nothing more: its consumer is gone
-// (the API deletes it when the job ends) or has nothing pending and nothing
-// awaiting an ack, as the monitoring port says.
-func (e *External) Drained(ctx context.Context) (bool, error) {
-	if e.sampler == nil {
-		return false, errors.New("drain: no job sampled yet")
-	}
-	pending, ackPending, found, err := e.sampler.ConsumerState(ctx)
-	if err != nil {
-		return false, fmt.Errorf("drain: %w", err)
-	}
-	return !found || (pending == 0 && ackPending == 0), nil
-}
-
 // Finish reads back, from GET /api/v2/jobs/{id}/, which results the API
 // holds (stored events for those not seen yet), after the drain.
 func (e *External) Finish(ctx context.Context) error {
@@ -694,19 +582,6 @@ func (e *External) Finish(ctx context.Context) error {
 // Ready and Finish of an embedded Stack are no-ops: it knows its config
 // before anything runs, and its API records stored events itself.
 
-// Sink is where the run's own events go: through the gate that holds
-// everything back until the config event.
-func (e *External) Sink() history.Sink { return e.gate }
-
-// Heal removes every toxic, enables every proxy and clears every HTTP rule.
-func (e *External) Heal(ctx context.Context) error {
-	e.rules.Clear()
-	if err := e.proxies.Heal(ctx); err != nil {
-		return fmt.Errorf("heal: %w", err)
-	}
-	return nil
-}
-
 // Connections is the client connections of every node, summed (/varz).
 func (e *External) Connections(ctx context.Context) (int, error) {
 	total, answered := 0, 0
@@ -726,28 +601,10 @@ func (e *External) Connections(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// Sample takes one consumer/server sample now.
-func (e *External) Sample(ctx context.Context) {
-	if e.sampler != nil {
-		if err := e.sampler.Sample(ctx); err != nil {
-			e.log.Warn("sample", "err", err)
-		}
-	}
-}
-
-// Proxies implements faults.Env.
-func (e *External) Proxies() faults.Proxies { return e.proxies }
-
-// HTTP implements faults.Env.
-func (e *External) HTTP() *faults.HTTPRules { return &e.rules }
-
 // Process implements faults.Env: the job can be cancelled through the API
 // and built-in workers crashed; NATS and the API are not the harness's
 // processes (see [ExternalUnsupported]).
 func (e *External) Process() faults.Process { return externalProcess{e} }
-
-// Rand implements faults.Env.
-func (e *External) Rand() *rand.Rand { return e.rng }
 
 // ExternalUnsupported says why fault cannot run against an external target
 // ("" when it can): the harness controls neither the NATS processes nor the
@@ -780,18 +637,7 @@ func (p externalProcess) CrashWorker(_ context.Context, after string) error {
 	if why := ExternalUnsupported("worker_crash", p.e.cfg.ExternalWorkers); why != "" {
 		return errors.New(why)
 	}
-	p.e.mu.Lock()
-	pool := p.e.pool
-	p.e.mu.Unlock()
-	if pool == nil {
-		return errors.New("worker_crash: no workers running")
-	}
-	id, err := pool.Crash(after)
-	if err != nil {
-		return fmt.Errorf("worker_crash: %w", err)
-	}
-	p.e.log.Info("worker armed to crash", "worker", id, "after", after)
-	return nil
+	return p.e.crashWorker(after)
 }
 
 func (p externalProcess) SetProcessorCrash(crash func() bool) {
@@ -824,25 +670,6 @@ func (e *External) Close() {
 		<-e.readDone
 		e.stopRead = nil
 	}
-	if e.prober != nil {
-		e.prober.Close()
-	}
-	if e.sampler != nil {
-		e.sampler.Close()
-	}
-	if e.natsObs != nil {
-		e.natsObs.Close()
-	}
-	e.rules.Clear()
-	if e.proxies != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), faults.DefaultHealTimeout)
-		if err := e.proxies.Close(ctx); err != nil {
-			e.log.Warn("close toxiproxy", "err", err)
-		}
-		cancel()
-	}
-	if e.httpProxy != nil {
-		_ = e.httpProxy.Close() // nothing to do about a close error on the way out
-	}
+	e.rig.close()
 	e.gate.Release()
 }

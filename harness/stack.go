@@ -22,7 +22,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -67,38 +66,25 @@ type Config struct {
 	NoObservers bool
 }
 
-// Stack is the embedded system under test with its proxies and observers.
-// It implements faults.Env. The caller must Close it.
+// Stack is the embedded system under test with its proxies and observers
+// (the rig it shares with External). It implements faults.Env. The caller
+// must Close it.
 type Stack struct {
-	cfg  Config
-	sink history.Sink
-	log  *slog.Logger
-	rng  *rand.Rand
+	rig
+	cfg Config
 
-	NATS    *natsd.Server   // node 1
-	Nodes   []*natsd.Server // every node (NATS alone without a cluster)
-	proxies faults.Proxies
-	links   map[string]string // link → the proxy's listen address
+	NATS  *natsd.Server   // node 1
+	Nodes []*natsd.Server // every node (NATS alone without a cluster)
 
 	API    *api.API
 	apiLn  net.Listener
 	apiURL string // direct, for the harness's own calls and the prober
 	Client *APIClient
 
-	rules     faults.HTTPRules
-	httpProxy *observe.Proxy
-
-	natsObs *observe.NATSObserver
-	prober  *observe.Prober
-	sampler *observe.Sampler
-
-	mu      sync.Mutex
-	job     int64
-	pool    *worker.Pool
-	stopWk  context.CancelFunc
-	wkDone  chan struct{}
 	closers []func()
 }
+
+var _ faults.Env = (*Stack)(nil)
 
 // Start brings up NATS, Toxiproxy and its links, the reference API, the
 // recording HTTP proxy, the NATS observer and the liveness prober, all on
@@ -115,7 +101,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{cfg: cfg, sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), links: map[string]string{}}
+	s = &Stack{cfg: cfg, rig: rig{sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies, links: map[string]string{}}}
 	started := s // a failing return sets s to nil before this runs
 	defer func() {
 		if err != nil {
@@ -124,13 +110,8 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 		}
 	}()
 
-	s.proxies = cfg.Proxies
-	if s.proxies == nil {
-		emb, err := faults.NewEmbedded()
-		if err != nil {
-			return nil, fmt.Errorf("start toxiproxy: %w", err)
-		}
-		s.proxies = emb
+	if err := s.startProxies(); err != nil {
+		return nil, err
 	}
 	if cfg.Cluster > 1 {
 		s.Nodes, err = startCluster(ctx, s.proxies, cfg.Cluster, s.links)
@@ -176,10 +157,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	s.closers = append(s.closers, func() { s.API.Close(); <-served })
 	s.Client = &APIClient{BaseURL: s.apiURL + "/api/v2", Token: apiCfg.Token}
 
-	if s.httpProxy, err = observe.NewProxy(s.apiURL, &s.rules, sink, observe.ProxyLogger(log)); err != nil {
-		return nil, fmt.Errorf("start recording proxy: %w", err)
-	}
-	if err := s.link(ctx, faults.LinkWorkerAPI, s.httpProxy.Addr()); err != nil {
+	if err := s.startRecordingProxy(ctx, s.apiURL); err != nil {
 		return nil, err
 	}
 
@@ -192,40 +170,14 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 		observe.NATSConnectOptions(nats.DontRandomize())); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)
 	}
-	probeEvery := cfg.ProbeEvery
-	if probeEvery <= 0 {
-		probeEvery = observe.DefaultProbeInterval
-	}
-	if s.prober, err = observe.NewProber(ctx, s.apiURL+"/api/v2/", sink, observe.ProberInterval(probeEvery), observe.ProberLogger(log)); err != nil {
-		return nil, fmt.Errorf("start prober: %w", err)
+	if err := s.startProber(ctx, s.apiURL, cfg.ProbeEvery); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) link(ctx context.Context, link, upstream string) error {
-	addr, err := s.proxies.Create(ctx, link, "127.0.0.1:0", upstream)
-	if err != nil {
-		return fmt.Errorf("create link %s: %w", link, err)
-	}
-	s.links[link] = addr
-	return nil
-}
-
-// LinkAddr is the listen address of a link's proxy.
-func (s *Stack) LinkAddr(link string) string { return s.links[link] }
-
-// WorkerURL is the API base URL as the workers see it: through worker-api.
-func (s *Stack) WorkerURL() string { return "http://" + s.links[faults.LinkWorkerAPI] + "/api/v2" }
-
 // APIURL is the API's own base URL (no proxy, no faults).
 func (s *Stack) APIURL() string { return s.apiURL + "/api/v2" }
-
-// Job is the id of the run's job (0 before NewJob).
-func (s *Stack) Job() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.job
-}
 
 // NewJob creates a job of tasks tasks through the API, creates its consumer
 // exactly as the API would, records the consumer's real settings as the
@@ -235,9 +187,7 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	s.job = id
-	s.mu.Unlock()
+	s.setJob(id)
 
 	nc, err := nats.Connect(s.NATS.ClientURL(), nats.Name("natschaos-publisher"))
 	if err != nil {
@@ -261,21 +211,12 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 		return id, Publish(ctx, js, id, tasks, s.sink)
 	}
 
-	every := s.cfg.SampleEvery
-	if every <= 0 {
-		every = observe.DefaultSampleInterval
+	monitors := make([]string, len(s.Nodes))
+	for i, nd := range s.Nodes {
+		monitors[i] = nd.MonitorURL()
 	}
-	sopts := []observe.SamplerOption{observe.SamplerConsumer(StreamName(id), ConsumerName(id)),
-		observe.SamplerInterval(every), observe.SamplerLogger(s.log)}
-	if len(s.Nodes) > 1 {
-		var others []string
-		for _, nd := range s.Nodes[1:] {
-			others = append(others, nd.MonitorURL())
-		}
-		sopts = append(sopts, observe.SamplerNodes(others...))
-	}
-	if s.sampler, err = observe.NewSampler(ctx, s.NATS.MonitorURL(), s.sink, sopts...); err != nil {
-		return 0, fmt.Errorf("start sampler: %w", err)
+	if err := s.startSampler(ctx, id, monitors, s.cfg.SampleEvery); err != nil {
+		return 0, err
 	}
 	if err := s.sampler.Sample(ctx); err != nil {
 		s.log.Warn("first sample", "err", err)
@@ -300,9 +241,6 @@ func ConfigEvent(info *jetstream.ConsumerInfo, workerHTTPTimeout, connectTimeout
 	}
 }
 
-// Sink is the sink the stack records into.
-func (s *Stack) Sink() history.Sink { return s.sink }
-
 // Ready implements the run's wait for traffic: the embedded stack needs
 // none (its config event is written by NewJob).
 func (s *Stack) Ready(context.Context) error { return nil }
@@ -314,45 +252,7 @@ func (s *Stack) Finish(context.Context) error { return nil }
 // StartWorkers starts the workers against the worker-api link. They run
 // until StopWorkers or Close.
 func (s *Stack) StartWorkers(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pool != nil {
-		return errors.New("workers already started")
-	}
-	wc := s.cfg.Worker
-	wc.BaseURL = s.WorkerURL()
-	wc.Token = s.cfg.API.Token
-	pool, err := worker.NewPool(s.cfg.Workers, wc, s.sink, worker.WithLogger(s.log))
-	if err != nil {
-		return fmt.Errorf("workers: %w", err)
-	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.pool, s.stopWk, s.wkDone = pool, cancel, make(chan struct{})
-	go func() {
-		defer close(s.wkDone)
-		if err := pool.Run(wctx); err != nil {
-			s.log.Warn("workers stopped", "err", err)
-		}
-	}()
-	return nil
-}
-
-// StopWorkers stops the workers and waits for them.
-func (s *Stack) StopWorkers() {
-	s.mu.Lock()
-	cancel, done := s.stopWk, s.wkDone
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
-
-// Workers is the running pool (nil before StartWorkers).
-func (s *Stack) Workers() *worker.Pool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pool
+	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.API.Token)
 }
 
 // Drained reports whether the job needs nothing more: it is finished, or its
@@ -367,29 +267,18 @@ func (s *Stack) Drained(ctx context.Context) (bool, error) {
 	case api.StatusSuccess, api.StatusFailure, api.StatusRevoked:
 		return true, nil
 	}
-	if s.sampler == nil {
-		if s.cfg.NoObservers {
-			return false, nil // only the job's status tells
-		}
-		return false, errors.New("drain: no job sampled yet")
+	if s.sampler == nil && s.cfg.NoObservers {
+		return false, nil // only the job's status tells
 	}
-	pending, ackPending, found, err := s.sampler.ConsumerState(ctx)
-	if err != nil {
-		return false, fmt.Errorf("drain: %w", err)
-	}
-	return !found || (pending == 0 && ackPending == 0), nil
+	return s.rig.Drained(ctx)
 }
 
-// Heal removes every toxic, enables every proxy and clears every HTTP rule:
-// the sweep of the heal phase (the fault runner already healed what it
-// injected; this catches anything else).
+// Heal removes every toxic, enables every proxy, clears every HTTP rule and
+// the API's processor crash: the sweep of the heal phase (the fault runner
+// already healed what it injected; this catches anything else).
 func (s *Stack) Heal(ctx context.Context) error {
-	s.rules.Clear()
 	s.API.SetProcessorCrash(nil)
-	if err := s.proxies.Heal(ctx); err != nil {
-		return fmt.Errorf("heal: %w", err)
-	}
-	return nil
+	return s.rig.Heal(ctx)
 }
 
 // Connections is the server's current client connection count (/varz),
@@ -422,26 +311,8 @@ func (s *Stack) clientURLs() string {
 	return strings.Join(urls, ",")
 }
 
-// Sample takes one consumer/server sample now (at a phase change).
-func (s *Stack) Sample(ctx context.Context) {
-	if s.sampler != nil {
-		if err := s.sampler.Sample(ctx); err != nil {
-			s.log.Warn("sample", "err", err)
-		}
-	}
-}
-
-// Proxies implements faults.Env.
-func (s *Stack) Proxies() faults.Proxies { return s.proxies }
-
-// HTTP implements faults.Env: the rules of the recording proxy on worker-api.
-func (s *Stack) HTTP() *faults.HTTPRules { return &s.rules }
-
 // Process implements faults.Env.
 func (s *Stack) Process() faults.Process { return stackProcess{s} }
-
-// Rand implements faults.Env.
-func (s *Stack) Rand() *rand.Rand { return s.rng }
 
 // stackProcess is the Process side of faults.Env for the embedded stack.
 type stackProcess struct{ s *Stack }
@@ -471,16 +342,7 @@ func (p stackProcess) PauseNATS(context.Context, int, time.Duration) error {
 }
 
 func (p stackProcess) CrashWorker(_ context.Context, after string) error {
-	pool := p.s.Workers()
-	if pool == nil {
-		return errors.New("worker_crash: no workers running")
-	}
-	id, err := pool.Crash(after)
-	if err != nil {
-		return fmt.Errorf("worker_crash: %w", err)
-	}
-	p.s.log.Info("worker armed to crash", "worker", id, "after", after)
-	return nil
+	return p.s.crashWorker(after)
 }
 
 func (p stackProcess) SetProcessorCrash(crash func() bool) { p.s.API.SetProcessorCrash(crash) }
@@ -489,30 +351,11 @@ func (p stackProcess) CancelJob(ctx context.Context) error {
 	return p.s.Client.CancelJob(ctx, p.s.Job())
 }
 
-// Close stops everything in order — workers, observers, proxies, API, NATS —
-// healing every fault on the way. It is safe to call on a half-started Stack.
+// Close stops everything in order — workers, observers, proxies, recording
+// proxy, API, NATS — healing every fault on the way. It is safe to call on a half-started Stack.
 func (s *Stack) Close() {
 	s.StopWorkers()
-	if s.prober != nil {
-		s.prober.Close()
-	}
-	if s.sampler != nil {
-		s.sampler.Close()
-	}
-	if s.natsObs != nil {
-		s.natsObs.Close()
-	}
-	s.rules.Clear()
-	if s.proxies != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), faults.DefaultHealTimeout)
-		if err := s.proxies.Close(ctx); err != nil {
-			s.log.Warn("close toxiproxy", "err", err)
-		}
-		cancel()
-	}
-	if s.httpProxy != nil {
-		_ = s.httpProxy.Close() // nothing to do about a close error on the way out
-	}
+	s.rig.close()
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
 	}
