@@ -341,33 +341,38 @@ func TestOnePullPerBatch(t *testing.T) {
 			e := newEnv(t, nil, withVariant(tt.variant))
 			id := e.createJob(100, true)
 			e.publish(id, 60)
-			var mu sync.Mutex
-			pulls := 0
-			sub, err := e.nc.Subscribe("$JS.API.CONSUMER.MSG.NEXT.>", func(*nats.Msg) {
-				mu.Lock()
-				pulls++
-				mu.Unlock()
-			})
+			// A channel subscription: the pull requests the server sent before
+			// the PONG of a Flush are in the channel when Flush returns, so
+			// draining it after a Flush counts exactly one call's pulls
+			// (an async callback could still be running the previous call's).
+			pullCh := make(chan *nats.Msg, 1024)
+			sub, err := e.nc.ChanSubscribe("$JS.API.CONSUMER.MSG.NEXT.>", pullCh)
 			require.NoError(t, err)
 			defer func() { _ = sub.Unsubscribe() }()
-			require.NoError(t, e.nc.Flush())
+			drain := func() int {
+				require.NoError(t, e.nc.Flush())
+				n := 0
+				for {
+					select {
+					case <-pullCh:
+						n++
+					default:
+						return n
+					}
+				}
+			}
+			drain()
 			// The first call creates the consumer; measure the steady state.
 			code, _ := e.tasks(id, 1, 5*time.Second)
 			require.Equal(t, 200, code)
 			for _, b := range tt.batches {
-				require.NoError(t, e.nc.Flush())
-				mu.Lock()
-				pulls = 0
-				mu.Unlock()
+				drain()
 				before := jsAPITotal(t, e.nats)
 				code, tasks := e.tasks(id, b, 10*time.Second)
 				require.Equal(t, 200, code)
 				require.Len(t, tasks, b)
 				calls := int(jsAPITotal(t, e.nats) - before)
-				require.NoError(t, e.nc.Flush())
-				mu.Lock()
-				got := pulls
-				mu.Unlock()
+				got := drain()
 				require.LessOrEqual(t, got, tt.maxPulls(b), "batch %d: pull requests", b)
 				require.GreaterOrEqual(t, got, 1)
 				require.LessOrEqual(t, calls, tt.maxAPICalls(b), "batch %d: JetStream API calls", b)
