@@ -578,6 +578,14 @@ func TestJobCompletion(t *testing.T) {
 		replies[*task.ReplySubject] = task.ImageID
 	}
 	w := watchAcks(t, e, id, replies)
+	// Cleanup deletes the stream in one call: never the consumer alone, or a
+	// /tasks racing the job's end would create a fresh consumer that hands
+	// every task out again.
+	consumerDeletes := make(chan *nats.Msg, 8)
+	sub, err := e.nc.ChanSubscribe("$JS.API.CONSUMER.DELETE.>", consumerDeletes)
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	require.NoError(t, e.nc.Flush())
 	e.postResults(id, tasks...)
 	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		j, _ := e.api.Job(id)
@@ -601,8 +609,10 @@ func TestJobCompletion(t *testing.T) {
 		require.True(t, storedFirst)
 	}
 	require.False(t, e.streamExists(id))
-	_, err := e.consumerInfo(id)
+	_, err = e.consumerInfo(id)
 	require.Error(t, err)
+	require.NoError(t, e.nc.Flush())
+	require.Empty(t, consumerDeletes, "cleanup deleted the consumer on its own")
 
 	code, body := e.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), testToken, nil, time.Second)
 	require.Equal(t, 200, code)

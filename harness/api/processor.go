@@ -242,14 +242,17 @@ func (p *processor) cleanup(ctx context.Context, id int64) error {
 	return nil
 }
 
-// deleteJobResources deletes job id's consumer, then its stream, within
-// ctx; resources already gone are not an error.
+// deleteJobResources deletes job id's stream, and its consumer with it,
+// within ctx; a stream already gone is not an error.
+//
+// The stream goes in one call, not the consumer first: a /tasks call that
+// passed the terminal guard just before the job ended "ensures the consumer
+// exists", and between a consumer delete and a stream delete it would
+// create a new durable consumer on the old stream — one that delivers every
+// task again from the start (measured: a finished job's tasks handed out a
+// second time, with dc 1).
 func deleteJobResources(ctx context.Context, js jetstream.JetStream, id int64) error {
-	err := js.DeleteConsumer(ctx, StreamName(id), ConsumerName(id))
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("delete consumer %s: %w", ConsumerName(id), err)
-	}
-	err = js.DeleteStream(ctx, StreamName(id))
+	err := js.DeleteStream(ctx, StreamName(id))
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("delete stream %s: %w", StreamName(id), err)
 	}
