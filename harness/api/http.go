@@ -172,24 +172,26 @@ func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"id": j.ID, "status": j.Status})
 }
 
-// jobFromPath returns the job of the {id} in the path, or false (404).
-func (a *API) jobFromPath(r *http.Request) (int64, bool) {
+// jobOf resolves the job of the {id} in the path and checks the token, in
+// PROTOCOL.md's order (unknown job 404, then token 401), answering the
+// error itself when it returns false.
+func (a *API) jobOf(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	_, ok := a.jobs.status(id)
-	return id, ok
-}
-
-func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.jobFromPath(r)
-	if !ok {
+	if _, ok := a.jobs.status(id); err != nil || !ok {
 		writeError(w, http.StatusNotFound, "job not found")
-		return
+		return 0, false
 	}
 	if !a.authorized(r) {
 		writeError(w, http.StatusUnauthorized, "invalid token")
+		return 0, false
+	}
+	return id, true
+}
+
+
+func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.jobOf(w, r)
+	if !ok {
 		return
 	}
 	j, _ := a.jobs.get(id)
@@ -211,13 +213,8 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("batch_size must be an integer in [1, %d]", MaxBatch))
 		return
 	}
-	id, ok := a.jobFromPath(r)
+	id, ok := a.jobOf(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "job not found")
-		return
-	}
-	if !a.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "invalid token")
 		return
 	}
 	if status, _ := a.jobs.status(id); !servesTasks(status) && !a.beh.noGuard {
@@ -268,13 +265,8 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 		}
 		parsed[i] = it
 	}
-	id, ok := a.jobFromPath(r)
+	id, ok := a.jobOf(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "job not found")
-		return
-	}
-	if !a.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "invalid token")
 		return
 	}
 	items := make([]item, len(parsed))
@@ -294,13 +286,8 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.jobFromPath(r)
+	id, ok := a.jobOf(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "job not found")
-		return
-	}
-	if !a.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "invalid token")
 		return
 	}
 	ctx, cancel := a.requestContext(r)
