@@ -188,7 +188,6 @@ func (a *API) jobOf(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-
 func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.jobOf(w, r)
 	if !ok {
