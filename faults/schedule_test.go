@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,24 +105,6 @@ func TestStepValidation(t *testing.T) {
 	require.NoError(t, testNemesis.Validate())
 }
 
-// recordingSink keeps the events emitted into it.
-type recordingSink struct {
-	mu sync.Mutex
-	ev []history.Event
-}
-
-func (s *recordingSink) Emit(e history.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ev = append(s.ev, e)
-}
-
-func (s *recordingSink) events() []history.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]history.Event(nil), s.ev...)
-}
-
 func TestRunnerPlaysAndHeals(t *testing.T) {
 	e, addrs := embedded(t, LinkAPINATS)
 	env := &testEnv{proxies: e, http: &HTTPRules{}, proc: &fakeProcess{}, rng: rand.New(rand.NewSource(1))}
@@ -131,7 +112,7 @@ func TestRunnerPlaysAndHeals(t *testing.T) {
 		{At: 0, For: 100 * time.Millisecond, Link: LinkAPINATS, Fault: Spec{Name: "down"}},
 		{At: 50 * time.Millisecond, Fault: Spec{Name: "cancel_job"}},
 	}, nil, 200*time.Millisecond, nil)
-	sink := &recordingSink{}
+	sink := history.NewMemory()
 	r := &Runner{Env: env, Sink: sink}
 	start := time.Now()
 	require.NoError(t, r.Run(context.Background(), ws))
@@ -140,7 +121,7 @@ func TestRunnerPlaysAndHeals(t *testing.T) {
 	require.NoError(t, err)
 
 	var got []string
-	for _, ev := range sink.events() {
+	for _, ev := range sink.Events() {
 		require.Equal(t, history.KindFault, ev.Kind)
 		got = append(got, ev.ID+" "+ev.Name+" "+ev.Link+" "+ev.Phase)
 	}
@@ -162,13 +143,13 @@ func TestRunnerHealsOnCancel(t *testing.T) {
 		{Fault: Spec{Name: "http_status", Attrs: Attrs{"code": "500"}}},
 		{At: time.Hour - time.Second, Link: LinkAPINATS, Fault: Spec{Name: "latency", Attrs: Attrs{"latency": "1s"}}},
 	}, nil, time.Hour, nil)
-	sink := &recordingSink{}
+	sink := history.NewMemory()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- (&Runner{Env: env, Sink: sink}).Run(ctx, ws) }()
 
 	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-		if len(sink.events()) < 3 {
+		if len(sink.Events()) < 3 {
 			return errors.New("faults not started")
 		}
 		return nil
@@ -188,7 +169,7 @@ func TestRunnerHealsOnCancel(t *testing.T) {
 	}
 	require.Equal(t, HTTPAction{}, rules.Decide(httptestRequest()))
 	ends := 0
-	for _, ev := range sink.events() {
+	for _, ev := range sink.Events() {
 		if ev.Phase == "end" {
 			ends++
 		}

@@ -98,6 +98,18 @@ func endToEnd(b *testing.B, sc chaos.Scenario, noObservers bool) time.Duration {
 	return time.Since(begin)
 }
 
+// BenchmarkRawJetStream is the ceiling the harness is measured against: in
+// this process, 2,000 tasks published and drained with fetch(64)+ack on one
+// connection, no HTTP, no proxies, no observers.
+func BenchmarkRawJetStream(b *testing.B) {
+	const tasks = 2000 // the baseline's
+	var took time.Duration
+	for i := 0; i < b.N; i++ {
+		took += raw(b, tasks)
+	}
+	b.ReportMetric(tasksPerSecond(tasks, b.N, took), "tasks/s")
+}
+
 // raw times harness.RawFetchAck of tasks tasks on a fresh embedded server.
 func raw(b *testing.B, tasks int) time.Duration {
 	b.Helper()

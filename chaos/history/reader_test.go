@@ -154,3 +154,16 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestMemoryStampsAndFilters(t *testing.T) {
+	m := NewMemory()
+	m.Emit(Event{Kind: KindPublish, Task: "a"})
+	m.Emit(Event{T: 7, Kind: KindStored, Task: "a"})
+	m.Emit(Event{Kind: KindPublish, Task: "b"})
+	require.Len(t, m.Events(), 3)
+	pubs := m.Of(KindPublish)
+	require.Len(t, pubs, 2)
+	require.Equal(t, "b", pubs[1].Task)
+	require.Positive(t, pubs[0].T, "an event without a time is stamped")
+	require.Equal(t, 7.0, m.Of(KindStored)[0].T, "an event's own time is kept")
+}

@@ -391,7 +391,7 @@ func TestTasksResponseAndReserveEvents(t *testing.T) {
 	code, tasks := e.tasks(id, 10, 5*time.Second)
 	require.Equal(t, 200, code)
 	require.Len(t, tasks, 3)
-	reserves := e.sink.of("reserve")
+	reserves := e.sink.Of("reserve")
 	require.Len(t, reserves, 3)
 	for i, task := range tasks {
 		require.Equal(t, imgs[i], task.ID)

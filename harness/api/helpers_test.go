@@ -33,32 +33,11 @@ func TestMain(m *testing.M) {
 const testToken = "s3cret"
 
 // memSink keeps the events an API emits.
-type memSink struct {
-	mu     sync.Mutex
-	events []history.Event
-}
+type memSink struct{ *history.Memory }
 
-func (s *memSink) Emit(e history.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, e)
-}
-
-func (s *memSink) of(kind history.Kind) []history.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []history.Event
-	for _, e := range s.events {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (s *memSink) jobStatuses(id int64) []string {
+func (s memSink) jobStatuses(id int64) []string {
 	var out []string
-	for _, e := range s.of(history.KindJob) {
+	for _, e := range s.Of(history.KindJob) {
 		if e.Job == id {
 			out = append(out, e.JobStatus)
 		}
@@ -66,9 +45,9 @@ func (s *memSink) jobStatuses(id int64) []string {
 	return out
 }
 
-func (s *memSink) storedCount(task string) int {
+func (s memSink) storedCount(task string) int {
 	n := 0
-	for _, e := range s.of(history.KindStored) {
+	for _, e := range s.Of(history.KindStored) {
 		if e.Task == task {
 			n++
 		}
@@ -94,7 +73,7 @@ type env struct {
 	t      testing.TB
 	nats   *natsd.Server
 	api    *API
-	sink   *memSink
+	sink   memSink
 	base   string
 	client *http.Client
 	busy   atomic.Int64 // requests in the API's handler
@@ -117,7 +96,7 @@ func newEnv(t testing.TB, ns *natsd.Server, opts ...envOpt) *env {
 	if ns == nil {
 		ns = natsdtest.StartNATS(t)
 	}
-	e := &env{t: t, nats: ns, sink: &memSink{}}
+	e := &env{t: t, nats: ns, sink: memSink{history.NewMemory()}}
 	cfg := testConfig(ns.ClientURL())
 	cfg.Sink = e.sink
 	for _, o := range opts {

@@ -42,17 +42,17 @@ func TestSamplerCluster(t *testing.T) {
 	downURL := down.URL
 	down.Close()
 
-	sink := newSink()
+	sink := history.NewMemory()
 	s, err := NewSampler(context.Background(), n1.URL, sink, SamplerConsumer("job_1", "job-1-consumer"),
 		SamplerNodes(n2.URL, downURL), SamplerInterval(time.Hour))
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Sample(context.Background()))
 
-	cons := sink.of(history.KindConsumer)
+	cons := sink.Of(history.KindConsumer)
 	require.NotEmpty(t, cons)
 	require.EqualValues(t, 5, cons[len(cons)-1].NumPending, "the leader's view")
-	srv := sink.of(history.KindServer)
+	srv := sink.Of(history.KindServer)
 	require.NotEmpty(t, srv)
 	last := srv[len(srv)-1]
 	require.Equal(t, 4, last.Connections, "summed over the nodes that answered")

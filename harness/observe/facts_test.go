@@ -33,7 +33,7 @@ const factAckWait = time.Second
 func TestFactAckListenerChangesNothing(t *testing.T) {
 	run := func(t *testing.T, observed bool) (deliveries []delivery, acks []history.Event) {
 		s := natsdtest.StartNATS(t)
-		sink := newSink()
+		sink := history.NewMemory()
 		if observed {
 			o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink)
 			require.NoError(t, err)
@@ -91,13 +91,13 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 
 		if observed {
 			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if len(sink.of(history.KindAck)) < 5 {
+				if len(sink.Of(history.KindAck)) < 5 {
 					return errNotYet
 				}
 				return nil
 			})
 		}
-		return deliveries, sink.of(history.KindAck)
+		return deliveries, sink.Of(history.KindAck)
 	}
 
 	plain, noAcks := run(t, false)
@@ -126,7 +126,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 // request's inbox, never to the subject).
 func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, ObservePublishes(""))
 	require.NoError(t, err)
 	t.Cleanup(o.Close)
@@ -151,7 +151,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 
 	require.NoError(t, o.nc.Flush()) // everything routed to the observer has arrived
 	var tasks []string
-	for _, e := range sink.of(history.KindPublish) {
+	for _, e := range sink.Of(history.KindPublish) {
 		tasks = append(tasks, e.Task)
 		require.Zero(t, e.SSeq, "a core subscription cannot know the stream sequence")
 	}
@@ -164,7 +164,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 // arrives after the last ack_wait expired, not when the timer expires.
 func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink)
 	require.NoError(t, err)
 	t.Cleanup(o.Close)
@@ -189,23 +189,23 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	// and, measured, no advisory comes for as long as no one asks.
 	quiet := 2 * factAckWait
 	for time.Since(last) < quiet {
-		require.Empty(t, sink.of(history.KindAdvisory), "advisory at ack_wait expiry, with no pull request")
+		require.Empty(t, sink.Of(history.KindAdvisory), "advisory at ack_wait expiry, with no pull request")
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.NoError(t, o.nc.Flush())
-	require.Empty(t, sink.of(history.KindAdvisory), "advisory at ack_wait expiry, with no pull request")
+	require.Empty(t, sink.Of(history.KindAdvisory), "advisory at ack_wait expiry, with no pull request")
 
 	// The next pull request gets nothing, and brings the advisory.
 	asked := time.Now()
 	require.Empty(t, fetch(t, c, 1, 300*time.Millisecond))
 	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-		if len(sink.of(history.KindAdvisory)) == 0 {
+		if len(sink.Of(history.KindAdvisory)) == 0 {
 			return errNotYet
 		}
 		return nil
 	})
 	t.Logf("max_deliveries advisory %s after the pull request, %s after the last delivery", time.Since(asked), time.Since(last))
-	adv := sink.of(history.KindAdvisory)
+	adv := sink.Of(history.KindAdvisory)
 	require.Len(t, adv, 1)
 	require.Equal(t, history.Event{Kind: history.KindAdvisory, Type: AdvisoryTypeMaxDeliveries,
 		Stream: testStream, ConsumerName: testConsumer, SSeq: 1, Deliveries: 2}, withoutT(adv[0]))
@@ -213,7 +213,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	// Another pull request brings neither a delivery nor a second advisory.
 	require.Empty(t, fetch(t, c, 1, 300*time.Millisecond))
 	require.NoError(t, o.nc.Flush())
-	require.Len(t, sink.of(history.KindAdvisory), 1)
+	require.Len(t, sink.Of(history.KindAdvisory), 1)
 }
 
 func withoutT(e history.Event) history.Event { e.T = 0; return e }

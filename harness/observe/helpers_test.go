@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,36 +20,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// memSink keeps every event in memory, stamped with its arrival time.
-type memSink struct {
-	start time.Time
-	mu    sync.Mutex
-	evs   []history.Event
-}
-
-func newSink() *memSink { return &memSink{start: time.Now()} }
-
-func (s *memSink) Emit(e history.Event) {
-	if e.T == 0 {
-		e.T = time.Since(s.start).Seconds()
-	}
-	s.mu.Lock()
-	s.evs = append(s.evs, e)
-	s.mu.Unlock()
-}
-
-func (s *memSink) of(kind history.Kind) []history.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []history.Event
-	for _, e := range s.evs {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
@@ -168,10 +137,10 @@ func ackSync(t testing.TB, nc *nats.Conn, m jetstream.Msg, payload string) {
 }
 
 // waitEvents waits until sink holds at least n events of kind.
-func waitEvents(t testing.TB, sink *memSink, kind history.Kind, n int) {
+func waitEvents(t testing.TB, sink *history.Memory, kind history.Kind, n int) {
 	t.Helper()
 	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-		if got := len(sink.of(kind)); got < n {
+		if got := len(sink.Of(kind)); got < n {
 			return fmt.Errorf("%d %s events, want %d", got, kind, n)
 		}
 		return nil

@@ -39,7 +39,7 @@ func TestAckKind(t *testing.T) {
 // in the middle: the observer reconnects and keeps recording.
 func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink,
 		NATSTaskLookup(func(reply string) string {
 			m, err := ackreply.Parse(reply)
@@ -61,13 +61,13 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	ackSync(t, nc, ms[0], `-NAK {"delay": 60000000000}`)
 	ackSync(t, nc, ms[1], "+TERM done with it")
 	waitEvents(t, sink, history.KindAdvisory, 2)
-	adv := withoutTs(sink.of(history.KindAdvisory))
+	adv := withoutTs(sink.Of(history.KindAdvisory))
 	require.ElementsMatch(t, []history.Event{
 		{Kind: history.KindAdvisory, Type: AdvisoryTypeNak, Stream: testStream, ConsumerName: testConsumer, SSeq: 1, Deliveries: 1},
 		{Kind: history.KindAdvisory, Type: AdvisoryTypeTerminated, Stream: testStream, ConsumerName: testConsumer, SSeq: 2, Deliveries: 1},
 	}, adv)
 	waitEvents(t, sink, history.KindAck, 2) // the copies of the acks may come after the advisories
-	acks := sink.of(history.KindAck)
+	acks := sink.Of(history.KindAck)
 	require.Len(t, acks, 2)
 	require.Equal(t, AckNak, acks[0].Ack)
 	require.Equal(t, AckTerm, acks[1].Ack)
@@ -91,7 +91,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	})
 	ackSync(t, nc, ms[2], "+ACK")
 	waitEvents(t, sink, history.KindAck, 3)
-	require.Equal(t, uint64(3), sink.of(history.KindAck)[2].SSeq)
+	require.Equal(t, uint64(3), sink.Of(history.KindAck)[2].SSeq)
 	require.Zero(t, o.Dropped())
 }
 

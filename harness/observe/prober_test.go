@@ -23,12 +23,12 @@ func TestProberRecordsProbes(t *testing.T) {
 		_, _ = w.Write([]byte(`{"jobs": "/api/v2/jobs/"}`))
 	}))
 	t.Cleanup(api.Close)
-	sink := newSink()
+	sink := history.NewMemory()
 	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, ProberInterval(10*time.Millisecond))
 	require.NoError(t, err)
 	waitEvents(t, sink, history.KindHTTP, 5)
 	p.Close()
-	for _, e := range sink.of(history.KindHTTP) {
+	for _, e := range sink.Of(history.KindHTTP) {
 		require.Equal(t, history.Event{Kind: history.KindHTTP, Worker: history.ProbeWorker, Path: "/api/v2/", Status: 200},
 			withoutMS(e))
 		require.Positive(t, e.MS)
@@ -40,12 +40,12 @@ func TestProberRecordsFailures(t *testing.T) {
 		api := httptest.NewServer(http.NotFoundHandler())
 		url := api.URL + "/api/v2/"
 		api.Close()
-		sink := newSink()
+		sink := history.NewMemory()
 		p, err := NewProber(context.Background(), url, sink, ProberInterval(10*time.Millisecond))
 		require.NoError(t, err)
 		waitEvents(t, sink, history.KindHTTP, 2)
 		p.Close()
-		e := withoutMS(sink.of(history.KindHTTP)[0])
+		e := withoutMS(sink.Of(history.KindHTTP)[0])
 		require.Equal(t, history.Event{Kind: history.KindHTTP, Worker: history.ProbeWorker, Path: "/api/v2/", Err: "refused"}, e)
 	})
 	t.Run("status", func(t *testing.T) {
@@ -53,12 +53,12 @@ func TestProberRecordsFailures(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}))
 		t.Cleanup(api.Close)
-		sink := newSink()
+		sink := history.NewMemory()
 		p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink)
 		require.NoError(t, err)
 		waitEvents(t, sink, history.KindHTTP, 1)
 		p.Close()
-		require.Equal(t, 503, sink.of(history.KindHTTP)[0].Status)
+		require.Equal(t, 503, sink.Of(history.KindHTTP)[0].Status)
 	})
 }
 
@@ -77,7 +77,7 @@ func TestProberSlowProbesKeepSchedule(t *testing.T) {
 	t.Cleanup(api.Close)
 	t.Cleanup(func() { close(release) })
 
-	sink := newSink()
+	sink := history.NewMemory()
 	const interval, timeout = 20 * time.Millisecond, 400 * time.Millisecond
 	begin := time.Now()
 	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, ProberInterval(interval), ProberTimeout(timeout))
@@ -91,12 +91,12 @@ func TestProberSlowProbesKeepSchedule(t *testing.T) {
 		}
 		return nil
 	})
-	finished := sink.of(history.KindHTTP)
+	finished := sink.Of(history.KindHTTP)
 	require.Less(t, time.Since(begin), timeout)
 	require.Empty(t, finished, "no probe can have finished before its timeout")
 
 	waitEvents(t, sink, history.KindHTTP, 3)
-	for _, e := range sink.of(history.KindHTTP)[:3] {
+	for _, e := range sink.Of(history.KindHTTP)[:3] {
 		require.Equal(t, "timeout", e.Err)
 		require.Zero(t, e.Status)
 		require.InDelta(t, timeout.Milliseconds(), e.MS, 200)

@@ -119,7 +119,7 @@ func TestProxyForwards(t *testing.T) {
 
 func TestProxyRecordsHandoutsAndResults(t *testing.T) {
 	api := newFakeAPI(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	p := newProxy(t, api.URL, nil, sink)
 	c := newClient(t, 5*time.Second)
 
@@ -131,7 +131,7 @@ func TestProxyRecordsHandoutsAndResults(t *testing.T) {
 	require.Equal(t, []history.Event{
 		{Kind: history.KindHandout, Task: "img-1", Reply: reply(1, 7, 1), SSeq: 1, DSeq: 7, DC: 1, Worker: "w1"},
 		{Kind: history.KindHandout, Task: "img-2", Reply: reply(2, 8, 2), SSeq: 2, DSeq: 8, DC: 2, Worker: "w1"},
-	}, withoutTs(sink.of(history.KindHandout)))
+	}, withoutTs(sink.Of(history.KindHandout)))
 
 	body := fmt.Sprintf(`{"results": [{"reply_subject": %q, "result": {"pipeline": "p"}},
 		{"reply_subject": %q, "result": {"error": "boom", "image_id": "img-2"}}]}`, reply(1, 7, 1), reply(2, 99, 3))
@@ -142,9 +142,9 @@ func TestProxyRecordsHandoutsAndResults(t *testing.T) {
 	require.Equal(t, []history.Event{
 		{Kind: history.KindResult, Task: "img-1", Reply: reply(1, 7, 1), Worker: "w1", Status: 200},
 		{Kind: history.KindResult, Task: "img-2", Reply: reply(2, 99, 3), Worker: "w1", Status: 200},
-	}, withoutTs(sink.of(history.KindResult)))
+	}, withoutTs(sink.Of(history.KindResult)))
 
-	calls := sink.of(history.KindHTTP)
+	calls := sink.Of(history.KindHTTP)
 	require.Len(t, calls, 2)
 	require.Equal(t, history.Event{Kind: history.KindHTTP, Worker: "w1", Path: tasksPath, Status: 200, Batch: 24, N: 2},
 		withoutMS(calls[0]))
@@ -214,7 +214,7 @@ func TestProxyFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := newFakeAPI(t)
-			sink := newSink()
+			sink := history.NewMemory()
 			rules := &faults.HTTPRules{}
 			rules.Add(faults.HTTPRule{PathContains: "/tasks", Probability: 1, Action: tc.action}, 1)
 			p := newProxy(t, api.URL, rules, sink)
@@ -235,8 +235,8 @@ func TestProxyFaults(t *testing.T) {
 			}
 			want := tc.wantEvent
 			want.Kind, want.Worker, want.Path = history.KindHTTP, "w1", tasksPath
-			require.Equal(t, []history.Event{want}, withoutMSs(sink.of(history.KindHTTP)))
-			require.Len(t, sink.of(history.KindHandout), tc.handouts)
+			require.Equal(t, []history.Event{want}, withoutMSs(sink.Of(history.KindHTTP)))
+			require.Len(t, sink.Of(history.KindHandout), tc.handouts)
 			if tc.wantCalled {
 				require.Equal(t, "img-1", p.TaskOf(reply(1, 9, 2)), "the tasks of the API's answer are learnt")
 			}
@@ -251,7 +251,7 @@ func TestProxyFaults(t *testing.T) {
 
 func TestProxyDelayRespectsClientDisconnect(t *testing.T) {
 	api := newFakeAPI(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	rules := &faults.HTTPRules{}
 	rules.Add(faults.HTTPRule{Probability: 1, Action: faults.HTTPAction{Delay: time.Hour}}, 1)
 	p := newProxy(t, api.URL, rules, sink)
@@ -262,27 +262,27 @@ func TestProxyDelayRespectsClientDisconnect(t *testing.T) {
 	require.True(t, errors.As(err, &ne) && ne.Timeout(), "want a client timeout, got %v", err)
 	waitEvents(t, sink, history.KindHTTP, 1)
 	require.Equal(t, []history.Event{{Kind: history.KindHTTP, Worker: "w1", Path: tasksPath, Err: "canceled", Batch: 2}},
-		withoutMSs(sink.of(history.KindHTTP)))
-	require.Empty(t, sink.of(history.KindHandout))
+		withoutMSs(sink.Of(history.KindHTTP)))
+	require.Empty(t, sink.Of(history.KindHandout))
 }
 
 func TestProxyUpstreamDown(t *testing.T) {
 	api := newFakeAPI(t)
 	url := api.URL
 	api.Close()
-	sink := newSink()
+	sink := history.NewMemory()
 	p := newProxy(t, url, nil, sink)
 	c := newClient(t, 5*time.Second)
 	_, _, err := post(t, c, p.URL()+tasksPath, "w1", `{"batch_size": 1}`)
 	require.Error(t, err, "the worker's call fails as a direct one would, without a 502")
 	waitEvents(t, sink, history.KindHTTP, 1)
 	require.Equal(t, []history.Event{{Kind: history.KindHTTP, Worker: "w1", Path: tasksPath, Err: "refused", Batch: 1}},
-		withoutMSs(sink.of(history.KindHTTP)))
+		withoutMSs(sink.Of(history.KindHTTP)))
 }
 
 func TestProxyMalformedBodies(t *testing.T) {
 	api := newFakeAPI(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	p := newProxy(t, api.URL, nil, sink)
 	c := newClient(t, 5*time.Second)
 
@@ -294,13 +294,13 @@ func TestProxyMalformedBodies(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	waitEvents(t, sink, history.KindHTTP, 2)
-	require.Empty(t, sink.of(history.KindHandout))
-	require.Empty(t, sink.of(history.KindResult))
+	require.Empty(t, sink.Of(history.KindHandout))
+	require.Empty(t, sink.Of(history.KindResult))
 }
 
 func TestProxyBodyOverLimitStillForwarded(t *testing.T) {
 	api := newFakeAPI(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	p, err := NewProxy(api.URL, nil, sink, ProxyRecordTasks(), ProxyMaxBody(16))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
@@ -317,7 +317,7 @@ func TestProxyBodyOverLimitStillForwarded(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	waitEvents(t, sink, history.KindHTTP, 2)
-	require.Empty(t, sink.of(history.KindHandout), "a response over the limit is forwarded, not recorded")
+	require.Empty(t, sink.Of(history.KindHandout), "a response over the limit is forwarded, not recorded")
 }
 
 func TestProxyOptions(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 func TestSamplerValues(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	// A long interval: the test takes its samples itself.
 	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink,
 		SamplerConsumer(testStream, testConsumer), SamplerInterval(time.Hour))
@@ -25,12 +25,12 @@ func TestSamplerValues(t *testing.T) {
 
 	// Before the consumer exists: a server event, no consumer event.
 	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-		if len(sink.of(history.KindServer)) == 0 {
+		if len(sink.Of(history.KindServer)) == 0 {
 			return errNotYet
 		}
 		return nil
 	})
-	require.Empty(t, sink.of(history.KindConsumer))
+	require.Empty(t, sink.Of(history.KindConsumer))
 
 	nc := connect(t, s.ClientURL())
 	js, err := jetstream.New(nc)
@@ -47,14 +47,14 @@ func TestSamplerValues(t *testing.T) {
 	require.NoError(t, sm.Sample(ctx))
 	require.Equal(t, before, apiTotal(t, s), "sampling made a JetStream API call")
 
-	cons := sink.of(history.KindConsumer)
+	cons := sink.Of(history.KindConsumer)
 	require.Len(t, cons, 1)
 	require.Equal(t, history.Event{
 		Kind: history.KindConsumer, Stream: testStream, ConsumerName: testConsumer,
 		NumPending: 3, NumAckPending: 1, NumRedelivered: 1, NumWaiting: 0, Delivered: 3, AckFloor: 1,
 	}, withoutT(cons[0]))
 
-	srv := sink.of(history.KindServer)
+	srv := sink.Of(history.KindServer)
 	last := srv[len(srv)-1]
 	require.Equal(t, 1, last.Connections, "the test's own connection; the sampler makes none")
 	require.Equal(t, uint64(1), last.TotalConnections)
@@ -65,16 +65,16 @@ func TestSamplerValues(t *testing.T) {
 	// A consumer that no longer exists gives no consumer event, not zeros.
 	require.NoError(t, js.DeleteConsumer(ctx, testStream, testConsumer))
 	require.NoError(t, sm.Sample(ctx))
-	require.Len(t, sink.of(history.KindConsumer), 1)
+	require.Len(t, sink.Of(history.KindConsumer), 1)
 }
 
 func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	sink := newSink()
+	sink := history.NewMemory()
 	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink, SamplerInterval(20*time.Millisecond))
 	require.NoError(t, err)
 	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-		if len(sink.of(history.KindServer)) < 3 {
+		if len(sink.Of(history.KindServer)) < 3 {
 			return errNotYet
 		}
 		return nil
@@ -83,12 +83,12 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	// While the server is down the sampler emits nothing and keeps going.
 	s.Stop()
 	require.Error(t, sm.Sample(context.Background()))
-	n := len(sink.of(history.KindServer))
+	n := len(sink.Of(history.KindServer))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.Resume(ctx))
 	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-		if len(sink.of(history.KindServer)) <= n {
+		if len(sink.Of(history.KindServer)) <= n {
 			return errNotYet
 		}
 		return nil

@@ -247,42 +247,23 @@ func hangUp(t testing.TB, w http.ResponseWriter, reset bool) {
 }
 
 // sink keeps every event in memory, stamped like the Recorder does.
-type sink struct {
-	start  time.Time
-	mu     sync.Mutex
-	events []history.Event
-}
+type sink struct{ *history.Memory }
 
-func newSink() *sink { return &sink{start: time.Now()} }
-
-func (s *sink) Emit(e history.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e.T == 0 {
-		e.T = time.Since(s.start).Seconds()
-	}
-	s.events = append(s.events, e)
-}
+func newSink() *sink { return &sink{history.NewMemory()} }
 
 // of returns the events of kind, and for http events only those whose path
 // ends with suffix ("" for all).
 func (s *sink) of(kind history.Kind, suffix string) []history.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []history.Event
-	for _, e := range s.events {
-		if e.Kind == kind && strings.HasSuffix(e.Path, suffix) {
+	for _, e := range s.Of(kind) {
+		if strings.HasSuffix(e.Path, suffix) {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-func (s *sink) all() []history.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]history.Event(nil), s.events...)
-}
+func (s *sink) all() []history.Event { return s.Events() }
 
 // waitFor polls cond every 5 ms until it holds, failing after total with what.
 func waitFor(t testing.TB, total time.Duration, what string, cond func() bool) {
