@@ -40,11 +40,19 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 
 // TestVerify runs the matrix: every bad variant must be caught by an
 // expected invariant, the good variant must pass every scenario. Under
-// -short only the fast subset runs.
+// -short only the fast subset runs. Under -race too, one cell at a time:
+// the race detector slows the stacks several times over, and the timing
+// bounds of the whole matrix (fast-503 within connect_timeout + ε, stalls
+// under max_stall) are for real runs — in make test they raised false
+// alarms. .ci/run runs the whole matrix without it (make verify).
 func TestVerify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	m, err := chaos.Verify(ctx, chaos.VerifyOptions{Out: t.TempDir(), Short: testing.Short(), Parallel: 2})
+	parallel := 2
+	if raceDetector {
+		parallel = 1
+	}
+	m, err := chaos.Verify(ctx, chaos.VerifyOptions{Out: t.TempDir(), Short: testing.Short() || raceDetector, Parallel: parallel})
 	require.NoError(t, err)
 	var b strings.Builder
 	require.NoError(t, m.Print(&b))
@@ -58,7 +66,7 @@ func TestVerify(t *testing.T) {
 		}
 	}
 	require.True(t, m.OK())
-	if testing.Short() {
+	if testing.Short() || raceDetector {
 		_, ok := m.Cell("reserve-one-by-one", "batch-reserve-incident")
 		require.True(t, ok)
 	}

@@ -1,0 +1,7 @@
+//go:build !race
+
+package chaos_test
+
+// raceDetector is true when the tests run under -race, which slows the
+// embedded stacks several times over.
+const raceDetector = false
