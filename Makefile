@@ -29,8 +29,9 @@ test: ## every test, with the race detector
 test-short: ## the fast subset
 	$(GO) test -race -short -timeout $(TIMEOUT) $(PKGS)
 
-vet: ## go vet and gofmt
+vet: ## go vet, gofmt and go mod tidy -diff
 	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 bench: ## benchmarks: stack start-up, end-to-end throughput vs raw JetStream, checkers on 1M events
