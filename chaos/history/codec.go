@@ -21,6 +21,7 @@ var always = map[Kind]map[string]bool{
 	KindConsumer: set("num_pending", "num_ack_pending", "num_redelivered", "num_waiting", "delivered", "ack_floor"),
 	KindServer:   set("connections", "total_connections", "subscriptions", "js_api_total", "slow_consumers"),
 	KindHTTP:     set("status", "ms", "n"),
+	KindConn:     set("conn"),
 }
 
 func set(keys ...string) map[string]bool {
@@ -86,6 +87,10 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "name", e.Name, false)
 	buf = appendStr(buf, "link", e.Link, false)
 	buf = appendStr(buf, "phase", e.Phase, false)
+	buf = appendU(buf, "conn", e.ConnID, must)
+	buf = appendI(buf, "js_api", int64(e.JSAPI), must)
+	buf = appendI(buf, "pulls", int64(e.Pulls), must)
+	buf = appendI(buf, "acks", int64(e.Acks), must)
 	return append(buf, '}')
 }
 
@@ -539,6 +544,17 @@ func (d *decoder) field(e *Event, key string) (err error) {
 		e.Link, err = d.string(key)
 	case "phase":
 		e.Phase, err = d.string(key)
+	case "conn":
+		e.ConnID, err = d.uint(key)
+	case "js_api":
+		i, err = d.int(key)
+		e.JSAPI = int(i)
+	case "pulls":
+		i, err = d.int(key)
+		e.Pulls = int(i)
+	case "acks":
+		i, err = d.int(key)
+		e.Acks = int(i)
 	default:
 		err = d.skip()
 	}

@@ -24,6 +24,14 @@ const (
 	KindHTTP     Kind = "http"     // a call to the API as the caller saw it
 	KindFault    Kind = "fault"    // a fault window starts or ends
 	KindPhase    Kind = "phase"    // a run phase starts
+	KindConn     Kind = "conn"     // a connection on a NATS link opens, is ready, or closes
+)
+
+// Phases of a [KindConn] event, in the order a connection goes through them.
+const (
+	ConnOpen  = "open"  // the link's proxy accepted the connection
+	ConnReady = "ready" // the NATS handshake completed (the server answered the client's first PING)
+	ConnClose = "close" // the connection closed, or the run ended with it still open
 )
 
 // Phase names used in [KindPhase] events, in the order a run goes through them.
@@ -104,6 +112,14 @@ type Event struct {
 	// fault and phase
 	ID    string // fault id (unique within a run)
 	Name  string // fault name, or phase name
-	Link  string // link the fault acts on
-	Phase string // fault: start or end
+	Link  string // link the fault acts on (conn: the link the connection came through)
+	Phase string // fault: start or end; conn: open, ready or close
+
+	// conn: what the client sent on one connection through a NATS link,
+	// counted from its protocol lines (never payloads). The counts are
+	// written on close (and at the run's end for a connection still open).
+	ConnID uint64 // connection id, unique per link
+	JSAPI  int    // requests to $JS.API.> (pull requests included)
+	Pulls  int    // pull requests: $JS.API.CONSUMER.MSG.NEXT.>
+	Acks   int    // publishes to $JS.ACK.> (+ACK, -NAK, +WPI, +TERM)
 }
