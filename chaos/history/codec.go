@@ -91,6 +91,8 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendI(buf, "js_api", int64(e.JSAPI), must)
 	buf = appendI(buf, "pulls", int64(e.Pulls), must)
 	buf = appendI(buf, "acks", int64(e.Acks), must)
+	buf = appendI(buf, "msgs", int64(e.Msgs), must)
+	buf = appendI(buf, "foreign", int64(e.Foreign), must)
 	return append(buf, '}')
 }
 
@@ -555,6 +557,12 @@ func (d *decoder) field(e *Event, key string) (err error) {
 	case "acks":
 		i, err = d.int(key)
 		e.Acks = int(i)
+	case "msgs":
+		i, err = d.int(key)
+		e.Msgs = int(i)
+	case "foreign":
+		i, err = d.int(key)
+		e.Foreign = int(i)
 	default:
 		err = d.skip()
 	}

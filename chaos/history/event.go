@@ -25,6 +25,7 @@ const (
 	KindFault    Kind = "fault"    // a fault window starts or ends
 	KindPhase    Kind = "phase"    // a run phase starts
 	KindConn     Kind = "conn"     // a connection on a NATS link opens, is ready, or closes
+	KindForeign  Kind = "foreign"  // how many events of other jobs an observer dropped (Name: the observer, N: the count)
 )
 
 // Phases of a [KindConn] event, in the order a connection goes through them.
@@ -122,4 +123,8 @@ type Event struct {
 	JSAPI  int    // requests to $JS.API.> (pull requests included)
 	Pulls  int    // pull requests: $JS.API.CONSUMER.MSG.NEXT.>
 	Acks   int    // publishes to $JS.ACK.> (+ACK, -NAK, +WPI, +TERM)
+	Msgs   int    // messages NATS delivered to the client with a $JS.ACK reply (tasks pulled)
+	// Foreign is, on a conn close, the requests and acks on the connection
+	// that named another job's stream (not counted in JSAPI, Pulls, Acks).
+	Foreign int
 }
