@@ -24,6 +24,11 @@ import (
 // the command exits 1.
 var ErrViolated = errors.New("an invariant was violated")
 
+// ErrInconclusive is returned (wrapped, with the reason) by Run when the run
+// cannot be judged: the harness could not drive load, the history has no
+// end phase, or no-loss could not decide. The command exits 3.
+var ErrInconclusive = errors.New("inconclusive")
+
 // UsageError is a bad flag, argument or scenario: the command exits 2.
 type UsageError struct{ Err error }
 
@@ -134,8 +139,9 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 // test → history → checkers → report. It starts the embedded stack, drives
 // one job through the phases warmup → chaos → heal → drain → end, records
 // everything into Out/history.jsonl, checks it, and writes Out/report.json.
-// The error wraps ErrViolated when an invariant was violated (the report is
-// returned too), is a *UsageError for a bad scenario, and anything else means
+// The error wraps ErrViolated when an invariant was violated and
+// ErrInconclusive when the run cannot be judged (the report is returned
+// with both), is a *UsageError for a bad scenario, and anything else means
 // the harness could not run (whatever history exists is kept on disk).
 func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error) {
 	sc, rng, err := Prepare(sc, o)
@@ -182,13 +188,19 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 	if err := rep.WriteJSON(filepath.Join(o.Out, "report.json")); err != nil {
 		return rep, err
 	}
-	if !results.Judged() {
-		return rep, fmt.Errorf("run %s could not be judged: %v", sc.Name, results.Assumptions)
+	return rep, VerdictError(sc.Name, rep)
+}
+
+// VerdictError is nil for a passing report, wraps ErrViolated for a failing
+// one and ErrInconclusive, with the reason, for an inconclusive one.
+func VerdictError(name string, rep *report.Report) error {
+	switch rep.Verdict {
+	case report.Pass:
+		return nil
+	case report.Inconclusive:
+		return fmt.Errorf("%s: %w: %s", name, ErrInconclusive, rep.Why())
 	}
-	if rep.Verdict != report.Pass {
-		return rep, fmt.Errorf("%s: %w", sc.Name, ErrViolated)
-	}
-	return rep, nil
+	return fmt.Errorf("%s: %w", name, ErrViolated)
 }
 
 // Params are the checkers' tolerances from the scenario's expect block.

@@ -261,7 +261,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case err != nil:
 			fmt.Fprintf(stderr, "natschaos: %s: %v\n", sc.Name, err)
 			harnessErr = errors.Join(harnessErr, err)
-			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Fail, HarnessError: err.Error()})
+			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Inconclusive, HarnessError: err.Error()})
 		}
 	}
 	if len(reports) > 1 {
@@ -276,8 +276,13 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return fmt.Errorf("the harness could not run every scenario (results in %s)", out)
 	}
 	for _, r := range reports {
-		if r.Verdict != report.Pass {
+		if r.Verdict == report.Fail {
 			return fmt.Errorf("%w (results in %s)", chaos.ErrViolated, out)
+		}
+	}
+	for _, r := range reports {
+		if r.Verdict == report.Inconclusive {
+			return fmt.Errorf("%w: %s: %s (results in %s)", chaos.ErrInconclusive, r.Scenario, r.Why(), out)
 		}
 	}
 	return nil
