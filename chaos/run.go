@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
@@ -100,7 +101,8 @@ func checkExternal(sc Scenario, x *External) error {
 
 // Phase lengths that are not settings of a scenario.
 const (
-	// DrainGrace is added to max_deliver × ack_wait to bound the drain phase.
+	// DrainGrace is added to max_deliver × ack_wait (the consumer's, as
+	// read) to bound the drain phase.
 	DrainGrace = 3 * time.Second
 	// SettleTimeout bounds the wait, after the end, for the server's
 	// connections to come back to their warmup level (connection-leak
@@ -286,18 +288,74 @@ type target interface {
 	Close()
 }
 
+// configTap passes every event on to its sink and keeps the first config
+// event: the consumer's settings as the target read them.
+type configTap struct {
+	history.Sink
+	mu  sync.Mutex
+	cfg *history.Event
+}
+
+// Emit implements history.Sink.
+func (c *configTap) Emit(e history.Event) {
+	if e.Kind == history.KindConfig {
+		c.mu.Lock()
+		if c.cfg == nil {
+			c.cfg = &e
+		}
+		c.mu.Unlock()
+	}
+	c.Sink.Emit(e)
+}
+
+// config returns the config event, if one went through.
+func (c *configTap) config() (history.Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg == nil {
+		return history.Event{}, false
+	}
+	return *c.cfg, true
+}
+
+// drainLimit bounds the drain phase: max_deliver × ack_wait of the
+// consumer as read (the config event), plus DrainGrace; the scenario's
+// values stand in for what the consumer does not say (no config, or an
+// unlimited max_deliver).
+func drainLimit(sc Scenario, cfg history.Event, ok bool) time.Duration {
+	a, m := sc.SUT.AckWait, sc.SUT.MaxDeliver
+	if ok && cfg.AckWait > 0 {
+		a = time.Duration(cfg.AckWait * float64(time.Second))
+	}
+	if ok && cfg.MaxDeliver > 0 {
+		m = cfg.MaxDeliver
+	}
+	return time.Duration(m)*a + DrainGrace
+}
+
+// consumerDiffers says, in one line, how the consumer's settings differ from
+// the scenario's; "" when they do not.
+func consumerDiffers(sc Scenario, cfg history.Event) string {
+	a := time.Duration(cfg.AckWait * float64(time.Second))
+	if a == sc.SUT.AckWait && cfg.MaxDeliver == sc.SUT.MaxDeliver && cfg.MaxAckPending == sc.SUT.MaxAckPending {
+		return ""
+	}
+	return fmt.Sprintf("the consumer's ack_wait %s, max_deliver %d, max_ack_pending %d differ from the scenario's (%s, %d, %d): the drain (up to %s) and every check's bound use the consumer's",
+		a, cfg.MaxDeliver, cfg.MaxAckPending, sc.SUT.AckWait, sc.SUT.MaxDeliver, sc.SUT.MaxAckPending, drainLimit(sc, cfg, true))
+}
+
 // start brings the run's target up: the embedded stack, or the external
 // one of o.External.
-func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) (target, error) {
+func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, sink history.Sink, o RunOptions, log *slog.Logger) (target, error) {
 	seed := rng.Int63()
 	if o.External != nil {
-		x, err := harness.StartExternal(ctx, sc.ExternalConfig(o.External, seed, o.Proxies, rec.Since, log), rec)
+		x, err := harness.StartExternal(ctx, sc.ExternalConfig(o.External, seed, o.Proxies, rec.Since, log), sink)
 		if err != nil {
 			return nil, err
 		}
 		return x, nil
 	}
-	st, err := harness.Start(ctx, sc.StackConfig(seed, o.Proxies, log), rec)
+	st, err := harness.Start(ctx, sc.StackConfig(seed, o.Proxies, log), sink)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +364,8 @@ func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 
 // drive runs the phases against a fresh target.
 func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) error {
-	stack, err := start(ctx, sc, rng, rec, o, log)
+	tap := &configTap{Sink: rec}
+	stack, err := start(ctx, sc, rng, rec, tap, o, log)
 	if err != nil {
 		return err
 	}
@@ -331,6 +390,12 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	if err := stack.Ready(ctx); err != nil {
 		return err
 	}
+	cfg, haveCfg := tap.config()
+	if x := o.External; haveCfg && x != nil && x.Out != nil {
+		if d := consumerDiffers(sc, cfg); d != "" {
+			fmt.Fprintf(x.Out, "natschaos: %s\n", d)
+		}
+	}
 	if err := wait(ctx, sc.Warmup); err != nil {
 		return err
 	}
@@ -351,7 +416,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	}
 
 	phase(history.PhaseDrain)
-	limit := time.Duration(sc.SUT.MaxDeliver)*sc.SUT.AckWait + DrainGrace
+	limit := drainLimit(sc, cfg, haveCfg)
 	if err := poll(ctx, limit, func() (bool, error) { return stack.Drained(ctx) }); err != nil && !errors.Is(err, errTimedOut) {
 		return err
 	}
