@@ -55,6 +55,9 @@ type RunOptions struct {
 	Variant string
 	// Strict makes a check that could not decide fail the run.
 	Strict bool
+	// TimeScale stretches every duration of the scenario by this factor
+	// ([Scenario.Scale]); 0 or 1 = as written. It must pass ValidTimeScale.
+	TimeScale float64
 	// Proxies is the Toxiproxy to use (a remote one); nil = embedded.
 	Proxies faults.Proxies
 	// Logger receives the harness's log lines; nil is silent.
@@ -111,7 +114,7 @@ const (
 	pollEvery     = 50 * time.Millisecond
 )
 
-// Prepare applies the run's overrides and defaults to sc, validates it,
+// Prepare applies the run's overrides, defaults and time scale to sc, validates it,
 // draws its seed and resolves its nemesis: the returned scenario is exactly
 // what runs, and what scenario.yaml records. The *rand.Rand is the run's one
 // source of randomness from here on.
@@ -126,6 +129,12 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 		sc.Seed = time.Now().UnixNano()
 	}
 	sc = sc.WithDefaults()
+	if o.TimeScale != 0 && o.TimeScale != 1 {
+		if err := ValidTimeScale(o.TimeScale); err != nil {
+			return sc, nil, &UsageError{err}
+		}
+		sc = sc.Scale(o.TimeScale)
+	}
 	if err := sc.Validate(); err != nil {
 		return sc, nil, &UsageError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
 	}
