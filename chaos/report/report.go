@@ -97,6 +97,7 @@ type Tasks struct {
 	Stored       int `json:"stored"`
 	Lost         int `json:"lost"`
 	DeadLettered int `json:"dead_lettered"`
+	InFlight     int `json:"in_flight"`  // NATS could still deliver them when the history ended
 	Duplicates   int `json:"duplicates"` // tasks processed more than once
 }
 
@@ -138,7 +139,8 @@ func New(m Meta, rs check.Results) *Report {
 	}
 	r.Tasks = Tasks{
 		Published: int(fig("no-loss", "published")), Stored: int(fig("no-loss", "stored")), Lost: int(fig("no-loss", "lost")),
-		DeadLettered: int(fig("no-loss", "dead_lettered")), Duplicates: int(fig("duplicates", "duplicates")),
+		DeadLettered: int(fig("no-loss", "dead_lettered")), InFlight: int(fig("no-loss", "in_flight")),
+		Duplicates: int(fig("duplicates", "duplicates")),
 	}
 	r.Redeliveries = int(fig("redelivery-timing", "redeliveries"))
 	r.Orphaned = int(fig("orphaned", "orphaned"))

@@ -42,7 +42,7 @@ func TestJSONShape(t *testing.T) {
 	require.NotContains(t, m, "harness_error")
 
 	tasks := m["tasks"].(map[string]any)
-	for _, k := range []string{"published", "stored", "lost", "dead_lettered", "duplicates"} {
+	for _, k := range []string{"published", "stored", "lost", "dead_lettered", "in_flight", "duplicates"} {
 		require.Contains(t, tasks, k)
 	}
 	require.Equal(t, 2.0, tasks["published"])
@@ -133,6 +133,7 @@ func TestVerdict(t *testing.T) {
 	}
 	r = report.New(meta, results(t, "no-loss/unknown-in-flight.jsonl", check.Params{}))
 	require.Contains(t, r.Why(), "1 tasks still in flight")
+	require.Equal(t, 1, r.Tasks.InFlight)
 	r = report.New(meta, results(t, "connection-leak/unknown-no-end.jsonl", check.Params{}))
 	require.Contains(t, r.Inconclusive, "the history has no end phase: the run was cut short")
 
