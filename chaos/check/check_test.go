@@ -34,6 +34,9 @@ var cases = []tcase{
 	// Killed during the drain: img-3's redelivery is due at 2.1 s, after the
 	// history ends; img-4 was never delivered before the kill.
 	{file: "no-loss/unknown-in-flight.jsonl", verdict: "unknown", summary: "1 tasks still in flight"},
+	// The drain ended (end phase) with img-3's second delivery still held
+	// by a worker: nothing can be said of it yet.
+	{file: "no-loss/unknown-in-flight-at-end.jsonl", verdict: "unknown", summary: "img-3 (delivery 2 at 2.102s, decided by 6.202s)"},
 	{file: "no-loss/unknown-never-delivered.jsonl", verdict: "unknown", summary: "img-4 (never delivered)"},
 	{file: "no-loss/pass-redelivered-in-drain.jsonl", verdict: "pass", summary: "0 lost"},
 	{file: "no-loss/fail-never-delivered.jsonl", verdict: "fail", violations: 1, summary: "1 lost"},

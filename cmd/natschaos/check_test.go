@@ -42,6 +42,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{file: "no-loss/unknown-no-drain.jsonl", code: 3, header: "INCONCLUSIVE", why: "no end phase"},
 		{file: "no-loss/unknown-no-drain.jsonl", flags: []string{"--strict"}, code: 3, header: "INCONCLUSIVE", why: "no end phase"},
 		{file: "no-loss/unknown-in-flight.jsonl", code: 3, header: "INCONCLUSIVE", why: "still in flight"},
+		{file: "no-loss/unknown-in-flight-at-end.jsonl", code: 3, header: "INCONCLUSIVE", why: "1 tasks still in flight"},
 		{file: "run/no-calls.jsonl", code: 3, header: "INCONCLUSIVE", why: "never asked for tasks"},
 		{file: "run/no-config.jsonl", code: 3, header: "INCONCLUSIVE", why: "no config event"},
 	} {
