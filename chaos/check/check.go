@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness/ackreply"
 )
 
 // Checker is one invariant, judged over a stream of events.
@@ -157,11 +159,6 @@ type Params struct {
 	FloodSettle time.Duration
 	// MaxRoundTrips bounds JetStream API calls per successful /tasks; default 4.
 	MaxRoundTrips float64
-	// MinStarted is the fraction of the workers' /tasks calls before the
-	// first fault that must have been answered 200 (and at least one task
-	// must have been delivered by then) for the run to be judged — the
-	// load really started; default 0.9; negative disables the assumption.
-	MinStarted float64
 }
 
 // Defaults of [Params].
@@ -174,7 +171,6 @@ const (
 	DefaultFloodRatio    = 1.05
 	DefaultFloodSettle   = 2 * time.Second
 	DefaultMaxRoundTrips = 4
-	DefaultMinStarted    = 0.9
 )
 
 // Resolve returns p with every default filled in for a run whose config
@@ -209,9 +205,6 @@ func (p Params) Resolve(cfg history.Event) Params {
 	if p.MaxRoundTrips == 0 {
 		p.MaxRoundTrips = DefaultMaxRoundTrips
 	}
-	if p.MinStarted == 0 {
-		p.MinStarted = DefaultMinStarted
-	}
 	return p
 }
 
@@ -229,7 +222,6 @@ func (p Params) Table() map[string]float64 {
 		"flood_ratio":             p.FloodRatio,
 		"flood_settle_seconds":    p.FloodSettle.Seconds(),
 		"max_round_trips":         p.MaxRoundTrips,
-		"min_started":             p.MinStarted,
 	}
 	if p.ExpectDuplicates != nil {
 		m["expect_duplicates"] = float64(*p.ExpectDuplicates)
@@ -298,9 +290,43 @@ func (b *base) config(e *history.Event) bool {
 
 const whyNoConfig = "no config event: ack_wait and max_deliver unknown"
 
+// own reports whether an advisory is about the run's own consumer: matched
+// on (stream, consumer), never on the sequence number alone, so that another
+// stream's advisory for the same sseq accounts for nothing. A side that
+// does not say (an advisory without stream or consumer, from an older
+// history, or a config without them) is not compared.
+func (b *base) own(e *history.Event) bool {
+	differ := func(a, c string) bool { return a != "" && c != "" && a != c }
+	return !differ(e.Stream, b.cfg.Stream) && !differ(e.ConsumerName, b.cfg.ConsumerName)
+}
+
+// sseqOf is a delivery's stream sequence: its sseq field, else the one its
+// reply subject carries ($JS.ACK.<stream>.<consumer>.<dc>.<sseq>...).
+func sseqOf(e *history.Event) uint64 {
+	if e.SSeq != 0 || e.Reply == "" {
+		return e.SSeq
+	}
+	if m, err := ackreply.Parse(e.Reply); err == nil {
+		return m.SSeq
+	}
+	return 0
+}
+
 // isTasks reports whether an http event is a /tasks call of a worker.
 func isTasks(e *history.Event) bool {
 	return e.Kind == history.KindHTTP && e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks")
+}
+
+// jobOfPath is the job id of an API path ".../jobs/{id}/..."; ok is false
+// when the path names none.
+func jobOfPath(path string) (int64, bool) {
+	_, rest, ok := strings.Cut(path, "/jobs/")
+	if !ok {
+		return 0, false
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil
 }
 
 // callStart is when an http call started (its event is written at its end).

@@ -226,6 +226,14 @@ func TestExternalMode(t *testing.T) {
 			require.Contains(t, r.output, line)
 		}
 	})
+	t.Run("the consumer's settings, not the scenario's", func(t *testing.T) {
+		r := runExternal(t, nats, "good", "baseline", "--ack-wait", "3s", "--max-deliver", "2")
+		require.Equal(t, 0, r.code, "%v failed\n%s", r.failed(), r.output)
+		require.Contains(t, r.output, "natschaos: the consumer's ack_wait 3s, max_deliver 2, max_ack_pending 1000 differ from the scenario's (4s, 3, 1000): the drain (up to 9s)")
+		tol := r.report["tolerances"].(map[string]any)
+		require.InDelta(t, 0.15, tol["epsilon_seconds"], 1e-9, "ε is 5 %% of the consumer's ack_wait")
+		require.InDelta(t, 1.5, tol["max_stall_seconds"], 1e-9, "max_stall is half the consumer's ack_wait")
+	})
 	t.Run("reserve-one-by-one fails http-timeout-batch", func(t *testing.T) {
 		r := runExternal(t, nats, "reserve-one-by-one", "http-timeout-batch")
 		require.Equal(t, 1, r.code, "exit code of a violated invariant\n%s", r.output)

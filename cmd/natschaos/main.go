@@ -2,7 +2,8 @@
 // and wiring, nothing else (DESIGN.md "Command line contract").
 //
 // Exit codes: 0 every invariant held; 1 an invariant was violated; 2 bad
-// usage or a bad scenario file; 3 the harness itself could not run.
+// usage or a bad scenario file; 3 inconclusive (the harness could not run or
+// drive load, the run was cut short, or tasks were still in flight).
 package main
 
 import (

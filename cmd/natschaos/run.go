@@ -25,6 +25,7 @@ type runFlags struct {
 	out       string
 	variant   string
 	strict    bool
+	timeScale float64
 	toxiproxy string
 	verbose   bool
 
@@ -85,6 +86,7 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.StringVarP(&f.out, "out", "o", "", "results directory (default ./natschaos-results/<timestamp>)")
 	fl.StringVar(&f.variant, "variant", "", "run the reference API as this variant (see natschaos sut --help)")
 	fl.BoolVar(&f.strict, "strict", false, "a check that cannot decide fails the run")
+	fl.Float64Var(&f.timeScale, "time-scale", 1, "stretch every duration of the scenarios (faults, timeouts, ack_wait, bounds) by this factor, e.g. 150 for a 300 s ack_wait (> 0, ≤ 1000)")
 	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what the harness does")
 
@@ -188,6 +190,9 @@ func logger(verbose bool, w io.Writer) *slog.Logger {
 func runRun(cmd *cobra.Command, f runFlags) error {
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if err := chaos.ValidTimeScale(f.timeScale); err != nil {
+		return usageError{fmt.Errorf("--time-scale: %w", err)}
+	}
 	if f.variant != "" && !chaos.KnownVariant(f.variant) {
 		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(chaos.Variants, ", "))}
 	}
@@ -240,7 +245,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if seen[sc.Name]++; seen[sc.Name] > 1 {
 			dir = fmt.Sprintf("%s-%d", sc.Name, seen[sc.Name])
 		}
-		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, Logger: log, External: external}
+		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, TimeScale: f.timeScale, Logger: log, External: external}
 		if f.toxiproxy != "" {
 			remote, err := faults.NewRemote(ctx, f.toxiproxy)
 			if err != nil {
@@ -261,7 +266,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case err != nil:
 			fmt.Fprintf(stderr, "natschaos: %s: %v\n", sc.Name, err)
 			harnessErr = errors.Join(harnessErr, err)
-			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Fail, HarnessError: err.Error()})
+			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Inconclusive, HarnessError: err.Error()})
 		}
 	}
 	if len(reports) > 1 {
@@ -276,8 +281,13 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return fmt.Errorf("the harness could not run every scenario (results in %s)", out)
 	}
 	for _, r := range reports {
-		if r.Verdict != report.Pass {
+		if r.Verdict == report.Fail {
 			return fmt.Errorf("%w (results in %s)", chaos.ErrViolated, out)
+		}
+	}
+	for _, r := range reports {
+		if r.Verdict == report.Inconclusive {
+			return fmt.Errorf("%w: %s: %s (results in %s)", chaos.ErrInconclusive, r.Scenario, r.Why(), out)
 		}
 	}
 	return nil
