@@ -138,15 +138,20 @@ func (r *rig) setJob(id int64) {
 }
 
 // startWorkers starts n workers from the template wc against the worker-api
-// link, with the API token token. They run until StopWorkers or Close.
+// link, with the API token token, serving the run's job and no other (the
+// job filter). They run until StopWorkers or Close.
 func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, token string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pool != nil {
 		return errors.New("workers already started")
 	}
+	if r.job == 0 {
+		return errors.New("workers: no job yet (the workers serve only the run's job)")
+	}
 	wc.BaseURL = r.WorkerURL()
 	wc.Token = token
+	wc.Jobs = []int64{r.job}
 	pool, err := worker.NewPool(n, wc, r.sink, worker.WithLogger(r.log))
 	if err != nil {
 		return fmt.Errorf("workers: %w", err)
