@@ -40,6 +40,7 @@ type runFlags struct {
 	jobID            int64
 	externalWorkers  bool
 	observePublishes bool
+	publishIntoJob   bool
 	proxies          []string
 	readyTimeout     time.Duration
 }
@@ -99,6 +100,7 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.Int64Var(&f.jobID, "job-id", 0, "external mode: drive this existing job instead of creating one")
 	fl.BoolVar(&f.externalWorkers, "external-workers", false, "external mode: the platform's own workers poll through the worker-api proxy; run no built-in worker")
 	fl.BoolVar(&f.observePublishes, "observe-publishes", false, "external mode: record the API's own task publishes instead of publishing")
+	fl.BoolVar(&f.publishIntoJob, "publish-into-job", false, "external mode: with --job-id, publish made-up tasks into that job, which the run did not create")
 	fl.StringArrayVar(&f.proxies, "proxy", nil, "external mode: LINK=ADDR fixes a proxy's listen address (api-nats, results-nats, worker-api; repeatable)")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for the API, its consumer and traffic on the proxies")
 	return cmd
@@ -106,12 +108,12 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 
 // external reads the external-mode flags and the environment; nil without
 // --nats-url and --api-url.
-func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
+func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 	inExternal := len(f.natsURLs) > 0 || f.apiURL != ""
 	if !inExternal {
 		for name, set := range map[string]bool{
 			"--nats-monitor-url": len(f.monitorURLs) > 0, "--job-id": f.jobID != 0, "--external-workers": f.externalWorkers,
-			"--observe-publishes": f.observePublishes, "--proxy": len(f.proxies) > 0, "--api-token": f.apiToken != "",
+			"--observe-publishes": f.observePublishes, "--publish-into-job": f.publishIntoJob, "--proxy": len(f.proxies) > 0, "--api-token": f.apiToken != "",
 			"--nats-user": f.natsUser != "", "--nats-password": f.natsPassword != "", "--nats-token": f.natsToken != "", "--nats-creds": f.natsCreds != "",
 		} {
 			if set {
@@ -139,8 +141,8 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 			User: env(f.natsUser, envNATSUser), Password: env(f.natsPassword, envNATSPassword),
 			Token: env(f.natsToken, envNATSToken), CredsFile: env(f.natsCreds, envNATSCreds),
 		},
-		JobID: f.jobID, ExternalWorkers: f.externalWorkers, ObservePublishes: f.observePublishes,
-		ReadyTimeout: f.readyTimeout, Out: stdout, Listen: map[string]string{},
+		JobID: f.jobID, PublishIntoJob: f.publishIntoJob, ExternalWorkers: f.externalWorkers, ObservePublishes: f.observePublishes,
+		ReadyTimeout: f.readyTimeout, Out: stdout, Err: stderr, Listen: map[string]string{},
 	}
 	split := func(vals []string) []string {
 		var out []string
@@ -174,6 +176,14 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 	}
 	if f.jobID < 0 {
 		return nil, usageError{fmt.Errorf("--job-id %d: want a job id ≥ 1", f.jobID)}
+	}
+	switch {
+	case f.jobID != 0 && !f.observePublishes && !f.publishIntoJob:
+		return nil, usageError{fmt.Errorf("--job-id %d: the run did not create that job, so it does not publish into it: give --observe-publishes (the API publishes its own tasks), or --publish-into-job to publish made-up tasks into it anyway", f.jobID)}
+	case f.publishIntoJob && f.jobID == 0:
+		return nil, usageError{errors.New("--publish-into-job needs --job-id (without it the run publishes into the job it creates)")}
+	case f.publishIntoJob && f.observePublishes:
+		return nil, usageError{errors.New("--publish-into-job and --observe-publishes exclude each other")}
 	}
 	return x, nil
 }
@@ -212,7 +222,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			scenarios = append(scenarios, sc)
 		}
 	}
-	external, err := f.external(stdout)
+	external, err := f.external(stdout, stderr)
 	if err != nil {
 		return err
 	}
