@@ -140,8 +140,8 @@ type ExternalConfig struct {
 // (DESIGN.md "Two ways to run"). It implements faults.Env and the same run
 // steps as a Stack. The caller must Close it.
 type External struct {
-	rig  // recording through gate
-	cfg  ExternalConfig
+	rig    // recording through gate
+	cfg    ExternalConfig
 	gate   *Gate
 	out    io.Writer
 	errOut io.Writer
