@@ -236,7 +236,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	e.Client = &APIClient{BaseURL: e.apiBase + "/api/v2", Token: cfg.APIToken, HTTP: client}
-	var popts []observe.ProxyOption
+	popts := []observe.ProxyOption{observe.ProxyScopeLater()}
 	if cfg.ExternalWorkers {
 		popts = append(popts, observe.ProxyRecordTasks())
 	}
@@ -244,7 +244,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		return nil, err
 	}
 
-	oopts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(e.natsOpts...)}
+	oopts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(e.natsOpts...), observe.NATSScopeLater()}
 	if cfg.ExternalWorkers {
 		oopts = append(oopts, observe.NATSTaskLookup(e.httpProxy.TaskOf))
 	}
@@ -403,6 +403,7 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		fmt.Fprintf(e.out, "natschaos: driving job %d\n", id)
 	}
 	e.setJob(id)
+	e.scope(id)
 
 	if err := e.startSampler(ctx, id, e.cfg.MonitorURLs, e.cfg.SampleEvery); err != nil {
 		return 0, err

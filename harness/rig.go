@@ -137,6 +137,18 @@ func (r *rig) setJob(id int64) {
 	r.mu.Unlock()
 }
 
+// scope narrows the observers to job id: its stream, consumer and task
+// subject, its URLs on the recording proxy. What they see of other jobs is
+// dropped and counted as foreign.
+func (r *rig) scope(id int64) {
+	if r.natsObs != nil {
+		r.natsObs.Scope(StreamName(id), ConsumerName(id), TaskSubject(id))
+	}
+	if r.httpProxy != nil {
+		r.httpProxy.SetJob(id)
+	}
+}
+
 // startWorkers starts n workers from the template wc against the worker-api
 // link, with the API token token, serving the run's job and no other (the
 // job filter). They run until StopWorkers or Close.

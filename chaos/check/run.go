@@ -32,6 +32,9 @@ type Results struct {
 	Duration float64
 	// Faults are the fault windows of the run, in start order.
 	Faults []Fault
+	// Foreign is how many events of other jobs the observers dropped at
+	// the source (foreign events, and the foreign count of conn closes).
+	Foreign int
 }
 
 // Fault is one fault window of a run.
@@ -194,6 +197,7 @@ type runInfo struct {
 	firstFault float64
 	jobEnd     float64 // first terminal job status
 	faults     []Fault
+	foreign    int
 }
 
 func newRunInfo(p Params) *runInfo {
@@ -210,6 +214,12 @@ func (ri *runInfo) Observe(e *history.Event) {
 		}
 	case history.KindPublish:
 		ri.published++
+	case history.KindForeign:
+		ri.foreign += e.N
+	case history.KindConn:
+		if e.Phase == history.ConnClose {
+			ri.foreign += e.Foreign
+		}
 	case history.KindReserve, history.KindHandout:
 		if e.T < min(ri.firstFault, ri.jobEnd) {
 			ri.started++
@@ -242,7 +252,7 @@ func (ri *runInfo) Observe(e *history.Event) {
 }
 
 func (ri *runInfo) results() Results {
-	rs := Results{Config: ri.cfg, Events: ri.events, Duration: ri.last, Faults: ri.faults}
+	rs := Results{Config: ri.cfg, Events: ri.events, Duration: ri.last, Faults: ri.faults, Foreign: ri.foreign}
 	rs.Params = ri.p.Resolve(ri.cfg)
 	if ri.events == 0 {
 		rs.Assumptions = append(rs.Assumptions, "the history is empty")
