@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +29,7 @@ type runFlags struct {
 	variant   string
 	strict    bool
 	toxiproxy string
+	runID     string
 	verbose   bool
 
 	// external mode
@@ -87,6 +91,7 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.StringVar(&f.variant, "variant", "", "run the reference API as this variant (see natschaos sut --help)")
 	fl.BoolVar(&f.strict, "strict", false, "a check that cannot decide fails the run")
 	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
+	fl.StringVar(&f.runID, "run-id", "", "with --toxiproxy: the run id in the names of this run's proxies (natschaos-<run id>-<link>); only those are created, healed and deleted (default: derived from the target, so that the next run against it removes what a killed one left)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what the harness does")
 
 	fl.StringArrayVar(&f.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
@@ -188,6 +193,40 @@ func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 	return x, nil
 }
 
+// proxyRunID is the run id of the run's proxies on a remote
+// toxiproxy-server: --run-id, or one derived from the target — the API and
+// NATS URLs without their credentials in external mode, the host name for
+// the embedded stack — so that it is stable from run to run against the
+// same target and the next run removes what a killed one left.
+func (f runFlags) proxyRunID(x *chaos.External) (string, error) {
+	if f.runID != "" {
+		if err := faults.ValidRunID(f.runID); err != nil {
+			return "", usageError{fmt.Errorf("--run-id: %w", err)}
+		}
+		return f.runID, nil
+	}
+	h := sha256.New()
+	if x != nil {
+		for _, raw := range append([]string{x.APIURL}, x.NATSURLs...) {
+			fmt.Fprintf(h, "%s\n", withoutUser(raw))
+		}
+	} else {
+		host, _ := os.Hostname()
+		fmt.Fprintf(h, "embedded\n%s\n", host)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// withoutUser is raw without its user information (credentials).
+func withoutUser(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
+}
+
 func logger(verbose bool, w io.Writer) *slog.Logger {
 	if !verbose {
 		return slog.New(slog.DiscardHandler)
@@ -233,6 +272,14 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			}
 		}
 	}
+	runID, err := f.proxyRunID(external)
+	if err != nil {
+		return err
+	}
+	if f.toxiproxy != "" {
+		fmt.Fprintf(stdout, "natschaos: this run's proxies on %s are named %s (run id %s; --run-id to change it): only they are created, healed and deleted\n",
+			f.toxiproxy, faults.ProxyName(runID, "<link>"), runID)
+	}
 	out := f.out
 	if out == "" {
 		out = filepath.Join("natschaos-results", time.Now().Format("20060102-150405"))
@@ -252,7 +299,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		}
 		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, Logger: log, External: external}
 		if f.toxiproxy != "" {
-			remote, err := faults.NewRemote(ctx, f.toxiproxy)
+			remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
 			if err != nil {
 				return fmt.Errorf("--toxiproxy %s: %w", f.toxiproxy, err)
 			}
