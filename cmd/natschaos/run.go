@@ -73,7 +73,10 @@ NATS and an API that already run, prints the addresses to point the API's NATS U
 and the workers' API URL at, waits until traffic flows through them, creates a job
 (or drives --job-id), publishes its tasks (or records the API's own with
 --observe-publishes), runs its built-in workers (unless --external-workers), reads
-the stored results back from the API and checks every invariant. See docs/external.md.
+the stored results back from the API and checks every invariant. It touches only its
+own job: its workers serve no other, it publishes into a --job-id only with
+--publish-into-job, it cancels the job it created on every way out, and what its
+observers see of other jobs is dropped and counted as foreign. See docs/external.md.
 Credentials come from the flags or from $` + envAPIToken + `, $` + envNATSUser + `,
 $` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer the
 environment: flags show in ps); they are never printed nor written into results.
