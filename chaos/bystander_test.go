@@ -180,3 +180,15 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	require.Equal(t, runTasks, run)
 	require.NotContains(t, errOut.String(), "cancelled job", "a finished job needs no cancel")
 }
+
+// A cancel_job fault on a --job-id job would cancel a job the run did not
+// create: refused before anything starts (exit 2).
+func TestCancelJobRefusedOnAJobNotCreated(t *testing.T) {
+	sc, ok := Lookup("terminal-job")
+	require.True(t, ok)
+	_, _, err := Prepare(sc, RunOptions{Seed: 1, External: &External{JobID: 7, ObservePublishes: true}})
+	require.True(t, IsUsage(err), "%v", err)
+	require.ErrorContains(t, err, "cancel_job would cancel job 7, which this run did not create")
+	_, _, err = Prepare(sc, RunOptions{Seed: 1, External: &External{}})
+	require.NoError(t, err, "on the job the run creates")
+}

@@ -88,6 +88,9 @@ func checkExternal(sc Scenario, x *External) error {
 		if why := harness.ExternalUnsupported(st.Fault.Name, x.ExternalWorkers); why != "" {
 			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: %s", sc.Name, i, why)}
 		}
+		if st.Fault.Name == "cancel_job" && x.JobID != 0 {
+			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: cancel_job would cancel job %d, which this run did not create (--job-id): run it on a job the run creates", sc.Name, i, x.JobID)}
+		}
 	}
 	if sc.SUT.Cluster > 1 {
 		return &UsageError{fmt.Errorf("scenario %s: sut.cluster %d starts an embedded cluster; in external mode give one --nats-url per node instead", sc.Name, sc.SUT.Cluster)}
