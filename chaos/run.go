@@ -77,11 +77,13 @@ type External struct {
 	APIToken         string            // the API key
 	NATS             harness.NATSAuth  // the harness's own NATS credentials
 	JobID            int64             // drive this job; 0 = create one
+	PublishIntoJob   bool              // publish made-up tasks into JobID, a job the run did not create
 	ExternalWorkers  bool              // the platform's workers poll through worker-api
 	ObservePublishes bool              // record the API's publishes instead of publishing
 	Listen           map[string]string // link → fixed proxy listen address
 	ReadyTimeout     time.Duration     // each wait for the system under test; 0 = 60 s
 	Out              io.Writer         // the lines that ask something of the user
+	Err              io.Writer         // what the run did beyond its own job (publish into JobID, cancel its job); nil = Out
 }
 
 // checkExternal refuses, before anything starts, a scenario that an
@@ -94,6 +96,9 @@ func checkExternal(sc Scenario, x *External) error {
 	for i, st := range sc.Faults {
 		if why := harness.ExternalUnsupported(st.Fault.Name, x.ExternalWorkers); why != "" {
 			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: %s", sc.Name, i, why)}
+		}
+		if st.Fault.Name == "cancel_job" && x.JobID != 0 {
+			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: cancel_job would cancel job %d, which this run did not create (--job-id): run it on a job the run creates", sc.Name, i, x.JobID)}
 		}
 	}
 	if sc.SUT.Cluster > 1 {
@@ -271,8 +276,8 @@ func (s Scenario) ExternalConfig(x *External, seed int64, proxies faults.Proxies
 	return harness.ExternalConfig{
 		NATSURLs: x.NATSURLs, MonitorURLs: x.MonitorURLs,
 		APIURL: x.APIURL, APIToken: x.APIToken, NATS: x.NATS,
-		JobID: x.JobID, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
-		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out,
+		JobID: x.JobID, PublishIntoJob: x.PublishIntoJob, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
+		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out, Err: x.Err,
 		Worker: st.Worker, Workers: st.Workers, ConnectTimeout: s.SUT.ConnectTimeout,
 		Proxies: proxies, Clock: clock, Seed: seed, Logger: log,
 	}

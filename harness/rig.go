@@ -137,16 +137,33 @@ func (r *rig) setJob(id int64) {
 	r.mu.Unlock()
 }
 
+// scope narrows the observers to job id: its stream, consumer and task
+// subject, its URLs on the recording proxy. What they see of other jobs is
+// dropped and counted as foreign.
+func (r *rig) scope(id int64) {
+	if r.natsObs != nil {
+		r.natsObs.Scope(StreamName(id), ConsumerName(id), TaskSubject(id))
+	}
+	if r.httpProxy != nil {
+		r.httpProxy.SetJob(id)
+	}
+}
+
 // startWorkers starts n workers from the template wc against the worker-api
-// link, with the API token token. They run until StopWorkers or Close.
+// link, with the API token token, serving the run's job and no other (the
+// job filter). They run until StopWorkers or Close.
 func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, token string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pool != nil {
 		return errors.New("workers already started")
 	}
+	if r.job == 0 {
+		return errors.New("workers: no job yet (the workers serve only the run's job)")
+	}
 	wc.BaseURL = r.WorkerURL()
 	wc.Token = token
+	wc.Jobs = []int64{r.job}
 	pool, err := worker.NewPool(n, wc, r.sink, worker.WithLogger(r.log))
 	if err != nil {
 		return fmt.Errorf("workers: %w", err)

@@ -167,7 +167,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
 	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, observe.NATSLogger(log),
-		observe.NATSConnectOptions(nats.DontRandomize())); err != nil {
+		observe.NATSConnectOptions(nats.DontRandomize()), observe.NATSScopeLater()); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)
 	}
 	if err := s.startProber(ctx, s.apiURL, cfg.ProbeEvery); err != nil {
@@ -188,6 +188,7 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 		return 0, err
 	}
 	s.setJob(id)
+	s.scope(id)
 
 	nc, err := nats.Connect(s.NATS.ClientURL(), nats.Name("natschaos-publisher"))
 	if err != nil {

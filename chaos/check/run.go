@@ -36,6 +36,9 @@ type Results struct {
 	Duration float64
 	// Faults are the fault windows of the run, in start order.
 	Faults []Fault
+	// Foreign is how many events of other jobs the observers dropped at
+	// the source (foreign events, and the foreign count of conn closes).
+	Foreign int
 }
 
 // Fault is one fault window of a run.
@@ -209,6 +212,7 @@ type runInfo struct {
 	calls     int // the workers' /tasks calls, answered or not
 	ended     bool
 	faults    []Fault
+	foreign   int
 }
 
 func newRunInfo(p Params) *runInfo { return &runInfo{p: p} }
@@ -223,6 +227,12 @@ func (ri *runInfo) Observe(e *history.Event) {
 		}
 	case history.KindPublish:
 		ri.published++
+	case history.KindForeign:
+		ri.foreign += e.N
+	case history.KindConn:
+		if e.Phase == history.ConnClose {
+			ri.foreign += e.Foreign
+		}
 	case history.KindHTTP:
 		if isTasks(e) {
 			ri.calls++
@@ -245,7 +255,7 @@ func (ri *runInfo) Observe(e *history.Event) {
 }
 
 func (ri *runInfo) results() Results {
-	rs := Results{Config: ri.cfg, Events: ri.events, Duration: ri.last, Faults: ri.faults, Ended: ri.ended}
+	rs := Results{Config: ri.cfg, Events: ri.events, Duration: ri.last, Faults: ri.faults, Ended: ri.ended, Foreign: ri.foreign}
 	rs.Params = ri.p.Resolve(ri.cfg)
 	if ri.events == 0 {
 		rs.Assumptions = append(rs.Assumptions, "the history is empty")

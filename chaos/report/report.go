@@ -74,6 +74,7 @@ type Report struct {
 	MaxStallSeconds float64            `json:"max_stall_seconds"`
 	DurationSeconds float64            `json:"duration_seconds"`
 	Events          int                `json:"events"`
+	Foreign         int                `json:"foreign"` // events of other jobs the observers dropped at the source
 	Faults          []Fault            `json:"faults"`
 	Tolerances      map[string]float64 `json:"tolerances"`
 	Warnings        []string           `json:"warnings,omitempty"`
@@ -114,7 +115,7 @@ type Fault struct {
 func New(m Meta, rs check.Results) *Report {
 	r := &Report{
 		Scenario: m.Scenario, Description: m.Description, Proves: m.Proves, Seed: m.Seed, Variant: m.Variant,
-		Strict: m.Strict, DurationSeconds: rs.Duration, Events: rs.Events, Tolerances: rs.Params.Table(),
+		Strict: m.Strict, DurationSeconds: rs.Duration, Events: rs.Events, Foreign: rs.Foreign, Tolerances: rs.Params.Table(),
 		Warnings: append([]string(nil), rs.Warnings...), Checks: []Check{}, Faults: []Fault{},
 	}
 	for _, c := range rs.Checks {

@@ -227,3 +227,30 @@ func TestSuite(t *testing.T) {
 	require.Equal(t, report.Pass, v)
 	require.Contains(t, b.String(), "suite: PASS (0 of 1 scenarios failed, 0 inconclusive)")
 }
+
+// TestForeign: report.json's foreign is the sum of the foreign events (one
+// per observer) and of the foreign count of conn close events; the
+// summary says it when not zero.
+func TestForeign(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "check", "testdata", "orphaned", "fail-reserve.jsonl"))
+	require.NoError(t, err)
+	extra := `{"t":3.0,"kind":"conn","link":"api-nats","conn":1,"phase":"close","foreign":4}
+{"t":3.1,"kind":"foreign","name":"nats-observer","n":20}
+{"t":3.2,"kind":"foreign","name":"http-proxy","n":3}
+`
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	require.NoError(t, os.WriteFile(path, append(src, extra...), 0o644))
+	rs, err := check.RunFile(path, check.Params{})
+	require.NoError(t, err)
+	r := report.New(meta, rs)
+	require.Equal(t, 27, r.Foreign)
+	var b bytes.Buffer
+	require.NoError(t, r.Summary(&b))
+	require.Contains(t, b.String(), "27 events of other jobs on the same server were dropped at the source (foreign)")
+
+	clean := report.New(meta, results(t, "orphaned/fail-reserve.jsonl", check.Params{}))
+	require.Zero(t, clean.Foreign)
+	b.Reset()
+	require.NoError(t, clean.Summary(&b))
+	require.NotContains(t, b.String(), "foreign")
+}

@@ -28,6 +28,9 @@ func (r *Report) Summary(w io.Writer) error {
 	fmt.Fprintf(&b, "  %d events over %.1fs; tasks: %d published, %d stored, %d lost, %d dead-lettered, %d duplicated; %d redeliveries, %d orphaned, longest stall %.2fs\n",
 		r.Events, r.DurationSeconds, r.Tasks.Published, r.Tasks.Stored, r.Tasks.Lost, r.Tasks.DeadLettered, r.Tasks.Duplicates,
 		r.Redeliveries, r.Orphaned, r.MaxStallSeconds)
+	if r.Foreign > 0 {
+		fmt.Fprintf(&b, "  %d events of other jobs on the same server were dropped at the source (foreign): not judged\n", r.Foreign)
+	}
 	for _, f := range r.Faults {
 		end := "never healed"
 		if f.End != nil {
