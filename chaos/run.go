@@ -98,9 +98,14 @@ const (
 	// DrainGrace is added to max_deliver × ack_wait to bound the drain phase.
 	DrainGrace = 3 * time.Second
 	// SettleTimeout bounds the wait, after the end, for the server's
-	// connections to come back to their warmup level (connection-leak
-	// allows 2 s, so waiting longer proves nothing more).
+	// connections to come back to their warmup level: the fallback of a
+	// target without taps on its NATS links (connection-leak allows 2 s,
+	// so waiting longer proves nothing more).
 	SettleTimeout = 2500 * time.Millisecond
+	// SettleMargin is added to the leak grace in the wait, after the end,
+	// for the NATS links to have no connection open: the history must
+	// reach past the grace for connection-leak to judge what stayed open.
+	SettleMargin = 500 * time.Millisecond
 	pollEvery     = 50 * time.Millisecond
 )
 
@@ -266,6 +271,9 @@ type target interface {
 	Drained(ctx context.Context) (bool, error)
 	Heal(ctx context.Context) error
 	Connections(ctx context.Context) (int, error)
+	// OpenNATSConns is how many connections are open now through the
+	// recording taps of the NATS links (ok false: no taps).
+	OpenNATSConns() (n int, ok bool)
 	Sample(ctx context.Context)
 	Finish(ctx context.Context) error
 	// Sink is where the run's own events (phases, fault windows) go, so
@@ -349,10 +357,23 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	}
 	phase(history.PhaseEnd)
 	stack.StopWorkers()
-	if err := poll(ctx, SettleTimeout, func() (bool, error) {
+	// Settle: until no connection is open on a NATS link, or the leak
+	// grace (and a margin) passed, so that a connection left open shows
+	// open past the grace; without taps, until the server's connections
+	// are back to their warmup level.
+	settled := func() (bool, error) {
 		n, err := stack.Connections(ctx)
 		return err == nil && n <= base, nil
-	}); err != nil && !errors.Is(err, errTimedOut) {
+	}
+	settle := SettleTimeout
+	if _, ok := stack.OpenNATSConns(); ok {
+		settled = func() (bool, error) {
+			n, _ := stack.OpenNATSConns()
+			return n == 0, nil
+		}
+		settle = sc.Params().Resolve(history.Event{}).LeakGrace + SettleMargin
+	}
+	if err := poll(ctx, settle, settled); err != nil && !errors.Is(err, errTimedOut) {
 		return err
 	}
 	stack.Sample(ctx)

@@ -21,7 +21,7 @@ const MaxProtoLine = 64 << 10
 
 // OpenAtEnd is the Err of the close event that [ConnTap.Close] writes for a
 // connection still open when the tap closes.
-const OpenAtEnd = "open at end"
+const OpenAtEnd = history.ConnOpenAtEnd
 
 // tapDialTimeout bounds the tap's dial of its upstream.
 const tapDialTimeout = 5 * time.Second
