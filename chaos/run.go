@@ -106,7 +106,7 @@ const (
 	// for the NATS links to have no connection open: the history must
 	// reach past the grace for connection-leak to judge what stayed open.
 	SettleMargin = 500 * time.Millisecond
-	pollEvery     = 50 * time.Millisecond
+	pollEvery    = 50 * time.Millisecond
 )
 
 // Prepare applies the run's overrides and defaults to sc, validates it,
