@@ -23,6 +23,7 @@ var Variants = []string{
 	"ack-before-save",
 	"recreate-stream",
 	"slow-ack",
+	"leak-connections",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").

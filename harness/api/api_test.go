@@ -65,7 +65,7 @@ func TestVariantsListed(t *testing.T) {
 		require.NoError(t, err)
 		a.Close()
 	}
-	require.Len(t, seen, 9)
+	require.Len(t, seen, 10)
 }
 
 func TestLivenessNeedsNoNATSNorToken(t *testing.T) {
