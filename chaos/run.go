@@ -238,11 +238,12 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			IdleSleep:     w.IdleSleep,
 			Fetchers:      w.Fetchers,
 		},
-		Workers: w.Workers,
-		Cluster: s.SUT.Cluster,
-		Proxies: proxies,
-		Seed:    seed,
-		Logger:  log,
+		Workers:      w.Workers,
+		AltBatchSize: w.AltBatchSize,
+		Cluster:      s.SUT.Cluster,
+		Proxies:      proxies,
+		Seed:         seed,
+		Logger:       log,
 	}
 }
 
@@ -255,7 +256,7 @@ func (s Scenario) ExternalConfig(x *External, seed int64, proxies faults.Proxies
 		APIURL: x.APIURL, APIToken: x.APIToken, NATS: x.NATS,
 		JobID: x.JobID, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
 		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out,
-		Worker: st.Worker, Workers: st.Workers, ConnectTimeout: s.SUT.ConnectTimeout,
+		Worker: st.Worker, Workers: st.Workers, AltBatchSize: st.AltBatchSize, ConnectTimeout: s.SUT.ConnectTimeout,
 		Proxies: proxies, Clock: clock, Seed: seed, Logger: log,
 	}
 }

@@ -179,8 +179,9 @@ func (r *rig) closeTaps() {
 }
 
 // startWorkers starts n workers from the template wc against the worker-api
-// link, with the API token token. They run until StopWorkers or Close.
-func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, token string) error {
+// link, with the API token token; every other one with the batch size alt
+// when alt > 0. They run until StopWorkers or Close.
+func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int, token string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pool != nil {
@@ -188,7 +189,11 @@ func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, token s
 	}
 	wc.BaseURL = r.WorkerURL()
 	wc.Token = token
-	pool, err := worker.NewPool(n, wc, r.sink, worker.WithLogger(r.log))
+	opts := []worker.Option{worker.WithLogger(r.log)}
+	if alt > 0 {
+		opts = append(opts, worker.WithAltBatchSize(alt))
+	}
+	pool, err := worker.NewPool(n, wc, r.sink, opts...)
 	if err != nil {
 		return fmt.Errorf("workers: %w", err)
 	}
