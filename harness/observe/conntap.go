@@ -63,18 +63,13 @@ type ConnTap struct {
 // NewConnTap starts a tap of link on 127.0.0.1 with a random port,
 // forwarding to upstream (host:port). The caller must Close it.
 func NewConnTap(link, upstream string, sink history.Sink, log *slog.Logger) (*ConnTap, error) {
-	return NewConnTapOn("127.0.0.1:0", link, upstream, sink, log)
-}
-
-// NewConnTapOn is NewConnTap listening on listen.
-func NewConnTapOn(listen, link, upstream string, sink history.Sink, log *slog.Logger) (*ConnTap, error) {
 	if sink == nil {
 		sink = history.Discard
 	}
 	if log == nil {
 		log = discardLogger
 	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("conn tap of %s: %w", link, err)
 	}
@@ -142,8 +137,9 @@ func (t *ConnTap) accept() {
 		c := &tapConn{t: t, id: t.next, client: nc}
 		t.conns[c.id] = c
 		t.wg.Add(1)
-		t.mu.Unlock()
+		// Under t.mu: a Close that sees this connection writes its close after this open.
 		t.sink.Emit(history.Event{Kind: history.KindConn, Link: t.link, ConnID: c.id, Phase: history.ConnOpen})
+		t.mu.Unlock()
 		go c.serve()
 	}
 }
