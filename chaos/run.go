@@ -113,10 +113,15 @@ const (
 	// read) to bound the drain phase.
 	DrainGrace = 3 * time.Second
 	// SettleTimeout bounds the wait, after the end, for the server's
-	// connections to come back to their warmup level (connection-leak
-	// allows 2 s, so waiting longer proves nothing more).
+	// connections to come back to their warmup level: the fallback of a
+	// target without taps on its NATS links (connection-leak allows 2 s,
+	// so waiting longer proves nothing more).
 	SettleTimeout = 2500 * time.Millisecond
-	pollEvery     = 50 * time.Millisecond
+	// SettleMargin is added to the leak grace in the wait, after the end,
+	// for the NATS links to have no connection open: the history must
+	// reach past the grace for connection-leak to judge what stayed open.
+	SettleMargin = 500 * time.Millisecond
+	pollEvery    = 50 * time.Millisecond
 )
 
 // Prepare applies the run's overrides, defaults and time scale to sc, validates it,
@@ -261,11 +266,12 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			IdleSleep:     w.IdleSleep,
 			Fetchers:      w.Fetchers,
 		},
-		Workers: w.Workers,
-		Cluster: s.SUT.Cluster,
-		Proxies: proxies,
-		Seed:    seed,
-		Logger:  log,
+		Workers:      w.Workers,
+		AltBatchSize: w.AltBatchSize,
+		Cluster:      s.SUT.Cluster,
+		Proxies:      proxies,
+		Seed:         seed,
+		Logger:       log,
 	}
 }
 
@@ -278,7 +284,7 @@ func (s Scenario) ExternalConfig(x *External, seed int64, proxies faults.Proxies
 		APIURL: x.APIURL, APIToken: x.APIToken, NATS: x.NATS,
 		JobID: x.JobID, PublishIntoJob: x.PublishIntoJob, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
 		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out, Err: x.Err,
-		Worker: st.Worker, Workers: st.Workers, ConnectTimeout: s.SUT.ConnectTimeout,
+		Worker: st.Worker, Workers: st.Workers, AltBatchSize: st.AltBatchSize, ConnectTimeout: s.SUT.ConnectTimeout,
 		Proxies: proxies, Clock: clock, Seed: seed, Logger: log,
 	}
 }
@@ -294,6 +300,9 @@ type target interface {
 	Drained(ctx context.Context) (bool, error)
 	Heal(ctx context.Context) error
 	Connections(ctx context.Context) (int, error)
+	// OpenNATSConns is how many connections are open now through the
+	// recording taps of the NATS links (ok false: no taps).
+	OpenNATSConns() (n int, ok bool)
 	Sample(ctx context.Context)
 	Finish(ctx context.Context) error
 	// Sink is where the run's own events (phases, fault windows) go, so
@@ -440,10 +449,23 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	}
 	phase(history.PhaseEnd)
 	stack.StopWorkers()
-	if err := poll(ctx, SettleTimeout, func() (bool, error) {
+	// Settle: until no connection is open on a NATS link, or the leak
+	// grace (and a margin) passed, so that a connection left open shows
+	// open past the grace; without taps, until the server's connections
+	// are back to their warmup level.
+	settled := func() (bool, error) {
 		n, err := stack.Connections(ctx)
 		return err == nil && n <= base, nil
-	}); err != nil && !errors.Is(err, errTimedOut) {
+	}
+	settle := SettleTimeout
+	if _, ok := stack.OpenNATSConns(); ok {
+		settled = func() (bool, error) {
+			n, _ := stack.OpenNATSConns()
+			return n == 0, nil
+		}
+		settle = sc.Params().Resolve(history.Event{}).LeakGrace + SettleMargin
+	}
+	if err := poll(ctx, settle, settled); err != nil && !errors.Is(err, errTimedOut) {
 		return err
 	}
 	stack.Sample(ctx)

@@ -107,6 +107,9 @@ type ExternalConfig struct {
 	Worker worker.Config
 	// Workers is how many built-in workers run (default 1).
 	Workers int
+	// AltBatchSize, when > 0, is the batch size of every other built-in
+	// worker (w2, w4, …).
+	AltBatchSize int
 	// ConnectTimeout is the API's NATS connect timeout as the config event
 	// states it: an external API does not say, so the scenario's value is
 	// taken as the API's.
@@ -458,7 +461,7 @@ func (e *External) StartWorkers(ctx context.Context) error {
 	if e.cfg.ExternalWorkers {
 		return nil
 	}
-	return e.startWorkers(ctx, e.cfg.Workers, e.cfg.Worker, e.cfg.APIToken)
+	return e.startWorkers(ctx, e.cfg.Workers, e.cfg.Worker, e.cfg.AltBatchSize, e.cfg.APIToken)
 }
 
 // Ready waits, up to cfg.ReadyTimeout each, until traffic flows: with

@@ -44,6 +44,9 @@ type Config struct {
 	Worker worker.Config
 	// Workers is how many workers run (default 1).
 	Workers int
+	// AltBatchSize, when > 0, is the batch size of every other worker
+	// (w2, w4, …): a workload with two batch sizes.
+	AltBatchSize int
 	// SampleEvery is the period of the consumer/server sampler (default 250 ms).
 	SampleEvery time.Duration
 	// ProbeEvery is the period of the liveness prober (default 100 ms).
@@ -253,7 +256,7 @@ func (s *Stack) Finish(context.Context) error { return nil }
 // StartWorkers starts the workers against the worker-api link. They run
 // until StopWorkers or Close.
 func (s *Stack) StartWorkers(ctx context.Context) error {
-	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.API.Token)
+	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.AltBatchSize, s.cfg.API.Token)
 }
 
 // Drained reports whether the job needs nothing more: it is finished, or its

@@ -149,15 +149,23 @@ type Params struct {
 	// ConnectTimeout is the API's NATS connect timeout; default: the
 	// config event's connect_timeout.
 	ConnectTimeout time.Duration
-	// LeakGrace is how close to the end connections must be back to their
-	// warmup level; default 2 s.
+	// LeakGrace is how long after the run's last API request and ack (or
+	// the end of the drain, if later) every connection on a NATS link must
+	// be closed; default 2 s.
 	LeakGrace time.Duration
-	// FloodRatio bounds connections opened per API request and per ack; default 1.05.
+	// FloodRatio bounds the connection attempts on each NATS link per unit
+	// of work that needs one (API requests, results acked or tried, job
+	// changes); default 2 (room for one retry).
 	FloodRatio float64
-	// FloodSettle is how long after an api-nats reset fault reconnects are
-	// still counted (they show when NATS comes back); default 2 s.
+	// FloodSettle is how long after a unit of work (an API request's end, a
+	// result, an ack, a job change) a connection attempt is still explained
+	// by it, and the window of a reconnect storm; default 2 s.
 	FloodSettle time.Duration
-	// MaxRoundTrips bounds JetStream API calls per successful /tasks; default 4.
+	// FloodBurst is how many unexplained connection attempts on one link
+	// within FloodSettle make a reconnect storm; default 3.
+	FloodBurst int
+	// MaxRoundTrips bounds the mean JetStream API requests per /tasks
+	// call, counted on the api-nats connections that pulled; default 10.
 	MaxRoundTrips float64
 }
 
@@ -168,9 +176,10 @@ const (
 	DefaultProbeP99      = 250 * time.Millisecond
 	DefaultProbeWindow   = 10 * time.Second
 	DefaultLeakGrace     = 2 * time.Second
-	DefaultFloodRatio    = 1.05
+	DefaultFloodRatio    = 2
 	DefaultFloodSettle   = 2 * time.Second
-	DefaultMaxRoundTrips = 4
+	DefaultFloodBurst    = 3
+	DefaultMaxRoundTrips = 10
 )
 
 // Resolve returns p with every default filled in for a run whose config
@@ -202,6 +211,9 @@ func (p Params) Resolve(cfg history.Event) Params {
 	if p.FloodSettle == 0 {
 		p.FloodSettle = DefaultFloodSettle
 	}
+	if p.FloodBurst == 0 {
+		p.FloodBurst = DefaultFloodBurst
+	}
 	if p.MaxRoundTrips == 0 {
 		p.MaxRoundTrips = DefaultMaxRoundTrips
 	}
@@ -221,6 +233,7 @@ func (p Params) Table() map[string]float64 {
 		"leak_grace_seconds":      p.LeakGrace.Seconds(),
 		"flood_ratio":             p.FloodRatio,
 		"flood_settle_seconds":    p.FloodSettle.Seconds(),
+		"flood_burst":             float64(p.FloodBurst),
 		"max_round_trips":         p.MaxRoundTrips,
 	}
 	if p.ExpectDuplicates != nil {

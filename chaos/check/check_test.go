@@ -115,18 +115,24 @@ var cases = []tcase{
 	{file: "liveness/unknown-no-probes.jsonl", verdict: "unknown"},
 
 	{file: "connection-leak/pass.jsonl", verdict: "pass"},
-	{file: "connection-leak/fail.jsonl", verdict: "fail", violations: 1},
+	{file: "connection-leak/fail-open-at-end.jsonl", verdict: "fail", violations: 3},
+	{file: "connection-leak/fail-closed-late.jsonl", verdict: "fail", violations: 1},
 	{file: "connection-leak/unknown-no-end.jsonl", verdict: "unknown"},
+	{file: "connection-leak/unknown-no-conns.jsonl", verdict: "unknown"},
+	{file: "connection-leak/unknown-cut-short.jsonl", verdict: "unknown"},
 
 	{file: "connection-flood/pass.jsonl", verdict: "pass"},
-	{file: "connection-flood/pass-reset.jsonl", verdict: "pass"},
+	{file: "connection-flood/pass-shared-link-outage.jsonl", verdict: "pass"},
 	{file: "connection-flood/fail-ratio.jsonl", verdict: "fail", violations: 1},
-	{file: "connection-flood/fail-reset-burst.jsonl", verdict: "fail", violations: 2}, // the burst, and the run-wide ratio
-	{file: "connection-flood/unknown-no-samples.jsonl", verdict: "unknown"},
+	{file: "connection-flood/fail-storm.jsonl", verdict: "fail", violations: 1},
+	{file: "connection-flood/unknown-no-conns.jsonl", verdict: "unknown"},
 
 	{file: "round-trips/pass.jsonl", verdict: "pass"},
-	{file: "round-trips/fail.jsonl", verdict: "fail", violations: 1},
-	{file: "round-trips/unknown-no-samples.jsonl", verdict: "unknown"},
+	{file: "round-trips/pass-metadata-calls.jsonl", verdict: "pass"},
+	{file: "round-trips/pass-one-size.jsonl", verdict: "pass"},
+	{file: "round-trips/fail-slope.jsonl", verdict: "fail", violations: 1},
+	{file: "round-trips/fail-budget.jsonl", verdict: "fail", violations: 1},
+	{file: "round-trips/unknown-no-conns.jsonl", verdict: "unknown"},
 
 	{file: "terminal-guard/pass.jsonl", verdict: "pass"},
 	{file: "terminal-guard/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},

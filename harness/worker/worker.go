@@ -50,6 +50,7 @@ type Option func(*options) error
 type options struct {
 	log          *slog.Logger
 	restartAfter time.Duration
+	altBatch     int
 }
 
 // WithLogger sends the worker's diagnostics to l (default: discarded).
@@ -72,6 +73,19 @@ func WithRestartAfter(d time.Duration) Option {
 			return fmt.Errorf("worker: restart after %v: want > 0", d)
 		}
 		o.restartAfter = d
+		return nil
+	}
+}
+
+// WithAltBatchSize gives every other worker of a [Pool] (w2, w4, …) the
+// batch size n instead of the template's: a workload with two batch sizes,
+// so that what grows with the batch size shows (the round-trips check).
+func WithAltBatchSize(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("worker: alternate batch size %d: want > 0", n)
+		}
+		o.altBatch = n
 		return nil
 	}
 }
