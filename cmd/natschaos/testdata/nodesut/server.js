@@ -57,7 +57,7 @@ const cfg = {
   opTimeoutMs: intEnv('OP_TIMEOUT_MS', 10000, 1),
   fetchExpiresMs: intEnv('FETCH_EXPIRES_MS', 500, 1),
   maxConcurrent: intEnv('MAX_CONCURRENT', 0, 0),
-  processors: intEnv('PROCESSOR_CONCURRENCY', 8, 1),
+  processors: intEnv('PROCESSOR_CONCURRENCY', 32, 1),
   queueSize: intEnv('RESULT_QUEUE_SIZE', 100000, 1),
   jobIdStart: intEnv('JOB_ID_START', 1, 1),
   leak: process.env.LEAK_CONNECTIONS === '1',
