@@ -301,7 +301,12 @@ async function reserve(conn, j, n) {
   } catch (err) {
     if (apiCode(err) === ERR_STREAM_NOT_FOUND) return [];
     if (apiCode(err) !== ERR_CONSUMER_NOT_FOUND) throw err;
-    await jsm.consumers.add(streamName(j.id), consumerConfig(j.id));
+    try {
+      await jsm.consumers.add(streamName(j.id), consumerConfig(j.id));
+    } catch (err2) {
+      if (apiCode(err2) === ERR_STREAM_NOT_FOUND) return []; // deleted in between
+      throw err2;
+    }
   }
   const nc = await conn.get();
   const js = nc.jetstream({ timeout: cfg.opTimeoutMs });
