@@ -334,6 +334,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			return err
 		}
 	}
+	if _, err := chaos.WriteIndex(out); err != nil {
+		fmt.Fprintf(stderr, "natschaos: index.html: %v\n", err)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)
 	}
