@@ -173,4 +173,10 @@ func TestReportInBrowser(t *testing.T) {
 	t.Logf("screenshot of %s: %s", url, out)
 
 	require.Empty(t, problems.get(), "the page must load with no console error, no exception and no network request")
+
+	// The listener does hear an error: the assertion above can fail.
+	_, err = chromedp.Run(bctx, chromedp.Evaluate[any](`console.error("natschaos probe"), 1`))
+	require.NoError(t, err)
+	require.Len(t, problems.get(), 1)
+	require.Contains(t, problems.get()[0], "natschaos probe")
 }

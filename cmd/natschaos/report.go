@@ -35,7 +35,12 @@ report.html is one self-contained file: the timeline (fault windows over the
 stalls), the checks, and the trace of every offending task.
 Exit 0 when the files were written, 2 for a path that is not a results
 directory or a history (or a malformed history line).`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError{fmt.Errorf("%s: %w (a results directory or a history file)", cmd.CommandPath(), err)}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			st, err := os.Stat(path)
