@@ -45,7 +45,7 @@ func WriteIndex(dir string) (int, error) {
 		for _, r := range reps {
 			entries = append(entries, report.IndexEntry{Link: filepath.ToSlash(filepath.Join(r.rel, ReportHTML)), Report: r.rep})
 		}
-		return len(entries), report.WriteSuiteIndex(path, "natschaos suite "+filepath.Base(dir), entries)
+		return len(entries), report.WriteSuiteIndex(path, "natschaos results "+filepath.Base(dir), entries)
 	}
 	var cells []Cell
 	for _, r := range reps {

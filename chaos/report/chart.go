@@ -17,6 +17,8 @@ const (
 	laneRow    = 17.0 // height of a label row
 	panelGap   = 58.0 // between two panels: the title row and the x labels
 	axisBottom = 44.0 // below the last panel: tick labels and the axis title
+
+	maxFaultRows = 4 // rows of fault labels at most
 )
 
 // svgChart is the timeline as the template draws it.
@@ -42,6 +44,7 @@ type band struct {
 	X, W, LabelY float64
 	Label, Title string
 	Class        string
+	Tone         string // a fault's colour: one per link
 }
 
 type vline struct {
@@ -98,18 +101,30 @@ func chart(tl *timeline, stalls []window) *svgChart {
 	// The label lane: one row of phases, then as many rows of fault labels as
 	// overlapping labels need.
 	y := laneTop + laneRow
-	labelEnd := 0.0 // phase labels at the same time go side by side
+	// Phase labels close in time go side by side, and none past the edge.
+	labelEnd := 0.0
 	for _, p := range tl.phases {
 		v := vline{X: x(p.Start), LabelY: y - 4, Label: p.Name, Anchor: "start"}
 		v.LabelX = max(v.X+3, labelEnd)
-		if w := textWidth(p.Name, 12); v.LabelX+w > chartW-2 {
-			v.LabelX, v.Anchor = min(v.X-3, chartW-2), "end"
-		}
 		labelEnd = v.LabelX + textWidth(p.Name, 12) + 8
 		c.Phases = append(c.Phases, v)
 	}
+	limit := chartW - 2.0
+	for i := len(c.Phases) - 1; i >= 0; i-- {
+		v := &c.Phases[i]
+		if w := textWidth(v.Label, 12); v.LabelX+w > limit {
+			v.LabelX = limit - w
+		}
+		limit = v.LabelX - 8
+	}
 	var rowEnds []float64
+	tones := map[string]string{} // one colour per link, in order of appearance
 	for _, f := range tl.faults {
+		tone, ok := tones[f.Link]
+		if !ok {
+			tone = fmt.Sprintf("fl%d", len(tones)%4)
+			tones[f.Link] = tone
+		}
 		label := f.Name
 		if f.Link != "" {
 			label += " · " + f.Link
@@ -122,16 +137,22 @@ func chart(tl *timeline, stalls []window) *svgChart {
 		for row < len(rowEnds) && rowEnds[row] > x0 {
 			row++
 		}
-		if row == len(rowEnds) {
+		text := label
+		switch {
+		case row == maxFaultRows: // too many at once: the band keeps its tooltip, not its label
+			row, text = maxFaultRows-1, ""
+		case row == len(rowEnds):
 			rowEnds = append(rowEnds, 0)
 		}
-		rowEnds[row] = x0 + textWidth(label, 12) + 12
+		if text != "" {
+			rowEnds[row] = x0 + textWidth(label, 12) + 12
+		}
 		end := fmt.Sprintf("%.3f s", f.End)
 		if f.Open {
 			end = "never healed"
 		}
 		c.Faults = append(c.Faults, band{X: x0, W: math.Max(x1-x0, 1.5), LabelY: y + laneRow*float64(row+1) - 4,
-			Label: label, Title: fmt.Sprintf("fault %s: %.3f s – %s", label, f.Start, end), Class: "fault-band"})
+			Label: text, Title: fmt.Sprintf("fault %s: %.3f s – %s", label, f.Start, end), Class: "fault-band " + tone, Tone: tone})
 	}
 	y += laneRow*float64(max(len(rowEnds), 1)) + panelGap - 20
 

@@ -83,7 +83,8 @@ $` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer t
 environment: flags show in ps); they are never printed nor written into results.
 
 Results go to --out (default ./natschaos-results/<timestamp>), one folder per
-scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
+scenario: report.json, report.html, history.jsonl, scenario.yaml (replays the run
+exactly); index.html links every scenario's report.html.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
