@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
 )
 
@@ -105,7 +106,7 @@ func Render(dir string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return 1, report.WriteHTML(filepath.Join(dir, ReportHTML), rep, filepath.Join(dir, HistoryFile))
+		return 1, renderOne(dir, rep)
 	}
 	reps, err := findReports(dir)
 	if err != nil {
@@ -116,12 +117,23 @@ func Render(dir string) (int, error) {
 	}
 	for _, r := range reps {
 		d := filepath.Join(dir, r.rel)
-		if err := report.WriteHTML(filepath.Join(d, ReportHTML), r.rep, filepath.Join(d, HistoryFile)); err != nil {
+		if err := renderOne(d, r.rep); err != nil {
 			return 0, err
 		}
 	}
 	_, err = WriteIndex(dir)
 	return len(reps), err
+}
+
+// renderOne writes dir/report.html from rep and dir/history.jsonl; a
+// malformed history line is a *UsageError naming it.
+func renderOne(dir string, rep *report.Report) error {
+	err := report.WriteHTML(filepath.Join(dir, ReportHTML), rep, filepath.Join(dir, HistoryFile))
+	var lineErr *history.LineError
+	if errors.As(err, &lineErr) {
+		return &UsageError{err}
+	}
+	return err
 }
 
 type foundReport struct {

@@ -90,17 +90,25 @@ func TestReportUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jsonl")
 	require.NoError(t, os.WriteFile(bad, []byte("{\"t\":1,\"kind\":\"phase\",\"name\":\"warmup\"}\nnot json\n{\"t\":2,\"kind\":\"phase\",\"name\":\"end\"}\n"), 0o644))
+	// A results directory whose history has a malformed line.
+	results := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(results, "s"), 0o755))
+	require.NoError(t, (&report.Report{Scenario: "s", Verdict: report.Pass}).WriteJSON(filepath.Join(results, "s", "report.json")))
+	b, err := os.ReadFile(bad)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(results, "s", "history.jsonl"), b, 0o644))
 	for name, args := range map[string][]string{
-		"missing":   {filepath.Join(dir, "nope")},
-		"empty dir": {dir},
-		"malformed": {bad},
-		"no arg":    {},
+		"missing":            {filepath.Join(dir, "nope")},
+		"empty dir":          {dir},
+		"malformed":          {bad},
+		"malformed in a dir": {results},
+		"no arg":             {},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, out := reportCmd(t, args...)
 			require.Equal(t, 2, code, out)
 		})
 	}
-	_, err := os.Stat(filepath.Join(dir, "report.html"))
+	_, err = os.Stat(filepath.Join(dir, "report.html"))
 	require.True(t, os.IsNotExist(err), "nothing written for a malformed history")
 }
