@@ -31,7 +31,6 @@ type svgChart struct {
 	XTitle      string
 	Faults      []band
 	Phases      []vline
-	Width       float64 // seconds of one bucket
 	Dur         float64 // seconds the time axis spans
 }
 
@@ -93,7 +92,7 @@ type panel struct {
 func chart(tl *timeline, stalls []window) *svgChart {
 	tl = tl.rebin()
 	dur := max(tl.last, float64(len(tl.buckets))*tl.width, 1e-3)
-	c := &svgChart{W: chartW, Left: plotLeft, Right: plotRight, Width: tl.width, Dur: dur,
+	c := &svgChart{W: chartW, Left: plotLeft, Right: plotRight, Dur: dur,
 		XTitle: "time since the run's start (s)"}
 	xs := (plotRight - plotLeft) / dur
 	x := func(t float64) float64 { return plotLeft + math.Max(0, math.Min(t, dur))*xs }

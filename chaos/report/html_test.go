@@ -134,3 +134,24 @@ func TestIndexes(t *testing.T) {
 	require.Contains(t, page, `<span class="cell good">passed</span>`)
 	require.Contains(t, page, `id="verdict">FAIL<`)
 }
+
+// TestHTMLStallBand: the stall check's offending stalls are drawn as bands
+// over the throughput, read from the check's own words.
+func TestHTMLStallBand(t *testing.T) {
+	path := filepath.Join("..", "check", "testdata", "stall", "fail.jsonl")
+	rs, err := check.RunFile(path, check.Params{})
+	require.NoError(t, err)
+	rep := report.New(report.Meta{Scenario: "stall"}, rs)
+	require.Contains(t, rep.Failed(), "stall")
+	var b bytes.Buffer
+	require.NoError(t, report.RenderHTML(&b, rep, path))
+	require.Regexp(t, `<g class="stall"><rect class="stall-band" x="[0-9.]+" y="[0-9.]+" width="[0-9.]+"`, b.String(),
+		"a failed stall check draws its stall")
+
+	b.Reset()
+	ok := filepath.Join("..", "check", "testdata", "stall", "pass.jsonl")
+	rs, err = check.RunFile(ok, check.Params{})
+	require.NoError(t, err)
+	require.NoError(t, report.RenderHTML(&b, report.New(report.Meta{Scenario: "stall"}, rs), ok))
+	require.NotContains(t, b.String(), `<g class="stall">`)
+}

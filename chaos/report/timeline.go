@@ -75,7 +75,6 @@ type timeline struct {
 	phases       []window
 	links        map[string]*linkConns
 	connEvents   bool
-	serverSample bool
 	consumerSeen bool
 }
 
@@ -100,7 +99,7 @@ func (tl *timeline) at(t float64) int {
 		t = 0
 	}
 	i := int(t / tl.width)
-	if i > 100*maxBuckets { // a wild time: widen the buckets rather than grow without bound
+	if i > 100*maxBuckets { // a wild time, far past the report's duration: the last bucket, not unbounded growth
 		i = 100 * maxBuckets
 	}
 	for len(tl.buckets) <= i {
@@ -133,7 +132,7 @@ func (tl *timeline) observe(e *history.Event) {
 	case history.KindServer:
 		b := &tl.buckets[tl.at(e.T)]
 		b.serverConns = max(b.serverConns, e.Connections)
-		b.server, tl.serverSample = true, true
+		b.server = true
 	case history.KindConn:
 		tl.conn(e)
 	case history.KindHTTP:
