@@ -159,7 +159,8 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 // Run is the pipeline: scenario → faults through proxies → system under
 // test → history → checkers → report. It starts the embedded stack, drives
 // one job through the phases warmup → chaos → heal → drain → end, records
-// everything into Out/history.jsonl, checks it, and writes Out/report.json.
+// everything into Out/history.jsonl, checks it, and writes Out/report.json
+// and Out/report.html.
 // The error wraps ErrViolated when an invariant was violated and
 // ErrInconclusive when the run cannot be judged (the report is returned
 // with both), is a *UsageError for a bad scenario, and anything else means
@@ -206,7 +207,10 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 		Scenario: sc.Name, Description: sc.Description, Proves: sc.Proves,
 		Seed: sc.Seed, Variant: variant, Strict: o.Strict,
 	}, results)
-	if err := rep.WriteJSON(filepath.Join(o.Out, "report.json")); err != nil {
+	if err := rep.WriteJSON(filepath.Join(o.Out, ReportJSON)); err != nil {
+		return rep, err
+	}
+	if err := report.WriteHTML(filepath.Join(o.Out, ReportHTML), rep, histPath); err != nil {
 		return rep, err
 	}
 	return rep, VerdictError(sc.Name, rep)

@@ -232,7 +232,8 @@ func Plan(o VerifyOptions) ([]Cell, error) {
 
 // Verify runs the verification matrix: every known-bad variant on the
 // scenarios meant to expose it and the good variant on all of them,
-// Parallel cells at a time, and judges each cell. The error is for a plan
+// Parallel cells at a time, judges each cell, and writes Out/index.html
+// (the matrix, each cell linking its report.html). The error is for a plan
 // that cannot run (or ctx ending); a cell the harness could not run is a
 // HarnessError cell, and [Matrix.OK] is false.
 func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
@@ -292,6 +293,9 @@ func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
 	m.Wall = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		return m, fmt.Errorf("verify interrupted: %w", err)
+	}
+	if err := writeMatrixIndex(o.Out, m.Cells); err != nil {
+		return m, err
 	}
 	return m, nil
 }

@@ -88,5 +88,6 @@ func newRoot() *cobra.Command {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})
 	root.AddCommand(newRunCmd(), newListCmd(), newCheckCmd(), newSUTCmd(), newVerifyCmd())
+	root.AddCommand(newReportCmd())
 	return root
 }

@@ -83,7 +83,8 @@ $` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer t
 environment: flags show in ps); they are never printed nor written into results.
 
 Results go to --out (default ./natschaos-results/<timestamp>), one folder per
-scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
+scenario: report.json, report.html, history.jsonl, scenario.yaml (replays the run
+exactly); index.html links every scenario's report.html.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
@@ -333,6 +334,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if _, err := report.Suite(stdout, reports); err != nil {
 			return err
 		}
+	}
+	if _, err := chaos.WriteIndex(out); err != nil {
+		fmt.Fprintf(stderr, "natschaos: index.html: %v\n", err)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)

@@ -31,7 +31,8 @@ good variant failed). Cells run --parallel at a time, each its own embedded stac
 Exit 0 only when every bad variant is caught by an invariant that should catch it
 and the good variant passes everything; 1 otherwise; 3 when a cell could not run.
 Results go to --out (default ./natschaos-results/verify-<timestamp>), one folder
-per cell: <variant>/<scenario>/{report.json,history.jsonl,scenario.yaml}.`,
+per cell: <variant>/<scenario>/{report.json,report.html,history.jsonl,scenario.yaml},
+and index.html: the matrix, each cell linking its report.html.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdout := cmd.OutOrStdout()
