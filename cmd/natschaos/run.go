@@ -85,7 +85,10 @@ $` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer t
 environment: flags show in ps); they are never printed nor written into results.
 
 Results go to --out (default ./natschaos-results/<timestamp>), one folder per
-scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
+scenario: report.json (with its provenance: versions, start time, seed, the command
+line without secrets), history.jsonl, scenario.yaml (replays the run exactly); for
+several scenarios also suite.json. --junit FILE writes JUnit XML for CI; --json
+prints the report(s) on stdout. Tables go to stdout, messages to stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
