@@ -45,7 +45,8 @@ func WithOut(dir string) Option { return func(s *settings) { s.opts.Out = dir } 
 func WithTimeScale(f float64) Option { return func(s *settings) { s.opts.TimeScale = f } }
 
 // WithLogLevel sets the level of the harness's log lines written through
-// t.Log (default slog.LevelWarn; slog.LevelDebug shows every phase and fault).
+// t.Log (default slog.LevelError; slog.LevelWarn adds what the components
+// retried, slog.LevelDebug every phase, fault and call).
 func WithLogLevel(l slog.Level) Option { return func(s *settings) { s.logLevel = l } }
 
 // Run runs scenario — a built-in scenario's name, a scenario file's path,
@@ -58,7 +59,7 @@ func WithLogLevel(l slog.Level) Option { return func(s *settings) { s.logLevel =
 // nil.
 func Run(t testing.TB, scenario any, opts ...Option) *report.Report {
 	t.Helper()
-	s := settings{logLevel: slog.LevelWarn}
+	s := settings{logLevel: slog.LevelError}
 	for _, o := range opts {
 		o(&s)
 	}

@@ -2,6 +2,7 @@ package chaostest_test
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,12 +16,16 @@ import (
 	"github.com/natschaos/natschaos/chaostest"
 )
 
-// TestBaseline: the healthy baseline passes with no test error.
+// TestBaseline: the healthy baseline passes with no test error, and the
+// harness's log goes through t.Log.
 func TestBaseline(t *testing.T) {
-	rep := chaostest.Run(t, "baseline", chaostest.WithSeed(1))
+	rec := &recorder{TB: t}
+	rep := chaostest.Run(rec, "baseline", chaostest.WithSeed(1), chaostest.WithLogLevel(slog.LevelDebug))
+	require.Empty(t, rec.errors)
 	require.NotNil(t, rep)
 	require.Equal(t, report.Pass, rep.Verdict)
 	require.NotNil(t, rep.Provenance)
+	require.Regexp(t, `msg=phase .*name=drain`, strings.Join(rec.logs, "\n"), "the harness's log lines reach t.Log")
 }
 
 // recorder is a testing.TB whose errors are recorded instead of failing
@@ -29,6 +34,13 @@ type recorder struct {
 	testing.TB
 	mu     sync.Mutex
 	errors []string
+	logs   []string
+}
+
+func (r *recorder) Log(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logs = append(r.logs, fmt.Sprint(args...))
 }
 
 func (r *recorder) Errorf(format string, args ...any) {
