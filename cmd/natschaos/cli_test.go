@@ -215,6 +215,9 @@ func TestCompletion(t *testing.T) {
 	require.Contains(t, stdout, "reserve-one-by-one")
 	_, stdout, _ = cli(t, "__complete", "verify", "--variant", "")
 	require.Contains(t, stdout, "swallow-timeout")
+	require.NotContains(t, stdout, "good", "verify takes only the known-bad variants")
+	_, stdout, _ = cli(t, "__complete", "sut", "--variant", "")
+	require.Contains(t, stdout, "good")
 	_, stdout, _ = cli(t, "__complete", "validate", "zombie")
 	require.Contains(t, stdout, "zombie-stream")
 	for _, sh := range []string{"bash", "zsh", "fish"} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,8 +43,13 @@ func addCompletions(root *cobra.Command) {
 		case "run":
 			_ = c.RegisterFlagCompletionFunc("scenario", completeScenario)
 			_ = c.RegisterFlagCompletionFunc("variant", completeVariant)
-		case "sut", "verify":
+		case "sut":
 			_ = c.RegisterFlagCompletionFunc("variant", completeVariant)
+		case "verify": // only the known-bad variants
+			_ = c.RegisterFlagCompletionFunc("variant", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+				all, d := completeVariant(c, args, toComplete)
+				return slices.DeleteFunc(all, func(v string) bool { return v == "good" }), d
+			})
 		}
 	}
 }
