@@ -233,18 +233,6 @@ func describe(e *history.Event) string {
 	return string(e.Kind)
 }
 
-// writeFile replaces path with b.
-func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
 // IndexEntry is one scenario report a suite's index.html links.
 type IndexEntry struct {
 	Link   string // the report.html, relative to the index

@@ -29,7 +29,7 @@ func run(args []string) int {
 	defer stop()
 	root := newRoot()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(withCommandLine(ctx, args))
 	return exitCode(err)
 }
 
@@ -83,11 +83,14 @@ func newRoot() *cobra.Command {
 		Short:         "Chaos harness for NATS JetStream work queues served to HTTP-polling workers",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       "-", // --version prints versionText
 	}
+	root.SetVersionTemplate(versionText())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})
-	root.AddCommand(newRunCmd(), newListCmd(), newCheckCmd(), newSUTCmd(), newVerifyCmd())
-	root.AddCommand(newReportCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newCheckCmd(), newSUTCmd(), newVerifyCmd(),
+		newValidateCmd(), newFaultsCmd(), newVersionCmd(), newReportCmd())
+	addCompletions(root)
 	return root
 }
