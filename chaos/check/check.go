@@ -476,3 +476,10 @@ func sortOffenses(o []Offense) {
 		return o[i].Task < o[j].Task
 	})
 }
+
+// foreignOnly says whether a conn close event shows a connection that
+// served only other jobs: requests or acks naming another job's stream, and
+// none of the run's.
+func foreignOnly(e *history.Event) bool {
+	return e.Foreign > 0 && e.JSAPI == 0 && e.Pulls == 0 && e.Acks == 0 && e.Msgs == 0
+}

@@ -120,9 +120,11 @@ var cases = []tcase{
 	{file: "connection-leak/unknown-no-end.jsonl", verdict: "unknown"},
 	{file: "connection-leak/unknown-no-conns.jsonl", verdict: "unknown"},
 	{file: "connection-leak/unknown-cut-short.jsonl", verdict: "unknown"},
+	{file: "connection-leak/pass-foreign-open-at-end.jsonl", verdict: "pass"}, // fail-open-at-end, but the open connections served only another job
 
 	{file: "connection-flood/pass.jsonl", verdict: "pass"},
 	{file: "connection-flood/pass-shared-link-outage.jsonl", verdict: "pass"},
+	{file: "connection-flood/pass-foreign-storm.jsonl", verdict: "pass"}, // the storm of fail-storm, on connections that served only another job
 	{file: "connection-flood/fail-ratio.jsonl", verdict: "fail", violations: 1},
 	{file: "connection-flood/fail-storm.jsonl", verdict: "fail", violations: 1},
 	{file: "connection-flood/unknown-no-conns.jsonl", verdict: "unknown"},

@@ -32,6 +32,9 @@ const floodSlack = 1
 // one link within FloodSettle are a storm — connections that should have
 // closed dialling back while nothing asks for them.
 //
+// A connection whose close shows it served only other jobs (on a shared
+// API) is not counted.
+//
 // Server-wide total_connections is reported as a cross-check figure,
 // never the verdict. Unknown without conn events.
 type ConnectionFlood struct {
@@ -40,11 +43,18 @@ type ConnectionFlood struct {
 	results200 int
 	acks       int
 	jobs       int
-	opens      map[string][]float64 // link → times of its open events
-	busy       []span               // when work was in flight or just done (merged as it comes)
+	opens      map[string][]connOpen // link → its open events
+	foreign    map[connKey]bool      // connections that served only other jobs
+	busy       []span                // when work was in flight or just done (merged as it comes)
 	samples    int
 	firstTotal uint64
 	lastTotal  uint64
+}
+
+// connOpen is one open event of a link.
+type connOpen struct {
+	id uint64
+	t  float64
 }
 
 // span is a closed interval of seconds.
@@ -52,7 +62,7 @@ type span struct{ from, to float64 }
 
 // NewConnectionFlood returns the connection-flood checker.
 func NewConnectionFlood(p Params) *ConnectionFlood {
-	return &ConnectionFlood{base: newBase(p), opens: map[string][]float64{}}
+	return &ConnectionFlood{base: newBase(p), opens: map[string][]connOpen{}, foreign: map[connKey]bool{}}
 }
 
 // Name implements [Checker].
@@ -83,9 +93,12 @@ func (c *ConnectionFlood) Observe(e *history.Event) {
 	case history.KindConn:
 		switch e.Phase {
 		case history.ConnOpen:
-			c.opens[e.Link] = append(c.opens[e.Link], e.T)
+			c.opens[e.Link] = append(c.opens[e.Link], connOpen{e.ConnID, e.T})
 		case history.ConnClose:
 			c.acks += e.Acks
+			if foreignOnly(e) {
+				c.foreign[connKey{e.Link, e.ConnID}] = true
+			}
 		}
 	case history.KindServer:
 		if c.samples == 0 {
@@ -147,7 +160,12 @@ func (c *ConnectionFlood) Result() Result {
 	var parts []string
 	total := 0
 	for _, l := range links {
-		ts := c.opens[l]
+		var ts []float64
+		for _, op := range c.opens[l] {
+			if !c.foreign[connKey{l, op.id}] {
+				ts = append(ts, op.t)
+			}
+		}
 		sort.Float64s(ts)
 		total += len(ts)
 		figs["connections_"+l] = float64(len(ts))

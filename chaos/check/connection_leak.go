@@ -20,6 +20,10 @@ import (
 // second or two still catches a leak (the run waits for its NATS links to
 // have no connection open, or for the grace to pass, before it ends).
 //
+// A connection whose close shows it served only other jobs (foreign
+// requests and nothing of the run's) is not judged: on a shared API it is
+// another job's.
+//
 // Unknown without conn events, without an end phase, or when connections
 // were still open at the history's end but the history ends before the
 // grace ran out. The server's connections (lowest during warmup, last
@@ -94,6 +98,10 @@ func (c *ConnectionLeak) Observe(e *history.Event) {
 				opened = e.T // its open was not recorded: as if it opened now
 			}
 			delete(c.open, k)
+			if foreignOnly(e) {
+				c.links[e.Link]--
+				break // another job's connection: not this run's to close
+			}
 			// A close within the grace of the work seen so far is within
 			// the final grace too (the grace point only moves later) —
 			// unless the client did not close it: the run's end did.

@@ -131,7 +131,8 @@ type Event struct {
 	Pulls  int    // pull requests: $JS.API.CONSUMER.MSG.NEXT.>
 	Acks   int    // publishes to $JS.ACK.> (+ACK, -NAK, +WPI, +TERM)
 	Msgs   int    // messages NATS delivered to the client with a $JS.ACK reply (tasks pulled)
-	// Foreign is, on a conn close, the requests and acks on the connection
-	// that named another job's stream (not counted in JSAPI, Pulls, Acks).
+	// Foreign is, on a conn close, the requests, acks and deliveries on the
+	// connection that named another job's stream (not counted in JSAPI,
+	// Pulls, Acks, Msgs).
 	Foreign int
 }

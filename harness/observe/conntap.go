@@ -44,7 +44,8 @@ const tapBuf = 32 << 10
 //
 // Once told the run's stream ([ConnTap.SetStream]), requests and acks that
 // name another stream are counted as foreign instead; requests that name no
-// stream ($JS.API.INFO, the stream list) are the run's.
+// stream ($JS.API.INFO, the stream list) are the run's. What a connection
+// did before the run's stream was known is attributed when it closes.
 type ConnTap struct {
 	link     string
 	upstream string
@@ -154,9 +155,13 @@ type tapConn struct {
 	up   net.Conn // nil until dialled
 	shot bool     // shut was called
 
-	jsAPI, pulls, acks, msgs, foreign atomic.Int64
-	ready                             atomic.Bool
-	done                              atomic.Bool // the close event was written
+	mu      sync.Mutex // guards own, foreign and pending (both directions count)
+	own     streamCounts
+	foreign int
+	pending map[string]*streamCounts // per stream, while the run's stream is not known
+
+	ready atomic.Bool
+	done  atomic.Bool // the close event was written
 }
 
 func (c *tapConn) serve() {
@@ -231,9 +236,9 @@ func (c *tapConn) finish(why string) {
 	if c.done.Swap(true) {
 		return
 	}
+	own, foreign := c.settle()
 	c.t.sink.Emit(history.Event{Kind: history.KindConn, Link: c.t.link, ConnID: c.id, Phase: history.ConnClose, Err: why,
-		JSAPI: int(c.jsAPI.Load()), Pulls: int(c.pulls.Load()), Acks: int(c.acks.Load()), Msgs: int(c.msgs.Load()),
-		Foreign: int(c.foreign.Load())})
+		JSAPI: own.jsAPI, Pulls: own.pulls, Acks: own.acks, Msgs: own.msgs, Foreign: foreign})
 }
 
 // protoParser reads one direction of a NATS connection as a stream of
@@ -352,37 +357,93 @@ const (
 
 // publish counts a client's publish to subject.
 func (p *protoParser) publish(subject []byte) {
-	c := p.c
 	switch {
 	case bytes.HasPrefix(subject, []byte(jsAPIPrefix)):
-		if p.foreign(apiStream(subject[len(jsAPIPrefix):])) {
-			c.foreign.Add(1)
-			return
-		}
-		c.jsAPI.Add(1)
-		if bytes.HasPrefix(subject, []byte(pullPrefix)) {
-			c.pulls.Add(1)
-		}
+		pull := bytes.HasPrefix(subject, []byte(pullPrefix))
+		p.c.count(apiStream(subject[len(jsAPIPrefix):]), func(n *streamCounts) {
+			n.jsAPI++
+			if pull {
+				n.pulls++
+			}
+		})
 	case bytes.HasPrefix(subject, []byte(ackPrefix)):
-		if p.foreign(ackStream(subject)) {
-			c.foreign.Add(1)
-			return
-		}
-		c.acks.Add(1)
+		p.c.count(ackStream(subject), func(n *streamCounts) { n.acks++ })
 	}
 }
 
 // delivery counts a message delivered with reply subject reply.
 func (p *protoParser) delivery(reply []byte) {
-	if bytes.HasPrefix(reply, []byte(ackPrefix)) && !p.foreign(ackStream(reply)) {
-		p.c.msgs.Add(1)
+	if bytes.HasPrefix(reply, []byte(ackPrefix)) {
+		p.c.count(ackStream(reply), func(n *streamCounts) { n.msgs++ })
 	}
 }
 
-// foreign says whether stream names a stream other than the run's.
-func (p *protoParser) foreign(stream []byte) bool {
-	run := p.c.t.stream.Load()
-	return run != nil && *run != "" && len(stream) > 0 && string(stream) != *run
+// streamCounts are what one connection sent (and was sent) for one stream.
+type streamCounts struct{ jsAPI, pulls, acks, msgs int }
+
+func (n *streamCounts) total() int { return n.jsAPI + n.acks + n.msgs }
+
+// maxPending bounds the streams a connection keeps counts for while the
+// run's stream is not known yet; the counts of any further stream are
+// the run's.
+const maxPending = 16
+
+// count adds what add counts to the run's counts when stream is the run's
+// or names none, to foreign when it names another. Until the run's stream
+// is known (a job the run creates through the API, whose id comes back
+// after its first requests), counts are kept per stream and attributed
+// when the connection closes.
+func (c *tapConn) count(stream []byte, add func(*streamCounts)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run := c.t.stream.Load()
+	switch {
+	case len(stream) == 0:
+		add(&c.own)
+	case run != nil && *run != "":
+		if string(stream) == *run {
+			add(&c.own)
+			return
+		}
+		var n streamCounts
+		add(&n)
+		c.foreign += n.total()
+	default:
+		n := c.pending[string(stream)]
+		if n == nil {
+			if len(c.pending) >= maxPending {
+				add(&c.own)
+				return
+			}
+			if c.pending == nil {
+				c.pending = map[string]*streamCounts{}
+			}
+			n = &streamCounts{}
+			c.pending[string(stream)] = n
+		}
+		add(n)
+	}
+}
+
+// settle attributes the counts kept per stream — to the run when the
+// stream is the run's or the run's stream is still not known, to foreign
+// otherwise — and returns the connection's counts.
+func (c *tapConn) settle() (own streamCounts, foreign int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run := c.t.stream.Load()
+	for s, n := range c.pending {
+		if run != nil && *run != "" && s != *run {
+			c.foreign += n.total()
+			continue
+		}
+		c.own.jsAPI += n.jsAPI
+		c.own.pulls += n.pulls
+		c.own.acks += n.acks
+		c.own.msgs += n.msgs
+	}
+	c.pending = nil
+	return c.own, c.foreign
 }
 
 // apiStream is the stream a JetStream API subject (without "$JS.API.")

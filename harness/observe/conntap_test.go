@@ -149,7 +149,8 @@ func feedAll(stream string, server bool, chunks ...[]byte) (tc *tapConn, p *prot
 type counts struct{ js, pulls, acks, msgs, foreign int64 }
 
 func countsOf(c *tapConn) counts {
-	return counts{c.jsAPI.Load(), c.pulls.Load(), c.acks.Load(), c.msgs.Load(), c.foreign.Load()}
+	own, foreign := c.settle()
+	return counts{int64(own.jsAPI), int64(own.pulls), int64(own.acks), int64(own.msgs), int64(foreign)}
 }
 
 const clientSample = "CONNECT {\"verbose\":false}\r\nPING\r\n" +
@@ -178,7 +179,7 @@ func TestProtoParserCounts(t *testing.T) {
 
 	c, p = feedAll("job_1", true, []byte(serverSample))
 	require.False(t, p.broken)
-	require.Equal(t, counts{msgs: 2}, countsOf(c))
+	require.Equal(t, counts{msgs: 2, foreign: 1}, countsOf(c))
 	require.True(t, c.ready.Load())
 
 	// Split at every position: the same counts.
@@ -256,4 +257,17 @@ func FuzzConnTap(f *testing.F) {
 			t.Fatalf("line buffer over the bound")
 		}
 	})
+}
+
+// What a connection did before the run's stream was known is attributed
+// when it closes: another job's requests are foreign after all, the run's
+// are the run's; with the stream never known, everything is the run's.
+func TestProtoParserAttributesAtClose(t *testing.T) {
+	c, p := feedAll("", false, []byte(clientSample))
+	require.False(t, p.broken)
+	c.t.SetStream("job_1")
+	require.Equal(t, counts{js: 3, pulls: 1, acks: 1, foreign: 2}, countsOf(c))
+
+	c, _ = feedAll("", false, []byte(clientSample))
+	require.Equal(t, counts{js: 4, pulls: 1, acks: 2}, countsOf(c))
 }
