@@ -25,9 +25,15 @@ documented format) and runs every checker on it. The tolerances come from the
 scenario.yaml beside the history when there is one (or --scenario FILE).
 A torn last line is skipped with a warning; any other malformed line is an error
 naming its line number (exit 2).`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
+			if st, err := os.Stat(path); err != nil || st.IsDir() {
+				if err == nil {
+					err = errors.New("is a directory")
+				}
+				return usageError{fmt.Errorf("history %s: %w", path, err)}
+			}
 			meta := report.Meta{Scenario: "(history " + path + ")", Strict: strict}
 			var params check.Params
 			if scenarioFile == "" {

@@ -2,7 +2,10 @@
 // and wiring, nothing else (DESIGN.md "Command line contract").
 //
 // Exit codes: 0 every invariant held; 1 an invariant was violated; 2 bad
-// usage or a bad scenario file; 3 the harness itself could not run.
+// usage or a bad scenario file (before any results directory is made); 3
+// the harness itself could not run, or a fault could not be healed; 130
+// interrupted (SIGINT or SIGTERM) — every fault healed, or a second signal
+// that forced the exit.
 package main
 
 import (
@@ -32,8 +35,13 @@ func run(args []string) int {
 	return exitCode(err)
 }
 
+// exitInterrupted is the exit code of a run stopped by SIGINT or SIGTERM,
+// 128+SIGINT as shells report it. A second signal forces the exit with the
+// same code: the user asked to stop, and the message says what may remain.
+const exitInterrupted = 130
+
 // signalContext is canceled by the first SIGINT or SIGTERM, so that every
-// fault is healed on the way out; a second Ctrl-C exits at once.
+// fault is healed on the way out; a second one exits at once.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
@@ -49,7 +57,7 @@ func signalContext() (context.Context, func()) {
 		select {
 		case <-ch:
 			fmt.Fprintln(os.Stderr, "natschaos: forced exit: toxics or a stopped NATS may remain; the next run against a remote toxiproxy removes natschaos- leftovers first")
-			os.Exit(3)
+			os.Exit(exitInterrupted)
 		case <-ctx.Done():
 		}
 	}()
@@ -59,9 +67,13 @@ func signalContext() (context.Context, func()) {
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error) int {
 	var usage usageError
+	var intr interruptedError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &intr):
+		fmt.Fprintln(os.Stderr, "natschaos:", err)
+		return exitInterrupted
 	case errors.Is(err, chaos.ErrViolated):
 		return 1
 	case errors.As(err, &usage), chaos.IsUsage(err):
@@ -76,6 +88,20 @@ func exitCode(err error) int {
 // usageError is a bad flag or argument: exit 2.
 type usageError struct{ error }
 
+// interruptedError is a run stopped by a signal after every fault was
+// healed: exit 130.
+type interruptedError struct{ error }
+
+// usageArgs makes the errors of an argument check usage errors (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
+		}
+		return nil
+	}
+}
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "natschaos",
@@ -83,6 +109,15 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// A runnable root with its own argument check: an unknown command is a
+	// usage error (exit 2) instead of cobra's plain error.
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q (commands: run, list, check, sut, verify; see natschaos --help)", args[0])}
+		}
+		return nil
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})

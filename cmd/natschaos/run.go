@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +77,7 @@ environment: flags show in ps); they are never printed nor written into results.
 
 Results go to --out (default ./natschaos-results/<timestamp>), one folder per
 scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
 	fl := cmd.Flags()
@@ -154,6 +156,19 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 		return out
 	}
 	x.NATSURLs, x.MonitorURLs = split(f.natsURLs), split(f.monitorURLs)
+	for _, u := range x.NATSURLs {
+		if err := harness.CheckURL("--nats-url", u, "nats", "tls", "ws", "wss"); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	for _, u := range x.MonitorURLs {
+		if err := harness.CheckURL("--nats-monitor-url", u, "http", "https"); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if err := harness.CheckURL("--api-url", f.apiURL, "http", "https"); err != nil {
+		return nil, usageError{err}
+	}
 	if len(x.MonitorURLs) > 0 && len(x.MonitorURLs) != len(x.NATSURLs) {
 		return nil, usageError{fmt.Errorf("%d --nats-monitor-url for %d --nats-url: give one per node, in the same order", len(x.MonitorURLs), len(x.NATSURLs))}
 	}
@@ -167,6 +182,9 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 		default:
 			return nil, usageError{fmt.Errorf("--proxy %q: unknown link %q (api-nats, results-nats, worker-api)", p, link)}
 		}
+		if err := checkListen(addr); err != nil {
+			return nil, usageError{fmt.Errorf("--proxy %q: %w", p, err)}
+		}
 		if _, dup := x.Listen[link]; dup {
 			return nil, usageError{fmt.Errorf("--proxy %s given twice", link)}
 		}
@@ -176,6 +194,19 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 		return nil, usageError{fmt.Errorf("--job-id %d: want a job id ≥ 1", f.jobID)}
 	}
 	return x, nil
+}
+
+// checkListen refuses a listen address that is not host:port with a port
+// from 0 to 65535.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want LINK=HOST:PORT: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
 }
 
 func logger(verbose bool, w io.Writer) *slog.Logger {
@@ -190,6 +221,15 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if f.variant != "" && !chaos.KnownVariant(f.variant) {
 		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(chaos.Variants, ", "))}
+	}
+	external, err := f.external(stdout)
+	if err != nil {
+		return err
+	}
+	if f.toxiproxy != "" {
+		if err := harness.CheckURL("--toxiproxy", f.toxiproxy, "http", "https"); err != nil {
+			return usageError{err}
+		}
 	}
 	var scenarios []chaos.Scenario
 	switch {
@@ -212,10 +252,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			scenarios = append(scenarios, sc)
 		}
 	}
-	external, err := f.external(stdout)
-	if err != nil {
-		return err
-	}
 	if external != nil {
 		for _, sc := range scenarios {
 			if sc.SUT.Variant != "" && sc.SUT.Variant != "good" {
@@ -230,7 +266,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	log := logger(f.verbose, stderr)
 
 	var reports []*report.Report
-	var harnessErr error
+	var harnessErr, healErr error
 	seen := map[string]int{}
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
@@ -244,7 +280,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if f.toxiproxy != "" {
 			remote, err := faults.NewRemote(ctx, f.toxiproxy)
 			if err != nil {
-				return fmt.Errorf("--toxiproxy %s: %w", f.toxiproxy, err)
+				return errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(f.toxiproxy), err), f.toxiproxy))
 			}
 			opts.Proxies = remote
 		}
@@ -261,6 +297,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case err != nil:
 			fmt.Fprintf(stderr, "natschaos: %s: %v\n", sc.Name, err)
 			harnessErr = errors.Join(harnessErr, err)
+			if herr := (*faults.HealError)(nil); errors.As(err, &herr) {
+				healErr = errors.Join(healErr, herr)
+			}
 			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Fail, HarnessError: err.Error()})
 		}
 	}
@@ -269,8 +308,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			return err
 		}
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)
+	switch {
+	case healErr != nil:
+		// Exit 3 whether interrupted or not: something may still be faulty.
+		return fmt.Errorf("a fault could not be healed: toxics, disabled proxies or HTTP faults may remain (results in %s): %w", out, healErr)
+	case ctx.Err() != nil:
+		return interruptedError{fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)}
 	}
 	if harnessErr != nil {
 		return fmt.Errorf("the harness could not run every scenario (results in %s)", out)

@@ -26,10 +26,7 @@ import (
 // The heal guarantee of issue 4, against real processes: a toxiproxy-server
 // built from github.com/Shopify/toxiproxy/v2/cmd/server and the natschaos
 // binary, both built into a temporary directory by this test.
-//
-// Exit code of an interrupted run: 3 (the harness could not complete the
-// run; see exitCode), after healing every fault.
-const exitInterrupted = 3
+// An interrupted run exits exitInterrupted (130) after healing every fault.
 
 // childWait bounds how long a child natschaos may take to stop after SIGTERM.
 const childWait = 30 * time.Second
@@ -42,7 +39,7 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 	tp := startToxiproxy(t, bin.toxiproxy)
 
 	// A run interrupted by SIGTERM (or Ctrl-C) in the middle of a 20 s
-	// latency fault on api-nats leaves no toxic behind and exits 3.
+	// latency fault on api-nats leaves no toxic behind and exits 130.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()

@@ -43,7 +43,7 @@ none, the API asks for no auth (and says so).
 
 Variants (each one real bug from the platform's history, PROTOCOL.md):
 ` + variantTable(),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.NATSURL == "" {
 				return usageError{errors.New("--nats-url is required")}

@@ -32,7 +32,7 @@ Exit 0 only when every bad variant is caught by an invariant that should catch i
 and the good variant passes everything; 1 otherwise; 3 when a cell could not run.
 Results go to --out (default ./natschaos-results/verify-<timestamp>), one folder
 per cell: <variant>/<scenario>/{report.json,history.jsonl,scenario.yaml}.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdout := cmd.OutOrStdout()
 			if parallel < 0 {
