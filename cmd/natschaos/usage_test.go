@@ -80,6 +80,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"proxy twice", ext("--api-url", api, "--nats-url", nats, "--proxy", "api-nats=127.0.0.1:1", "--proxy", "api-nats=127.0.0.1:2"), "--proxy api-nats given twice"},
 		{"external flag alone", ext("--job-id", "3"), "--job-id is for external mode"},
 		{"toxiproxy url", []string{"run", "--out", out, "--toxiproxy", "127.0.0.1:8474"}, `--toxiproxy "127.0.0.1:8474": not a URL (want http://host:port)`},
+		{"sut nats url", []string{"sut", "--nats-url", "garbage"}, `--nats-url "garbage": scheme ""`},
+		{"sut results nats url", []string{"sut", "--nats-url", nats, "--results-nats-url", "nats://alice:s3cr%zz@h"}, `--results-nats-url "nats://h": not a URL`},
 		{"secret in a refused api url", ext("--api-url", "ftp://alice:s3cr%40t-9c@x", "--nats-url", nats), `--api-url "ftp://x"`},
 		{"secret in a refused nats url", ext("--api-url", api, "--nats-url", "tcp://bob:n%61ts-pw@127.0.0.1:4222"), `--nats-url "tcp://127.0.0.1:4222"`},
 		{"secret in an unparsable url", ext("--api-url", "http://alice:s3cr%zz@h:1", "--nats-url", nats), `--api-url "http://h:1": not a URL`},
