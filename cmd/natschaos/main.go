@@ -44,6 +44,7 @@ const exitInterrupted = 130
 // fault is healed on the way out; a second one exits at once.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{}) // closed by stop: the command returned
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -51,17 +52,19 @@ func signalContext() (context.Context, func()) {
 		case s := <-ch:
 			fmt.Fprintf(os.Stderr, "natschaos: %s: healing every fault and stopping (Ctrl-C again to exit at once)\n", s)
 			cancel()
-		case <-ctx.Done():
+		case <-stopped:
 			return
 		}
+		// Not ctx.Done(): it is closed now, and the second signal must
+		// still be heard while the heal runs.
 		select {
 		case <-ch:
 			fmt.Fprintln(os.Stderr, "natschaos: forced exit: toxics or a stopped NATS may remain; the next run against a remote toxiproxy removes natschaos- leftovers first")
 			os.Exit(exitInterrupted)
-		case <-ctx.Done():
+		case <-stopped:
 		}
 	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+	return ctx, func() { signal.Stop(ch); close(stopped); cancel() }
 }
 
 // exitCode maps an error to the documented exit codes.
