@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/faults"
 )
 
 func newVerifyCmd() *cobra.Command {
@@ -49,14 +51,23 @@ per cell: <variant>/<scenario>/{report.json,history.jsonl,scenario.yaml}.`,
 			}
 			fmt.Fprintf(stdout, "natschaos verify: %d cells\n", len(cells))
 			m, err := chaos.Verify(cmd.Context(), opts)
-			if err != nil {
+			if err != nil && cmd.Context().Err() == nil {
 				return err
 			}
 			fmt.Fprintln(stdout)
 			if err := m.Print(stdout); err != nil {
 				return err
 			}
-			if h := m.HarnessErrors(); len(h) > 0 {
+			h := m.HarnessErrors()
+			for _, c := range h {
+				if herr := (*faults.HealError)(nil); errors.As(c.Err, &herr) {
+					return fmt.Errorf("a fault could not be healed in %s/%s (results in %s): %w", c.Variant, c.Scenario, out, herr)
+				}
+			}
+			if cmd.Context().Err() != nil {
+				return interruptedError{fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)}
+			}
+			if len(h) > 0 {
 				return fmt.Errorf("the harness could not run %d cells (results in %s)", len(h), out)
 			}
 			if !m.OK() {
