@@ -7,7 +7,7 @@ FALSE_ALARM_RUNS ?= 20
 FUZZTIME ?= 20s
 # package:fuzzer pairs that `make fuzz` runs, FUZZTIME each
 FUZZERS ?= ./chaos:FuzzScenario ./chaos/history:FuzzUnmarshal ./chaos/history:FuzzReader \
-	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip \
+	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip ./harness/observe:FuzzConnTap \
 	./harness/api:FuzzTasksBody ./harness/api:FuzzResultBody
 
 .PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz clean

@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
@@ -23,6 +24,11 @@ import (
 // ErrViolated is returned (wrapped) by Run when an invariant was violated:
 // the command exits 1.
 var ErrViolated = errors.New("an invariant was violated")
+
+// ErrInconclusive is returned (wrapped, with the reason) by Run when the run
+// cannot be judged: the harness could not drive load, the history has no
+// end phase, or no-loss could not decide. The command exits 3.
+var ErrInconclusive = errors.New("inconclusive")
 
 // UsageError is a bad flag, argument or scenario: the command exits 2.
 type UsageError struct{ Err error }
@@ -49,6 +55,9 @@ type RunOptions struct {
 	Variant string
 	// Strict makes a check that could not decide fail the run.
 	Strict bool
+	// TimeScale stretches every duration of the scenario by this factor
+	// ([Scenario.Scale]); 0 or 1 = as written. It must pass ValidTimeScale.
+	TimeScale float64
 	// Proxies is the Toxiproxy to use (a remote one); nil = embedded.
 	Proxies faults.Proxies
 	// Logger receives the harness's log lines; nil is silent.
@@ -68,11 +77,13 @@ type External struct {
 	APIToken         string            // the API key
 	NATS             harness.NATSAuth  // the harness's own NATS credentials
 	JobID            int64             // drive this job; 0 = create one
+	PublishIntoJob   bool              // publish made-up tasks into JobID, a job the run did not create
 	ExternalWorkers  bool              // the platform's workers poll through worker-api
 	ObservePublishes bool              // record the API's publishes instead of publishing
 	Listen           map[string]string // link → fixed proxy listen address
 	ReadyTimeout     time.Duration     // each wait for the system under test; 0 = 60 s
 	Out              io.Writer         // the lines that ask something of the user
+	Err              io.Writer         // what the run did beyond its own job (publish into JobID, cancel its job); nil = Out
 }
 
 // checkExternal refuses, before anything starts, a scenario that an
@@ -86,6 +97,9 @@ func checkExternal(sc Scenario, x *External) error {
 		if why := harness.ExternalUnsupported(st.Fault.Name, x.ExternalWorkers); why != "" {
 			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: %s", sc.Name, i, why)}
 		}
+		if st.Fault.Name == "cancel_job" && x.JobID != 0 {
+			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: cancel_job would cancel job %d, which this run did not create (--job-id): run it on a job the run creates", sc.Name, i, x.JobID)}
+		}
 	}
 	if sc.SUT.Cluster > 1 {
 		return &UsageError{fmt.Errorf("scenario %s: sut.cluster %d starts an embedded cluster; in external mode give one --nats-url per node instead", sc.Name, sc.SUT.Cluster)}
@@ -95,16 +109,22 @@ func checkExternal(sc Scenario, x *External) error {
 
 // Phase lengths that are not settings of a scenario.
 const (
-	// DrainGrace is added to max_deliver × ack_wait to bound the drain phase.
+	// DrainGrace is added to max_deliver × ack_wait (the consumer's, as
+	// read) to bound the drain phase.
 	DrainGrace = 3 * time.Second
 	// SettleTimeout bounds the wait, after the end, for the server's
-	// connections to come back to their warmup level (connection-leak
-	// allows 2 s, so waiting longer proves nothing more).
+	// connections to come back to their warmup level: the fallback of a
+	// target without taps on its NATS links (connection-leak allows 2 s,
+	// so waiting longer proves nothing more).
 	SettleTimeout = 2500 * time.Millisecond
-	pollEvery     = 50 * time.Millisecond
+	// SettleMargin is added to the leak grace in the wait, after the end,
+	// for the NATS links to have no connection open: the history must
+	// reach past the grace for connection-leak to judge what stayed open.
+	SettleMargin = 500 * time.Millisecond
+	pollEvery    = 50 * time.Millisecond
 )
 
-// Prepare applies the run's overrides and defaults to sc, validates it,
+// Prepare applies the run's overrides, defaults and time scale to sc, validates it,
 // draws its seed and resolves its nemesis: the returned scenario is exactly
 // what runs, and what scenario.yaml records. The *rand.Rand is the run's one
 // source of randomness from here on.
@@ -119,6 +139,12 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 		sc.Seed = time.Now().UnixNano()
 	}
 	sc = sc.WithDefaults()
+	if o.TimeScale != 0 && o.TimeScale != 1 {
+		if err := ValidTimeScale(o.TimeScale); err != nil {
+			return sc, nil, &UsageError{err}
+		}
+		sc = sc.Scale(o.TimeScale)
+	}
 	if err := sc.Validate(); err != nil {
 		return sc, nil, &UsageError{fmt.Errorf("scenario %s: %w", sc.Name, err)}
 	}
@@ -134,8 +160,9 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 // test → history → checkers → report. It starts the embedded stack, drives
 // one job through the phases warmup → chaos → heal → drain → end, records
 // everything into Out/history.jsonl, checks it, and writes Out/report.json.
-// The error wraps ErrViolated when an invariant was violated (the report is
-// returned too), is a *UsageError for a bad scenario, and anything else means
+// The error wraps ErrViolated when an invariant was violated and
+// ErrInconclusive when the run cannot be judged (the report is returned
+// with both), is a *UsageError for a bad scenario, and anything else means
 // the harness could not run (whatever history exists is kept on disk).
 func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error) {
 	sc, rng, err := Prepare(sc, o)
@@ -182,13 +209,19 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 	if err := rep.WriteJSON(filepath.Join(o.Out, "report.json")); err != nil {
 		return rep, err
 	}
-	if !results.Judged() {
-		return rep, fmt.Errorf("run %s could not be judged: %v", sc.Name, results.Assumptions)
+	return rep, VerdictError(sc.Name, rep)
+}
+
+// VerdictError is nil for a passing report, wraps ErrViolated for a failing
+// one and ErrInconclusive, with the reason, for an inconclusive one.
+func VerdictError(name string, rep *report.Report) error {
+	switch rep.Verdict {
+	case report.Pass:
+		return nil
+	case report.Inconclusive:
+		return fmt.Errorf("%s: %w: %s", name, ErrInconclusive, rep.Why())
 	}
-	if rep.Verdict != report.Pass {
-		return rep, fmt.Errorf("%s: %w", sc.Name, ErrViolated)
-	}
-	return rep, nil
+	return fmt.Errorf("%s: %w", name, ErrViolated)
 }
 
 // Params are the checkers' tolerances from the scenario's expect block.
@@ -233,11 +266,12 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			IdleSleep:     w.IdleSleep,
 			Fetchers:      w.Fetchers,
 		},
-		Workers: w.Workers,
-		Cluster: s.SUT.Cluster,
-		Proxies: proxies,
-		Seed:    seed,
-		Logger:  log,
+		Workers:      w.Workers,
+		AltBatchSize: w.AltBatchSize,
+		Cluster:      s.SUT.Cluster,
+		Proxies:      proxies,
+		Seed:         seed,
+		Logger:       log,
 	}
 }
 
@@ -248,9 +282,9 @@ func (s Scenario) ExternalConfig(x *External, seed int64, proxies faults.Proxies
 	return harness.ExternalConfig{
 		NATSURLs: x.NATSURLs, MonitorURLs: x.MonitorURLs,
 		APIURL: x.APIURL, APIToken: x.APIToken, NATS: x.NATS,
-		JobID: x.JobID, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
-		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out,
-		Worker: st.Worker, Workers: st.Workers, ConnectTimeout: s.SUT.ConnectTimeout,
+		JobID: x.JobID, PublishIntoJob: x.PublishIntoJob, ExternalWorkers: x.ExternalWorkers, ObservePublishes: x.ObservePublishes,
+		Listen: x.Listen, ReadyTimeout: x.ReadyTimeout, Out: x.Out, Err: x.Err,
+		Worker: st.Worker, Workers: st.Workers, AltBatchSize: st.AltBatchSize, ConnectTimeout: s.SUT.ConnectTimeout,
 		Proxies: proxies, Clock: clock, Seed: seed, Logger: log,
 	}
 }
@@ -266,6 +300,9 @@ type target interface {
 	Drained(ctx context.Context) (bool, error)
 	Heal(ctx context.Context) error
 	Connections(ctx context.Context) (int, error)
+	// OpenNATSConns is how many connections are open now through the
+	// recording taps of the NATS links (ok false: no taps).
+	OpenNATSConns() (n int, ok bool)
 	Sample(ctx context.Context)
 	Finish(ctx context.Context) error
 	// Sink is where the run's own events (phases, fault windows) go, so
@@ -274,18 +311,74 @@ type target interface {
 	Close()
 }
 
+// configTap passes every event on to its sink and keeps the first config
+// event: the consumer's settings as the target read them.
+type configTap struct {
+	history.Sink
+	mu  sync.Mutex
+	cfg *history.Event
+}
+
+// Emit implements history.Sink.
+func (c *configTap) Emit(e history.Event) {
+	if e.Kind == history.KindConfig {
+		c.mu.Lock()
+		if c.cfg == nil {
+			c.cfg = &e
+		}
+		c.mu.Unlock()
+	}
+	c.Sink.Emit(e)
+}
+
+// config returns the config event, if one went through.
+func (c *configTap) config() (history.Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg == nil {
+		return history.Event{}, false
+	}
+	return *c.cfg, true
+}
+
+// drainLimit bounds the drain phase: max_deliver × ack_wait of the
+// consumer as read (the config event), plus DrainGrace; the scenario's
+// values stand in for what the consumer does not say (no config, or an
+// unlimited max_deliver).
+func drainLimit(sc Scenario, cfg history.Event, ok bool) time.Duration {
+	a, m := sc.SUT.AckWait, sc.SUT.MaxDeliver
+	if ok && cfg.AckWait > 0 {
+		a = time.Duration(cfg.AckWait * float64(time.Second))
+	}
+	if ok && cfg.MaxDeliver > 0 {
+		m = cfg.MaxDeliver
+	}
+	return time.Duration(m)*a + DrainGrace
+}
+
+// consumerDiffers says, in one line, how the consumer's settings differ from
+// the scenario's; "" when they do not.
+func consumerDiffers(sc Scenario, cfg history.Event) string {
+	a := time.Duration(cfg.AckWait * float64(time.Second))
+	if a == sc.SUT.AckWait && cfg.MaxDeliver == sc.SUT.MaxDeliver && cfg.MaxAckPending == sc.SUT.MaxAckPending {
+		return ""
+	}
+	return fmt.Sprintf("the consumer's ack_wait %s, max_deliver %d, max_ack_pending %d differ from the scenario's (%s, %d, %d): the drain (up to %s) and every check's bound use the consumer's",
+		a, cfg.MaxDeliver, cfg.MaxAckPending, sc.SUT.AckWait, sc.SUT.MaxDeliver, sc.SUT.MaxAckPending, drainLimit(sc, cfg, true))
+}
+
 // start brings the run's target up: the embedded stack, or the external
 // one of o.External.
-func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) (target, error) {
+func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, sink history.Sink, o RunOptions, log *slog.Logger) (target, error) {
 	seed := rng.Int63()
 	if o.External != nil {
-		x, err := harness.StartExternal(ctx, sc.ExternalConfig(o.External, seed, o.Proxies, rec.Since, log), rec)
+		x, err := harness.StartExternal(ctx, sc.ExternalConfig(o.External, seed, o.Proxies, rec.Since, log), sink)
 		if err != nil {
 			return nil, err
 		}
 		return x, nil
 	}
-	st, err := harness.Start(ctx, sc.StackConfig(seed, o.Proxies, log), rec)
+	st, err := harness.Start(ctx, sc.StackConfig(seed, o.Proxies, log), sink)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +387,8 @@ func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 
 // drive runs the phases against a fresh target.
 func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) (err error) {
-	stack, err := start(ctx, sc, rng, rec, o, log)
+	tap := &configTap{Sink: rec}
+	stack, err := start(ctx, sc, rng, rec, tap, o, log)
 	if err != nil {
 		return err
 	}
@@ -324,6 +418,12 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	if err := stack.Ready(ctx); err != nil {
 		return err
 	}
+	cfg, haveCfg := tap.config()
+	if x := o.External; haveCfg && x != nil && x.Out != nil {
+		if d := consumerDiffers(sc, cfg); d != "" {
+			fmt.Fprintf(x.Out, "natschaos: %s\n", d)
+		}
+	}
 	if err := wait(ctx, sc.Warmup); err != nil {
 		return err
 	}
@@ -344,7 +444,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	}
 
 	phase(history.PhaseDrain)
-	limit := time.Duration(sc.SUT.MaxDeliver)*sc.SUT.AckWait + DrainGrace
+	limit := drainLimit(sc, cfg, haveCfg)
 	if err := poll(ctx, limit, func() (bool, error) { return stack.Drained(ctx) }); err != nil && !errors.Is(err, errTimedOut) {
 		return err
 	}
@@ -354,10 +454,23 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	}
 	phase(history.PhaseEnd)
 	stack.StopWorkers()
-	if err := poll(ctx, SettleTimeout, func() (bool, error) {
+	// Settle: until no connection is open on a NATS link, or the leak
+	// grace (and a margin) passed, so that a connection left open shows
+	// open past the grace; without taps, until the server's connections
+	// are back to their warmup level.
+	settled := func() (bool, error) {
 		n, err := stack.Connections(ctx)
 		return err == nil && n <= base, nil
-	}); err != nil && !errors.Is(err, errTimedOut) {
+	}
+	settle := SettleTimeout
+	if _, ok := stack.OpenNATSConns(); ok {
+		settled = func() (bool, error) {
+			n, _ := stack.OpenNATSConns()
+			return n == 0, nil
+		}
+		settle = sc.Params().Resolve(history.Event{}).LeakGrace + SettleMargin
+	}
+	if err := poll(ctx, settle, settled); err != nil && !errors.Is(err, errTimedOut) {
 		return err
 	}
 	stack.Sample(ctx)

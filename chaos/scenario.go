@@ -23,6 +23,7 @@ var Variants = []string{
 	"ack-before-save",
 	"recreate-stream",
 	"slow-ack",
+	"leak-connections",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").
@@ -72,14 +73,18 @@ const ClusterSize = 3
 
 // Workload configures the tasks and the built-in workers.
 type Workload struct {
-	Tasks       int           // tasks published into the job
-	Workers     int           // worker processes
-	Worker      string        // WorkerADC or WorkerBasic
-	BatchSize   int           // batch_size of each /tasks call
-	HTTPTimeout time.Duration // the workers' /tasks timeout
-	ProcessTime time.Duration // simulated work per task
-	Fetchers    int           // parallel fetchers per worker (adc)
-	IdleSleep   time.Duration // a worker's sleep when no job had work
+	Tasks     int    // tasks published into the job
+	Workers   int    // worker processes
+	Worker    string // WorkerADC or WorkerBasic
+	BatchSize int    // batch_size of each /tasks call
+	// AltBatchSize, when > 0, is the batch_size of every other worker (w2,
+	// w4, …): two batch sizes, so that round trips growing with the batch
+	// size show (alt_batch_size).
+	AltBatchSize int
+	HTTPTimeout  time.Duration // the workers' /tasks timeout
+	ProcessTime  time.Duration // simulated work per task
+	Fetchers     int           // parallel fetchers per worker (adc)
+	IdleSleep    time.Duration // a worker's sleep when no job had work
 }
 
 // Expect holds the scenario's tolerances; zero values mean the checkers'
@@ -233,7 +238,8 @@ func (s Scenario) Validate() error {
 		{"sut.max_deliver", s.SUT.MaxDeliver, MaxMaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending, MaxMaxAckPending},
 		{"sut.max_concurrent", s.SUT.MaxConcurrent, MaxConcurrent},
 		{"workload.tasks", s.Workload.Tasks, MaxTasks}, {"workload.workers", s.Workload.Workers, MaxWorkers},
-		{"workload.batch_size", s.Workload.BatchSize, MaxBatchSize}, {"workload.fetchers", s.Workload.Fetchers, MaxFetchers},
+		{"workload.batch_size", s.Workload.BatchSize, MaxBatchSize}, {"workload.alt_batch_size", s.Workload.AltBatchSize, MaxBatchSize},
+		{"workload.fetchers", s.Workload.Fetchers, MaxFetchers},
 		{"expect.orphaned", s.Expect.Orphaned, MaxTasks}, {"expect.late_acks", s.Expect.LateAcks, MaxTasks},
 		{"expect.duplicates", dup, MaxTasks},
 	} {

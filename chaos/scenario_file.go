@@ -348,14 +348,15 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 		"workload": func(n *yaml.Node, path string) {
 			w := &s.Workload
 			d.mapping(n, path, map[string]field{
-				"tasks":        d.int(&w.Tasks),
-				"workers":      d.int(&w.Workers),
-				"worker":       d.str(&w.Worker),
-				"batch_size":   d.int(&w.BatchSize),
-				"http_timeout": d.dur(&w.HTTPTimeout),
-				"process_time": d.dur(&w.ProcessTime),
-				"fetchers":     d.int(&w.Fetchers),
-				"idle_sleep":   d.dur(&w.IdleSleep),
+				"tasks":          d.int(&w.Tasks),
+				"workers":        d.int(&w.Workers),
+				"worker":         d.str(&w.Worker),
+				"batch_size":     d.int(&w.BatchSize),
+				"alt_batch_size": d.int(&w.AltBatchSize),
+				"http_timeout":   d.dur(&w.HTTPTimeout),
+				"process_time":   d.dur(&w.ProcessTime),
+				"fetchers":       d.int(&w.Fetchers),
+				"idle_sleep":     d.dur(&w.IdleSleep),
 			})
 		},
 		"warmup": d.dur(&s.Warmup),
@@ -518,6 +519,7 @@ func (s Scenario) MarshalYAML() (any, error) {
 	w.int("workers", s.Workload.Workers)
 	w.str("worker", s.Workload.Worker)
 	w.int("batch_size", s.Workload.BatchSize)
+	w.int("alt_batch_size", s.Workload.AltBatchSize)
 	w.dur("http_timeout", s.Workload.HTTPTimeout)
 	w.dur("process_time", s.Workload.ProcessTime)
 	w.int("fetchers", s.Workload.Fetchers)

@@ -49,6 +49,8 @@ var VerificationMatrix = []Expectation{
 		Invariants: []string{"terminal-guard"}},
 	{Variant: "slow-ack", Scenarios: []string{"baseline"},
 		Invariants: []string{"ack-in-time", "duplicates"}},
+	{Variant: "leak-connections", Scenarios: []string{"baseline"},
+		Invariants: []string{"connection-leak"}},
 }
 
 // Outcomes of a [Cell].

@@ -21,7 +21,8 @@ const (
 )
 
 // ProxyPrefix starts the name of every Toxiproxy proxy natschaos creates; it
-// never touches a proxy without it.
+// never touches a proxy without it. On a remote toxiproxy-server the run id
+// follows (see [ProxyName]).
 const ProxyPrefix = "natschaos-"
 
 // Heal removes what an Inject did. It must be safe to call more than once.
@@ -59,7 +60,8 @@ type Toxic struct {
 }
 
 // Proxies drives Toxiproxy, embedded or remote, for the links of a run. Every
-// proxy it creates is named ProxyPrefix+link.
+// proxy it creates is named ProxyPrefix+link (embedded) or
+// ProxyName(run id, link) (remote).
 type Proxies interface {
 	// Create makes the proxy of link listening on listen ("127.0.0.1:0" for a
 	// random port) and forwarding to upstream, replacing a stale proxy of the

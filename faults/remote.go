@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"strings"
 	"sync"
 
@@ -12,8 +13,10 @@ import (
 )
 
 // Remote drives a toxiproxy-server over its HTTP API. It implements
-// [Proxies] and never touches a proxy whose name lacks [ProxyPrefix]. The
-// caller must Close it.
+// [Proxies]. Its proxies are named natschaos-<run id>-<link> ([ProxyName])
+// and it never touches a proxy without its run id: runs with other run ids
+// (other targets, other users) share the server safely. The caller must
+// Close it.
 //
 // Toxiproxy's Go client takes no context: every call runs in its own
 // goroutine and Remote returns when ctx is done, while the call itself is
@@ -21,6 +24,7 @@ import (
 type Remote struct {
 	client *toxiclient.Client
 	url    string
+	runID  string
 
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -29,13 +33,35 @@ type Remote struct {
 
 var _ Proxies = (*Remote)(nil)
 
+// ValidRunID checks a run id: 1 to 40 ASCII letters, digits and '_' (no
+// '-', so that natschaos-<run id>- never names another run's proxies).
+func ValidRunID(id string) error {
+	if id == "" || len(id) > 40 {
+		return fmt.Errorf("run id %q: want 1 to 40 letters, digits or '_'", id)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return fmt.Errorf("run id %q: want 1 to 40 letters, digits or '_'", id)
+		}
+	}
+	return nil
+}
+
+// ProxyName is the name of the proxy of link on a remote toxiproxy-server
+// for the run id runID: natschaos-<run id>-<link>.
+func ProxyName(runID, link string) string { return ProxyPrefix + runID + "-" + link }
+
 // NewRemote connects to the toxiproxy-server at url ("http://host:8474")
-// and cleans what a killed earlier run left (see [Remote.CleanStale]).
-func NewRemote(ctx context.Context, url string) (*Remote, error) {
-	r := &Remote{client: toxiclient.NewClient(url), url: url, created: map[string]bool{}}
+// for the run id runID (see [ValidRunID]) and cleans what a killed earlier
+// run with the same run id left (see [Remote.CleanStale]).
+func NewRemote(ctx context.Context, url, runID string) (*Remote, error) {
+	if err := ValidRunID(runID); err != nil {
+		return nil, err
+	}
+	r := &Remote{client: toxiclient.NewClient(url), url: displayURL(url), runID: runID, created: map[string]bool{}}
 	if err := r.do(ctx, func() error { _, err := r.client.Version(); return err }); err != nil {
 		r.wg.Wait()
-		return nil, fmt.Errorf("reach toxiproxy at %s: %w", url, err)
+		return nil, fmt.Errorf("reach toxiproxy at %s: %w", r.url, err)
 	}
 	if err := r.CleanStale(ctx); err != nil {
 		r.wg.Wait()
@@ -68,7 +94,10 @@ func isNotFound(err error) bool {
 	return errors.As(err, &api) && api.Status == 404
 }
 
-// ours returns the natschaos proxies on the server.
+// RunID is the run id the proxies of r are named with.
+func (r *Remote) RunID() string { return r.runID }
+
+// ours returns the proxies of r's run id on the server.
 func (r *Remote) ours(ctx context.Context) (map[string]*toxiclient.Proxy, error) {
 	var all map[string]*toxiclient.Proxy
 	err := r.do(ctx, func() (err error) { all, err = r.client.Proxies(); return err })
@@ -76,7 +105,7 @@ func (r *Remote) ours(ctx context.Context) (map[string]*toxiclient.Proxy, error)
 		return nil, fmt.Errorf("list proxies at %s: %w", r.url, err)
 	}
 	for name := range all {
-		if !strings.HasPrefix(name, ProxyPrefix) {
+		if !strings.HasPrefix(name, ProxyName(r.runID, "")) {
 			delete(all, name)
 		}
 	}
@@ -100,19 +129,19 @@ func (r *Remote) heal(ctx context.Context, p *toxiclient.Proxy) error {
 	return errors.Join(errs...)
 }
 
-// CleanStale removes every toxic from every natschaos proxy on the server
-// and enables them: what a run killed before it could heal left behind.
-// Proxies are kept (their ports may be configured elsewhere); Create
-// replaces them.
+// CleanStale removes every toxic from every proxy of r's run id on the
+// server and enables them: what a run with the same run id killed before it
+// could heal left behind. Proxies are kept (their ports may be configured
+// elsewhere); Create replaces them.
 func (r *Remote) CleanStale(ctx context.Context) error {
 	return r.Heal(ctx)
 }
 
-// Create implements [Proxies]. A natschaos proxy of the same name is kept
+// Create implements [Proxies]. A proxy of the same name (same run id) is kept
 // (healed) when it already forwards to upstream and listens where asked
 // (any port for ":0"), else replaced.
 func (r *Remote) Create(ctx context.Context, link, listen, upstream string) (string, error) {
-	name := ProxyPrefix + link
+	name := ProxyName(r.runID, link)
 	var old *toxiclient.Proxy
 	err := r.do(ctx, func() (err error) { old, err = r.client.Proxy(name); return err })
 	switch {
@@ -158,7 +187,7 @@ func sameListen(have, want string) bool {
 
 // get fetches the proxy of link.
 func (r *Remote) get(ctx context.Context, link string) (*toxiclient.Proxy, error) {
-	name := ProxyPrefix + link
+	name := ProxyName(r.runID, link)
 	var p *toxiclient.Proxy
 	if err := r.do(ctx, func() (err error) { p, err = r.client.Proxy(name); return err }); err != nil {
 		if isNotFound(err) {
@@ -218,8 +247,8 @@ func (r *Remote) SetEnabled(ctx context.Context, link string, enabled bool) erro
 	return nil
 }
 
-// Heal implements [Proxies]: every natschaos proxy on the server, whoever
-// created it, loses its toxics and is enabled.
+// Heal implements [Proxies]: every proxy of r's run id on the server loses
+// its toxics and is enabled; the proxies of other run ids are not touched.
 func (r *Remote) Heal(ctx context.Context) error {
 	ps, err := r.ours(ctx)
 	if err != nil {
@@ -254,9 +283,20 @@ func (r *Remote) Close(ctx context.Context) error {
 			gerr = r.do(ctx, p.Delete)
 		}
 		if gerr != nil && !isNotFound(gerr) {
-			errs = append(errs, fmt.Errorf("delete proxy %s: %w", ProxyPrefix+l, gerr))
+			errs = append(errs, fmt.Errorf("delete proxy %s: %w", ProxyName(r.runID, l), gerr))
 		}
 	}
 	r.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// displayURL is raw without its user information, for messages: a
+// toxiproxy URL may carry credentials (basic auth), never printed.
+func displayURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	u.User = nil
+	return u.String()
 }

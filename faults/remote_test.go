@@ -61,16 +61,16 @@ func TestRemoteBackend(t *testing.T) {
 	require.NoError(t, err)
 	_, err = other.AddToxic("slow", "latency", "downstream", 1, toxiclient.Attributes{"latency": 5})
 	require.NoError(t, err)
-	stale, err := c.CreateProxy(ProxyPrefix+LinkAPINATS, "127.0.0.1:0", echo)
+	stale, err := c.CreateProxy(ProxyName("run1", LinkAPINATS), "127.0.0.1:0", echo)
 	require.NoError(t, err)
 	_, err = stale.AddToxic("old", "timeout", "downstream", 1, toxiclient.Attributes{"timeout": 0})
 	require.NoError(t, err)
 	require.NoError(t, stale.Disable())
 
 	ctx := context.Background()
-	r, err := NewRemote(ctx, url)
+	r, err := NewRemote(ctx, url, "run1")
 	require.NoError(t, err)
-	got, err := c.Proxy(ProxyPrefix + LinkAPINATS)
+	got, err := c.Proxy(ProxyName("run1", LinkAPINATS))
 	require.NoError(t, err)
 	require.True(t, got.Enabled, "stale proxy re-enabled")
 	require.Empty(t, got.ActiveToxics, "stale toxics removed")
@@ -101,9 +101,77 @@ func TestRemoteBackend(t *testing.T) {
 
 	inject(t, env, "f3", LinkAPINATS, Spec{Name: "blackhole"})
 	require.NoError(t, r.Close(ctx))
-	_, err = c.Proxy(ProxyPrefix + LinkAPINATS)
+	_, err = c.Proxy(ProxyName("run1", LinkAPINATS))
 	require.Error(t, err, "Close deletes the proxies it created")
 	kept, err := c.Proxy("someone-else")
 	require.NoError(t, err, "never touches a proxy without the prefix")
 	require.Len(t, kept.ActiveToxics, 1)
+}
+
+// TestRemoteRunIDs: two runs with different run ids on one
+// toxiproxy-server. Healing, cleaning up and closing one leaves the other's
+// proxies and toxics untouched; a run with the same run id as a killed one
+// removes the killed one's leftovers.
+func TestRemoteRunIDs(t *testing.T) {
+	url := toxiproxyServer(t)
+	echo := echoServer(t)
+	c := toxiclient.NewClient(url)
+	ctx := context.Background()
+
+	a, err := NewRemote(ctx, url, "runA")
+	require.NoError(t, err)
+	b, err := NewRemote(ctx, url, "runB")
+	require.NoError(t, err)
+	for _, r := range []*Remote{a, b} {
+		_, err := r.Create(ctx, LinkAPINATS, "127.0.0.1:0", echo)
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.AddToxic(ctx, LinkAPINATS, Toxic{Name: "b-slow", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 50}}))
+	require.NoError(t, b.SetEnabled(ctx, LinkAPINATS, false))
+	require.NoError(t, a.AddToxic(ctx, LinkAPINATS, Toxic{Name: "a-slow", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 50}}))
+
+	theirs := func() *toxiclient.Proxy {
+		p, err := c.Proxy(ProxyName("runB", LinkAPINATS))
+		require.NoError(t, err, "run B's proxy")
+		return p
+	}
+	require.NoError(t, a.Heal(ctx))
+	mine, err := c.Proxy(ProxyName("runA", LinkAPINATS))
+	require.NoError(t, err)
+	require.Empty(t, mine.ActiveToxics, "run A healed its own proxy")
+	require.Len(t, theirs().ActiveToxics, 1, "run A's heal left run B's toxic")
+	require.False(t, theirs().Enabled, "run A's heal left run B's proxy disabled")
+
+	// Run A is killed with a toxic on; a new run A cleans it up, not B's.
+	require.NoError(t, a.AddToxic(ctx, LinkAPINATS, Toxic{Name: "a-left", Type: "timeout", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"timeout": 0}}))
+	a2, err := NewRemote(ctx, url, "runA")
+	require.NoError(t, err)
+	mine, err = c.Proxy(ProxyName("runA", LinkAPINATS))
+	require.NoError(t, err)
+	require.Empty(t, mine.ActiveToxics, "the leftover of the killed run A was removed by the next run A")
+	require.Len(t, theirs().ActiveToxics, 1, "run A's clean-up left run B's toxic")
+
+	_, err = a2.Create(ctx, LinkAPINATS, "127.0.0.1:0", echo)
+	require.NoError(t, err)
+	require.NoError(t, a2.Close(ctx))
+	require.NoError(t, a.Close(ctx))
+	_, err = c.Proxy(ProxyName("runA", LinkAPINATS))
+	require.Error(t, err, "run A's proxy deleted")
+	require.Len(t, theirs().ActiveToxics, 1, "run A's close left run B's toxic")
+	require.Equal(t, "b-slow", theirs().ActiveToxics[0].Name)
+
+	require.NoError(t, b.Close(ctx))
+	_, err = c.Proxy(ProxyName("runB", LinkAPINATS))
+	require.Error(t, err, "run B's proxy deleted by run B")
+}
+
+func TestValidRunID(t *testing.T) {
+	for _, ok := range []string{"a", "run_1", "0123456789abcdef", "ABC"} {
+		require.NoError(t, ValidRunID(ok), ok)
+	}
+	for _, bad := range []string{"", "a-b", "a.b", "a b", "é", "01234567890123456789012345678901234567890"} {
+		require.Error(t, ValidRunID(bad), bad)
+	}
+	_, err := NewRemote(context.Background(), "http://127.0.0.1:1", "a-b")
+	require.ErrorContains(t, err, "run id")
 }

@@ -87,7 +87,12 @@ type ExternalConfig struct {
 	// NATS are the credentials of the harness's own NATS connections.
 	NATS NATSAuth
 	// JobID is an existing job to drive; 0 creates one through the API.
+	// The run never cancels a job it did not create.
 	JobID int64
+	// PublishIntoJob allows publishing the run's made-up tasks into JobID,
+	// a job the run did not create (said on Err). Without it, a JobID
+	// needs ObservePublishes.
+	PublishIntoJob bool
 	// ExternalWorkers says that the platform's own workers poll the API
 	// through the worker-api proxy: no built-in worker runs, and the
 	// recording proxy records handouts, results and calls for them.
@@ -102,6 +107,9 @@ type ExternalConfig struct {
 	Worker worker.Config
 	// Workers is how many built-in workers run (default 1).
 	Workers int
+	// AltBatchSize, when > 0, is the batch size of every other built-in
+	// worker (w2, w4, …).
+	AltBatchSize int
 	// ConnectTimeout is the API's NATS connect timeout as the config event
 	// states it: an external API does not say, so the scenario's value is
 	// taken as the API's.
@@ -117,6 +125,10 @@ type ExternalConfig struct {
 	// Out receives the lines that ask something of the user (the addresses
 	// to point the system under test at, what the harness waits for).
 	Out io.Writer
+	// Err receives what the run did to the system under test beyond its
+	// own job's work: publishing into a job it did not create, cancelling
+	// the job it created on the way out (default: Out).
+	Err io.Writer
 	// Clock is the run's clock, seconds since its start (for a Recorder,
 	// its Since): it stamps the events held until the config is known.
 	Clock func() float64
@@ -131,10 +143,11 @@ type ExternalConfig struct {
 // (DESIGN.md "Two ways to run"). It implements faults.Env and the same run
 // steps as a Stack. The caller must Close it.
 type External struct {
-	rig  // recording through gate
-	cfg  ExternalConfig
-	gate *Gate
-	out  io.Writer
+	rig    // recording through gate
+	cfg    ExternalConfig
+	gate   *Gate
+	out    io.Writer
+	errOut io.Writer
 
 	apiBase  string // http://host:port (no /api/v2)
 	Client   *APIClient
@@ -142,6 +155,7 @@ type External struct {
 
 	stored   map[string]bool // under rig.mu
 	status   string          // under rig.mu: the job's status as last read back
+	created  int64           // under rig.mu: the job this run created (0: none), cancelled by Close
 	stopRead context.CancelFunc
 	readDone chan struct{}
 }
@@ -170,6 +184,9 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
+	if cfg.Err == nil {
+		cfg.Err = cfg.Out
+	}
 	clock := cfg.Clock
 	if clock == nil {
 		start := time.Now()
@@ -181,11 +198,11 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	}
 	gate := NewGate(sink, clock)
 	e = &External{
-		cfg: cfg, gate: gate, out: cfg.Out, stored: map[string]bool{},
+		cfg: cfg, gate: gate, out: cfg.Out, errOut: cfg.Err, stored: map[string]bool{},
 		rig: rig{sink: gate, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies,
 			links: map[string]string{}, listen: cfg.Listen},
 	}
-	started := e // a return nil, err sets e to nil before the deferred Close
+	started := e // a failing return sets e to nil before this runs
 	defer func() {
 		if err != nil {
 			started.Close()
@@ -222,7 +239,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	e.Client = &APIClient{BaseURL: e.apiBase + "/api/v2", Token: cfg.APIToken, HTTP: client}
-	var popts []observe.ProxyOption
+	popts := []observe.ProxyOption{observe.ProxyScopeLater()}
 	if cfg.ExternalWorkers {
 		popts = append(popts, observe.ProxyRecordTasks())
 	}
@@ -230,7 +247,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		return nil, err
 	}
 
-	oopts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(e.natsOpts...)}
+	oopts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(e.natsOpts...), observe.NATSScopeLater()}
 	if cfg.ExternalWorkers {
 		oopts = append(oopts, observe.NATSTaskLookup(e.httpProxy.TaskOf))
 	}
@@ -287,6 +304,9 @@ func (e *External) validate() error {
 			return fmt.Errorf("--proxy %s=%s: want host:port: %w", link, addr, err)
 		}
 	}
+	if c.JobID != 0 && !c.ObservePublishes && !c.PublishIntoJob {
+		return fmt.Errorf("job %d was not created by this run: give --observe-publishes (the API publishes its tasks), or --publish-into-job to publish made-up tasks into it", c.JobID)
+	}
 	if c.ExternalWorkers && c.Worker.HTTPTimeout == 0 {
 		c.Worker.HTTPTimeout = 30 * time.Second
 	}
@@ -333,6 +353,9 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		if id, err = e.Client.CreateJob(ctx, "natschaos", tasks); err != nil {
 			return 0, fmt.Errorf("%w (is the API's NATS URL nats://%s?)", err, e.links[faults.LinkAPINATS])
 		}
+		e.mu.Lock()
+		e.created = id
+		e.mu.Unlock()
 		fmt.Fprintf(e.out, "natschaos: created job %d (%d tasks) through the API\n", id, tasks)
 	} else {
 		fmt.Fprintf(e.out, "natschaos: waiting up to %s for job %d to exist (GET /api/v2/jobs/%d/)\n", e.cfg.ReadyTimeout, id, id)
@@ -345,6 +368,7 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		fmt.Fprintf(e.out, "natschaos: driving job %d\n", id)
 	}
 	e.setJob(id)
+	e.scope(id)
 
 	if err := e.startSampler(ctx, id, e.cfg.MonitorURLs, e.cfg.SampleEvery); err != nil {
 		return 0, err
@@ -365,6 +389,9 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return 0, fmt.Errorf("publisher jetstream: %w", err)
+	}
+	if e.cfg.JobID != 0 {
+		fmt.Fprintf(e.errOut, "natschaos: publishing %d made-up tasks into job %d, which this run did not create (--publish-into-job)\n", tasks, id)
 	}
 	if err := Publish(ctx, js, id, tasks, e.gate); err != nil {
 		return 0, fmt.Errorf("%w (the API must have created stream %s for job %d)", err, StreamName(id), id)
@@ -396,7 +423,7 @@ func (e *External) StartWorkers(ctx context.Context) error {
 	if e.cfg.ExternalWorkers {
 		return nil
 	}
-	return e.startWorkers(ctx, e.cfg.Workers, e.cfg.Worker, e.cfg.APIToken)
+	return e.startWorkers(ctx, e.cfg.Workers, e.cfg.Worker, e.cfg.AltBatchSize, e.cfg.APIToken)
 }
 
 // Ready waits, up to cfg.ReadyTimeout each, until traffic flows: with
@@ -623,9 +650,12 @@ func (p externalProcess) CancelJob(ctx context.Context) error {
 }
 
 // Close stops everything the External started — workers, read-back,
-// observers, proxies — healing every fault on the way. Events held for a
-// config that never came are written as they are. Safe on a half-started
-// External.
+// observers, proxies — healing every fault on the way, and cancels the job
+// the run created unless it already ended (never a job it did not create).
+// Events held for a config that never came are written as they are. Safe
+// on a half-started External; it runs on every way out of a run (its end,
+// an error, Ctrl-C, SIGTERM), so it uses its own timeouts, not the run's
+// context.
 func (e *External) Close() {
 	e.StopWorkers()
 	if e.stopRead != nil {
@@ -633,6 +663,48 @@ func (e *External) Close() {
 		<-e.readDone
 		e.stopRead = nil
 	}
+	e.mu.Lock()
+	created := e.created
+	e.created = 0
+	e.mu.Unlock()
+	if created != 0 {
+		// Heal first: the API cancels through its NATS links.
+		if e.proxies != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), faults.DefaultHealTimeout)
+			if err := e.rig.Heal(ctx); err != nil {
+				e.log.Warn("heal before cancelling the job", "err", err)
+			}
+			cancel()
+		}
+		e.cancelCreated(created)
+	}
 	e.rig.close()
 	e.gate.Release()
+}
+
+// CancelTimeout bounds the cancel of the run's job on the way out.
+const CancelTimeout = 10 * time.Second
+
+// terminal says whether a job status needs no cancel.
+func terminal(status string) bool {
+	switch status {
+	case "SUCCESS", "FAILURE", "REVOKED", "CANCELING":
+		return true
+	}
+	return false
+}
+
+// cancelCreated cancels job, which this run created, through POST
+// /jobs/{id}/cancel/ unless the API says it already ended, and says so on Err.
+func (e *External) cancelCreated(job int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), CancelTimeout)
+	defer cancel()
+	if st, err := e.Client.Job(ctx, job); err == nil && terminal(st.Status) {
+		return
+	}
+	if err := e.Client.CancelJob(ctx, job); err != nil {
+		fmt.Fprintf(e.errOut, "natschaos: could not cancel job %d that this run created: %v (cancel it yourself: POST %s/api/v2/jobs/%d/cancel/)\n", job, err, StripUser(e.apiBase), job)
+		return
+	}
+	fmt.Fprintf(e.errOut, "natschaos: cancelled job %d that this run created\n", job)
 }

@@ -33,6 +33,8 @@ type rig struct {
 	rules     faults.HTTPRules
 	httpProxy *observe.Proxy
 
+	taps map[string]*observe.ConnTap // NATS link → the recording tap behind its proxy
+
 	natsObs *observe.NATSObserver
 	prober  *observe.Prober
 	sampler *observe.Sampler
@@ -63,11 +65,25 @@ func (r *rig) startProxies() error {
 	return nil
 }
 
-// link creates the proxy of link in front of upstream.
+// link creates the proxy of link in front of upstream. On a NATS link
+// (api-nats, results-nats) a recording tap sits between the proxy and
+// upstream — client → proxy (faults) → tap → NATS — and records every
+// connection the proxy accepted as conn events.
 func (r *rig) link(ctx context.Context, link, upstream string) error {
 	listen := r.listen[link]
 	if listen == "" {
 		listen = "127.0.0.1:0"
+	}
+	if link == faults.LinkAPINATS || link == faults.LinkResultsNATS {
+		tap, err := observe.NewConnTap(link, upstream, r.sink, r.log)
+		if err != nil {
+			return err
+		}
+		if r.taps == nil {
+			r.taps = map[string]*observe.ConnTap{}
+		}
+		r.taps[link] = tap
+		upstream = tap.Addr()
 	}
 	addr, err := r.proxies.Create(ctx, link, listen, upstream)
 	if err != nil {
@@ -137,23 +153,70 @@ func (r *rig) Job() int64 {
 	return r.job
 }
 
+// setJob records the run's job and tells the taps its stream: requests
+// and acks naming another stream count as foreign from then on.
 func (r *rig) setJob(id int64) {
 	r.mu.Lock()
 	r.job = id
 	r.mu.Unlock()
+	for _, tap := range r.taps {
+		tap.SetStream(StreamName(id))
+	}
+}
+
+// OpenNATSConns is how many connections are open now through the taps of
+// the NATS links; ok is false when there are no taps.
+func (r *rig) OpenNATSConns() (n int, ok bool) {
+	for _, tap := range r.taps {
+		n += tap.Open()
+	}
+	return n, len(r.taps) > 0
+}
+
+// closeTaps closes the taps of the NATS links: a close event marked
+// observe.OpenAtEnd for every connection still open. The workers must be
+// stopped first; the proxies close after.
+func (r *rig) closeTaps() {
+	for link, tap := range r.taps {
+		if err := tap.Close(); err != nil {
+			r.log.Warn("close conn tap", "link", link, "err", err)
+		}
+	}
+}
+
+// scope narrows the observers to job id: its stream, consumer and task
+// subject, its URLs on the recording proxy. What they see of other jobs is
+// dropped and counted as foreign.
+func (r *rig) scope(id int64) {
+	if r.natsObs != nil {
+		r.natsObs.Scope(StreamName(id), ConsumerName(id), TaskSubject(id))
+	}
+	if r.httpProxy != nil {
+		r.httpProxy.SetJob(id)
+	}
 }
 
 // startWorkers starts n workers from the template wc against the worker-api
-// link, with the API token token. They run until StopWorkers or Close.
-func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, token string) error {
+// link, with the API token token, serving the run's job and no other (the
+// job filter); every other one with the batch size alt when alt > 0. They
+// run until StopWorkers or Close.
+func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int, token string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pool != nil {
 		return errors.New("workers already started")
 	}
+	if r.job == 0 {
+		return errors.New("workers: no job yet (the workers serve only the run's job)")
+	}
 	wc.BaseURL = r.WorkerURL()
 	wc.Token = token
-	pool, err := worker.NewPool(n, wc, r.sink, worker.WithLogger(r.log))
+	wc.Jobs = []int64{r.job}
+	opts := []worker.Option{worker.WithLogger(r.log)}
+	if alt > 0 {
+		opts = append(opts, worker.WithAltBatchSize(alt))
+	}
+	pool, err := worker.NewPool(n, wc, r.sink, opts...)
 	if err != nil {
 		return fmt.Errorf("workers: %w", err)
 	}
@@ -262,6 +325,7 @@ func (r *rig) close() {
 	if r.natsObs != nil {
 		r.natsObs.Close()
 	}
+	r.closeTaps()
 	r.rules.Clear()
 	if r.proxies != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), faults.DefaultHealTimeout)

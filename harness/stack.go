@@ -44,6 +44,9 @@ type Config struct {
 	Worker worker.Config
 	// Workers is how many workers run (default 1).
 	Workers int
+	// AltBatchSize, when > 0, is the batch size of every other worker
+	// (w2, w4, …): a workload with two batch sizes.
+	AltBatchSize int
 	// SampleEvery is the period of the consumer/server sampler (default 250 ms).
 	SampleEvery time.Duration
 	// ProbeEvery is the period of the liveness prober (default 100 ms).
@@ -167,7 +170,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
 	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, observe.NATSLogger(log),
-		observe.NATSConnectOptions(nats.DontRandomize())); err != nil {
+		observe.NATSConnectOptions(nats.DontRandomize()), observe.NATSScopeLater()); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)
 	}
 	if err := s.startProber(ctx, s.apiURL, cfg.ProbeEvery); err != nil {
@@ -188,6 +191,7 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 		return 0, err
 	}
 	s.setJob(id)
+	s.scope(id)
 
 	nc, err := nats.Connect(s.NATS.ClientURL(), nats.Name("natschaos-publisher"))
 	if err != nil {
@@ -252,7 +256,7 @@ func (s *Stack) Finish(context.Context) error { return nil }
 // StartWorkers starts the workers against the worker-api link. They run
 // until StopWorkers or Close.
 func (s *Stack) StartWorkers(ctx context.Context) error {
-	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.API.Token)
+	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.AltBatchSize, s.cfg.API.Token)
 }
 
 // Drained reports whether the job needs nothing more: it is finished, or its

@@ -293,6 +293,41 @@ func TestJobDrainsEachTaskStoredOnce(t *testing.T) {
 	requireStoredOnce(t, s, sink, tasks)
 	require.Equal(t, 1, sink.count(history.KindConfig, nil))
 	require.Equal(t, tasks, sink.count(history.KindAck, nil), "one ack per task on a healthy run")
+
+	// The taps of the NATS links recorded every connection of the API:
+	// /tasks connections on api-nats that pulled what the workers got, the
+	// processor's on results-nats that acked every task; once the workers
+	// stop, every connection closes.
+	s.StopWorkers()
+	poll.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if n, ok := s.OpenNATSConns(); !ok || n > 0 {
+			return fmt.Errorf("%d connections open on the NATS links (taps: %v)", n, ok)
+		}
+		return nil
+	})
+	sum := map[string]*history.Event{faults.LinkAPINATS: {}, faults.LinkResultsNATS: {}}
+	phases := map[string]int{}
+	conns, _ := sink.of(history.KindConn, nil)
+	for _, e := range conns {
+		phases[e.Link+" "+e.Phase]++
+		if e.Phase == history.ConnClose {
+			require.Empty(t, e.Err, "conn %s/%d", e.Link, e.ConnID)
+			a := sum[e.Link]
+			a.JSAPI, a.Pulls, a.Acks, a.Msgs, a.Foreign = a.JSAPI+e.JSAPI, a.Pulls+e.Pulls, a.Acks+e.Acks, a.Msgs+e.Msgs, a.Foreign+e.Foreign
+		}
+	}
+	for _, link := range []string{faults.LinkAPINATS, faults.LinkResultsNATS} {
+		require.Positive(t, phases[link+" open"], link)
+		require.Equal(t, phases[link+" open"], phases[link+" ready"], "%s: every connection completed its handshake", link)
+		require.Equal(t, phases[link+" open"], phases[link+" close"], "%s: every connection closed", link)
+	}
+	handed, _ := sink.of(history.KindHandout, nil)
+	require.GreaterOrEqual(t, sum[faults.LinkAPINATS].Msgs, len(handed), "api-nats delivered at least what was handed out")
+	require.Positive(t, sum[faults.LinkAPINATS].Pulls)
+	require.GreaterOrEqual(t, sum[faults.LinkAPINATS].JSAPI, sum[faults.LinkAPINATS].Pulls)
+	require.Equal(t, tasks, sum[faults.LinkResultsNATS].Acks, "one ack per task on results-nats")
+	require.Zero(t, sum[faults.LinkAPINATS].Acks+sum[faults.LinkResultsNATS].Pulls)
+	require.Zero(t, sum[faults.LinkAPINATS].Foreign+sum[faults.LinkResultsNATS].Foreign)
 }
 
 // http_drop_response on /tasks, with the real workers: the API reserved

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/harness/ackreply"
 )
 
 // Checker is one invariant, judged over a stream of events.
@@ -147,21 +149,24 @@ type Params struct {
 	// ConnectTimeout is the API's NATS connect timeout; default: the
 	// config event's connect_timeout.
 	ConnectTimeout time.Duration
-	// LeakGrace is how close to the end connections must be back to their
-	// warmup level; default 2 s.
+	// LeakGrace is how long after the run's last API request and ack (or
+	// the end of the drain, if later) every connection on a NATS link must
+	// be closed; default 2 s.
 	LeakGrace time.Duration
-	// FloodRatio bounds connections opened per API request and per ack; default 1.05.
+	// FloodRatio bounds the connection attempts on each NATS link per unit
+	// of work that needs one (API requests, results acked or tried, job
+	// changes); default 2 (room for one retry).
 	FloodRatio float64
-	// FloodSettle is how long after an api-nats reset fault reconnects are
-	// still counted (they show when NATS comes back); default 2 s.
+	// FloodSettle is how long after a unit of work (an API request's end, a
+	// result, an ack, a job change) a connection attempt is still explained
+	// by it, and the window of a reconnect storm; default 2 s.
 	FloodSettle time.Duration
-	// MaxRoundTrips bounds JetStream API calls per successful /tasks; default 4.
+	// FloodBurst is how many unexplained connection attempts on one link
+	// within FloodSettle make a reconnect storm; default 3.
+	FloodBurst int
+	// MaxRoundTrips bounds the mean JetStream API requests per /tasks
+	// call, counted on the api-nats connections that pulled; default 10.
 	MaxRoundTrips float64
-	// MinStarted is the fraction of the workers' /tasks calls before the
-	// first fault that must have been answered 200 (and at least one task
-	// must have been delivered by then) for the run to be judged — the
-	// load really started; default 0.9; negative disables the assumption.
-	MinStarted float64
 }
 
 // Defaults of [Params].
@@ -171,10 +176,10 @@ const (
 	DefaultProbeP99      = 250 * time.Millisecond
 	DefaultProbeWindow   = 10 * time.Second
 	DefaultLeakGrace     = 2 * time.Second
-	DefaultFloodRatio    = 1.05
+	DefaultFloodRatio    = 2
 	DefaultFloodSettle   = 2 * time.Second
-	DefaultMaxRoundTrips = 4
-	DefaultMinStarted    = 0.9
+	DefaultFloodBurst    = 3
+	DefaultMaxRoundTrips = 10
 )
 
 // Resolve returns p with every default filled in for a run whose config
@@ -206,11 +211,11 @@ func (p Params) Resolve(cfg history.Event) Params {
 	if p.FloodSettle == 0 {
 		p.FloodSettle = DefaultFloodSettle
 	}
+	if p.FloodBurst == 0 {
+		p.FloodBurst = DefaultFloodBurst
+	}
 	if p.MaxRoundTrips == 0 {
 		p.MaxRoundTrips = DefaultMaxRoundTrips
-	}
-	if p.MinStarted == 0 {
-		p.MinStarted = DefaultMinStarted
 	}
 	return p
 }
@@ -228,8 +233,8 @@ func (p Params) Table() map[string]float64 {
 		"leak_grace_seconds":      p.LeakGrace.Seconds(),
 		"flood_ratio":             p.FloodRatio,
 		"flood_settle_seconds":    p.FloodSettle.Seconds(),
+		"flood_burst":             float64(p.FloodBurst),
 		"max_round_trips":         p.MaxRoundTrips,
-		"min_started":             p.MinStarted,
 	}
 	if p.ExpectDuplicates != nil {
 		m["expect_duplicates"] = float64(*p.ExpectDuplicates)
@@ -298,9 +303,43 @@ func (b *base) config(e *history.Event) bool {
 
 const whyNoConfig = "no config event: ack_wait and max_deliver unknown"
 
+// own reports whether an advisory is about the run's own consumer: matched
+// on (stream, consumer), never on the sequence number alone, so that another
+// stream's advisory for the same sseq accounts for nothing. A side that
+// does not say (an advisory without stream or consumer, from an older
+// history, or a config without them) is not compared.
+func (b *base) own(e *history.Event) bool {
+	differ := func(a, c string) bool { return a != "" && c != "" && a != c }
+	return !differ(e.Stream, b.cfg.Stream) && !differ(e.ConsumerName, b.cfg.ConsumerName)
+}
+
+// sseqOf is a delivery's stream sequence: its sseq field, else the one its
+// reply subject carries ($JS.ACK.<stream>.<consumer>.<dc>.<sseq>...).
+func sseqOf(e *history.Event) uint64 {
+	if e.SSeq != 0 || e.Reply == "" {
+		return e.SSeq
+	}
+	if m, err := ackreply.Parse(e.Reply); err == nil {
+		return m.SSeq
+	}
+	return 0
+}
+
 // isTasks reports whether an http event is a /tasks call of a worker.
 func isTasks(e *history.Event) bool {
 	return e.Kind == history.KindHTTP && e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks")
+}
+
+// jobOfPath is the job id of an API path ".../jobs/{id}/..."; ok is false
+// when the path names none.
+func jobOfPath(path string) (int64, bool) {
+	_, rest, ok := strings.Cut(path, "/jobs/")
+	if !ok {
+		return 0, false
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil
 }
 
 // callStart is when an http call started (its event is written at its end).

@@ -3,47 +3,57 @@ package check
 import (
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// ConnectionFlood is the connection-flood check: connections opened
-// (Δ total_connections between server samples) per API request and per
-// ack stay ≤ Params.FloodRatio, over the whole run and around every reset
-// fault on api-nats or results-nats. Around a reset the interval runs from
-// the last sample before the fault to the first sample Params.FloodSettle
-// after it ends: total_connections counts only connections the server
-// completed, so reconnects of connections that should have been closed
-// show as a burst when NATS comes back. One connection of slack absorbs
-// sampling boundaries.
-type ConnectionFlood struct {
-	base
-	n       int // API requests (not probes) and acks so far
-	first   snap
-	last    snap
-	samples int
-	resets  []resetWindow
-	o       offenses
-}
-
-type snap struct {
-	t     float64
-	total uint64
-	n     int
-}
-
-type resetWindow struct {
-	window
-	before, after snap
-	hasBefore     bool
-	done          bool
-}
-
-// floodSlack is the connections allowed beyond the ratio around a fault.
+// floodSlack is the connection attempts allowed beyond the ratio (a
+// connection of a job created before the history started, say).
 const floodSlack = 1
 
+// ConnectionFlood is the connection-flood check, judged by link from the
+// conn events: on each NATS link, the connection attempts (open events:
+// every connection the link's proxy accepted, handshake completed or not)
+// stay ≤ Params.FloodRatio (default 2: room for one retry) per unit of
+// work that legitimately needs one, plus one — the units being the API
+// requests (http events other than the liveness probe), the results the
+// processor acked or tried to ack (the larger of: results answered 200,
+// acks counted on the links), and the job changes (job events). A
+// pooled API makes almost none; a per-request-connection API one per
+// request; a processor that shares the API's link and whose acks fail
+// during an outage one per ack tried.
+//
+// And no reconnect storm: an attempt is explained when an API request was
+// in flight at its time, or a unit of work (a request's end, a result, an
+// ack, a job change) happened in the Params.FloodSettle (default 2 s)
+// before it; Params.FloodBurst (default 3) or more unexplained attempts on
+// one link within FloodSettle are a storm — connections that should have
+// closed dialling back while nothing asks for them.
+//
+// Server-wide total_connections is reported as a cross-check figure,
+// never the verdict. Unknown without conn events.
+type ConnectionFlood struct {
+	base
+	requests   int
+	results200 int
+	acks       int
+	jobs       int
+	opens      map[string][]float64 // link → times of its open events
+	busy       []span               // when work was in flight or just done (merged as it comes)
+	samples    int
+	firstTotal uint64
+	lastTotal  uint64
+}
+
+// span is a closed interval of seconds.
+type span struct{ from, to float64 }
+
 // NewConnectionFlood returns the connection-flood checker.
-func NewConnectionFlood(p Params) *ConnectionFlood { return &ConnectionFlood{base: newBase(p)} }
+func NewConnectionFlood(p Params) *ConnectionFlood {
+	return &ConnectionFlood{base: newBase(p), opens: map[string][]float64{}}
+}
 
 // Name implements [Checker].
 func (*ConnectionFlood) Name() string { return "connection-flood" }
@@ -53,87 +63,146 @@ func (c *ConnectionFlood) Observe(e *history.Event) {
 	if c.config(e) {
 		return
 	}
+	settle := c.r.FloodSettle.Seconds()
 	switch e.Kind {
 	case history.KindHTTP:
 		if e.Worker != history.ProbeWorker {
-			c.n++
+			c.requests++
+			c.work(callStart(e), e.T+settle)
 		}
+	case history.KindResult:
+		if e.Status == 200 {
+			c.results200++
+		}
+		c.work(e.T, e.T+settle)
 	case history.KindAck:
-		c.n++
-	case history.KindFault:
-		if e.Name == "reset" && (e.Link == linkAPINATS || e.Link == linkResultsNATS) {
-			switch e.Phase {
-			case "start":
-				w := resetWindow{window: window{id: e.ID, name: e.Name, link: e.Link, start: e.T, end: math.Inf(1)}}
-				if c.samples > 0 {
-					w.before, w.hasBefore = c.last, true
-				}
-				c.resets = append(c.resets, w)
-			case "end":
-				for i := range c.resets {
-					if c.resets[i].id == e.ID && math.IsInf(c.resets[i].end, 1) {
-						c.resets[i].end = e.T
-					}
-				}
-			}
+		c.work(e.T, e.T+settle)
+	case history.KindJob:
+		c.jobs++
+		c.work(e.T, e.T+settle)
+	case history.KindConn:
+		switch e.Phase {
+		case history.ConnOpen:
+			c.opens[e.Link] = append(c.opens[e.Link], e.T)
+		case history.ConnClose:
+			c.acks += e.Acks
 		}
 	case history.KindServer:
-		s := snap{t: e.T, total: e.TotalConnections, n: c.n}
 		if c.samples == 0 {
-			c.first = s
+			c.firstTotal = e.TotalConnections
 		}
 		c.samples++
-		c.last = s
-		for i := range c.resets {
-			w := &c.resets[i]
-			if !w.done && w.hasBefore && e.T >= w.end+c.r.FloodSettle.Seconds() {
-				w.after, w.done = s, true
-				c.judge(w)
-			}
-		}
+		c.lastTotal = e.TotalConnections
 	}
 }
 
-func (c *ConnectionFlood) judge(w *resetWindow) {
-	opened := float64(w.after.total) - float64(w.before.total)
-	asked := float64(w.after.n - w.before.n)
-	if opened > math.Ceil(c.r.FloodRatio*asked)+floodSlack {
-		c.o.add("", "", w.start, "%s on %s (%.3fs–%.3fs): %.0f connections opened for %.0f requests and acks (%.3fs–%.3fs): reconnects",
-			w.name, w.link, w.start, w.end, opened, asked, w.before.t, w.after.t)
+// work records [from, to] as busy, merging it into the last span it meets.
+func (c *ConnectionFlood) work(from, to float64) {
+	for i := len(c.busy) - 1; i >= 0 && i >= len(c.busy)-4; i-- {
+		b := &c.busy[i]
+		if from <= b.to && to >= b.from {
+			b.from, b.to = math.Min(b.from, from), math.Max(b.to, to)
+			return
+		}
 	}
+	c.busy = append(c.busy, span{from, to})
+}
+
+// merged returns the busy spans sorted and merged.
+func (c *ConnectionFlood) merged() []span {
+	s := append([]span(nil), c.busy...)
+	sort.Slice(s, func(i, j int) bool { return s[i].from < s[j].from })
+	var out []span
+	for _, x := range s {
+		if n := len(out); n > 0 && x.from <= out[n-1].to {
+			out[n-1].to = math.Max(out[n-1].to, x.to)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // Result implements [Checker].
 func (c *ConnectionFlood) Result() Result {
 	const name = "connection-flood"
-	opened := float64(c.last.total) - float64(c.first.total)
-	asked := float64(c.last.n - c.first.n)
-	figs := map[string]float64{"connections_opened": opened, "requests_and_acks": asked, "reset_windows": float64(len(c.resets))}
-	if c.samples < 2 {
-		return unknown(name, "fewer than two server samples", figs)
+	units := c.requests + max(c.results200, c.acks) + c.jobs
+	figs := map[string]float64{"requests": float64(c.requests), "results_acked_or_tried": float64(max(c.results200, c.acks)),
+		"job_changes": float64(c.jobs), "units_of_work": float64(units)}
+	if c.samples >= 2 && c.lastTotal >= c.firstTotal {
+		figs["server_connections_opened"] = float64(c.lastTotal - c.firstTotal) // cross-check only
 	}
-	for i := range c.resets {
-		if w := &c.resets[i]; !w.done && w.hasBefore && c.last.t > w.start {
-			w.after, w.done = c.last, true // the run ended before the settle time
-			c.judge(w)
+	if len(c.opens) == 0 {
+		return unknown(name, "no conn events (no recording tap on the NATS links)", figs)
+	}
+	links := make([]string, 0, len(c.opens))
+	for l := range c.opens {
+		links = append(links, l)
+	}
+	sort.Strings(links)
+	busy := c.merged()
+	settle := c.r.FloodSettle.Seconds()
+	bound := math.Ceil(c.r.FloodRatio*float64(units)) + floodSlack
+	var o offenses
+	var parts []string
+	total := 0
+	for _, l := range links {
+		ts := c.opens[l]
+		sort.Float64s(ts)
+		total += len(ts)
+		figs["connections_"+l] = float64(len(ts))
+		if units > 0 {
+			figs["connections_per_unit_"+l] = float64(len(ts)) / float64(units)
 		}
+		if float64(len(ts)) > bound {
+			o.add("", "", ts[len(ts)-1], "%s: %d connection attempts for %d units of work (%.2f each, bound %.2f)",
+				l, len(ts), units, float64(len(ts))/math.Max(1, float64(units)), c.r.FloodRatio)
+		}
+		idle := unexplained(ts, busy)
+		figs["unexplained_connections_"+l] = float64(len(idle))
+		if at, n := burst(idle, settle); n >= c.r.FloodBurst {
+			o.add("", "", at, "%s: reconnect storm: %d connection attempts within %.1fs from %.3fs with no API request in flight and no work in the %.1fs before",
+				l, n, settle, at, settle)
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", l, len(ts)))
 	}
 	ratio := math.NaN()
-	if asked > 0 {
-		ratio = opened / asked
-		figs["connections_per_request"] = ratio
+	if units > 0 {
+		ratio = float64(total) / float64(units)
+		figs["connections_per_unit"] = ratio
 	}
-	if asked == 0 && opened == 0 {
-		return nothing(name, "no API request, no ack, no connection opened", figs)
+	return result(name, &o, figs, fmt.Sprintf("connection attempts %s for %d units of work (%.2f each over the links, bound %.2f per link)",
+		strings.Join(parts, ", "), units, ratio, c.r.FloodRatio))
+}
+
+// unexplained returns the times in ts (sorted) that no busy span (sorted,
+// merged) covers.
+func unexplained(ts []float64, busy []span) []float64 {
+	var out []float64
+	j := 0
+	for _, t := range ts {
+		for j < len(busy) && busy[j].to < t {
+			j++
+		}
+		if j < len(busy) && busy[j].from <= t {
+			continue
+		}
+		out = append(out, t)
 	}
-	if asked == 0 || ratio > c.r.FloodRatio {
-		// Keep the run-wide offense first: it is the headline.
-		o := offenses{n: c.o.n + 1}
-		o.list = append([]Offense{{T: c.last.t, Detail: fmt.Sprintf("%.0f connections opened for %.0f API requests and acks (%.3f each, bound %.2f)",
-			opened, asked, ratio, c.r.FloodRatio)}}, c.o.list...)
-		o.list = o.list[:min(len(o.list), MaxOffenses)]
-		c.o = o
+	return out
+}
+
+// burst returns the largest number of times in ts (sorted) within one
+// window of width w, and where that window starts.
+func burst(ts []float64, w float64) (at float64, n int) {
+	i := 0
+	for j := range ts {
+		for ts[j]-ts[i] > w {
+			i++
+		}
+		if j-i+1 > n {
+			at, n = ts[i], j-i+1
+		}
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%.0f connections opened for %.0f API requests and acks (%.3f each, bound %.2f); %d reset windows",
-		opened, asked, ratio, c.r.FloodRatio, len(c.resets)))
+	return at, n
 }

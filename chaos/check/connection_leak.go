@@ -3,35 +3,60 @@ package check
 import (
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// ConnectionLeak is the connection-leak check: at the end phase the
-// server's connections must be back to their warmup level within
-// Params.LeakGrace (default 2 s). The warmup level is the lowest sample
-// during warmup (per-request connections come and go); the end level is the
-// lowest sample within LeakGrace of the end phase's start.
+// ConnectionLeak is the connection-leak check, judged by link from the
+// conn events: once the run's work ended — the last API request (http
+// events other than the liveness probe), result and ack, or the end of the
+// drain (the end phase) if that is later — plus Params.LeakGrace (default
+// 2 s), no connection is open on a NATS link. A connection is open then
+// when it opened before that point and closed after it, or never closed:
+// its close is the one the tap writes at the run's end, marked "open at
+// end". Only what was observed after the drain is judged, so a run of a
+// second or two still catches a leak (the run waits for its NATS links to
+// have no connection open, or for the grace to pass, before it ends).
+//
+// Unknown without conn events, without an end phase, or when connections
+// were still open at the history's end but the history ends before the
+// grace ran out. The server's connections (lowest during warmup, last
+// sample) are reported as cross-check figures, never the verdict.
 type ConnectionLeak struct {
 	base
-	phase    string
-	warmup   int
-	hasWarm  bool
-	end      float64
-	endLevel int
-	hasEnd   bool
-	samples  int
-	pending  []sample // samples before the end phase, within the grace of it
+	seen      bool
+	lastWork  float64
+	end       float64 // first end phase; +Inf before
+	lastT     float64
+	open      map[connKey]float64 // open connections → when they opened
+	late      []lateClose         // closes that came after the work so far plus the grace
+	links     map[string]int      // link → connections opened
+	phase     string
+	warmup    int
+	hasWarm   bool
+	lastConns int
+	samples   int
 }
 
-type sample struct {
-	t float64
-	n int
+type connKey struct {
+	link string
+	id   uint64
+}
+
+// lateClose is a connection that closed after the grace of the work seen
+// so far: leaked if it opened before the final grace point and closed
+// after it.
+type lateClose struct {
+	connKey
+	opened, closed float64
+	atEnd          bool // closed by the tap at the run's end
 }
 
 // NewConnectionLeak returns the connection-leak checker.
 func NewConnectionLeak(p Params) *ConnectionLeak {
-	return &ConnectionLeak{base: newBase(p), end: math.Inf(1), endLevel: math.MaxInt}
+	return &ConnectionLeak{base: newBase(p), end: math.Inf(1), open: map[connKey]float64{}, links: map[string]int{}}
 }
 
 // Name implements [Checker].
@@ -42,44 +67,47 @@ func (c *ConnectionLeak) Observe(e *history.Event) {
 	if c.config(e) {
 		return
 	}
+	c.lastT = math.Max(c.lastT, e.T)
 	grace := c.r.LeakGrace.Seconds()
 	switch e.Kind {
+	case history.KindHTTP:
+		if e.Worker != history.ProbeWorker {
+			c.lastWork = math.Max(c.lastWork, e.T)
+		}
+	case history.KindResult, history.KindAck:
+		c.lastWork = math.Max(c.lastWork, e.T)
 	case history.KindPhase:
 		c.phase = e.Name
 		if e.Name == history.PhaseEnd && math.IsInf(c.end, 1) {
 			c.end = e.T
-			for _, s := range c.pending {
-				if s.t >= c.end-grace {
-					c.endSample(s.n)
-				}
+		}
+	case history.KindConn:
+		c.seen = true
+		k := connKey{e.Link, e.ConnID}
+		switch e.Phase {
+		case history.ConnOpen:
+			c.open[k] = e.T
+			c.links[e.Link]++
+		case history.ConnClose:
+			opened, ok := c.open[k]
+			if !ok {
+				opened = e.T // its open was not recorded: as if it opened now
 			}
-			c.pending = nil
+			delete(c.open, k)
+			// A close within the grace of the work seen so far is within
+			// the final grace too (the grace point only moves later) —
+			// unless the client did not close it: the run's end did.
+			if atEnd := e.Err == history.ConnOpenAtEnd; atEnd || e.T > c.lastWork+grace {
+				c.late = append(c.late, lateClose{connKey: k, opened: opened, closed: e.T, atEnd: atEnd})
+			}
 		}
 	case history.KindServer:
 		c.samples++
-		if c.phase == history.PhaseWarmup {
-			if !c.hasWarm || e.Connections < c.warmup {
-				c.warmup, c.hasWarm = e.Connections, true
-			}
-		}
-		switch {
-		case math.IsInf(c.end, 1):
-			// Keep the samples of the last grace period before the end.
-			c.pending = append(c.pending, sample{e.T, e.Connections})
-			i := 0
-			for i < len(c.pending) && c.pending[i].t < e.T-grace {
-				i++
-			}
-			c.pending = c.pending[i:]
-		case e.T <= c.end+grace:
-			c.endSample(e.Connections)
+		c.lastConns = e.Connections
+		if c.phase == history.PhaseWarmup && (!c.hasWarm || e.Connections < c.warmup) {
+			c.warmup, c.hasWarm = e.Connections, true
 		}
 	}
-}
-
-func (c *ConnectionLeak) endSample(n int) {
-	c.hasEnd = true
-	c.endLevel = min(c.endLevel, n)
 }
 
 // Result implements [Checker].
@@ -87,26 +115,83 @@ func (c *ConnectionLeak) Result() Result {
 	const name = "connection-leak"
 	figs := map[string]float64{}
 	if c.hasWarm {
-		figs["warmup_connections"] = float64(c.warmup)
+		figs["server_connections_warmup"] = float64(c.warmup) // cross-check only
 	}
-	if c.hasEnd {
-		figs["end_connections"] = float64(c.endLevel)
+	if c.samples > 0 {
+		figs["server_connections_last"] = float64(c.lastConns)
+	}
+	for l, n := range c.links {
+		figs["connections_"+l] = float64(n)
 	}
 	switch {
-	case c.samples == 0:
-		return unknown(name, "no server sample", figs)
-	case !c.hasWarm:
-		return unknown(name, "no server sample during warmup", figs)
+	case !c.seen:
+		return unknown(name, "no conn events (no recording tap on the NATS links)", figs)
 	case math.IsInf(c.end, 1):
 		return unknown(name, "the run never reached the end phase", figs)
-	case !c.hasEnd:
-		return unknown(name, fmt.Sprintf("no server sample within %.1fs of the end phase", c.r.LeakGrace.Seconds()), figs)
 	}
+	grace := c.r.LeakGrace.Seconds()
+	at := math.Max(c.lastWork, c.end) + grace
+	figs["grace_point_seconds"] = at
+	// Connections the history never closed are open at its end.
+	leaks := map[string]int{}
 	var o offenses
-	if c.endLevel > c.warmup {
-		o.add("", "", c.end, "%d connections at the end (lowest sample within %.1fs), %d at warmup: %d leaked",
-			c.endLevel, c.r.LeakGrace.Seconds(), c.warmup, c.endLevel-c.warmup)
+	openAtEnd, undecided := 0, 0
+	leak := func(k connKey, opened float64, still string) {
+		leaks[k.link]++
+		o.add("", "", opened, "%s connection %d opened at %.3fs %s, %.1fs after the last request and ack (%.3fs)",
+			k.link, k.id, opened, still, grace, math.Max(c.lastWork, c.end))
 	}
-	figs["leaked"] = float64(max(0, c.endLevel-c.warmup))
-	return result(name, &o, figs, fmt.Sprintf("connections: %d at warmup, %d at the end", c.warmup, c.endLevel))
+	for _, l := range c.late {
+		switch {
+		case l.opened > at:
+			continue // opened after the grace point: nothing asked for it, but not a leak of the run's work
+		case l.atEnd:
+			openAtEnd++
+			if l.closed < at {
+				undecided++
+				continue
+			}
+			leak(l.connKey, l.opened, "was still open at the run's end")
+		case l.closed > at:
+			leak(l.connKey, l.opened, fmt.Sprintf("closed only at %.3fs", l.closed))
+		}
+	}
+	keys := make([]connKey, 0, len(c.open))
+	for k := range c.open {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].link != keys[j].link {
+			return keys[i].link < keys[j].link
+		}
+		return keys[i].id < keys[j].id
+	})
+	for _, k := range keys {
+		opened := c.open[k]
+		if opened > at {
+			continue
+		}
+		openAtEnd++
+		if c.lastT < at {
+			undecided++
+			continue
+		}
+		leak(k, opened, "never closed")
+	}
+	figs["open_at_end"] = float64(openAtEnd)
+	var parts []string
+	for l, n := range leaks {
+		figs["leaked_"+l] = float64(n)
+		parts = append(parts, fmt.Sprintf("%s %d", l, n))
+	}
+	sort.Strings(parts)
+	sortOffenses(o.list)
+	if o.n == 0 && undecided > 0 {
+		return unknown(name, fmt.Sprintf("%d connections open when the history ends at %.3fs, before the grace point %.3fs", undecided, c.lastT, at), figs)
+	}
+	summary := fmt.Sprintf("no connection open on a NATS link %.1fs after the last request and ack", grace)
+	if o.n > 0 {
+		summary = fmt.Sprintf("connections open %.1fs after the last request and ack: %s", grace, strings.Join(parts, ", "))
+	}
+	return result(name, &o, figs, summary)
 }

@@ -11,6 +11,9 @@ import (
 // max_deliveries advisory for its sseq before any /tasks call that started
 // after that returns. (NATS sends the advisory only on the next delivery
 // attempt after the last ack_wait expires, when a pull request waits.)
+// Advisories are matched on (stream, consumer, sseq): another stream's or
+// consumer's advisory never answers for a delivery of the run; a delivery's
+// sseq is its event's, else its reply subject's.
 type MaxDeliver struct {
 	base
 	deliveries int
@@ -56,32 +59,34 @@ func (c *MaxDeliver) Observe(e *history.Event) {
 				c.over[e.Reply] = true
 				c.o.add(e.Task, e.Reply, e.T, "delivery %d > max_deliver %d (%s)", e.DC, c.m, e.Kind)
 			}
-		case e.DC == c.m && e.SSeq != 0:
-			if f, ok := c.pending[e.SSeq]; ok && f.reply == e.Reply {
+		case e.DC == c.m && sseqOf(e) != 0:
+			sseq := sseqOf(e)
+			if f, ok := c.pending[sseq]; ok && f.reply == e.Reply {
 				return // the handout of a reserve already seen
 			}
 			c.finals++
 			f := &finalDelivery{task: e.Task, reply: e.Reply, t: e.T, deadline: e.T + c.a + c.eps}
-			c.pending[e.SSeq] = f
-			c.queue.push(f.deadline, e.SSeq)
+			c.pending[sseq] = f
+			c.queue.push(f.deadline, sseq)
 		}
 	case history.KindAck:
-		f, ok := c.pending[e.SSeq]
+		sseq := sseqOf(e)
+		f, ok := c.pending[sseq]
 		if !ok || (e.Reply != "" && e.Reply != f.reply) {
 			return
 		}
 		switch e.Ack {
 		case "wpi":
 			f.deadline = e.T + c.a + c.eps
-			c.queue.push(f.deadline, e.SSeq)
+			c.queue.push(f.deadline, sseq)
 		case "nak":
 			f.deadline = e.T + c.eps
-			c.queue.push(f.deadline, e.SSeq)
+			c.queue.push(f.deadline, sseq)
 		default:
-			delete(c.pending, e.SSeq)
+			delete(c.pending, sseq)
 		}
 	case history.KindAdvisory:
-		if e.Type == "max_deliveries" {
+		if e.Type == "max_deliveries" && c.own(e) {
 			delete(c.pending, e.SSeq)
 		}
 	case history.KindHTTP:

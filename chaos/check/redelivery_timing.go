@@ -11,9 +11,14 @@ import (
 // deliveries k, k+1 of a task the expected time of k+1 is t_k + A, or
 // t_wpi + A after an in-progress ack, or the NAK time after a NAK.
 // Premature: t_{k+1} < expected − ε. Late: t_{k+1} > expected + ε although
-// a /tasks call that started after expected + ε returned fewer tasks than
-// its batch. A delivery whose predecessor was never observed is counted as
-// unobserved, not judged. A delivery's time is its reserve where the API
+// a /tasks call for the run's job that started after expected + ε and ended
+// before t_{k+1} was answered 200 with no task at all: the queue looked
+// empty to a worker while the task was due, so NATS held it back. A call
+// that got fewer tasks than its batch proves nothing: a correct API returns
+// what is ready without waiting out its whole fetch, and under resets or
+// latency it does so all the time. A call that failed (5xx, timeout) proves
+// nothing either: the API may never have asked NATS. A delivery whose
+// predecessor was never observed is counted as unobserved, not judged. A delivery's time is its reserve where the API
 // is instrumented, else its handout.
 //
 // A NATS restart (a nats_restart fault, or a leader election in a cluster)
@@ -31,7 +36,8 @@ type RedeliveryTiming struct {
 	unobserved  int
 	premature   int
 	late        int
-	underfull   float64 // latest start of a successful /tasks call that got fewer than its batch
+	empty       float64 // latest start of a /tasks call for the run's job answered 200 with no task
+	job         int64   // the run's job (its first job event); 0 = not known
 	restart     float64 // latest NATS restart or leader election
 	restarted   int     // redeliveries judged against a restart
 	o           offenses
@@ -54,7 +60,7 @@ type lastDelivery struct {
 
 // NewRedeliveryTiming returns the redelivery-timing checker.
 func NewRedeliveryTiming(p Params) *RedeliveryTiming {
-	return &RedeliveryTiming{base: newBase(p), bySSeq: map[uint64]*lastDelivery{}, underfull: math.Inf(-1), restart: math.Inf(-1)}
+	return &RedeliveryTiming{base: newBase(p), bySSeq: map[uint64]*lastDelivery{}, empty: math.Inf(-1), restart: math.Inf(-1)}
 }
 
 // Name implements [Checker].
@@ -67,10 +73,11 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 	}
 	switch e.Kind {
 	case history.KindReserve, history.KindHandout:
-		if e.SSeq == 0 || e.DC <= 0 {
+		sseq := sseqOf(e)
+		if sseq == 0 || e.DC <= 0 {
 			return
 		}
-		d := c.bySSeq[e.SSeq]
+		d := c.bySSeq[sseq]
 		if d != nil && e.DC <= d.dc {
 			return // the handout of a reserve seen, or out of order
 		}
@@ -85,7 +92,7 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 		}
 		if d == nil {
 			d = &lastDelivery{}
-			c.bySSeq[e.SSeq] = d
+			c.bySSeq[sseq] = d
 		}
 		*d = lastDelivery{task: e.Task, reply: e.Reply, dc: e.DC, t: e.T, expected: e.T + c.a, why: "t_k + A"}
 		d.earliest = d.expected
@@ -93,7 +100,8 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 			d.earliest -= e.MS / 1000
 		}
 	case history.KindAck:
-		d := c.bySSeq[e.SSeq]
+		sseq := sseqOf(e)
+		d := c.bySSeq[sseq]
 		if d == nil || (e.DC != 0 && e.DC != d.dc) {
 			return
 		}
@@ -105,11 +113,15 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 			d.expected, d.why = e.T, "NAK"
 			d.earliest = d.expected
 		default:
-			delete(c.bySSeq, e.SSeq) // done: a later delivery is not judged
+			delete(c.bySSeq, sseq) // done: a later delivery is not judged
+		}
+	case history.KindJob:
+		if c.job == 0 {
+			c.job = e.Job
 		}
 	case history.KindHTTP:
-		if isTasks(e) && e.Status == 200 && e.Batch > 0 && e.N < e.Batch {
-			c.underfull = max(c.underfull, callStart(e))
+		if isTasks(e) && e.Status == 200 && e.Err == "" && e.N == 0 && c.forJob(e.Path) {
+			c.empty = max(c.empty, callStart(e))
 		}
 	case history.KindFault:
 		if e.Phase == "start" && e.Name == "nats_restart" {
@@ -122,14 +134,21 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 	}
 }
 
+// forJob reports whether a /tasks path is a call for the run's job (when
+// the job or the path's job id is not known, every call counts).
+func (c *RedeliveryTiming) forJob(path string) bool {
+	id, ok := jobOfPath(path)
+	return !ok || c.job == 0 || id == c.job
+}
+
 func (c *RedeliveryTiming) judge(e *history.Event, d *lastDelivery) {
 	c.judged++
 	if c.restart > d.t {
 		c.restarted++
-		if bound := max(d.expected, c.restart+c.a); e.T > bound+c.eps && c.underfull > bound+c.eps {
+		if bound := max(d.expected, c.restart+c.a); e.T > bound+c.eps && c.empty > bound+c.eps {
 			c.late++
-			c.o.add(e.Task, e.Reply, e.T, "late: delivery %d at %.3fs, expected by %.3fs (a NATS restart at %.3fs + A) + ε %.3fs, though a /tasks call started at %.3fs got fewer tasks than its batch",
-				e.DC, e.T, bound, c.restart, c.eps, c.underfull)
+			c.o.add(e.Task, e.Reply, e.T, "late: delivery %d at %.3fs, expected by %.3fs (a NATS restart at %.3fs + A) + ε %.3fs, though a /tasks call started at %.3fs got no task",
+				e.DC, e.T, bound, c.restart, c.eps, c.empty)
 		}
 		return
 	}
@@ -138,10 +157,10 @@ func (c *RedeliveryTiming) judge(e *history.Event, d *lastDelivery) {
 		c.premature++
 		c.o.add(e.Task, e.Reply, e.T, "premature: delivery %d at %.3fs, expected from %.3fs (%s, delivery %d at %.3fs, its pull asked %.3fs before) − ε %.3fs",
 			e.DC, e.T, d.earliest, d.why, d.dc, d.t, d.expected-d.earliest, c.eps)
-	case e.T > d.expected+c.eps && c.underfull > d.expected+c.eps:
+	case e.T > d.expected+c.eps && c.empty > d.expected+c.eps:
 		c.late++
-		c.o.add(e.Task, e.Reply, e.T, "late: delivery %d at %.3fs, expected %.3fs (%s) + ε %.3fs, though a /tasks call started at %.3fs got fewer tasks than its batch",
-			e.DC, e.T, d.expected, d.why, c.eps, c.underfull)
+		c.o.add(e.Task, e.Reply, e.T, "late: delivery %d at %.3fs, expected %.3fs (%s) + ε %.3fs, though a /tasks call started at %.3fs got no task",
+			e.DC, e.T, d.expected, d.why, c.eps, c.empty)
 	}
 }
 

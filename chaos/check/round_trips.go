@@ -6,26 +6,49 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// RoundTrips is the round-trips check: JetStream API calls per successful
-// /tasks call (Δ js_api_total / calls, between server samples) stay
-// ≤ Params.MaxRoundTrips whatever the batch size. Only sample intervals
-// with a successful /tasks call count; intervals where js_api_total went
-// down (a NATS restart) are skipped. Samples are read from the monitoring
-// port (/varz, /jsz), which costs no JetStream API call, so nothing is
-// subtracted for them.
+// maxRoundTripSlope is the growth of JetStream API requests per task
+// delivered above which round trips grow with the batch size.
+const maxRoundTripSlope = 0.1
+
+// RoundTrips is the round-trips check, judged by link from the conn events
+// of api-nats: every connection that pulled (pulls > 0: it served a /tasks
+// call) gives a point (msgs: the tasks NATS delivered on it, js_api: the
+// JetStream API requests the client sent on it, pulls included; requests
+// naming another job's stream are not in js_api). It fails when
+//
+//   - the requests grow with the tasks delivered: the least-squares slope
+//     of js_api against msgs over those connections is above 0.1 request
+//     per task (judged only with at least two distinct msgs values; the
+//     summary says when it was not), or
+//   - the mean requests per /tasks call exceed Params.MaxRoundTrips
+//     (default 10: room for a handful of constant metadata calls). The
+//     calls are the pulling connections, or the successful /tasks calls
+//     when there are more of those (an API that keeps one connection for
+//     many calls).
+//
+// Connections that did not pull (the result processor's acks, job
+// creation, cleanup) never count, nor does anything the harness sends on
+// its own connections. The server-wide js_api_total per successful /tasks
+// call is reported as a cross-check figure, never the verdict: it also
+// counts every other client of the server. Unknown without conn events on
+// api-nats.
 type RoundTrips struct {
 	base
-	samples  int
-	prev     uint64
-	everAPI  bool
-	calls    int // successful /tasks since the last server sample
-	sumAPI   float64
-	sumCalls int
-	worst    float64
-	worstAt  float64
-	worstN   int
+	seen     bool // any conn event on api-nats
+	n        int  // connections that pulled
+	sx, sy   float64
+	sxx, sxy float64
+	firstX   int
+	distinct bool
+	worst    int
+	worstT   float64
+	worstX   int
+	tasksOK  int
 	batches  map[int]bool
-	o        offenses
+
+	samples            int
+	firstJS, lastJS    uint64
+	firstCalls, nCalls int // successful /tasks calls at the first and last server sample
 }
 
 // NewRoundTrips returns the round-trips checker.
@@ -44,47 +67,75 @@ func (c *RoundTrips) Observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindHTTP:
 		if isTasks(e) && e.Status == 200 && e.Err == "" {
-			c.calls++
+			c.tasksOK++
 			if e.Batch > 0 && len(c.batches) < 64 {
 				c.batches[e.Batch] = true
 			}
 		}
-	case history.KindServer:
-		if e.JSAPITotal > 0 {
-			c.everAPI = true
+	case history.KindConn:
+		if e.Link != linkAPINATS {
+			return
 		}
-		if c.samples > 0 && c.calls > 0 && e.JSAPITotal >= c.prev {
-			api := float64(e.JSAPITotal - c.prev)
-			c.sumAPI += api
-			c.sumCalls += c.calls
-			if r := api / float64(c.calls); r > c.worst {
-				c.worst, c.worstAt, c.worstN = r, e.T, c.calls
-			}
+		c.seen = true
+		if e.Phase != history.ConnClose || e.Pulls <= 0 {
+			return
+		}
+		x, y := float64(e.Msgs), float64(e.JSAPI)
+		if c.n == 0 {
+			c.firstX = e.Msgs
+		} else if e.Msgs != c.firstX {
+			c.distinct = true
+		}
+		c.n++
+		c.sx += x
+		c.sy += y
+		c.sxx += x * x
+		c.sxy += x * y
+		if e.JSAPI > c.worst {
+			c.worst, c.worstT, c.worstX = e.JSAPI, e.T, e.Msgs
+		}
+	case history.KindServer:
+		if c.samples == 0 {
+			c.firstJS, c.firstCalls = e.JSAPITotal, c.tasksOK
 		}
 		c.samples++
-		c.prev = e.JSAPITotal
-		c.calls = 0
+		c.lastJS, c.nCalls = e.JSAPITotal, c.tasksOK
 	}
 }
 
 // Result implements [Checker].
 func (c *RoundTrips) Result() Result {
 	const name = "round-trips"
-	figs := map[string]float64{"tasks_calls": float64(c.sumCalls), "api_calls": c.sumAPI, "worst_interval_per_call": c.worst}
+	figs := map[string]float64{"tasks_connections": float64(c.n), "tasks_calls_ok": float64(c.tasksOK),
+		"js_api_on_tasks_connections": c.sy, "batch_sizes": float64(len(c.batches))}
+	if calls := c.nCalls - c.firstCalls; c.samples >= 2 && calls > 0 && c.lastJS >= c.firstJS {
+		figs["server_js_api_per_tasks_call"] = float64(c.lastJS-c.firstJS) / float64(calls) // cross-check only
+	}
 	switch {
-	case c.samples < 2:
-		return unknown(name, "fewer than two server samples", figs)
-	case !c.everAPI:
-		return unknown(name, "server samples carry no js_api_total", figs)
-	case c.sumCalls == 0:
-		return nothing(name, "no successful /tasks call between server samples", figs)
+	case !c.seen:
+		return unknown(name, "no conn events on api-nats (no recording tap on the link)", figs)
+	case c.n == 0:
+		return nothing(name, "no api-nats connection pulled", figs)
 	}
-	per := c.sumAPI / float64(c.sumCalls)
-	figs["api_calls_per_tasks_call"] = per
-	if per > c.r.MaxRoundTrips {
-		c.o.add("", "", c.worstAt, "%.2f JetStream API calls per successful /tasks call, bound %.0f; worst interval %.1f per call over %d calls",
-			per, c.r.MaxRoundTrips, c.worst, c.worstN)
+	calls := max(c.n, c.tasksOK)
+	mean := c.sy / float64(calls)
+	figs["js_api_per_tasks_call"] = mean
+	var o offenses
+	slope := "slope not judged: every /tasks connection got the same number of tasks"
+	if c.distinct {
+		n := float64(c.n)
+		b := (n*c.sxy - c.sx*c.sy) / (n*c.sxx - c.sx*c.sx)
+		figs["js_api_per_task_slope"] = b
+		slope = fmt.Sprintf("slope %.3f per task (bound %.1f)", b, maxRoundTripSlope)
+		if b > maxRoundTripSlope {
+			o.add("", "", c.worstT, "JetStream API requests grow with the tasks delivered: %.2f more per task over %d /tasks connections (bound %.1f); worst %d requests for %d tasks",
+				b, c.n, maxRoundTripSlope, c.worst, c.worstX)
+		}
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%.2f JetStream API calls per successful /tasks call over %d calls (bound %.0f, %d batch sizes)",
-		per, c.sumCalls, c.r.MaxRoundTrips, len(c.batches)))
+	if mean > c.r.MaxRoundTrips {
+		o.add("", "", c.worstT, "%.2f JetStream API requests per /tasks call over %d calls, budget %.0f; worst connection %d requests for %d tasks",
+			mean, calls, c.r.MaxRoundTrips, c.worst, c.worstX)
+	}
+	return result(name, &o, figs, fmt.Sprintf("%.2f JetStream API requests per /tasks call on api-nats over %d calls (budget %.0f); %s",
+		mean, calls, c.r.MaxRoundTrips, slope))
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -16,10 +15,15 @@ import (
 // run itself looked like.
 type Results struct {
 	Checks []Result
-	// Assumptions lists why the run cannot be judged (no config, no
-	// publish, the load never really started): a harness problem, not a
-	// verdict on the system. Empty when the run can be judged.
+	// Assumptions lists why the run cannot be judged because the harness
+	// could not drive load (no config, no publish, the workers never asked
+	// for tasks): a harness problem, not a verdict on the system. Empty when
+	// the run can be judged. A system that answered every /tasks call with
+	// an error or a timeout is judged: it fails the checks it breaks.
 	Assumptions []string
+	// Ended says that the history has its end phase (the run was not cut
+	// short).
+	Ended bool
 	// Warnings are what the reader skipped (a torn last line).
 	Warnings []string
 	// Params are the tolerances used, resolved against the config.
@@ -32,6 +36,9 @@ type Results struct {
 	Duration float64
 	// Faults are the fault windows of the run, in start order.
 	Faults []Fault
+	// Foreign is how many events of other jobs the observers dropped at
+	// the source (foreign events, and the foreign count of conn closes).
+	Foreign int
 }
 
 // Fault is one fault window of a run.
@@ -44,6 +51,20 @@ type Fault struct {
 
 // Judged reports whether the run could be judged (no assumption failed).
 func (rs Results) Judged() bool { return len(rs.Assumptions) == 0 }
+
+// Inconclusive lists why a judged run can still not pass: its history has
+// no end phase (the run was killed), or no-loss could not decide (tasks
+// still in flight when the drain was cut short, say). Empty otherwise.
+func (rs Results) Inconclusive() []string {
+	var why []string
+	if !rs.Ended {
+		why = append(why, "the history has no end phase: the run was cut short")
+	}
+	if r, ok := rs.Get("no-loss"); ok && r.Unknown() {
+		why = append(why, "no-loss could not decide: "+r.Why)
+	}
+	return why
+}
 
 // Failed lists the checks that were violated.
 func (rs Results) Failed() []Result {
@@ -186,23 +207,19 @@ func fanOut(r *history.Reader, groups [][]observer) error {
 
 // runInfo watches what the run was, and whether it can be judged at all.
 type runInfo struct {
-	p          Params
-	events     int
-	last       float64
-	cfg        history.Event
-	hasCfg     bool
-	published  int
-	started    int // deliveries reserved or handed out before the first fault
-	calls      int // /tasks calls that ended before the first fault
-	callsOK    int // of which answered 200
-	firstFault float64
-	jobEnd     float64 // first terminal job status
-	faults     []Fault
+	p         Params
+	events    int
+	last      float64
+	cfg       history.Event
+	hasCfg    bool
+	published int
+	calls     int // the workers' /tasks calls, answered or not
+	ended     bool
+	faults    []Fault
+	foreign   int
 }
 
-func newRunInfo(p Params) *runInfo {
-	return &runInfo{p: p, firstFault: math.Inf(1), jobEnd: math.Inf(1)}
-}
+func newRunInfo(p Params) *runInfo { return &runInfo{p: p} }
 
 func (ri *runInfo) Observe(e *history.Event) {
 	ri.events++
@@ -214,25 +231,21 @@ func (ri *runInfo) Observe(e *history.Event) {
 		}
 	case history.KindPublish:
 		ri.published++
-	case history.KindReserve, history.KindHandout:
-		if e.T < min(ri.firstFault, ri.jobEnd) {
-			ri.started++
+	case history.KindForeign:
+		ri.foreign += e.N
+	case history.KindConn:
+		if e.Phase == history.ConnClose {
+			ri.foreign += e.Foreign
 		}
 	case history.KindHTTP:
-		if isTasks(e) && e.Worker != history.ProbeWorker && e.T < min(ri.firstFault, ri.jobEnd) {
+		if isTasks(e) {
 			ri.calls++
-			if e.Status == 200 && e.Err == "" {
-				ri.callsOK++
-			}
 		}
-	case history.KindJob:
-		if isTerminal(e.JobStatus) {
-			ri.jobEnd = min(ri.jobEnd, e.T) // after the job ends, /tasks may fail by design
-		}
+	case history.KindPhase:
+		ri.ended = ri.ended || e.Name == history.PhaseEnd
 	case history.KindFault:
 		switch e.Phase {
 		case "start":
-			ri.firstFault = min(ri.firstFault, e.T)
 			ri.faults = append(ri.faults, Fault{ID: e.ID, Name: e.Name, Link: e.Link, Start: e.T, Open: true})
 		case "end":
 			for i := range ri.faults {
@@ -246,34 +259,23 @@ func (ri *runInfo) Observe(e *history.Event) {
 }
 
 func (ri *runInfo) results() Results {
-	rs := Results{Config: ri.cfg, Events: ri.events, Duration: ri.last, Faults: ri.faults}
+	rs := Results{Config: ri.cfg, Events: ri.events, Duration: ri.last, Faults: ri.faults, Ended: ri.ended, Foreign: ri.foreign}
 	rs.Params = ri.p.Resolve(ri.cfg)
 	if ri.events == 0 {
 		rs.Assumptions = append(rs.Assumptions, "the history is empty")
 		return rs
 	}
+	// Only what says the harness could not drive load: a system that
+	// answered every call with an error, a timeout or nothing is judged
+	// on the checks it breaks.
 	if !ri.hasCfg {
 		rs.Assumptions = append(rs.Assumptions, "no config event: ack_wait and max_deliver were never read from the consumer")
 	}
 	if ri.published == 0 {
 		rs.Assumptions = append(rs.Assumptions, "no publish event: no task was ever stored in the stream")
-	} else if want := rs.Params.MinStarted; want > 0 {
-		// The load really started when, before the first fault, tasks
-		// reached the API or the workers and the workers' /tasks calls
-		// were answered: a run whose warmup already failed says nothing
-		// about the faults that followed.
-		when := "in the whole run"
-		if !math.IsInf(ri.firstFault, 1) {
-			when = fmt.Sprintf("before the first fault (t=%.3fs)", ri.firstFault)
-		}
-		switch {
-		case ri.started == 0:
-			rs.Assumptions = append(rs.Assumptions, fmt.Sprintf("no task was reserved or handed out %s: the run never really started", when))
-		case ri.calls > 0 && float64(ri.callsOK) < want*float64(ri.calls):
-			rs.Assumptions = append(rs.Assumptions, fmt.Sprintf(
-				"only %d of %d /tasks calls (%.0f%%) were answered 200 %s, want ≥ %.0f%%: the run never really started",
-				ri.callsOK, ri.calls, 100*float64(ri.callsOK)/float64(ri.calls), when, 100*want))
-		}
+	}
+	if ri.calls == 0 {
+		rs.Assumptions = append(rs.Assumptions, "no /tasks call: the workers never asked for tasks")
 	}
 	return rs
 }

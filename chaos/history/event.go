@@ -35,6 +35,10 @@ const (
 	ConnClose = "close" // the connection closed, or the run ended with it still open
 )
 
+// ConnOpenAtEnd is the Err of the [KindConn] close written at the run's end
+// for a connection still open then.
+const ConnOpenAtEnd = "open at end"
+
 // Phase names used in [KindPhase] events, in the order a run goes through them.
 const (
 	PhaseWarmup = "warmup"

@@ -10,25 +10,31 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/natschaos/natschaos/chaos/check"
 )
 
 // Verdicts of a [Report].
 const (
-	// Pass: every check held (or, unless strict, could not decide).
+	// Pass: every check held (or, unless strict, could not decide — but
+	// never no-loss), and the history reached its end phase.
 	Pass = "pass"
-	// Fail: some check was violated, or, in strict mode, could not decide;
-	// also the verdict of a run the harness could not judge (HarnessError
-	// set), so that nothing reads it as a pass.
+	// Fail: some check was violated, or, in strict mode, could not decide.
 	Fail = "fail"
+	// Inconclusive: the run cannot be judged — the harness could not run
+	// or drive load (HarnessError set), the history has no end phase (a
+	// killed run), or no-loss could not decide (tasks still in flight when
+	// the drain was cut short). Never a pass; a violation seen in a run
+	// cut short is still a Fail.
+	Inconclusive = "inconclusive"
 )
 
-// Exit codes of DESIGN.md, "Command line contract".
+// Exit codes of the command line.
 const (
-	ExitPass    = 0
-	ExitFail    = 1
-	ExitHarness = 3
+	ExitPass         = 0
+	ExitFail         = 1
+	ExitInconclusive = 3
 )
 
 // Meta is what the caller knows of the run that the history does not say.
@@ -48,13 +54,17 @@ type Meta struct {
 
 // Report is report.json.
 type Report struct {
-	Scenario        string             `json:"scenario"`
-	Description     string             `json:"description,omitempty"`
-	Proves          string             `json:"proves,omitempty"`
-	Seed            int64              `json:"seed"`
-	Variant         string             `json:"variant"`
-	Verdict         string             `json:"verdict"`
-	HarnessError    string             `json:"harness_error,omitempty"`
+	Scenario     string `json:"scenario"`
+	Description  string `json:"description,omitempty"`
+	Proves       string `json:"proves,omitempty"`
+	Seed         int64  `json:"seed"`
+	Variant      string `json:"variant"`
+	Verdict      string `json:"verdict"`
+	HarnessError string `json:"harness_error,omitempty"`
+	// Inconclusive says what kept a judged run from a full verdict (no
+	// end phase, no-loss unknown); the verdict is inconclusive unless a
+	// check failed.
+	Inconclusive    []string           `json:"inconclusive,omitempty"`
 	Strict          bool               `json:"strict,omitempty"`
 	Checks          []Check            `json:"checks"`
 	Tasks           Tasks              `json:"tasks"`
@@ -64,6 +74,7 @@ type Report struct {
 	MaxStallSeconds float64            `json:"max_stall_seconds"`
 	DurationSeconds float64            `json:"duration_seconds"`
 	Events          int                `json:"events"`
+	Foreign         int                `json:"foreign"` // events of other jobs the observers dropped at the source
 	Faults          []Fault            `json:"faults"`
 	Tolerances      map[string]float64 `json:"tolerances"`
 	Warnings        []string           `json:"warnings,omitempty"`
@@ -87,6 +98,7 @@ type Tasks struct {
 	Stored       int `json:"stored"`
 	Lost         int `json:"lost"`
 	DeadLettered int `json:"dead_lettered"`
+	InFlight     int `json:"in_flight"`  // NATS could still deliver them when the history ended
 	Duplicates   int `json:"duplicates"` // tasks processed more than once
 }
 
@@ -103,7 +115,7 @@ type Fault struct {
 func New(m Meta, rs check.Results) *Report {
 	r := &Report{
 		Scenario: m.Scenario, Description: m.Description, Proves: m.Proves, Seed: m.Seed, Variant: m.Variant,
-		Strict: m.Strict, DurationSeconds: rs.Duration, Events: rs.Events, Tolerances: rs.Params.Table(),
+		Strict: m.Strict, DurationSeconds: rs.Duration, Events: rs.Events, Foreign: rs.Foreign, Tolerances: rs.Params.Table(),
 		Warnings: append([]string(nil), rs.Warnings...), Checks: []Check{}, Faults: []Fault{},
 	}
 	for _, c := range rs.Checks {
@@ -128,7 +140,8 @@ func New(m Meta, rs check.Results) *Report {
 	}
 	r.Tasks = Tasks{
 		Published: int(fig("no-loss", "published")), Stored: int(fig("no-loss", "stored")), Lost: int(fig("no-loss", "lost")),
-		DeadLettered: int(fig("no-loss", "dead_lettered")), Duplicates: int(fig("duplicates", "duplicates")),
+		DeadLettered: int(fig("no-loss", "dead_lettered")), InFlight: int(fig("no-loss", "in_flight")),
+		Duplicates: int(fig("duplicates", "duplicates")),
 	}
 	r.Redeliveries = int(fig("redelivery-timing", "redeliveries"))
 	r.Orphaned = int(fig("orphaned", "orphaned"))
@@ -145,6 +158,7 @@ func New(m Meta, rs check.Results) *Report {
 		}
 		r.HarnessError += h
 	}
+	r.Inconclusive = rs.Inconclusive()
 	r.Verdict = r.verdict()
 	return r
 }
@@ -163,28 +177,49 @@ func finite(m map[string]float64) map[string]float64 {
 	return out
 }
 
+// verdict: inconclusive when the harness could not run or drive load;
+// else fail when a check was violated; else inconclusive when the run was
+// cut short or no-loss could not decide; else fail when strict and a check
+// could not decide; else pass.
 func (r *Report) verdict() string {
 	if r.HarnessError != "" {
-		return Fail
+		return Inconclusive
 	}
 	for _, c := range r.Checks {
-		if c.OK != nil && !*c.OK || c.OK == nil && r.Strict {
+		if c.OK != nil && !*c.OK {
 			return Fail
 		}
+	}
+	if len(r.Inconclusive) > 0 {
+		return Inconclusive
+	}
+	if r.Strict && len(r.Unknown()) > 0 {
+		return Fail
 	}
 	return Pass
 }
 
-// ExitCode is the process exit code for this report: 0 pass, 1 an
-// invariant was violated, 3 the harness could not judge the run.
-func (r *Report) ExitCode() int {
-	switch {
-	case r.HarnessError != "":
-		return ExitHarness
-	case r.Verdict == Pass:
-		return ExitPass
+// Why is why the verdict is inconclusive (empty for another verdict).
+func (r *Report) Why() string {
+	if r.Verdict != Inconclusive {
+		return ""
 	}
-	return ExitFail
+	if r.HarnessError != "" {
+		return r.HarnessError
+	}
+	return strings.Join(r.Inconclusive, "; ")
+}
+
+// ExitCode is the process exit code for this report: 0 pass, 1 an
+// invariant was violated, 3 inconclusive.
+func (r *Report) ExitCode() int {
+	switch r.Verdict {
+	case Pass:
+		return ExitPass
+	case Fail:
+		return ExitFail
+	}
+	return ExitInconclusive
 }
 
 // Failed lists the names of the checks that make the verdict fail.

@@ -21,14 +21,10 @@ func results(t testing.TB, file string, p check.Params) check.Results {
 	return rs
 }
 
-// noStart turns off the "run never really started" assumption: the small
-// orphaned history injects its fault before most tasks were handed out.
-var noStart = check.Params{MinStarted: -1}
-
 var meta = report.Meta{Scenario: "baseline", Description: "no faults", Proves: "the checkers find nothing on a healthy run", Seed: 7, Variant: "good"}
 
 func TestJSONShape(t *testing.T) {
-	r := report.New(meta, results(t, "orphaned/fail-reserve.jsonl", noStart))
+	r := report.New(meta, results(t, "orphaned/fail-reserve.jsonl", check.Params{}))
 	path := filepath.Join(t.TempDir(), "report.json")
 	require.NoError(t, r.WriteJSON(path))
 	b, err := os.ReadFile(path)
@@ -46,7 +42,7 @@ func TestJSONShape(t *testing.T) {
 	require.NotContains(t, m, "harness_error")
 
 	tasks := m["tasks"].(map[string]any)
-	for _, k := range []string{"published", "stored", "lost", "dead_lettered", "duplicates"} {
+	for _, k := range []string{"published", "stored", "lost", "dead_lettered", "in_flight", "duplicates"} {
 		require.Contains(t, tasks, k)
 	}
 	require.Equal(t, 2.0, tasks["published"])
@@ -110,22 +106,59 @@ func TestVerdict(t *testing.T) {
 	require.Equal(t, 1, r.Tasks.Lost)
 
 	// A run the harness cannot judge is never a pass.
-	r = report.New(meta, results(t, "run/never-started.jsonl", check.Params{}))
-	require.Equal(t, report.Fail, r.Verdict)
-	require.Contains(t, r.HarnessError, "never really started")
-	require.Equal(t, report.ExitHarness, r.ExitCode())
+	r = report.New(meta, results(t, "run/no-calls.jsonl", check.Params{}))
+	require.Equal(t, report.Inconclusive, r.Verdict)
+	require.Contains(t, r.HarnessError, "never asked for tasks")
+	require.Equal(t, report.ExitInconclusive, r.ExitCode())
+	require.Equal(t, r.HarnessError, r.Why())
 	r = report.New(meta, results(t, "run/empty.jsonl", check.Params{}))
-	require.Equal(t, report.ExitHarness, r.ExitCode())
+	require.Equal(t, report.ExitInconclusive, r.ExitCode())
 
 	crashed := meta
 	crashed.HarnessError = "start nats: address in use"
 	r = report.New(crashed, pass)
-	require.Equal(t, report.ExitHarness, r.ExitCode())
+	require.Equal(t, report.ExitInconclusive, r.ExitCode())
 	require.True(t, strings.HasPrefix(r.HarnessError, "start nats"))
+
+	// A killed run (no end phase), or one whose no-loss cannot decide, is
+	// inconclusive, strict or not; a violation seen before the kill fails.
+	for _, file := range []string{"no-loss/unknown-no-drain.jsonl", "no-loss/unknown-in-flight.jsonl"} {
+		for _, m := range []report.Meta{meta, strict} {
+			r = report.New(m, results(t, file, check.Params{}))
+			require.Equal(t, report.Inconclusive, r.Verdict, file)
+			require.Equal(t, report.ExitInconclusive, r.ExitCode(), file)
+			require.Contains(t, r.Why(), "no end phase", file)
+			require.Empty(t, r.HarnessError)
+		}
+	}
+	r = report.New(meta, results(t, "no-loss/unknown-in-flight.jsonl", check.Params{}))
+	require.Contains(t, r.Why(), "1 tasks still in flight")
+	require.Equal(t, 1, r.Tasks.InFlight)
+	r = report.New(meta, results(t, "connection-leak/unknown-no-end.jsonl", check.Params{}))
+	require.Contains(t, r.Inconclusive, "the history has no end phase: the run was cut short")
+
+	// A system that answered errors from the start is judged, and fails.
+	r = report.New(meta, results(t, "run/errors-5xx-from-start.jsonl", check.Params{}))
+	require.Equal(t, report.Fail, r.Verdict)
+	require.Empty(t, r.HarnessError)
+	require.Equal(t, []string{"no-loss"}, r.Failed())
+}
+
+func TestVerdictLine(t *testing.T) {
+	r := report.New(meta, results(t, "no-loss/pass.jsonl", check.Params{}))
+	require.Regexp(t, `^PASS \(\d+ unknown\)$`, r.VerdictLine())
+	var b bytes.Buffer
+	require.NoError(t, r.Summary(&b))
+	require.Contains(t, b.String(), ": "+r.VerdictLine()+"\n")
+	r = report.New(meta, results(t, "no-loss/unknown-in-flight.jsonl", check.Params{}))
+	require.Equal(t, "INCONCLUSIVE", r.VerdictLine())
+	b.Reset()
+	require.NoError(t, r.Summary(&b))
+	require.Contains(t, b.String(), "cannot pass: no-loss could not decide: 1 tasks still in flight")
 }
 
 func TestSummary(t *testing.T) {
-	r := report.New(meta, results(t, "orphaned/fail-reserve.jsonl", noStart))
+	r := report.New(meta, results(t, "orphaned/fail-reserve.jsonl", check.Params{}))
 	var b bytes.Buffer
 	require.NoError(t, r.Summary(&b))
 	out := b.String()
@@ -167,7 +200,7 @@ func TestSuite(t *testing.T) {
 	ok := report.New(meta, results(t, "no-loss/pass.jsonl", check.Params{}))
 	bad := meta
 	bad.Scenario, bad.Variant = "http-timeout-batch", "reserve-one-by-one"
-	failed := report.New(bad, results(t, "orphaned/fail-reserve.jsonl", noStart))
+	failed := report.New(bad, results(t, "orphaned/fail-reserve.jsonl", check.Params{}))
 	broken := meta
 	broken.Scenario = "nats-down"
 	harness := report.New(broken, results(t, "run/no-publish.jsonl", check.Params{}))
@@ -180,12 +213,44 @@ func TestSuite(t *testing.T) {
 	t.Log("\n" + out)
 	require.Regexp(t, `(?m)^baseline\s+good\s+7\s+PASS\s+-\s+\S+`, out)
 	require.Regexp(t, `(?m)^http-timeout-batch\s+reserve-one-by-one\s+7\s+FAIL\s+orphaned,stall,tasks-latency\s`, out)
-	require.Regexp(t, `(?m)^nats-down\s+good\s+7\s+FAIL\s+harness: no publish event`, out)
-	require.Contains(t, out, "suite: FAIL (2 of 3 scenarios failed)")
+	require.Regexp(t, `(?m)^nats-down\s+good\s+7\s+INCONCLUSIVE\s+harness: no publish event`, out)
+	require.Contains(t, out, "suite: FAIL (1 of 3 scenarios failed, 1 inconclusive)")
+
+	b.Reset()
+	v, err = report.Suite(&b, []*report.Report{ok, harness})
+	require.NoError(t, err)
+	require.Equal(t, report.Inconclusive, v)
 
 	b.Reset()
 	v, err = report.Suite(&b, []*report.Report{ok})
 	require.NoError(t, err)
 	require.Equal(t, report.Pass, v)
-	require.Contains(t, b.String(), "suite: PASS (0 of 1 scenarios failed)")
+	require.Contains(t, b.String(), "suite: PASS (0 of 1 scenarios failed, 0 inconclusive)")
+}
+
+// TestForeign: report.json's foreign is the sum of the foreign events (one
+// per observer) and of the foreign count of conn close events; the
+// summary says it when not zero.
+func TestForeign(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "check", "testdata", "orphaned", "fail-reserve.jsonl"))
+	require.NoError(t, err)
+	extra := `{"t":3.0,"kind":"conn","link":"api-nats","conn":1,"phase":"close","foreign":4}
+{"t":3.1,"kind":"foreign","name":"nats-observer","n":20}
+{"t":3.2,"kind":"foreign","name":"http-proxy","n":3}
+`
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	require.NoError(t, os.WriteFile(path, append(src, extra...), 0o644))
+	rs, err := check.RunFile(path, check.Params{})
+	require.NoError(t, err)
+	r := report.New(meta, rs)
+	require.Equal(t, 27, r.Foreign)
+	var b bytes.Buffer
+	require.NoError(t, r.Summary(&b))
+	require.Contains(t, b.String(), "27 events of other jobs on the same server were dropped at the source (foreign)")
+
+	clean := report.New(meta, results(t, "orphaned/fail-reserve.jsonl", check.Params{}))
+	require.Zero(t, clean.Foreign)
+	b.Reset()
+	require.NoError(t, clean.Summary(&b))
+	require.NotContains(t, b.String(), "foreign")
 }

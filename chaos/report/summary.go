@@ -15,16 +15,22 @@ const MaxOffendingShown = 3
 // offending events (time, task, reply subject, what was wrong).
 func (r *Report) Summary(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s (variant %s, seed %d): %s\n", r.Scenario, orDash(r.Variant), r.Seed, strings.ToUpper(r.Verdict))
+	fmt.Fprintf(&b, "scenario %s (variant %s, seed %d): %s\n", r.Scenario, orDash(r.Variant), r.Seed, r.VerdictLine())
 	if r.Proves != "" {
 		fmt.Fprintf(&b, "  proves: %s\n", r.Proves)
 	}
 	if r.HarnessError != "" {
 		fmt.Fprintf(&b, "  HARNESS PROBLEM, the run was not judged: %s\n", r.HarnessError)
 	}
+	for _, why := range r.Inconclusive {
+		fmt.Fprintf(&b, "  cannot pass: %s\n", why)
+	}
 	fmt.Fprintf(&b, "  %d events over %.1fs; tasks: %d published, %d stored, %d lost, %d dead-lettered, %d duplicated; %d redeliveries, %d orphaned, longest stall %.2fs\n",
 		r.Events, r.DurationSeconds, r.Tasks.Published, r.Tasks.Stored, r.Tasks.Lost, r.Tasks.DeadLettered, r.Tasks.Duplicates,
 		r.Redeliveries, r.Orphaned, r.MaxStallSeconds)
+	if r.Foreign > 0 {
+		fmt.Fprintf(&b, "  %d events of other jobs on the same server were dropped at the source (foreign): not judged\n", r.Foreign)
+	}
 	for _, f := range r.Faults {
 		end := "never healed"
 		if f.End != nil {
@@ -70,6 +76,16 @@ func (r *Report) Summary(w io.Writer) error {
 	return err
 }
 
+// VerdictLine is the verdict as the terminal shows it: "PASS", "PASS (2
+// unknown)", "FAIL" or "INCONCLUSIVE".
+func (r *Report) VerdictLine() string {
+	v := strings.ToUpper(r.Verdict)
+	if n := len(r.Unknown()); r.Verdict == Pass && n > 0 {
+		v += fmt.Sprintf(" (%d unknown)", n)
+	}
+	return v
+}
+
 // Suite prints one line per report (scenario, variant, seed, verdict, the
 // checks that failed and those that could not decide) and a last line with
 // the suite's verdict, which it returns: fail if any report failed.
@@ -77,7 +93,7 @@ func Suite(w io.Writer, reports []*Report) (string, error) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tVARIANT\tSEED\tVERDICT\tFAILED\tUNKNOWN")
-	verdict, failed := Pass, 0
+	verdict, failed, inconclusive := Pass, 0, 0
 	for _, r := range reports {
 		why := strings.Join(r.Failed(), ",")
 		if r.HarnessError != "" {
@@ -85,15 +101,21 @@ func Suite(w io.Writer, reports []*Report) (string, error) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Scenario, orDash(r.Variant), r.Seed, strings.ToUpper(r.Verdict),
 			orDash(why), orDash(strings.Join(r.Unknown(), ",")))
-		if r.Verdict != Pass {
+		switch r.Verdict {
+		case Fail:
 			verdict = Fail
 			failed++
+		case Inconclusive:
+			if verdict == Pass {
+				verdict = Inconclusive
+			}
+			inconclusive++
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return Fail, err
 	}
-	fmt.Fprintf(&b, "suite: %s (%d of %d scenarios failed)\n", strings.ToUpper(verdict), failed, len(reports))
+	fmt.Fprintf(&b, "suite: %s (%d of %d scenarios failed, %d inconclusive)\n", strings.ToUpper(verdict), failed, len(reports), inconclusive)
 	_, err := io.WriteString(w, b.String())
 	return verdict, err
 }

@@ -19,12 +19,14 @@ func newCheckCmd() *cobra.Command {
 	var scenarioFile string
 	cmd := &cobra.Command{
 		Use:   "check HISTORY.jsonl",
-		Short: "Re-run every checker on a saved history, offline; same table, same exit codes",
+		Short: "Re-run every checker on a saved history, offline; same table, same exit codes (0 pass, 1 fail, 3 inconclusive)",
 		Long: `Check reads a history written by natschaos run (or by anything that follows the
 documented format) and runs every checker on it. The tolerances come from the
 scenario.yaml beside the history when there is one (or --scenario FILE).
 A torn last line is skipped with a warning; any other malformed line is an error
-naming its line number (exit 2).`,
+naming its line number (exit 2). A history without its end phase (a killed run),
+one whose no-loss cannot decide (tasks still in flight), or one whose harness
+could not drive load is inconclusive: exit 3, with the reason.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
@@ -64,13 +66,7 @@ naming its line number (exit 2).`,
 			if err := rep.Summary(cmd.OutOrStdout()); err != nil {
 				return err
 			}
-			if !results.Judged() {
-				return fmt.Errorf("the history cannot be judged: %v", results.Assumptions)
-			}
-			if rep.Verdict != report.Pass {
-				return chaos.ErrViolated
-			}
-			return nil
+			return chaos.VerdictError("history "+path, rep)
 		},
 	}
 	cmd.Flags().BoolVar(&strict, "strict", false, "a check that cannot decide fails")

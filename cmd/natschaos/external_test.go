@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,6 +238,14 @@ func TestExternalMode(t *testing.T) {
 			require.Contains(t, r.output, line)
 		}
 	})
+	t.Run("the consumer's settings, not the scenario's", func(t *testing.T) {
+		r := runExternal(t, nats, "good", "baseline", "--ack-wait", "3s", "--max-deliver", "2")
+		require.Equal(t, 0, r.code, "%v failed\n%s", r.failed(), r.output)
+		require.Contains(t, r.output, "natschaos: the consumer's ack_wait 3s, max_deliver 2, max_ack_pending 1000 differ from the scenario's (4s, 3, 1000): the drain (up to 9s)")
+		tol := r.report["tolerances"].(map[string]any)
+		require.InDelta(t, 0.15, tol["epsilon_seconds"], 1e-9, "ε is 5 %% of the consumer's ack_wait")
+		require.InDelta(t, 1.5, tol["max_stall_seconds"], 1e-9, "max_stall is half the consumer's ack_wait")
+	})
 	t.Run("reserve-one-by-one fails http-timeout-batch", func(t *testing.T) {
 		r := runExternal(t, nats, "reserve-one-by-one", "http-timeout-batch")
 		require.Equal(t, 1, r.code, "exit code of a violated invariant\n%s", r.output)
@@ -364,4 +373,50 @@ func TestExternalModePlatform(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(hist), `"kind":"handout"`, "the recording proxy records the external workers' handouts")
 	require.Contains(t, string(hist), `"kind":"result"`)
+}
+
+// An external run interrupted by SIGTERM in the middle of the job it
+// created cancels that job on its way out, and says so.
+func TestExternalModeSIGTERMCancelsItsJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes")
+	}
+	nats := startExternalNATS(t)
+	bin := buildTools(t).natschaos
+	apiNATS, resultsNATS, apiPort := freePort(t), freePort(t), freePort(t)
+	natsURL := func(port int) string {
+		return fmt.Sprintf("nats://%s:%s@127.0.0.1:%d", extNATSUser, extNATSPassword, port)
+	}
+	sut := startProcess(t, "natschaos sut", []string{tokenEnv + "=" + extAPIToken}, bin, "sut",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", apiPort), "--nats-url", natsURL(apiNATS), "--results-nats-url", natsURL(resultsNATS),
+		"--ack-wait", "2s", "--max-deliver", "3", "--connect-timeout", "500ms", "--op-timeout", "1s")
+	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+	waitHTTP(t, sut, apiURL+"/api/v2/")
+	run := startProcess(t, "natschaos run", []string{envAPIToken + "=" + extAPIToken, envNATSUser + "=" + extNATSUser, envNATSPassword + "=" + extNATSPassword},
+		bin, "run", "-s", "testdata/long-job.yaml", "--out", t.TempDir(), "--ready-timeout", "30s",
+		"--nats-url", nats.url, "--nats-monitor-url", nats.monitor, "--api-url", apiURL,
+		"--proxy", fmt.Sprintf("api-nats=127.0.0.1:%d", apiNATS), "--proxy", fmt.Sprintf("results-nats=127.0.0.1:%d", resultsNATS))
+	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: extAPIToken}
+	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if run.exited() {
+			t.Fatalf("natschaos exited early:\n%s", run.output())
+		}
+		if !strings.Contains(run.output(), "the run starts") {
+			return errors.New("the run has not started yet")
+		}
+		st, err := client.Job(context.Background(), 1)
+		if err != nil || st.Progress.Stored == 0 {
+			return fmt.Errorf("nothing stored yet (%v)", err)
+		}
+		return nil
+	})
+	require.NoError(t, run.cmd.Process.Signal(syscall.SIGTERM))
+	code := run.wait(t, childWait)
+	require.Equal(t, exitInterrupted, code, "an interrupted run\n%s", run.output())
+	require.Contains(t, run.output(), "cancelled job 1 that this run created")
+	st, err := client.Job(context.Background(), 1)
+	require.NoError(t, err)
+	t.Logf("after SIGTERM: exit %d, job 1 %s with %d of 2000 stored", code, st.Status, st.Progress.Stored)
+	require.Equal(t, "REVOKED", st.Status)
+	require.Less(t, st.Progress.Stored, 2000)
 }

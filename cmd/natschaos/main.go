@@ -3,7 +3,8 @@
 //
 // Exit codes: 0 every invariant held; 1 an invariant was violated; 2 bad
 // usage or a bad scenario file (before any results directory is made); 3
-// the harness itself could not run, or a fault could not be healed; 130
+// inconclusive (the harness could not run or drive load, the run was cut
+// short, or tasks were still in flight) or a fault could not be healed; 130
 // interrupted (SIGINT or SIGTERM) — every fault healed, or a second signal
 // that forced the exit.
 package main

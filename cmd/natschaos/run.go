@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,7 +30,9 @@ type runFlags struct {
 	out       string
 	variant   string
 	strict    bool
+	timeScale float64
 	toxiproxy string
+	runID     string
 	verbose   bool
 
 	// external mode
@@ -42,6 +47,7 @@ type runFlags struct {
 	jobID            int64
 	externalWorkers  bool
 	observePublishes bool
+	publishIntoJob   bool
 	proxies          []string
 	readyTimeout     time.Duration
 }
@@ -70,7 +76,10 @@ NATS and an API that already run, prints the addresses to point the API's NATS U
 and the workers' API URL at, waits until traffic flows through them, creates a job
 (or drives --job-id), publishes its tasks (or records the API's own with
 --observe-publishes), runs its built-in workers (unless --external-workers), reads
-the stored results back from the API and checks every invariant. See docs/external.md.
+the stored results back from the API and checks every invariant. It touches only its
+own job: its workers serve no other, it publishes into a --job-id only with
+--publish-into-job, it cancels the job it created on every way out, and what its
+observers see of other jobs is dropped and counted as foreign. See docs/external.md.
 Credentials come from the flags or from $` + envAPIToken + `, $` + envNATSUser + `,
 $` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer the
 environment: flags show in ps); they are never printed nor written into results.
@@ -87,7 +96,9 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.StringVarP(&f.out, "out", "o", "", "results directory (default ./natschaos-results/<timestamp>)")
 	fl.StringVar(&f.variant, "variant", "", "run the reference API as this variant (see natschaos sut --help)")
 	fl.BoolVar(&f.strict, "strict", false, "a check that cannot decide fails the run")
+	fl.Float64Var(&f.timeScale, "time-scale", 1, "stretch every duration of the scenarios (faults, timeouts, ack_wait, bounds) by this factor, e.g. 150 for a 300 s ack_wait (> 0, ≤ 1000)")
 	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
+	fl.StringVar(&f.runID, "run-id", "", "with --toxiproxy: the run id in the names of this run's proxies (natschaos-<run id>-<link>); only those are created, healed and deleted (default: derived from the target, so that the next run against it removes what a killed one left)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what the harness does")
 
 	fl.StringArrayVar(&f.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
@@ -101,6 +112,7 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.Int64Var(&f.jobID, "job-id", 0, "external mode: drive this existing job instead of creating one")
 	fl.BoolVar(&f.externalWorkers, "external-workers", false, "external mode: the platform's own workers poll through the worker-api proxy; run no built-in worker")
 	fl.BoolVar(&f.observePublishes, "observe-publishes", false, "external mode: record the API's own task publishes instead of publishing")
+	fl.BoolVar(&f.publishIntoJob, "publish-into-job", false, "external mode: with --job-id, publish made-up tasks into that job, which the run did not create")
 	fl.StringArrayVar(&f.proxies, "proxy", nil, "external mode: LINK=ADDR fixes a proxy's listen address (api-nats, results-nats, worker-api; repeatable)")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for the API, its consumer and traffic on the proxies")
 	return cmd
@@ -108,12 +120,12 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 
 // external reads the external-mode flags and the environment; nil without
 // --nats-url and --api-url.
-func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
+func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 	inExternal := len(f.natsURLs) > 0 || f.apiURL != ""
 	if !inExternal {
 		for name, set := range map[string]bool{
 			"--nats-monitor-url": len(f.monitorURLs) > 0, "--job-id": f.jobID != 0, "--external-workers": f.externalWorkers,
-			"--observe-publishes": f.observePublishes, "--proxy": len(f.proxies) > 0, "--api-token": f.apiToken != "",
+			"--observe-publishes": f.observePublishes, "--publish-into-job": f.publishIntoJob, "--proxy": len(f.proxies) > 0, "--api-token": f.apiToken != "",
 			"--nats-user": f.natsUser != "", "--nats-password": f.natsPassword != "", "--nats-token": f.natsToken != "", "--nats-creds": f.natsCreds != "",
 		} {
 			if set {
@@ -141,8 +153,8 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 			User: env(f.natsUser, envNATSUser), Password: env(f.natsPassword, envNATSPassword),
 			Token: env(f.natsToken, envNATSToken), CredsFile: env(f.natsCreds, envNATSCreds),
 		},
-		JobID: f.jobID, ExternalWorkers: f.externalWorkers, ObservePublishes: f.observePublishes,
-		ReadyTimeout: f.readyTimeout, Out: stdout, Listen: map[string]string{},
+		JobID: f.jobID, PublishIntoJob: f.publishIntoJob, ExternalWorkers: f.externalWorkers, ObservePublishes: f.observePublishes,
+		ReadyTimeout: f.readyTimeout, Out: stdout, Err: stderr, Listen: map[string]string{},
 	}
 	split := func(vals []string) []string {
 		var out []string
@@ -193,6 +205,14 @@ func (f runFlags) external(stdout io.Writer) (*chaos.External, error) {
 	if f.jobID < 0 {
 		return nil, usageError{fmt.Errorf("--job-id %d: want a job id ≥ 1", f.jobID)}
 	}
+	switch {
+	case f.jobID != 0 && !f.observePublishes && !f.publishIntoJob:
+		return nil, usageError{fmt.Errorf("--job-id %d: the run did not create that job, so it does not publish into it: give --observe-publishes (the API publishes its own tasks), or --publish-into-job to publish made-up tasks into it anyway", f.jobID)}
+	case f.publishIntoJob && f.jobID == 0:
+		return nil, usageError{errors.New("--publish-into-job needs --job-id (without it the run publishes into the job it creates)")}
+	case f.publishIntoJob && f.observePublishes:
+		return nil, usageError{errors.New("--publish-into-job and --observe-publishes exclude each other")}
+	}
 	return x, nil
 }
 
@@ -209,6 +229,40 @@ func checkListen(addr string) error {
 	return nil
 }
 
+// proxyRunID is the run id of the run's proxies on a remote
+// toxiproxy-server: --run-id, or one derived from the target — the API and
+// NATS URLs without their credentials in external mode, the host name for
+// the embedded stack — so that it is stable from run to run against the
+// same target and the next run removes what a killed one left.
+func (f runFlags) proxyRunID(x *chaos.External) (string, error) {
+	if f.runID != "" {
+		if err := faults.ValidRunID(f.runID); err != nil {
+			return "", usageError{fmt.Errorf("--run-id: %w", err)}
+		}
+		return f.runID, nil
+	}
+	h := sha256.New()
+	if x != nil {
+		for _, raw := range append([]string{x.APIURL}, x.NATSURLs...) {
+			fmt.Fprintf(h, "%s\n", withoutUser(raw))
+		}
+	} else {
+		host, _ := os.Hostname()
+		fmt.Fprintf(h, "embedded\n%s\n", host)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// withoutUser is raw without its user information (credentials).
+func withoutUser(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return u.String()
+}
+
 func logger(verbose bool, w io.Writer) *slog.Logger {
 	if !verbose {
 		return slog.New(slog.DiscardHandler)
@@ -219,10 +273,13 @@ func logger(verbose bool, w io.Writer) *slog.Logger {
 func runRun(cmd *cobra.Command, f runFlags) error {
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if err := chaos.ValidTimeScale(f.timeScale); err != nil {
+		return usageError{fmt.Errorf("--time-scale: %w", err)}
+	}
 	if f.variant != "" && !chaos.KnownVariant(f.variant) {
 		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(chaos.Variants, ", "))}
 	}
-	external, err := f.external(stdout)
+	external, err := f.external(stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -259,6 +316,14 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			}
 		}
 	}
+	runID, err := f.proxyRunID(external)
+	if err != nil {
+		return err
+	}
+	if f.toxiproxy != "" {
+		fmt.Fprintf(stdout, "natschaos: this run's proxies on %s are named %s (run id %s; --run-id to change it): only they are created, healed and deleted\n",
+			harness.StripUser(f.toxiproxy), faults.ProxyName(runID, "<link>"), runID)
+	}
 	out := f.out
 	if out == "" {
 		out = filepath.Join("natschaos-results", time.Now().Format("20060102-150405"))
@@ -276,9 +341,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if seen[sc.Name]++; seen[sc.Name] > 1 {
 			dir = fmt.Sprintf("%s-%d", sc.Name, seen[sc.Name])
 		}
-		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, Logger: log, External: external}
+		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, TimeScale: f.timeScale, Logger: log, External: external}
 		if f.toxiproxy != "" {
-			remote, err := faults.NewRemote(ctx, f.toxiproxy)
+			remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
 			if err != nil {
 				return errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(f.toxiproxy), err), f.toxiproxy))
 			}
@@ -300,7 +365,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			if herr := (*faults.HealError)(nil); errors.As(err, &herr) {
 				healErr = errors.Join(healErr, herr)
 			}
-			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Fail, HarnessError: err.Error()})
+			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Inconclusive, HarnessError: err.Error()})
 		}
 	}
 	if len(reports) > 1 {
@@ -319,8 +384,13 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return fmt.Errorf("the harness could not run every scenario (results in %s)", out)
 	}
 	for _, r := range reports {
-		if r.Verdict != report.Pass {
+		if r.Verdict == report.Fail {
 			return fmt.Errorf("%w (results in %s)", chaos.ErrViolated, out)
+		}
+	}
+	for _, r := range reports {
+		if r.Verdict == report.Inconclusive {
+			return fmt.Errorf("%w: %s: %s (results in %s)", chaos.ErrInconclusive, r.Scenario, r.Why(), out)
 		}
 	}
 	return nil

@@ -31,6 +31,10 @@ import (
 // childWait bounds how long a child natschaos may take to stop after SIGTERM.
 const childWait = 30 * time.Second
 
+// testRunID is the --run-id of the runs of these tests: their proxies are
+// named natschaos-sigterm-<link>.
+const testRunID = "sigterm"
+
 func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes (about 15 s)")
@@ -44,7 +48,7 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
 			child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", out)
-			waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+			waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
 			require.NoError(t, child.cmd.Process.Signal(sig))
 			code := child.wait(t, childWait)
 			require.Equal(t, exitInterrupted, code, "exit code of an interrupted run\n%s", child.output())
@@ -76,7 +80,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	bin := buildTools(t)
 	tp := startToxiproxy(t, bin.toxiproxy)
 	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
-	waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
 	require.NoError(t, tp.proc.Signal(syscall.SIGSTOP)) // every heal now hangs
 	t.Cleanup(func() { _ = tp.proc.Signal(syscall.SIGCONT) })
 
@@ -108,7 +112,7 @@ func TestFailedHealExits3(t *testing.T) {
 	bin := buildTools(t)
 	tp := startToxiproxy(t, bin.toxiproxy)
 	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
-	waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
 	require.NoError(t, tp.proc.Kill()) // the heal cannot reach it
 	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
 	code := child.wait(t, childWait)
@@ -130,9 +134,14 @@ func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
 	require.NoError(t, err)
 	_, err = foreign.AddToxic("theirs", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1000})
 	require.NoError(t, err)
-	// A natschaos proxy no run of the embedded stack creates, left disabled
-	// with a toxic: only the clean-up of stale proxies heals it.
-	stale, err := tp.client.CreateProxy(faults.ProxyPrefix+faults.RouteLink(1), "127.0.0.1:0", "127.0.0.1:1")
+	// Another run's proxy (another run id), with a toxic: never touched.
+	other, err := tp.client.CreateProxy(faults.ProxyName("other", faults.LinkAPINATS), "127.0.0.1:0", "127.0.0.1:1")
+	require.NoError(t, err)
+	_, err = other.AddToxic("other-run", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1000})
+	require.NoError(t, err)
+	// A proxy of this run id no run of the embedded stack creates, left
+	// disabled with a toxic: only the clean-up of stale proxies heals it.
+	stale, err := tp.client.CreateProxy(faults.ProxyName(testRunID, faults.RouteLink(1)), "127.0.0.1:0", "127.0.0.1:1")
 	require.NoError(t, err)
 	_, err = stale.AddToxic("stale", "latency", "downstream", 1, toxiclient.Attributes{"latency": 1000})
 	require.NoError(t, err)
@@ -140,10 +149,10 @@ func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
 
 	// A run killed with SIGKILL during its fault cannot heal: the toxic stays.
 	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
-	waitToxic(t, tp.client, faults.ProxyPrefix+faults.LinkAPINATS, child)
+	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
 	require.NoError(t, child.cmd.Process.Kill())
 	child.wait(t, childWait)
-	left, err := tp.client.Proxy(faults.ProxyPrefix + faults.LinkAPINATS)
+	left, err := tp.client.Proxy(faults.ProxyName(testRunID, faults.LinkAPINATS))
 	require.NoError(t, err)
 	require.NotEmpty(t, left.ActiveToxics, "the killed run's toxic should still be there")
 
@@ -154,8 +163,9 @@ func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
 
 	all, err := tp.client.Proxies()
 	require.NoError(t, err)
-	require.Contains(t, all, faults.ProxyPrefix+faults.RouteLink(1), "stale proxies are healed, not deleted")
-	require.True(t, all[faults.ProxyPrefix+faults.RouteLink(1)].Enabled, "the stale proxy is enabled again")
+	require.Contains(t, all, faults.ProxyName(testRunID, faults.RouteLink(1)), "stale proxies are healed, not deleted")
+	require.True(t, all[faults.ProxyName(testRunID, faults.RouteLink(1))].Enabled, "the stale proxy is enabled again")
+	require.Len(t, all[faults.ProxyName("other", faults.LinkAPINATS)].ActiveToxics, 1, "another run id's proxy is never touched")
 	require.Contains(t, all, "someone-else")
 	require.Len(t, all["someone-else"].ActiveToxics, 1, "a proxy without the natschaos- prefix is never touched")
 }
@@ -299,7 +309,7 @@ func (c *child) wait(t *testing.T, limit time.Duration) int {
 func startRun(t *testing.T, bin, url, scenario, out string) *child {
 	t.Helper()
 	c := &child{done: make(chan struct{})}
-	c.cmd = exec.Command(bin, "run", "--scenario", scenario, "--toxiproxy", url, "--out", out)
+	c.cmd = exec.Command(bin, "run", "--scenario", scenario, "--toxiproxy", url, "--run-id", testRunID, "--out", out)
 	c.cmd.Stdout, c.cmd.Stderr = c, c
 	require.NoError(t, c.cmd.Start())
 	go func() { _ = c.cmd.Wait(); close(c.done) }()
@@ -330,14 +340,14 @@ func waitToxic(t *testing.T, c *toxiclient.Client, name string, run *child) {
 	})
 }
 
-// requireNoToxics fails if any natschaos proxy on the server has a toxic or
-// is disabled.
+// requireNoToxics fails if any proxy of testRunID on the server has a toxic
+// or is disabled.
 func requireNoToxics(t *testing.T, c *toxiclient.Client) {
 	t.Helper()
 	all, err := c.Proxies()
 	require.NoError(t, err)
 	for name, p := range all {
-		if !strings.HasPrefix(name, faults.ProxyPrefix) {
+		if !strings.HasPrefix(name, faults.ProxyName(testRunID, "")) {
 			continue
 		}
 		require.Empty(t, p.ActiveToxics, "toxics left on %s", name)

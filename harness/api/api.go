@@ -23,6 +23,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,8 +181,9 @@ type API struct {
 	ctx    context.Context // canceled by Close: aborts every NATS operation
 	cancel context.CancelFunc
 
-	jobs *jobStore
-	proc *processor
+	jobs  *jobStore
+	proc  *processor
+	owner string // random mark of this process's streams (see CreateJob)
 
 	pool chan struct{} // request slots; nil = unbounded
 
@@ -221,6 +223,7 @@ func New(cfg Config) (*API, error) {
 		conns:  make(map[*nats.Conn]struct{}),
 	}
 	a.jobs = newJobStore(a.emitJob)
+	a.owner = rand.Text()
 	if cfg.MaxConcurrent > 0 {
 		a.pool = make(chan struct{}, cfg.MaxConcurrent)
 	}

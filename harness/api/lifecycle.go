@@ -13,10 +13,16 @@ import (
 var ErrNotFound = errors.New("api: job not found")
 
 // CreateJob creates a job: it ensures the advisories stream, creates the
-// job's stream (deleting a leftover one of the same name first, from an
-// earlier process that handed out the same id) and records the job as
-// STARTED, or CREATED unless spec.StartNow. Its tasks are published by
-// whoever drives the job. NATS trouble is an error and creates nothing.
+// job's stream and records the job as STARTED, or CREATED unless
+// spec.StartNow. Its tasks are published by whoever drives the job. NATS
+// trouble is an error and creates nothing.
+//
+// Job ids start at 1 in every process, so the stream job_<id> may already
+// exist on the server: another API process's (running, or gone and its
+// streams left behind) or anybody's. Such an id is skipped, never reused:
+// the stream is created with this process's owner mark in its description,
+// and JetStream refuses to create a stream whose name exists with another
+// configuration. So the API deletes only streams it created itself.
 func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	if spec.Total < 1 {
 		return Job{}, fmt.Errorf("api: job total %d < 1", spec.Total)
@@ -24,7 +30,6 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	if spec.Pipeline == "" {
 		spec.Pipeline = DefaultPipeline
 	}
-	id := a.jobs.nextID()
 	nc, release, err := a.requestConn(ctx)
 	if err != nil {
 		return Job{}, err
@@ -39,11 +44,20 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	if _, err := js.CreateStream(octx, a.advisoryStreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return Job{}, fmt.Errorf("create advisories stream: %w", err)
 	}
-	if err := js.DeleteStream(octx, StreamName(id)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return Job{}, fmt.Errorf("delete leftover stream %s: %w", StreamName(id), err)
-	}
-	if _, err := js.CreateStream(octx, a.streamConfig(id)); err != nil {
-		return Job{}, fmt.Errorf("create stream %s: %w", StreamName(id), err)
+	var id int64
+	for attempt := 1; ; attempt++ {
+		id = a.jobs.nextID()
+		_, err := js.CreateStream(octx, a.streamConfig(id))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return Job{}, fmt.Errorf("create stream %s: %w", StreamName(id), err)
+		}
+		if attempt == maxIDSkips {
+			return Job{}, fmt.Errorf("create job: streams %s … %s all exist already, created by others", StreamName(id-maxIDSkips+1), StreamName(id))
+		}
+		a.log.Debug("job id skipped: its stream exists, not ours", "stream", StreamName(id))
 	}
 	status := StatusCreated
 	if spec.StartNow {
@@ -56,6 +70,10 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	a.jobs.add(j)
 	return j.snapshot(), nil
 }
+
+// maxIDSkips bounds how many job ids CreateJob skips because their stream
+// exists already.
+const maxIDSkips = 10000
 
 // Job returns a snapshot of job id.
 func (a *API) Job(id int64) (Job, bool) { return a.jobs.get(id) }

@@ -89,6 +89,13 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 			nats.MaxReconnects(badMaxReconnects),
 			nats.ReconnectWait(badReconnectWait),
 			nats.SetCustomDialer(&dialer{a: a, timeout: a.cfg.ConnectTimeout}))
+	case a.beh.leakConns:
+		// The bug: a dialer that knows nothing of the request (its end
+		// does not close the connection), and see release below.
+		opts = append(opts,
+			nats.Timeout(a.cfg.ConnectTimeout),
+			nats.NoReconnect(),
+			nats.SetCustomDialer(&dialer{a: a, timeout: a.cfg.ConnectTimeout}))
 	case a.beh.noTimeouts:
 		opts = append(opts,
 			nats.Timeout(hangTimeout),
@@ -106,6 +113,9 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 	}
 	a.requestConns.Add(1)
 	release := func() { a.closeConn(nc) }
+	if a.beh.leakConns {
+		release = func() {} // the bug: never closed
+	}
 	if a.beh.reconnect {
 		release = func() {
 			if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,9 +53,13 @@ func AdvisoryStreamConfig() jetstream.StreamConfig {
 }
 
 // streamConfig is StreamConfig(id) with the API's replica count.
+// The description carries the process's owner mark: a stream of the same
+// name created by anybody else differs, so CreateStream refuses it (see
+// CreateJob).
 func (a *API) streamConfig(id int64) jetstream.StreamConfig {
 	c := StreamConfig(id)
 	c.Replicas = a.cfg.Replicas
+	c.Description = "natschaos sut job " + strconv.FormatInt(id, 10) + ", owner " + a.owner
 	return c
 }
 

@@ -17,6 +17,7 @@ const (
 	VariantAckBeforeSave    = "ack-before-save"
 	VariantRecreateStream   = "recreate-stream"
 	VariantSlowAck          = "slow-ack"
+	VariantLeakConnections  = "leak-connections"
 )
 
 // Variant names one behaviour of the reference API: the good one, or a
@@ -37,6 +38,7 @@ type behaviour struct {
 	ackBeforeSave  bool // the processor acks before storing
 	recreateStream bool // /tasks recreates a missing stream
 	slowAck        bool // the processor acks after 1.5 x ack_wait
+	leakConns      bool // a request's NATS connection is never closed
 }
 
 var variants = []struct {
@@ -52,6 +54,7 @@ var variants = []struct {
 	{Variant{VariantAckBeforeSave, "the result processor acks before storing: a crash between the two loses the result"}, behaviour{ackBeforeSave: true}},
 	{Variant{VariantRecreateStream, "/tasks recreates a job stream that cleanup deleted"}, behaviour{recreateStream: true}},
 	{Variant{VariantSlowAck, "the result processor acks 1.5 x ack_wait after storing, holding the work meanwhile"}, behaviour{slowAck: true}},
+	{Variant{VariantLeakConnections, "a request's NATS connection is never closed (until the API shuts down)"}, behaviour{leakConns: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.

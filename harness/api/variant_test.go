@@ -24,6 +24,7 @@ import (
 //	ack-before-save     TestProcessorCrash
 //	recreate-stream     TestMissingStream
 //	slow-ack            TestVariantSlowAck
+//	leak-connections    TestVariantLeakConnections
 
 func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	const (
@@ -243,6 +244,28 @@ func TestCloseUnblocksAndCloses(t *testing.T) {
 			<-done
 			require.Less(t, time.Since(start), 2*time.Second)
 			require.Zero(t, a.Stats().Open)
+		})
+	}
+}
+
+// TestVariantLeakConnections: a complete /tasks call of the leak-connections
+// variant leaves its NATS connection open; the good variant's is closed.
+func TestVariantLeakConnections(t *testing.T) {
+	for v, leaked := range map[string]int{VariantGood: 0, VariantLeakConnections: 3} { // the job's creation, 2 /tasks
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(v))
+			base := serverConns(t, e.nats).Connections
+			id := e.createJob(3, true)
+			for range 2 {
+				code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
+				require.Equal(t, 200, code)
+			}
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if c := serverConns(t, e.nats).Connections; c != base+leaked {
+					return fmt.Errorf("%d connections, want %d", c, base+leaked)
+				}
+				return nil
+			})
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -77,7 +78,22 @@ type natsConfig struct {
 	connOpts    []nats.Option
 	log         *slog.Logger
 	taskOf      func(reply string) string
+	scopeLater  bool
 }
+
+// NATSScopeLater makes the observer drop (and count as foreign) every
+// event until [NATSObserver.Scope] names the run's stream, consumer and
+// task subject: on a shared server nothing it sees before the run's job
+// exists is the run's.
+func NATSScopeLater() NATSOption {
+	return func(c *natsConfig) error { c.scopeLater = true; return nil }
+}
+
+// ObserverNATS is the name of the NATS observer in its foreign event.
+const ObserverNATS = "nats-observer"
+
+// scope is the run's stream, consumer and task subject.
+type scope struct{ stream, consumer, taskSubject string }
 
 // ObservePublishes makes the observer listen to the task subject (wildcards
 // allowed; "" means [DefaultTaskSubject]) and emit a publish event per
@@ -138,7 +154,39 @@ type NATSObserver struct {
 	mu   sync.Mutex
 	subs []*nats.Subscription
 
+	scopeLater bool
+	scope      atomic.Pointer[scope] // nil: every event is recorded (unless scopeLater)
+	foreign    atomic.Int64          // events of other streams, consumers, subjects dropped
+
 	closeOnce sync.Once
+}
+
+// Scope makes the observer record only the acks and advisories of stream
+// and consumer and the publishes on taskSubject (with [ObservePublishes]):
+// what other jobs on the same server do is dropped at the source, and
+// counted ([NATSObserver.Foreign]; one foreign event at Close).
+func (o *NATSObserver) Scope(stream, consumer, taskSubject string) {
+	o.scope.Store(&scope{stream: stream, consumer: consumer, taskSubject: taskSubject})
+}
+
+// Foreign is how many events of other jobs the observer dropped.
+func (o *NATSObserver) Foreign() int { return int(o.foreign.Load()) }
+
+// ours says whether an event of stream and consumer (or, for a publish,
+// on subject) belongs to the run; it counts the others.
+func (o *NATSObserver) ours(stream, consumer, subject string) bool {
+	sc := o.scope.Load()
+	switch {
+	case sc == nil && !o.scopeLater:
+		return true
+	case sc == nil:
+	case subject != "" && subject == sc.taskSubject:
+		return true
+	case subject == "" && stream == sc.stream && consumer == sc.consumer:
+		return true
+	}
+	o.foreign.Add(1)
+	return false
 }
 
 // closeTimeout bounds how long Close waits for the connection to drain.
@@ -154,7 +202,7 @@ func NewNATSObserver(ctx context.Context, url string, sink history.Sink, opts ..
 			return nil, err
 		}
 	}
-	o := &NATSObserver{sink: sink, log: cfg.log, taskOf: cfg.taskOf, closed: make(chan struct{})}
+	o := &NATSObserver{sink: sink, log: cfg.log, taskOf: cfg.taskOf, closed: make(chan struct{}), scopeLater: cfg.scopeLater}
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(dl); timeout <= 0 {
@@ -245,7 +293,11 @@ func (o *NATSObserver) onAck(m *nats.Msg) {
 		return
 	}
 	e := history.Event{Kind: history.KindAck, Reply: m.Subject, Ack: kind}
-	if meta, err := ackreply.Parse(m.Subject); err == nil {
+	meta, err := ackreply.Parse(m.Subject)
+	if !o.ours(meta.Stream, meta.Consumer, "") {
+		return
+	}
+	if err == nil {
 		e.SSeq, e.DSeq, e.DC = meta.SSeq, meta.DSeq, meta.Delivered
 	}
 	if o.taskOf != nil {
@@ -269,6 +321,9 @@ func (o *NATSObserver) onAdvisory(typ string) nats.MsgHandler {
 			o.log.Warn("malformed advisory", "subject", m.Subject, "err", err)
 			return
 		}
+		if !o.ours(a.Stream, a.Consumer, "") {
+			return
+		}
 		o.sink.Emit(history.Event{
 			Kind: history.KindAdvisory, Type: typ,
 			Stream: a.Stream, ConsumerName: a.Consumer,
@@ -278,6 +333,9 @@ func (o *NATSObserver) onAdvisory(typ string) nats.MsgHandler {
 }
 
 func (o *NATSObserver) onPublish(m *nats.Msg) {
+	if !o.ours("", "", m.Subject) {
+		return
+	}
 	var p struct {
 		ImageID json.RawMessage `json:"image_id"`
 	}
@@ -307,7 +365,9 @@ func idString(raw json.RawMessage) (string, bool) {
 }
 
 // Close drains the observer's subscriptions (messages already received are
-// still emitted), then closes its connection. Safe to call more than once.
+// still emitted), then closes its connection, and emits one foreign event
+// (name ObserverNATS) when it dropped events of other jobs. Safe to call
+// more than once.
 func (o *NATSObserver) Close() {
 	o.closeOnce.Do(func() {
 		if err := o.nc.Drain(); err != nil {
@@ -318,6 +378,9 @@ func (o *NATSObserver) Close() {
 		case <-time.After(closeTimeout):
 			o.nc.Close()
 			<-o.closed
+		}
+		if n := o.Foreign(); n > 0 {
+			o.sink.Emit(history.Event{Kind: history.KindForeign, Name: ObserverNATS, N: n})
 		}
 	})
 }

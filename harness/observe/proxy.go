@@ -36,11 +36,22 @@ const (
 type ProxyOption func(*proxyConfig) error
 
 type proxyConfig struct {
-	record  bool
-	maxBody int64
-	listen  string
-	log     *slog.Logger
+	record     bool
+	maxBody    int64
+	listen     string
+	log        *slog.Logger
+	scopeLater bool
 }
+
+// ProxyScopeLater makes the proxy record no call on a job's URL
+// (/jobs/{id}/...) until [Proxy.SetJob] names the run's job: such calls
+// are forwarded, dropped from the history and counted as foreign.
+func ProxyScopeLater() ProxyOption {
+	return func(c *proxyConfig) error { c.scopeLater = true; return nil }
+}
+
+// ObserverHTTPProxy is the name of the recording proxy in its foreign event.
+const ObserverHTTPProxy = "http-proxy"
 
 // ProxyRecordTasks makes the proxy record what external workers cannot: a
 // handout event per task of every /tasks response a worker received in
@@ -100,6 +111,8 @@ type Proxy struct {
 	served   chan struct{}
 
 	requests atomic.Int64 // requests received, for Requests
+	job      atomic.Int64 // the run's job; 0 = none named yet
+	foreign  atomic.Int64 // calls on other jobs' URLs, not recorded
 
 	mu       sync.Mutex
 	closed   bool
@@ -184,8 +197,44 @@ func (p *Proxy) TaskOf(reply string) string {
 	return p.tasks[taskKey{m.Stream, m.SSeq}]
 }
 
+// SetJob names the run's job: from now on calls on another job's URL
+// (/jobs/{id}/...) are forwarded but not recorded, and counted as foreign.
+func (p *Proxy) SetJob(id int64) { p.job.Store(id) }
+
+// Foreign is how many calls on other jobs' URLs the proxy did not record.
+func (p *Proxy) Foreign() int { return int(p.foreign.Load()) }
+
+// ours says whether a call on path is to be recorded: any call that names
+// no job, and the calls on the run's job; it counts the others.
+func (p *Proxy) ours(path string) bool {
+	id, ok := jobOfPath(path)
+	if !ok {
+		return true
+	}
+	job := p.job.Load()
+	if id == job || (job == 0 && !p.cfg.scopeLater) {
+		return true
+	}
+	p.foreign.Add(1)
+	return false
+}
+
+// jobOfPath is the job id of a /jobs/{id}/... path.
+func jobOfPath(path string) (int64, bool) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "jobs" {
+			id, err := strconv.ParseInt(parts[i+1], 10, 64)
+			return id, err == nil
+		}
+	}
+	return 0, false
+}
+
 // Close stops the proxy: it closes the listener and every connection, and
-// waits for the requests in flight to end. Safe to call more than once.
+// waits for the requests in flight to end; it then emits one foreign event
+// (name ObserverHTTPProxy) when it left calls on other jobs unrecorded. Safe
+// to call more than once.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -198,6 +247,9 @@ func (p *Proxy) Close() error {
 	<-p.served
 	p.inFlight.Wait()
 	p.tr.CloseIdleConnections()
+	if n := p.Foreign(); n > 0 {
+		p.sink.Emit(history.Event{Kind: history.KindForeign, Name: ObserverHTTPProxy, N: n})
+	}
 	if err != nil {
 		return fmt.Errorf("observe: close proxy: %w", err)
 	}
@@ -228,7 +280,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	defer p.inFlight.Done()
 
-	c := &call{record: p.cfg.record, start: time.Now(),
+	c := &call{record: p.cfg.record && p.ours(r.URL.Path), start: time.Now(),
 		ev: history.Event{Kind: history.KindHTTP, Path: r.URL.Path, Worker: workerOf(r)}}
 	if c.record && r.Method == http.MethodPost {
 		switch {

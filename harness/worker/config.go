@@ -34,6 +34,11 @@ type Config struct {
 	Preset string
 	// PipelineSlugs filters GET /jobs/ (pipeline__slug__in); empty means all.
 	PipelineSlugs []string
+	// Jobs, when not empty, is the only jobs the worker serves: the answer
+	// of GET /jobs/ is intersected with it, so that no /tasks or /result
+	// call is ever made for another job (a run's blast radius of one job).
+	// Empty means every job the API lists.
+	Jobs []int64
 	// BatchSize is the batch_size of every /tasks call (default 24).
 	BatchSize int
 	// HTTPTimeout bounds one POST /jobs/{id}/tasks/ call, body included (default 30 s).
@@ -152,6 +157,11 @@ func (c Config) Validate() error {
 	for _, s := range c.PipelineSlugs {
 		if s == "" || strings.Contains(s, ",") {
 			bad("pipeline slug %q: empty or contains a comma", s)
+		}
+	}
+	for _, id := range c.Jobs {
+		if id < 1 {
+			bad("job filter: job id %d: want >= 1", id)
 		}
 	}
 	for _, f := range []struct {

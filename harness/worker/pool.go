@@ -45,6 +45,9 @@ func NewPool(n int, cfg Config, sink history.Sink, opts ...Option) (*Pool, error
 	for i := range n {
 		c := cfg
 		c.ID = prefix + strconv.Itoa(i+1)
+		if o.altBatch > 0 && i%2 == 1 {
+			c.BatchSize = o.altBatch
+		}
 		w, err := New(c, sink, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("worker pool: %w", err)

@@ -92,3 +92,17 @@ func TestNewPoolRejects(t *testing.T) {
 	_, err = p.Crash("later")
 	require.ErrorIs(t, err, ErrBadCrashPoint)
 }
+
+func TestPoolAltBatchSize(t *testing.T) {
+	cfg := DefaultConfig("http://127.0.0.1:1/api/v2", "w")
+	cfg.BatchSize = 24
+	p, err := NewPool(3, cfg, history.Discard, WithAltBatchSize(8))
+	require.NoError(t, err)
+	var got []int
+	for _, w := range p.Workers() {
+		got = append(got, w.cfg.BatchSize)
+	}
+	require.Equal(t, []int{24, 8, 24}, got)
+	_, err = NewPool(2, cfg, history.Discard, WithAltBatchSize(0))
+	require.Error(t, err)
+}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,7 @@ type Option func(*options) error
 type options struct {
 	log          *slog.Logger
 	restartAfter time.Duration
+	altBatch     int
 }
 
 // WithLogger sends the worker's diagnostics to l (default: discarded).
@@ -71,6 +73,19 @@ func WithRestartAfter(d time.Duration) Option {
 			return fmt.Errorf("worker: restart after %v: want > 0", d)
 		}
 		o.restartAfter = d
+		return nil
+	}
+}
+
+// WithAltBatchSize gives every other worker of a [Pool] (w2, w4, …) the
+// batch size n instead of the template's: a workload with two batch sizes,
+// so that what grows with the batch size shows (the round-trips check).
+func WithAltBatchSize(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("worker: alternate batch size %d: want > 0", n)
+		}
+		o.altBatch = n
 		return nil
 	}
 }
@@ -279,7 +294,8 @@ func (r *run) emitHTTP(c call, batch, n int) {
 }
 
 // listJobs asks for the incomplete jobs, retrying at once on a 5xx up to
-// JobsRetries times. ok is false when no attempt got a 2xx answer.
+// JobsRetries times, and keeps those of the job filter (Config.Jobs) when
+// there is one. ok is false when no attempt got a 2xx answer.
 func (r *run) listJobs(ctx context.Context) (jobs []job, ok bool) {
 	for attempt := 0; attempt <= r.cfg.JobsRetries && ctx.Err() == nil; attempt++ {
 		r.w.c.jobsCalls.Add(1)
@@ -292,7 +308,7 @@ func (r *run) listJobs(ctx context.Context) (jobs []job, ok bool) {
 		}
 		r.emitHTTP(c, 0, len(resp.Results))
 		if c.ok() {
-			return resp.Results, true
+			return r.keep(resp.Results), true
 		}
 		r.w.log.Debug("list jobs", "status", c.status, "err", c.err)
 		if c.err != nil || c.status < 500 {
@@ -300,6 +316,20 @@ func (r *run) listJobs(ctx context.Context) (jobs []job, ok bool) {
 		}
 	}
 	return nil, false
+}
+
+// keep is the jobs of the job filter among jobs (all of them without a filter).
+func (r *run) keep(jobs []job) []job {
+	if len(r.cfg.Jobs) == 0 {
+		return jobs
+	}
+	out := jobs[:0]
+	for _, j := range jobs {
+		if slices.Contains(r.cfg.Jobs, j.ID) {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // fetch makes one /tasks call for j and records it and its handouts. ok is

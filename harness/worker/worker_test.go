@@ -3,6 +3,7 @@ package worker
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -376,4 +377,56 @@ func TestRunTwiceAtOnce(t *testing.T) {
 	waitFor(t, 5*time.Second, "running", w.Running)
 	require.ErrorIs(t, w.Run(t.Context()), ErrRunning)
 	require.NoError(t, run.stop(t))
+}
+
+// TestJobFilter: with a job filter the worker serves only its jobs: the
+// other jobs the API lists get no /tasks and no /result call, keep every
+// task and store nothing.
+func TestJobFilter(t *testing.T) {
+	for _, preset := range presets {
+		t.Run(preset, func(t *testing.T) {
+			var mu sync.Mutex
+			paths := map[string]int{}
+			api := newFakeAPI(t, func(_ http.ResponseWriter, r *http.Request, kind string, _ int) bool {
+				if kind != "jobs" {
+					mu.Lock()
+					paths[r.URL.Path]++
+					mu.Unlock()
+				}
+				return false
+			})
+			api.addJob(1, "moths", 20) // a bystander, listed first
+			api.addJob(2, "moths", 13) // the run's own job
+			api.addJob(3, "moths", 20) // another bystander
+			cfg := testConfig(api.base(), preset)
+			cfg.Jobs = []int64{2}
+			s := newSink()
+			w := newWorker(t, cfg, s)
+			run := start(t, w.Run)
+			waitFor(t, 10*time.Second, "stored every task of job 2", func() bool {
+				return api.stored(2) == 13 && len(s.of(history.KindResult, "")) == 13
+			})
+			// Two more rounds of GET /jobs/ that still list jobs 1 and 3.
+			n := api.callsOf("jobs")
+			waitFor(t, 10*time.Second, "two more GET /jobs/", func() bool { return api.callsOf("jobs") >= n+2 })
+			require.NoError(t, run.stop(t))
+
+			mu.Lock()
+			defer mu.Unlock()
+			for p, n := range paths {
+				require.True(t, strings.HasPrefix(p, "/api/v2/jobs/2/"), "%d calls on %s, a job outside the filter", n, p)
+			}
+			for _, id := range []int64{1, 3} {
+				require.Zero(t, api.stored(id), "results stored in job %d", id)
+				require.Equal(t, 20, api.queued(id), "tasks reserved from job %d", id)
+			}
+			t.Logf("%s: calls per path %v; jobs 1 and 3: 0 stored, 20 queued each", preset, paths)
+		})
+	}
+}
+
+func TestJobFilterRejectsBadID(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1/api/v2", PresetBasic)
+	cfg.Jobs = []int64{0}
+	require.ErrorContains(t, cfg.Validate(), "job filter: job id 0")
 }

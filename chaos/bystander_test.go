@@ -1,0 +1,194 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/harness/worker"
+)
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestExternalRunLeavesBystandersAlone is the blast radius of one job: a
+// full external run (built-in workers, the run creates its job) against the
+// reference API on a real nats-server, where two other jobs live on the
+// same API and NATS. The idle bystander, created and filled with 20 tasks
+// before the run, ends with 0 results stored and 0 deliveries; the busy
+// bystander, worked by someone else's worker during the run, is not in the
+// run's verdicts: its acks are dropped at the source and counted as foreign.
+func TestExternalRunLeavesBystandersAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full external run (about 10 s)")
+	}
+	const bystanderTasks, busyTasks, runTasks = 20, 300, 2000
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := natsdtest.StartNATS(t)
+	freeAddr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	listen := map[string]string{faults.LinkAPINATS: freeAddr(), faults.LinkResultsNATS: freeAddr()}
+
+	// The platform's API reaches NATS through the addresses the run's
+	// proxies will take over (--proxy); until the run they forward as is.
+	proxies, err := faults.NewEmbedded()
+	require.NoError(t, err)
+	for link, addr := range listen {
+		_, err := proxies.Create(ctx, link, addr, ns.Addr())
+		require.NoError(t, err)
+	}
+	const token = "bystander-token"
+	a, err := api.New(api.Config{
+		Token: token, NATSURL: "nats://" + listen[faults.LinkAPINATS], ResultsNATSURL: "nats://" + listen[faults.LinkResultsNATS],
+		ConnectTimeout: 500 * time.Millisecond, OpTimeout: time.Second, AckWait: 4 * time.Second, MaxDeliver: 3,
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := a.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("api: %v", err)
+		}
+	}()
+	defer func() { a.Close(); <-served }()
+	apiURL := "http://" + ln.Addr().String()
+	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: token}
+
+	// Two jobs that are not the run's, filled before it starts.
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	idle, err := client.CreateJob(ctx, "bystander", bystanderTasks)
+	require.NoError(t, err)
+	require.NoError(t, harness.Publish(ctx, js, idle, bystanderTasks, history.Discard))
+	// Its consumer exists, as after a first /tasks call of the platform.
+	_, err = js.CreateOrUpdateConsumer(ctx, harness.StreamName(idle), a.ConsumerConfig(idle))
+	require.NoError(t, err)
+	busy, err := client.CreateJob(ctx, "busy", busyTasks)
+	require.NoError(t, err)
+	require.NoError(t, harness.Publish(ctx, js, busy, busyTasks, history.Discard))
+	consumerOf := func(job int64) *jetstream.ConsumerInfo {
+		c, err := js.Consumer(ctx, harness.StreamName(job), harness.ConsumerName(job))
+		require.NoError(t, err)
+		info, err := c.Info(ctx)
+		require.NoError(t, err)
+		return info
+	}
+	before := consumerOf(idle)
+
+	// Someone else's worker on the busy job, straight to the API, during the run.
+	wc := worker.DefaultConfig(apiURL+"/api/v2", "theirs")
+	wc.Token, wc.Jobs, wc.BatchSize, wc.ProcessTime, wc.IdleSleep = token, []int64{busy}, 4, 10*time.Millisecond, 100*time.Millisecond
+	theirs, err := worker.NewPool(1, wc, history.Discard)
+	require.NoError(t, err)
+	wctx, stopTheirs := context.WithCancel(ctx)
+	theirsDone := make(chan struct{})
+	go func() { defer close(theirsDone); _ = theirs.Run(wctx) }()
+	defer func() { stopTheirs(); <-theirsDone }()
+
+	sc, ok := Lookup("baseline")
+	require.True(t, ok)
+	sc.Workload.Tasks = runTasks
+	var out, errOut lockedBuffer
+	dir := t.TempDir()
+	rep, err := Run(ctx, sc, RunOptions{Out: dir, Seed: 1, Proxies: proxies, External: &External{
+		NATSURLs: []string{ns.ClientURL()}, MonitorURLs: []string{ns.MonitorURL()}, APIURL: apiURL, APIToken: token,
+		Listen: listen, ReadyTimeout: 20 * time.Second, Out: &out, Err: &errOut,
+	}})
+	stopTheirs()
+	<-theirsDone
+	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
+	require.Equal(t, report.Pass, rep.Verdict)
+	require.Equal(t, runTasks, rep.Tasks.Published)
+	require.Equal(t, runTasks, rep.Tasks.Stored)
+
+	// The idle bystander: nothing delivered, nothing stored.
+	after := consumerOf(idle)
+	job, ok := a.Job(idle)
+	require.True(t, ok)
+	t.Logf("idle bystander job %d: %d results stored, stored ids %v, status %s; consumer delivered %d → %d, ack pending %d, pending %d → %d",
+		idle, job.Progress.Stored, job.StoredIDs, job.Status, before.Delivered.Consumer, after.Delivered.Consumer,
+		after.NumAckPending, before.NumPending, after.NumPending)
+	require.Zero(t, job.Progress.Stored, "results stored in the bystander")
+	require.Empty(t, job.StoredIDs)
+	require.Equal(t, api.StatusStarted, job.Status, "the bystander is not cancelled")
+	require.Equal(t, before.Delivered.Consumer, after.Delivered.Consumer, "deliveries of the bystander's tasks")
+	require.Zero(t, after.Delivered.Consumer)
+	require.Zero(t, after.NumAckPending)
+	require.EqualValues(t, bystanderTasks, after.NumPending)
+
+	// The busy bystander was worked by its own worker only, and the run
+	// dropped what it saw of it.
+	bj, _ := a.Job(busy)
+	t.Logf("busy bystander job %d: %d of %d stored by its own worker; the run's report: verdict %s, %d/%d stored, foreign %d",
+		busy, bj.Progress.Stored, busyTasks, rep.Verdict, rep.Tasks.Stored, rep.Tasks.Published, rep.Foreign)
+	require.Positive(t, bj.Progress.Stored)
+	require.Positive(t, rep.Foreign, "the busy bystander's acks reached the observer and were dropped")
+	events, _, err := history.Load(filepath.Join(dir, "history.jsonl"))
+	require.NoError(t, err)
+	run := rep.Tasks.Published
+	for _, e := range events {
+		if e.Kind == history.KindAck || e.Kind == history.KindAdvisory || e.Kind == history.KindHandout {
+			if e.Reply != "" {
+				require.Contains(t, e.Reply, "."+harness.StreamName(3)+".", "an event of another job in the history: %+v", e)
+			}
+			if e.Stream != "" {
+				require.Equal(t, harness.StreamName(3), e.Stream, "%+v", e)
+			}
+		}
+	}
+	require.Equal(t, runTasks, run)
+	require.NotContains(t, errOut.String(), "cancelled job", "a finished job needs no cancel")
+}
+
+// A cancel_job fault on a --job-id job would cancel a job the run did not
+// create: refused before anything starts (exit 2).
+func TestCancelJobRefusedOnAJobNotCreated(t *testing.T) {
+	sc, ok := Lookup("terminal-job")
+	require.True(t, ok)
+	_, _, err := Prepare(sc, RunOptions{Seed: 1, External: &External{JobID: 7, ObservePublishes: true}})
+	require.True(t, IsUsage(err), "%v", err)
+	require.ErrorContains(t, err, "cancel_job would cancel job 7, which this run did not create")
+	_, _, err = Prepare(sc, RunOptions{Seed: 1, External: &External{}})
+	require.NoError(t, err, "on the job the run creates")
+}
