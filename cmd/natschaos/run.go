@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -244,23 +243,13 @@ func (f runFlags) proxyRunID(x *chaos.External) (string, error) {
 	h := sha256.New()
 	if x != nil {
 		for _, raw := range append([]string{x.APIURL}, x.NATSURLs...) {
-			fmt.Fprintf(h, "%s\n", withoutUser(raw))
+			fmt.Fprintf(h, "%s\n", harness.StripUser(raw))
 		}
 	} else {
 		host, _ := os.Hostname()
 		fmt.Fprintf(h, "embedded\n%s\n", host)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
-}
-
-// withoutUser is raw without its user information (credentials).
-func withoutUser(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	u.User = nil
-	return u.String()
 }
 
 func logger(verbose bool, w io.Writer) *slog.Logger {

@@ -80,6 +80,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"proxy twice", ext("--api-url", api, "--nats-url", nats, "--proxy", "api-nats=127.0.0.1:1", "--proxy", "api-nats=127.0.0.1:2"), "--proxy api-nats given twice"},
 		{"external flag alone", ext("--job-id", "3"), "--job-id is for external mode"},
 		{"toxiproxy url", []string{"run", "--out", out, "--toxiproxy", "127.0.0.1:8474"}, `--toxiproxy "127.0.0.1:8474": not a URL (want http://host:port)`},
+		{"bad run id", []string{"run", "--out", out, "--toxiproxy", "http://127.0.0.1:1", "--run-id", "Bad Id"}, "--run-id"},
+		{"bad time scale", []string{"run", "--out", out, "--time-scale", "-1"}, "--time-scale"},
 		{"sut nats url", []string{"sut", "--nats-url", "garbage"}, `--nats-url "garbage": scheme ""`},
 		{"sut results nats url", []string{"sut", "--nats-url", nats, "--results-nats-url", "nats://alice:s3cr%zz@h"}, `--results-nats-url "nats://h": not a URL`},
 		{"secret in a refused api url", ext("--api-url", "ftp://alice:s3cr%40t-9c@x", "--nats-url", nats), `--api-url "ftp://x"`},

@@ -118,7 +118,7 @@ func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts 
 	}
 	u, err := url.Parse(monitorURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("observe: bad monitoring url %q", monitorURL)
+		return nil, fmt.Errorf("observe: bad monitoring url %q", withoutUser(monitorURL))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Sampler{
