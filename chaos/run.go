@@ -65,6 +65,9 @@ type RunOptions struct {
 	// External runs the scenario against services that already run
 	// instead of the embedded stack; nil = embedded.
 	External *External
+	// CommandLine is the command line that asked for the run, its secrets
+	// already removed; report.json's provenance records it.
+	CommandLine []string
 }
 
 // External is where an external target runs and how to reach it (DESIGN.md
@@ -159,7 +162,8 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 // Run is the pipeline: scenario → faults through proxies → system under
 // test → history → checkers → report. It starts the embedded stack, drives
 // one job through the phases warmup → chaos → heal → drain → end, records
-// everything into Out/history.jsonl, checks it, and writes Out/report.json.
+// everything into Out/history.jsonl, checks it, and writes Out/report.json
+// and Out/report.html.
 // The error wraps ErrViolated when an invariant was violated and
 // ErrInconclusive when the run cannot be judged (the report is returned
 // with both), is a *UsageError for a bad scenario, and anything else means
@@ -186,7 +190,8 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 	if err != nil {
 		return nil, err
 	}
-	runErr := drive(ctx, sc, rng, rec, o, log)
+	tap := &configTap{Sink: rec}
+	runErr := drive(ctx, sc, rng, rec, tap, o, log)
 	if cerr := rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
@@ -206,7 +211,11 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 		Scenario: sc.Name, Description: sc.Description, Proves: sc.Proves,
 		Seed: sc.Seed, Variant: variant, Strict: o.Strict,
 	}, results)
-	if err := rep.WriteJSON(filepath.Join(o.Out, "report.json")); err != nil {
+	rep.Provenance = report.NewProvenance(start, sc.Seed, tap.serverVersion(), o.CommandLine)
+	if err := rep.WriteJSON(filepath.Join(o.Out, ReportJSON)); err != nil {
+		return rep, err
+	}
+	if err := report.WriteHTML(filepath.Join(o.Out, ReportHTML), rep, histPath); err != nil {
 		return rep, err
 	}
 	return rep, VerdictError(sc.Name, rep)
@@ -312,11 +321,13 @@ type target interface {
 }
 
 // configTap passes every event on to its sink and keeps the first config
-// event: the consumer's settings as the target read them.
+// event (the consumer's settings as the target read them) and the first
+// nats-server version a server sample carried.
 type configTap struct {
 	history.Sink
-	mu  sync.Mutex
-	cfg *history.Event
+	mu      sync.Mutex
+	cfg     *history.Event
+	version string
 }
 
 // Emit implements history.Sink.
@@ -328,7 +339,22 @@ func (c *configTap) Emit(e history.Event) {
 		}
 		c.mu.Unlock()
 	}
+	if e.Kind == history.KindServer && e.Version != "" {
+		c.mu.Lock()
+		if c.version == "" {
+			c.version = e.Version
+		}
+		c.mu.Unlock()
+	}
 	c.Sink.Emit(e)
+}
+
+// serverVersion is the nats-server version of the first server sample
+// that carried one ("" when none did).
+func (c *configTap) serverVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
 }
 
 // config returns the config event, if one went through.
@@ -386,8 +412,7 @@ func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 }
 
 // drive runs the phases against a fresh target.
-func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, o RunOptions, log *slog.Logger) (err error) {
-	tap := &configTap{Sink: rec}
+func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, tap *configTap, o RunOptions, log *slog.Logger) (err error) {
 	stack, err := start(ctx, sc, rng, rec, tap, o, log)
 	if err != nil {
 		return err

@@ -87,7 +87,7 @@ func FindScenario(arg string) (Scenario, error) {
 			for _, s := range Catalog() {
 				names = append(names, s.Name)
 			}
-			return Scenario{}, &UsageError{Err: fmt.Errorf("unknown scenario %q (built in: %s; or give a FILE.yaml)", arg, strings.Join(names, ", "))}
+			return Scenario{}, &UsageError{fmt.Errorf("unknown scenario %q (built in: %s; or give a FILE.yaml)", arg, strings.Join(names, ", "))}
 		}
 	}
 	return LoadScenario(arg)

@@ -170,6 +170,7 @@ func TestFindScenario(t *testing.T) {
 	require.Equal(t, "baseline", s.Name)
 	_, err = FindScenario("no-such")
 	require.ErrorContains(t, err, `unknown scenario "no-such"`)
+	require.True(t, IsUsage(err), "an unknown scenario is bad usage: exit 2")
 	path := filepath.Join(t.TempDir(), "x.yaml")
 	require.NoError(t, WriteScenarioFile(path, s))
 	back, err := FindScenario(path)

@@ -73,6 +73,8 @@ type Cell struct {
 	Err      error    // the harness error of a HarnessError cell
 	Out      string   // the cell's results directory
 	Duration time.Duration
+	// Report is the cell's report; nil when the harness could not write one.
+	Report *report.Report
 }
 
 // Good says whether the cell is what the matrix wants.
@@ -193,6 +195,9 @@ type VerifyOptions struct {
 	Logger *slog.Logger
 	// Progress, when set, receives one line per finished cell.
 	Progress io.Writer
+	// CommandLine is the command line, without secrets, recorded in each
+	// cell's provenance.
+	CommandLine []string
 }
 
 // Plan returns the cells [Verify] runs for o, in the order it prints them:
@@ -232,7 +237,8 @@ func Plan(o VerifyOptions) ([]Cell, error) {
 
 // Verify runs the verification matrix: every known-bad variant on the
 // scenarios meant to expose it and the good variant on all of them,
-// Parallel cells at a time, and judges each cell. The error is for a plan
+// Parallel cells at a time, judges each cell, and writes Out/index.html
+// (the matrix, each cell linking its report.html). The error is for a plan
 // that cannot run (or ctx ending); a cell the harness could not run is a
 // HarnessError cell, and [Matrix.OK] is false.
 func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
@@ -293,6 +299,12 @@ func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
 	if err := ctx.Err(); err != nil {
 		return m, fmt.Errorf("verify interrupted: %w", err)
 	}
+	if err := report.WriteJSONFile(filepath.Join(o.Out, "verify.json"), m.File()); err != nil {
+		return m, err
+	}
+	if err := writeMatrixIndex(o.Out, m.Cells); err != nil {
+		return m, err
+	}
 	return m, nil
 }
 
@@ -301,8 +313,9 @@ func runCell(ctx context.Context, c Cell, o VerifyOptions) Cell {
 	sc, _ := Lookup(c.Scenario)
 	c.Out = filepath.Join(o.Out, c.Variant, c.Scenario)
 	start := time.Now()
-	rep, err := Run(ctx, sc, RunOptions{Out: c.Out, Seed: o.Seed, Variant: c.Variant, Logger: o.Logger})
+	rep, err := Run(ctx, sc, RunOptions{Out: c.Out, Seed: o.Seed, Variant: c.Variant, Logger: o.Logger, CommandLine: o.CommandLine})
 	c.Duration = time.Since(start)
+	c.Report = rep
 	if err != nil && !errors.Is(err, ErrViolated) {
 		c.Outcome, c.Err = HarnessError, err
 		return c

@@ -2,6 +2,9 @@ package chaos_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +69,19 @@ func TestVerify(t *testing.T) {
 		}
 	}
 	require.True(t, m.OK())
+	b2, err := os.ReadFile(filepath.Join(m.Out, "verify.json"))
+	require.NoError(t, err)
+	var f chaos.VerifyFile
+	require.NoError(t, json.Unmarshal(b2, &f))
+	require.Equal(t, "ok", f.Verdict)
+	require.Len(t, f.Cells, len(m.Cells))
+	for _, c := range f.Cells {
+		_, err := os.Stat(filepath.Join(m.Out, filepath.FromSlash(c.Report)))
+		require.NoError(t, err, "%s/%s: report %q", c.Variant, c.Scenario, c.Report)
+	}
+	j := m.JUnit()
+	require.Zero(t, j.Failures+j.Errors, "a matrix that holds fails nothing in JUnit")
+	require.Len(t, j.Suites, len(m.Cells))
 	if testing.Short() || raceDetector {
 		_, ok := m.Cell("reserve-one-by-one", "batch-reserve-incident")
 		require.True(t, ok)

@@ -78,6 +78,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendU(buf, "subscriptions", e.Subscriptions, must)
 	buf = appendU(buf, "js_api_total", e.JSAPITotal, must)
 	buf = appendU(buf, "slow_consumers", e.SlowConsumers, must)
+	buf = appendStr(buf, "version", e.Version, false)
 	buf = appendStr(buf, "path", e.Path, false)
 	buf = appendF(buf, "ms", e.MS, must)
 	buf = appendStr(buf, "err", e.Err, false)
@@ -526,6 +527,8 @@ func (d *decoder) field(e *Event, key string) (err error) {
 		e.JSAPITotal, err = d.uint(key)
 	case "slow_consumers":
 		e.SlowConsumers, err = d.uint(key)
+	case "version":
+		e.Version, err = d.string(key)
 	case "path":
 		e.Path, err = d.string(key)
 	case "ms":

@@ -23,7 +23,7 @@ var samples = []Event{
 	{T: 0.33, Kind: KindAck, Reply: "$JS.ACK._.ACCHASH.job_1.c.2.5.9.1700000000000000000.3.abc", SSeq: 5, DC: 2, Ack: "wpi"},
 	{T: 0.34, Kind: KindAdvisory, Type: "max_deliveries", SSeq: 5, Deliveries: 3},
 	{T: 0.35, Kind: KindConsumer, NumPending: 0, NumAckPending: 0, NumRedelivered: 0, NumWaiting: 0, Delivered: 0, AckFloor: 0},
-	{T: 0.36, Kind: KindServer, Connections: 4, TotalConnections: 9, Subscriptions: 20, JSAPITotal: 1 << 40, SlowConsumers: 0},
+	{T: 0.36, Kind: KindServer, Connections: 4, TotalConnections: 9, Subscriptions: 20, JSAPITotal: 1 << 40, SlowConsumers: 0, Version: "2.15.2"},
 	{T: 0.37, Kind: KindHTTP, Worker: ProbeWorker, Path: "/api/v2/", Status: 200, MS: 1.25},
 	{T: 0.38, Kind: KindHTTP, Worker: "w1", Path: "/api/v2/jobs/1/tasks/", Status: 0, MS: 1000, Err: "timeout", Batch: 24},
 	{T: 0.39, Kind: KindFault, ID: "f1", Name: "blackhole", Link: "api-nats", Phase: "start"},

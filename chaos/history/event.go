@@ -106,6 +106,9 @@ type Event struct {
 	Subscriptions    uint64
 	JSAPITotal       uint64
 	SlowConsumers    uint64
+	// Version is the nats-server version from /varz (of the sampler's
+	// first node that answered, in a cluster); optional.
+	Version string
 
 	// http
 	Path  string  // request path

@@ -78,6 +78,9 @@ type Report struct {
 	Faults          []Fault            `json:"faults"`
 	Tolerances      map[string]float64 `json:"tolerances"`
 	Warnings        []string           `json:"warnings,omitempty"`
+	// Provenance is which build ran what, when; absent in reports written
+	// before it existed.
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Check is one checker's verdict in a report; OK is null when it could not

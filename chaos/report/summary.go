@@ -93,7 +93,7 @@ func Suite(w io.Writer, reports []*Report) (string, error) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tVARIANT\tSEED\tVERDICT\tFAILED\tUNKNOWN")
-	verdict, failed, inconclusive := Pass, 0, 0
+	failed, inconclusive := 0, 0
 	for _, r := range reports {
 		why := strings.Join(r.Failed(), ",")
 		if r.HarnessError != "" {
@@ -103,15 +103,12 @@ func Suite(w io.Writer, reports []*Report) (string, error) {
 			orDash(why), orDash(strings.Join(r.Unknown(), ",")))
 		switch r.Verdict {
 		case Fail:
-			verdict = Fail
 			failed++
 		case Inconclusive:
-			if verdict == Pass {
-				verdict = Inconclusive
-			}
 			inconclusive++
 		}
 	}
+	verdict := SuiteVerdict(reports)
 	if err := tw.Flush(); err != nil {
 		return Fail, err
 	}

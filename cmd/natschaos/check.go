@@ -15,7 +15,7 @@ import (
 )
 
 func newCheckCmd() *cobra.Command {
-	var strict bool
+	var strict, asJSON bool
 	var scenarioFile string
 	cmd := &cobra.Command{
 		Use:   "check HISTORY.jsonl",
@@ -63,13 +63,21 @@ could not drive load is inconclusive: exit 3, with the reason.`,
 			for _, w := range results.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "natschaos: warning:", w)
 			}
-			if err := rep.Summary(cmd.OutOrStdout()); err != nil {
+			if asJSON {
+				if err := rep.Summary(cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				if err := printJSON(cmd.OutOrStdout(), []*report.Report{rep}); err != nil {
+					return err
+				}
+			} else if err := rep.Summary(cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			return chaos.VerdictError("history "+path, rep)
 		},
 	}
 	cmd.Flags().BoolVar(&strict, "strict", false, "a check that cannot decide fails")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the table goes to stderr): natschaos check h.jsonl --json | jq .verdict")
 	cmd.Flags().StringVar(&scenarioFile, "scenario", "", "scenario file whose expect block sets the tolerances")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,7 @@ func run(args []string) int {
 	defer stop()
 	root := newRoot()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(withCommandLine(ctx, args))
 	return exitCode(err)
 }
 
@@ -112,12 +113,20 @@ func newRoot() *cobra.Command {
 		Short:         "Chaos harness for NATS JetStream work queues served to HTTP-polling workers",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       "-", // --version prints versionText
 	}
+	root.SetVersionTemplate(versionText())
 	// A runnable root with its own argument check: an unknown command is a
 	// usage error (exit 2) instead of cobra's plain error.
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
-			return usageError{fmt.Errorf("unknown command %q (commands: run, list, check, sut, verify; see natschaos --help)", args[0])}
+			var names []string
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return usageError{fmt.Errorf("unknown command %q (commands: %s; see natschaos --help)", args[0], strings.Join(names, ", "))}
 		}
 		return nil
 	}
@@ -125,6 +134,8 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})
-	root.AddCommand(newRunCmd(), newListCmd(), newCheckCmd(), newSUTCmd(), newVerifyCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newCheckCmd(), newSUTCmd(), newVerifyCmd(),
+		newValidateCmd(), newFaultsCmd(), newVersionCmd(), newReportCmd())
+	addCompletions(root)
 	return root
 }

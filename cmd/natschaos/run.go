@@ -33,6 +33,8 @@ type runFlags struct {
 	toxiproxy string
 	runID     string
 	verbose   bool
+	junit     string // --junit FILE
+	json      bool   // --json: the report(s) as JSON on stdout, nothing else
 
 	// external mode
 	natsURLs         []string
@@ -84,7 +86,11 @@ $` + envNATSPassword + `, $` + envNATSToken + `, $` + envNATSCreds + ` (prefer t
 environment: flags show in ps); they are never printed nor written into results.
 
 Results go to --out (default ./natschaos-results/<timestamp>), one folder per
-scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
+scenario: report.json (with its provenance: versions, start time, seed, the command
+line without secrets), report.html, history.jsonl, scenario.yaml (replays the run
+exactly); index.html links every scenario's report.html; for several scenarios
+also suite.json. --junit FILE writes JUnit XML for CI; --json prints the
+report(s) on stdout. Tables go to stdout, messages to stderr.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
@@ -99,6 +105,8 @@ scenario: report.json, history.jsonl, scenario.yaml (replays the run exactly).`,
 	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
 	fl.StringVar(&f.runID, "run-id", "", "with --toxiproxy: the run id in the names of this run's proxies (natschaos-<run id>-<link>); only those are created, healed and deleted (default: derived from the target, so that the next run against it removes what a killed one left)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what the harness does")
+	fl.StringVar(&f.junit, "junit", "", "also write the results as JUnit XML to this file (a testsuite per scenario, a testcase per check)")
+	fl.BoolVar(&f.json, "json", false, "print the report as JSON on stdout (several scenarios: {verdict, reports}) and everything else on stderr")
 
 	fl.StringArrayVar(&f.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
 	fl.StringArrayVar(&f.monitorURLs, "nats-monitor-url", nil, "external mode: NATS monitoring URL per node, in --nats-url order (default http://<nats host>:8222)")
@@ -268,7 +276,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if f.variant != "" && !chaos.KnownVariant(f.variant) {
 		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(chaos.Variants, ", "))}
 	}
-	external, err := f.external(stdout, stderr)
+	external, err := f.external(stderr, stderr)
 	if err != nil {
 		return err
 	}
@@ -284,7 +292,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	case f.all:
 		scenarios = chaos.Catalog()
 	case len(f.scenarios) == 0:
-		fmt.Fprintf(stdout, "natschaos: no --scenario given: running the default suite (%s), about 40 s\n", strings.Join(chaos.DefaultSuite, ", "))
+		fmt.Fprintf(stderr, "natschaos: no --scenario given: running the default suite (%s), about 40 s\n", strings.Join(chaos.DefaultSuite, ", "))
 		for _, name := range chaos.DefaultSuite {
 			sc, _ := chaos.Lookup(name)
 			scenarios = append(scenarios, sc)
@@ -301,7 +309,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if external != nil {
 		for _, sc := range scenarios {
 			if sc.SUT.Variant != "" && sc.SUT.Variant != "good" {
-				fmt.Fprintf(stdout, "natschaos: note: scenario %s names variant %s; in external mode the API under test is whatever runs at --api-url\n", sc.Name, sc.SUT.Variant)
+				fmt.Fprintf(stderr, "natschaos: note: scenario %s names variant %s; in external mode the API under test is whatever runs at --api-url\n", sc.Name, sc.SUT.Variant)
 			}
 		}
 	}
@@ -310,7 +318,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		return err
 	}
 	if f.toxiproxy != "" {
-		fmt.Fprintf(stdout, "natschaos: this run's proxies on %s are named %s (run id %s; --run-id to change it): only they are created, healed and deleted\n",
+		fmt.Fprintf(stderr, "natschaos: this run's proxies on %s are named %s (run id %s; --run-id to change it): only they are created, healed and deleted\n",
 			harness.StripUser(f.toxiproxy), faults.ProxyName(runID, "<link>"), runID)
 	}
 	out := f.out
@@ -319,7 +327,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	log := logger(f.verbose, stderr)
 
+	table := stdout // the human tables; stderr when stdout carries JSON
+	if f.json {
+		table = stderr
+	}
 	var reports []*report.Report
+	var dirs []string
 	var harnessErr, healErr error
 	seen := map[string]int{}
 	for _, sc := range scenarios {
@@ -330,7 +343,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if seen[sc.Name]++; seen[sc.Name] > 1 {
 			dir = fmt.Sprintf("%s-%d", sc.Name, seen[sc.Name])
 		}
-		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, TimeScale: f.timeScale, Logger: log, External: external}
+		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, TimeScale: f.timeScale, Logger: log, External: external,
+			CommandLine: commandLine(ctx)}
 		if f.toxiproxy != "" {
 			remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
 			if err != nil {
@@ -341,11 +355,11 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		rep, err := chaos.Run(ctx, sc, opts)
 		switch {
 		case rep != nil:
-			if serr := rep.Summary(stdout); serr != nil {
+			if serr := rep.Summary(table); serr != nil {
 				return serr
 			}
-			fmt.Fprintf(stdout, "  results: %s\n\n", opts.Out)
-			reports = append(reports, rep)
+			fmt.Fprintf(table, "  results: %s\n\n", opts.Out)
+			reports, dirs = append(reports, rep), append(dirs, dir)
 		case chaos.IsUsage(err):
 			return err
 		case err != nil:
@@ -355,12 +369,19 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 				healErr = errors.Join(healErr, herr)
 			}
 			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Inconclusive, HarnessError: err.Error()})
+			dirs = append(dirs, "")
 		}
 	}
 	if len(reports) > 1 {
-		if _, err := report.Suite(stdout, reports); err != nil {
+		if _, err := report.Suite(table, reports); err != nil {
 			return err
 		}
+	}
+	if _, err := chaos.WriteIndex(out); err != nil {
+		fmt.Fprintf(stderr, "natschaos: index.html: %v\n", err)
+	}
+	if err := f.outputs(stdout, out, reports, dirs); err != nil {
+		return err
 	}
 	switch {
 	case healErr != nil:

@@ -20,6 +20,7 @@ func newVerifyCmd() *cobra.Command {
 		seed     int64
 		variants []string
 		verbose  bool
+		junit    string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify [--out DIR] [--parallel N] [--short]",
@@ -33,10 +34,13 @@ good variant failed). Cells run --parallel at a time, each its own embedded stac
 Exit 0 only when every bad variant is caught by an invariant that should catch it
 and the good variant passes everything; 1 otherwise; 3 when a cell could not run.
 Results go to --out (default ./natschaos-results/verify-<timestamp>), one folder
-per cell: <variant>/<scenario>/{report.json,history.jsonl,scenario.yaml}.`,
+per cell: <variant>/<scenario>/{report.json,report.html,history.jsonl,scenario.yaml};
+index.html: the matrix, each cell linking its report.html; verify.json: every
+cell's variant, scenario, verdict, the invariants that caught it and the path of
+its report.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stdout := cmd.OutOrStdout()
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if parallel < 0 {
 				return usageError{fmt.Errorf("--parallel %d: must be ≥ 0", parallel)}
 			}
@@ -44,17 +48,22 @@ per cell: <variant>/<scenario>/{report.json,history.jsonl,scenario.yaml}.`,
 				out = filepath.Join("natschaos-results", "verify-"+time.Now().Format("20060102-150405"))
 			}
 			opts := chaos.VerifyOptions{Out: out, Parallel: parallel, Short: short, Seed: seed, Variants: variants,
-				Logger: logger(verbose, cmd.ErrOrStderr()), Progress: stdout}
+				Logger: logger(verbose, stderr), Progress: stderr, CommandLine: commandLine(cmd.Context())}
 			cells, err := chaos.Plan(opts)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "natschaos verify: %d cells\n", len(cells))
+			fmt.Fprintf(stderr, "natschaos verify: %d cells\n", len(cells))
 			m, err := chaos.Verify(cmd.Context(), opts)
 			if err != nil && cmd.Context().Err() == nil {
 				return err
 			}
-			fmt.Fprintln(stdout)
+			if junit != "" {
+				if err := m.JUnit().Write(junit); err != nil {
+					return fmt.Errorf("--junit: %w", err)
+				}
+			}
+			fmt.Fprintln(stderr)
 			if err := m.Print(stdout); err != nil {
 				return err
 			}
@@ -83,5 +92,6 @@ per cell: <variant>/<scenario>/{report.json,history.jsonl,scenario.yaml}.`,
 	fl.Int64Var(&seed, "seed", 0, "seed of every cell (default: each scenario's, else the clock)")
 	fl.StringArrayVar(&variants, "variant", nil, "only this known-bad variant (repeatable)")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log what the harness does")
+	fl.StringVar(&junit, "junit", "", "also write the matrix as JUnit XML to this file (a testsuite per cell, variant/scenario; a testcase per check and one for the cell)")
 	return cmd
 }

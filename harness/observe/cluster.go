@@ -136,6 +136,9 @@ func (s *Sampler) sampleCluster(ctx context.Context) error {
 		e.Subscriptions += n.v.Subscriptions
 		e.SlowConsumers += n.v.SlowConsumers
 		e.JSAPITotal += n.j.API.Total
+		if e.Version == "" {
+			e.Version = n.v.Version
+		}
 	}
 	if answered > 0 {
 		s.sink.Emit(e)

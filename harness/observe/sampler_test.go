@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -61,6 +62,7 @@ func TestSamplerValues(t *testing.T) {
 	require.Equal(t, before, last.JSAPITotal)
 	require.NotZero(t, last.Subscriptions)
 	require.Zero(t, last.SlowConsumers)
+	require.Equal(t, server.VERSION, last.Version, "the embedded nats-server's version, from /varz")
 
 	// A consumer that no longer exists gives no consumer event, not zeros.
 	require.NoError(t, js.DeleteConsumer(ctx, testStream, testConsumer))

@@ -123,6 +123,9 @@ function apiCode(err) {
 // withDeadline races p against ms; when the deadline wins, a value p
 // resolves to later is handed to onLate (a connection that opened too late
 // must still be closed).
+// FETCH_GRACE_MS is how long past its expiry a pull may take to end.
+const FETCH_GRACE_MS = 200;
+
 function withDeadline(p, ms, what, onLate) {
   let timer;
   let late = false;
@@ -321,9 +324,11 @@ async function reserve(conn, j, n) {
     }
   })();
   // The pull ends at its expiry, or sooner; a connection that stops
-  // answering may keep the iterator open: bound it.
+  // answering may keep the iterator open: bound it close to the expiry, so
+  // that a pull cut by a half-open NATS answers 503 well inside the
+  // worker's timeout (expiry + op timeout ran past it under a blackhole).
   try {
-    await withDeadline(collect, cfg.fetchExpiresMs + cfg.opTimeoutMs, 'fetch');
+    await withDeadline(collect, cfg.fetchExpiresMs + FETCH_GRACE_MS, 'fetch');
   } catch (err) {
     iter.stop();
     if (tasks.length > 0) {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natschaos/natschaos/faults"
+)
+
+func newFaultsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "faults",
+		Short: "Print the fault vocabulary of scenario files: name, family, link, attributes, what it does",
+		Long: `Faults prints every fault a scenario's faults: or nemesis: may name, from the
+faults' own definitions: its family (toxic: a Toxiproxy toxic on one link; proxy:
+the link's proxy itself; http: in the worker-api reverse proxy; process: on a
+process), the link it takes, its attributes and what it does. docs/scenarios.md
+has the file format.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "FAULT\tFAMILY\tLINK\tATTRIBUTES\tWHAT IT DOES")
+			for _, d := range faults.All() {
+				link := "any link (required)"
+				switch d.Link {
+				case faults.HTTPLink:
+					link = faults.LinkWorkerAPI
+				case faults.NoLink:
+					link = "none"
+				}
+				attrs := strings.Join(d.Attrs, ", ")
+				if attrs == "" {
+					attrs = "-"
+				}
+				doc := d.Doc
+				if d.Instant {
+					doc += "; instant"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Family, link, attrs, doc)
+			}
+			return tw.Flush()
+		},
+	}
+}
