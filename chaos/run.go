@@ -412,12 +412,17 @@ func start(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 }
 
 // drive runs the phases against a fresh target.
-func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, tap *configTap, o RunOptions, log *slog.Logger) error {
+func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Recorder, tap *configTap, o RunOptions, log *slog.Logger) (err error) {
 	stack, err := start(ctx, sc, rng, rec, tap, o, log)
 	if err != nil {
 		return err
 	}
-	defer stack.Close()
+	defer func() {
+		stack.Close()
+		if h, ok := stack.(interface{ HealErr() error }); ok {
+			err = errors.Join(err, h.HealErr()) // a heal that failed on the way out is the run's error
+		}
+	}()
 	if _, err := stack.NewJob(ctx, sc.Workload.Tasks); err != nil {
 		return err
 	}

@@ -168,8 +168,32 @@ func KnownVariant(v string) bool {
 	return false
 }
 
+// Upper bounds of a scenario's settings: beyond them a run would not end in
+// a day or would hold more than one machine can (docs/external.md, "Bad
+// input").
+const (
+	MaxDuration      = faults.MaxDuration // every duration of a scenario and its faults (24 h)
+	MaxTasks         = 10_000_000         // workload.tasks, and the expect counts
+	MaxWorkers       = 1000               // workload.workers
+	MaxFetchers      = 100                // workload.fetchers per worker
+	MaxBatchSize     = 10_000             // workload.batch_size
+	MaxMaxDeliver    = 100                // sut.max_deliver
+	MaxMaxAckPending = 1_000_000          // sut.max_ack_pending
+	MaxConcurrent    = 10_000             // sut.max_concurrent
+)
+
 // Validate refuses a scenario that cannot run: impossible values, unknown
-// variants, links or faults, a schedule outside the chaos phase. Errors are
+// variants, links or faults, a schedule outside the chaos phase, and values
+// past the upper bounds: every duration (sut.ack_wait, sut.connect_timeout,
+// sut.op_timeout, sut.fetch_wait, workload.http_timeout,
+// workload.process_time, workload.idle_sleep, warmup, chaos,
+// expect.max_stall, expect.probe_p99, expect.tolerance, and those of the
+// faults and the nemesis) ≤ [MaxDuration] (24 h); workload.tasks, expect.orphaned, expect.late_acks and
+// expect.duplicates ≤ [MaxTasks] (10,000,000); workload.workers ≤
+// [MaxWorkers] (1000); workload.fetchers ≤ [MaxFetchers] (100);
+// workload.batch_size ≤ [MaxBatchSize] (10,000); sut.max_deliver ≤
+// [MaxMaxDeliver] (100); sut.max_ack_pending ≤ [MaxMaxAckPending]
+// (1,000,000); sut.max_concurrent ≤ [MaxConcurrent] (10,000). Errors are
 // *faults.FieldError whose Path is the field as a scenario file spells it
 // ("sut.ack_wait", "faults[2].latency.jitter"). Zero values that have
 // defaults are fine.
@@ -198,24 +222,33 @@ func (s Scenario) Validate() error {
 		if d.v < 0 {
 			return bad(d.path, "negative duration %q", d.v)
 		}
+		if d.v > MaxDuration {
+			return bad(d.path, "%s is longer than %s", d.v, MaxDuration)
+		}
+	}
+	dup := 0
+	if s.Expect.Duplicates != nil {
+		dup = *s.Expect.Duplicates
 	}
 	for _, n := range []struct {
 		path string
 		v    int
+		max  int
 	}{
-		{"sut.max_deliver", s.SUT.MaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending},
-		{"sut.max_concurrent", s.SUT.MaxConcurrent},
-		{"workload.tasks", s.Workload.Tasks}, {"workload.workers", s.Workload.Workers},
-		{"workload.batch_size", s.Workload.BatchSize}, {"workload.alt_batch_size", s.Workload.AltBatchSize},
-		{"workload.fetchers", s.Workload.Fetchers},
-		{"expect.orphaned", s.Expect.Orphaned}, {"expect.late_acks", s.Expect.LateAcks},
+		{"sut.max_deliver", s.SUT.MaxDeliver, MaxMaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending, MaxMaxAckPending},
+		{"sut.max_concurrent", s.SUT.MaxConcurrent, MaxConcurrent},
+		{"workload.tasks", s.Workload.Tasks, MaxTasks}, {"workload.workers", s.Workload.Workers, MaxWorkers},
+		{"workload.batch_size", s.Workload.BatchSize, MaxBatchSize}, {"workload.alt_batch_size", s.Workload.AltBatchSize, MaxBatchSize},
+		{"workload.fetchers", s.Workload.Fetchers, MaxFetchers},
+		{"expect.orphaned", s.Expect.Orphaned, MaxTasks}, {"expect.late_acks", s.Expect.LateAcks, MaxTasks},
+		{"expect.duplicates", dup, MaxTasks},
 	} {
 		if n.v < 0 {
 			return bad(n.path, "%d must be ≥ 0", n.v)
 		}
-	}
-	if s.Expect.Duplicates != nil && *s.Expect.Duplicates < 0 {
-		return bad("expect.duplicates", "%d must be ≥ 0", *s.Expect.Duplicates)
+		if n.v > n.max {
+			return bad(n.path, "%d is more than %d", n.v, n.max)
+		}
 	}
 	if c := s.SUT.Cluster; c != 0 && c != 1 && c != ClusterSize {
 		return bad("sut.cluster", "cluster %d: 1 (one server) or %d (a JetStream cluster)", c, ClusterSize)

@@ -44,6 +44,17 @@ func TestBadScenarioFiles(t *testing.T) {
 		{"empty.yaml", 1, "", "empty scenario file"},
 		{"negative-count.yaml", 3, "expect.orphaned", "-1 must be ≥ 0"},
 		{"unknown-worker.yaml", 3, "workload.worker", `unknown worker "gpu"`},
+		{"too-many-workers.yaml", 3, "workload.workers", "100000 is more than 1000"},
+		{"too-many-tasks.yaml", 4, "workload.tasks", "20000000 is more than 10000000"},
+		{"batch-too-big.yaml", 3, "workload.batch_size", "1000000 is more than 10000"},
+		{"too-many-fetchers.yaml", 4, "workload.fetchers", "5000 is more than 100"},
+		{"too-many-deliveries.yaml", 3, "sut.max_deliver", "1000 is more than 100"},
+		{"long-ack-wait.yaml", 3, "sut.ack_wait", `duration "48h" is longer than 24h0m0s`},
+		{"long-chaos.yaml", 3, "chaos", `duration "25h" is longer than 24h0m0s`},
+		{"long-latency.yaml", 5, "faults[0].latency.latency", `duration "25h" is longer than 24h0m0s`},
+		{"long-for.yaml", 5, "faults[0].for", `duration "48h" is longer than 24h0m0s`},
+		{"huge-int.yaml", 3, "workload.tasks", `want an integer, got float "99999999999999999999999"`},
+		{"huge-duration.yaml", 3, "sut.ack_wait", `not a duration: "9999999999h"`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "bad", tc.file)

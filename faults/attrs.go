@@ -103,8 +103,15 @@ func ParseDuration(v string) (time.Duration, error) {
 	if d < 0 {
 		return 0, fmt.Errorf("negative duration %q", v)
 	}
+	if d > MaxDuration {
+		return 0, fmt.Errorf("duration %q is longer than %s", v, MaxDuration)
+	}
 	return d, nil
 }
+
+// MaxDuration bounds every duration of a fault and of a scenario: a fault
+// that outlasts a day is a typo, not a test.
+const MaxDuration = 24 * time.Hour
 
 func (r *attrReader) int64(name string, def int64) int64 {
 	v, ok := r.raw(name)

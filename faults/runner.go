@@ -79,7 +79,7 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 		w := windows[i]
 		herr := h(hctx)
 		if herr != nil {
-			herr = fmt.Errorf("heal %s %s on %q: %w", w.ID, w.Name, w.Link, herr)
+			herr = &HealError{Err: fmt.Errorf("heal %s %s on %q: %w", w.ID, w.Name, w.Link, herr)}
 			log.Warn("heal failed", "id", w.ID, "fault", w.Name, "link", w.Link, "err", herr)
 		}
 		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "end"})
@@ -137,6 +137,13 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 	return nil
 }
 
+// HealError is a fault that could not be healed: a toxic, a disabled proxy
+// or a stopped process may remain after the run.
+type HealError struct{ Err error }
+
+func (e *HealError) Error() string { return e.Err.Error() }
+func (e *HealError) Unwrap() error { return e.Err }
+
 // sweep heals every proxy and clears every HTTP rule.
 func (r *Runner) sweep(ctx context.Context) error {
 	if r.Env == nil {
@@ -147,7 +154,7 @@ func (r *Runner) sweep(ctx context.Context) error {
 	}
 	if p := r.Env.Proxies(); p != nil {
 		if err := p.Heal(ctx); err != nil {
-			return fmt.Errorf("heal proxies: %w", err)
+			return &HealError{Err: fmt.Errorf("heal proxies: %w", err)}
 		}
 	}
 	return nil

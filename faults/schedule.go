@@ -33,6 +33,10 @@ func (s Step) Validate(chaos time.Duration) error {
 		return fieldErr("for", "negative duration %q", s.For)
 	case s.Every < 0:
 		return fieldErr("every", "negative duration %q", s.Every)
+	case s.For > MaxDuration:
+		return fieldErr("for", "%s is longer than %s", s.For, MaxDuration)
+	case s.Every > MaxDuration:
+		return fieldErr("every", "%s is longer than %s", s.Every, MaxDuration)
 	case chaos > 0 && s.At >= chaos:
 		return fieldErr("at", "at %s is not inside the chaos phase (%s)", s.At, chaos)
 	case d.Instant && s.For != 0:
@@ -62,6 +66,9 @@ func (r Range) validate(path string) error {
 	}
 	if r.Max < r.Min {
 		return fieldErr(path, "max %s below min %s", r.Max, r.Min)
+	}
+	if r.Max > MaxDuration {
+		return fieldErr(path, "max %s is longer than %s", r.Max, MaxDuration)
 	}
 	return nil
 }

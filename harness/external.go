@@ -221,7 +221,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 			if len(cfg.MonitorURLs) == 0 {
 				how = "derived from the NATS URL; give --nats-monitor-url"
 			}
-			return nil, fmt.Errorf("nats monitoring port of node %d at %s does not answer (%s; nats-server needs -m PORT): %w", i+1, m, how, err)
+			return nil, fmt.Errorf("nats monitoring port of node %d at %s does not answer (%s; nats-server needs -m PORT): %s", i+1, StripUser(m), how, Redact(err.Error(), m))
 		}
 	}
 
@@ -274,7 +274,7 @@ func (e *External) validate() error {
 	}
 	u, err := url.Parse(c.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--api-url %q: want http://host:port", c.APIURL)
+		return fmt.Errorf("--api-url %q: want http://host:port", StripUser(c.APIURL))
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v2")
 	u.RawQuery, u.Fragment = "", ""
@@ -313,46 +313,18 @@ func (e *External) validate() error {
 	return nil
 }
 
-// hostPort is the host:port of a nats:// URL (the default port when it has none).
-func hostPort(raw, defPort string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("nats url %q: want nats://host:port", Redact(raw, raw))
-	}
-	if u.Port() == "" {
-		return net.JoinHostPort(u.Hostname(), defPort), nil
-	}
-	return u.Host, nil
-}
-
-// Redact replaces, in s, the user information of each of urls (nats://user:pass@host)
-// with "redacted", so that an error or a log line never carries a credential.
-func Redact(s string, urls ...string) string {
-	for _, raw := range urls {
-		u, err := url.Parse(raw)
-		if err != nil || u.User == nil {
-			continue
-		}
-		s = strings.ReplaceAll(s, u.User.String(), "redacted")
-		if p, ok := u.User.Password(); ok && p != "" {
-			s = strings.ReplaceAll(s, p, "redacted")
-		}
-	}
-	return s
-}
-
 // printAddresses tells the user where to point the system under test.
 func (e *External) printAddresses() {
 	w := e.out
 	fmt.Fprintf(w, "natschaos: external mode: the proxies are up. Point the system under test at them:\n")
-	fmt.Fprintf(w, "  API's NATS URL (link api-nats)               nats://%s   → NATS %s\n", e.links[faults.LinkAPINATS], stripUser(e.cfg.NATSURLs[0]))
-	fmt.Fprintf(w, "  result processor's NATS URL (results-nats)   nats://%s   → NATS %s\n", e.links[faults.LinkResultsNATS], stripUser(e.cfg.NATSURLs[0]))
+	fmt.Fprintf(w, "  API's NATS URL (link api-nats)               nats://%s   → NATS %s\n", e.links[faults.LinkAPINATS], StripUser(e.cfg.NATSURLs[0]))
+	fmt.Fprintf(w, "  result processor's NATS URL (results-nats)   nats://%s   → NATS %s\n", e.links[faults.LinkResultsNATS], StripUser(e.cfg.NATSURLs[0]))
 	if e.cfg.ExternalWorkers {
-		fmt.Fprintf(w, "  workers' API URL (link worker-api)           %s   → API %s/api/v2\n", e.WorkerURL(), e.apiBase)
+		fmt.Fprintf(w, "  workers' API URL (link worker-api)           %s   → API %s/api/v2\n", e.WorkerURL(), StripUser(e.apiBase))
 	} else {
-		fmt.Fprintf(w, "  built-in workers poll through worker-api     %s   → API %s/api/v2\n", e.WorkerURL(), e.apiBase)
+		fmt.Fprintf(w, "  built-in workers poll through worker-api     %s   → API %s/api/v2\n", e.WorkerURL(), StripUser(e.apiBase))
 	}
-	fmt.Fprintf(w, "  observing NATS directly at %s, monitoring %s\n", strings.Join(mapStrings(e.cfg.NATSURLs, stripUser), ", "), strings.Join(e.cfg.MonitorURLs, ", "))
+	fmt.Fprintf(w, "  observing NATS directly at %s, monitoring %s\n", strings.Join(mapStrings(e.cfg.NATSURLs, StripUser), ", "), strings.Join(mapStrings(e.cfg.MonitorURLs, StripUser), ", "))
 }
 
 func mapStrings(in []string, f func(string) string) []string {
@@ -363,23 +335,13 @@ func mapStrings(in []string, f func(string) string) []string {
 	return out
 }
 
-// stripUser is a URL without its user information.
-func stripUser(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	u.User = nil
-	return u.String()
-}
-
 // NewJob waits for the API to answer, then creates a job of tasks tasks
 // through POST /api/v2/jobs/ (or takes cfg.JobID), starts sampling its
 // consumer and publishes its tasks (publish events) unless
 // cfg.ObservePublishes: then the API publishes them and the observer
 // records them.
 func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
-	fmt.Fprintf(e.out, "natschaos: waiting up to %s for the API at %s/api/v2/ to answer\n", e.cfg.ReadyTimeout, e.apiBase)
+	fmt.Fprintf(e.out, "natschaos: waiting up to %s for the API at %s/api/v2/ to answer\n", e.cfg.ReadyTimeout, StripUser(e.apiBase))
 	if err := e.waitFor(ctx, "the API to answer GET /api/v2/ with 200", func(ctx context.Context) (bool, error) {
 		return e.live(ctx), nil
 	}); err != nil {
@@ -741,7 +703,7 @@ func (e *External) cancelCreated(job int64) {
 		return
 	}
 	if err := e.Client.CancelJob(ctx, job); err != nil {
-		fmt.Fprintf(e.errOut, "natschaos: could not cancel job %d that this run created: %v (cancel it yourself: POST %s/api/v2/jobs/%d/cancel/)\n", job, err, e.apiBase, job)
+		fmt.Fprintf(e.errOut, "natschaos: could not cancel job %d that this run created: %v (cancel it yourself: POST %s/api/v2/jobs/%d/cancel/)\n", job, err, StripUser(e.apiBase), job)
 		return
 	}
 	fmt.Fprintf(e.errOut, "natschaos: cancelled job %d that this run created\n", job)

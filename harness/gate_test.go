@@ -53,5 +53,5 @@ func TestRedact(t *testing.T) {
 	got := Redact(msg, u)
 	require.NotContains(t, got, "s3cret-pw")
 	require.NotContains(t, got, "alice:")
-	require.Equal(t, "nats://127.0.0.1:4222", stripUser(u))
+	require.Equal(t, "nats://127.0.0.1:4222", StripUser(u))
 }

@@ -44,7 +44,13 @@ type rig struct {
 	pool   *worker.Pool
 	stopWk context.CancelFunc
 	wkDone chan struct{}
+
+	healErr error // set by close: the proxies could not be healed on the way out
 }
+
+// HealErr is the error of the last heal of close (a *faults.HealError), nil
+// when every proxy was healed or there was none to heal.
+func (r *rig) HealErr() error { return r.healErr }
 
 // startProxies starts an embedded Toxiproxy unless one was given.
 func (r *rig) startProxies() error {
@@ -279,7 +285,10 @@ func (r *rig) Drained(ctx context.Context) (bool, error) {
 func (r *rig) Heal(ctx context.Context) error {
 	r.rules.Clear()
 	if err := r.proxies.Heal(ctx); err != nil {
-		return fmt.Errorf("heal: %w", err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("heal: %w", err) // interrupted: close heals with a fresh context
+		}
+		return &faults.HealError{Err: fmt.Errorf("heal: %w", err)}
 	}
 	return nil
 }
@@ -322,6 +331,7 @@ func (r *rig) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), faults.DefaultHealTimeout)
 		if err := r.proxies.Close(ctx); err != nil {
 			r.log.Warn("close toxiproxy", "err", err)
+			r.healErr = &faults.HealError{Err: fmt.Errorf("close toxiproxy: %w", err)}
 		}
 		cancel()
 	}

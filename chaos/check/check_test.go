@@ -3,6 +3,7 @@ package check_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,8 @@ var cases = []tcase{
 	{file: "orphaned/pass-expected.jsonl", verdict: "pass", params: check.Params{ExpectOrphaned: 1}},
 	{file: "orphaned/fail-reserve.jsonl", verdict: "fail", violations: 1},
 	{file: "orphaned/fail-inferred.jsonl", verdict: "fail", violations: 1},
+	{file: "orphaned/pass-huge-seq.jsonl", verdict: "pass"},
+	{file: "orphaned/fail-huge-dc.jsonl", verdict: "fail", violations: 2147483647, summary: "2147483647 orphaned deliveries"},
 
 	{file: "stall/pass.jsonl", verdict: "pass"},
 	{file: "stall/pass-worker-crash.jsonl", verdict: "pass"},
@@ -355,4 +358,20 @@ func TestRunMalformedLine(t *testing.T) {
 	var le *history.LineError
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, 2, le.Line)
+}
+
+// Sequence numbers up to the largest uint64 (a long-lived stream or
+// consumer) are judged without allocating in proportion to them: the
+// orphaned checker once kept a bitset as long as the highest dseq.
+func TestRunHugeSequences(t *testing.T) {
+	for _, file := range []string{"testdata/orphaned/pass-huge-seq.jsonl", "testdata/orphaned/fail-huge-dc.jsonl"} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		rs, err := check.RunFile(file, check.Params{})
+		runtime.ReadMemStats(&after)
+		require.NoError(t, err, file)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "%s: bytes allocated", file)
+		require.True(t, rs.Judged(), file)
+	}
 }

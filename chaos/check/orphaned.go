@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -27,8 +28,8 @@ type Orphaned struct {
 
 	// inferred
 	seen      map[string]*handedOut
-	dseqs     []uint64 // bitset of consumer sequences handed out
-	delivered uint64   // highest consumer.delivered sampled
+	dseqs     map[uint64]uint64 // sparse bitset of consumer sequences handed out: word index → 64 bits; memory grows with the handouts, never with a sequence's size
+	delivered uint64            // highest consumer.delivered sampled
 	gaps      int
 
 	orphans  int
@@ -129,11 +130,10 @@ func (c *Orphaned) Observe(e *history.Event) {
 // infer finds orphans without reserve events: gaps in a task's delivery counts.
 func (c *Orphaned) infer(e *history.Event) {
 	if e.DSeq > 0 {
-		w := e.DSeq / 64
-		for uint64(len(c.dseqs)) <= w {
-			c.dseqs = append(c.dseqs, 0)
+		if c.dseqs == nil {
+			c.dseqs = map[uint64]uint64{}
 		}
-		c.dseqs[w] |= 1 << (e.DSeq % 64)
+		c.dseqs[e.DSeq/64] |= 1 << (e.DSeq % 64)
 	}
 	if e.Task == "" || e.DC <= 0 {
 		return
@@ -156,21 +156,18 @@ func (c *Orphaned) infer(e *history.Event) {
 
 // uncarried counts consumer sequences 1..delivered that no handout carried.
 func (c *Orphaned) uncarried() int {
-	carried := 0
+	var carried uint64
 	for i, w := range c.dseqs {
-		lo := uint64(i) * 64
+		lo := i * 64
 		if lo > c.delivered {
-			break
+			continue
 		}
-		if lo+63 > c.delivered {
+		if c.delivered-lo < 63 {
 			w &= (1 << (c.delivered - lo + 1)) - 1
 		}
-		carried += bits.OnesCount64(w)
+		carried += uint64(bits.OnesCount64(w)) // dseq 0 is never set: not a delivery
 	}
-	if c.dseqs != nil && c.dseqs[0]&1 == 1 {
-		carried-- // dseq 0 is not a delivery
-	}
-	return int(c.delivered) - carried
+	return int(min(c.delivered-carried, math.MaxInt))
 }
 
 // Result implements [Checker].

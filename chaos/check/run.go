@@ -95,6 +95,10 @@ func RunFile(path string, p Params) (Results, error) {
 	}
 	defer f.Close()
 	rs, err := Run(history.NewReader(f), p)
+	if le := (*history.LineError)(nil); errors.As(err, &le) {
+		le.File = path // file:line: what
+		return rs, le
+	}
 	if err != nil {
 		return rs, fmt.Errorf("%s: %w", path, err)
 	}

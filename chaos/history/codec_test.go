@@ -121,7 +121,8 @@ func FuzzUnmarshal(f *testing.F) {
 	for _, e := range samples {
 		f.Add(e.AppendJSON(nil))
 	}
-	for _, s := range []string{`{"x":{"a":[1,{"b":"}"}]}}`, `{"status":"X","status":5}`, `{"t":-0}`, `{"job":-9223372036854775808}`, `{"task":"\ud800"}`} {
+	for _, s := range []string{`{"x":{"a":[1,{"b":"}"}]}}`, `{"status":"X","status":5}`, `{"t":-0}`, `{"job":-9223372036854775808}`, `{"task":"\ud800"}`,
+		`{"sseq":2147483648,"dseq":18446744073709551615,"dc":2147483648,"delivered":9223372036854775808}`, `{"dseq":18446744073709551616}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -9,13 +9,29 @@ import (
 	"os"
 )
 
-// LineError is a malformed line of a history: it names the line.
+// MaxLine is the longest line a history may hold, newline excluded: no event
+// the harness writes comes near it, and a longer line is refused (a
+// [LineError] wrapping [ErrLineTooLong]) instead of being read into memory
+// whatever its size.
+const MaxLine = 1 << 20
+
+// ErrLineTooLong is the error of a line longer than [MaxLine].
+var ErrLineTooLong = errors.New("line longer than 1 MiB")
+
+// LineError is a malformed line of a history: it names the line, and the
+// file when it is known ([Each], [Load]).
 type LineError struct {
-	Line int   // 1-based line number
-	Err  error // what is wrong with it
+	File string // the history file; "" for a bare Reader
+	Line int    // 1-based line number
+	Err  error  // what is wrong with it
 }
 
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Error() string {
+	if e.File != "" {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+}
 func (e *LineError) Unwrap() error { return e.Err }
 
 // Reader streams the events of a history one at a time, so that memory does
@@ -59,11 +75,20 @@ func (r *Reader) Next() (Event, error) {
 }
 
 // readLine returns the next line without its newline; complete is false for
-// a last line that did not end with one.
+// a last line that did not end with one. A line longer than MaxLine is a
+// *LineError, found before more than MaxLine plus one buffer is held.
 func (r *Reader) readLine() (line []byte, complete bool, err error) {
 	r.long = r.long[:0]
 	for {
 		chunk, err := r.br.ReadSlice('\n')
+		n := len(r.long) + len(chunk) // the line so far, with its newline when err is nil
+		if err == nil {
+			n--
+		}
+		if n > MaxLine {
+			r.long = nil // do not keep the buffer of a refused line
+			return nil, false, &LineError{Line: r.line + 1, Err: ErrLineTooLong}
+		}
 		switch {
 		case err == nil:
 			if len(r.long) > 0 {
@@ -104,6 +129,11 @@ func Each(path string, f func(Event) error) (warnings []string, err error) {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return r.Warnings(), nil
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			le.File = path
+			return r.Warnings(), le
 		}
 		if err != nil {
 			return r.Warnings(), fmt.Errorf("%s: %w", path, err)

@@ -85,6 +85,53 @@ func TestReaderLongLine(t *testing.T) {
 	require.Equal(t, "end", events[1].Name)
 }
 
+// A line over MaxLine is a LineError naming the file and the line, found
+// without reading the line whole; one of exactly MaxLine bytes is read.
+func TestReaderLineTooLong(t *testing.T) {
+	head := `{"t":1,"kind":"phase","name":"warmup"}` + "\n"
+	exact := `{"t":2,"kind":"stored","task":"` + strings.Repeat("x", MaxLine-len(`{"t":2,"kind":"stored","task":""}`)) + `"}`
+	require.Len(t, exact, MaxLine)
+	events, _, err := readAll(t, head+exact+"\n")
+	require.NoError(t, err)
+	require.Len(t, events, 2)
+
+	for name, tail := range map[string]string{"with newline": "\n", "last line": ""} {
+		t.Run(name, func(t *testing.T) {
+			over := `{"t":2,"kind":"stored","task":"` + strings.Repeat("x", MaxLine) + `"}` + tail
+			_, _, err := readAll(t, head+over)
+			var le *LineError
+			require.ErrorAs(t, err, &le)
+			require.Equal(t, 2, le.Line)
+			require.ErrorIs(t, err, ErrLineTooLong)
+		})
+	}
+
+	// Through Each, the error names the file: file:line: what.
+	path := filepath.Join(t.TempDir(), "long.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(head+strings.Repeat(" ", 3*MaxLine)+"\n"), 0o600))
+	_, _, err = Load(path)
+	require.EqualError(t, err, path+":2: line longer than 1 MiB")
+}
+
+// Sequence numbers up to the largest uint64 decode as they are: a
+// long-lived stream's sequences are not bounded by the run.
+func TestReaderHugeSequences(t *testing.T) {
+	in := `{"t":1,"kind":"handout","task":"a","sseq":2147483648,"dseq":18446744073709551615,"dc":2147483648}` + "\n" +
+		`{"t":2,"kind":"consumer","delivered":9223372036854775808}` + "\n"
+	events, _, err := readAll(t, in)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1)<<31, events[0].SSeq)
+	require.Equal(t, ^uint64(0), events[0].DSeq)
+	require.Equal(t, 1<<31, events[0].DC)
+	require.Equal(t, uint64(1)<<63, events[1].Delivered)
+
+	// One past the largest uint64 is refused, naming the line.
+	_, _, err = readAll(t, in+`{"t":3,"kind":"handout","dseq":18446744073709551616}`+"\n")
+	var le *LineError
+	require.ErrorAs(t, err, &le)
+	require.Equal(t, 3, le.Line)
+}
+
 func TestRecorderThenLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	rec, err := Create(path, time.Now())
@@ -126,6 +173,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(b.Bytes())
 	f.Add([]byte("\n\n{\"t\":1}\n{\"t\":2,\"kind\":\"x\",\"y\":{}}\r\n{\"t\":3,\"ki"))
 	f.Add([]byte("{\"t\":1}\ngarbage\n{\"t\":2}"))
+	f.Add([]byte("{\"t\":1,\"kind\":\"handout\",\"sseq\":2147483648,\"dseq\":18446744073709551615,\"dc\":2147483648}\n{\"kind\":\"consumer\",\"delivered\":9223372036854775808}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		events, _, err := readAll(t, string(data))
 		if err != nil {

@@ -27,9 +27,15 @@ A torn last line is skipped with a warning; any other malformed line is an error
 naming its line number (exit 2). A history without its end phase (a killed run),
 one whose no-loss cannot decide (tasks still in flight), or one whose harness
 could not drive load is inconclusive: exit 3, with the reason.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
+			if st, err := os.Stat(path); err != nil || st.IsDir() {
+				if err == nil {
+					err = errors.New("is a directory")
+				}
+				return usageError{fmt.Errorf("history %s: %w", path, err)}
+			}
 			meta := report.Meta{Scenario: "(history " + path + ")", Strict: strict}
 			var params check.Params
 			if scenarioFile == "" {

@@ -37,7 +37,18 @@ const (
 	extNATSUser     = "natschaos"
 	extNATSPassword = "nats-pw-5f3a9c"
 	extAPIToken     = "api-token-8e1d77"
+
+	// User information in URLs, percent-encoded: neither the raw nor the
+	// decoded form may appear. extNATSPasswordEncoded decodes to
+	// extNATSPassword; the API and the monitoring port ignore theirs.
+	extNATSPasswordEncoded = "%6Eats-pw-5f3a9c"
+	extAPIURLPassword      = "api%40pw-3c1b" // api@pw-3c1b
+	extMonitorPassword     = "mon%2Fpw-7d2e" // mon/pw-7d2e
 )
+
+// extSecrets are every form of every credential of the tests.
+var extSecrets = []string{extNATSPassword, extAPIToken, extNATSPasswordEncoded,
+	extAPIURLPassword, "api@pw-3c1b", "api%40pw", extMonitorPassword, "mon/pw-7d2e"}
 
 var (
 	natsServerOnce sync.Once
@@ -183,7 +194,7 @@ func (r externalRun) failed() []string {
 // file of the results.
 func requireNoSecret(t *testing.T, r externalRun) {
 	t.Helper()
-	secrets := []string{extNATSPassword, extAPIToken}
+	secrets := extSecrets
 	for _, s := range secrets {
 		require.NotContains(t, r.output, s, "a credential was printed")
 	}
@@ -291,9 +302,14 @@ func TestExternalModePlatform(t *testing.T) {
 	const tasks = 200
 	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: extAPIToken}
 	out := t.TempDir()
-	run := startProcess(t, "natschaos run", []string{envAPIToken + "=" + extAPIToken, envNATSUser + "=" + extNATSUser, envNATSPassword + "=" + extNATSPassword},
+	// Credentials in the URLs this time, percent-encoded: they are used
+	// (the NATS needs its password) and never printed nor written.
+	withUser := func(raw, userinfo string) string { return strings.Replace(raw, "://", "://"+userinfo+"@", 1) }
+	run := startProcess(t, "natschaos run", []string{envAPIToken + "=" + extAPIToken},
 		bin, "run", "-s", "testdata/platform.yaml", "--out", out, "--ready-timeout", "30s",
-		"--nats-url", nats.url, "--nats-monitor-url", nats.monitor, "--api-url", apiURL, "--job-id", "1",
+		"--nats-url", withUser(nats.url, extNATSUser+":"+extNATSPasswordEncoded),
+		"--nats-monitor-url", withUser(nats.monitor, "mon:"+extMonitorPassword),
+		"--api-url", withUser(apiURL, "probe:"+extAPIURLPassword), "--job-id", "1",
 		"--observe-publishes", "--external-workers",
 		"--proxy", fmt.Sprintf("api-nats=127.0.0.1:%d", apiNATS), "--proxy", fmt.Sprintf("results-nats=127.0.0.1:%d", resultsNATS),
 		"--proxy", fmt.Sprintf("worker-api=127.0.0.1:%d", workerAPI))
@@ -396,7 +412,7 @@ func TestExternalModeSIGTERMCancelsItsJob(t *testing.T) {
 	})
 	require.NoError(t, run.cmd.Process.Signal(syscall.SIGTERM))
 	code := run.wait(t, childWait)
-	require.NotZero(t, code, "an interrupted run\n%s", run.output())
+	require.Equal(t, exitInterrupted, code, "an interrupted run\n%s", run.output())
 	require.Contains(t, run.output(), "cancelled job 1 that this run created")
 	st, err := client.Job(context.Background(), 1)
 	require.NoError(t, err)

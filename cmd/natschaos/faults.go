@@ -19,7 +19,7 @@ faults' own definitions: its family (toxic: a Toxiproxy toxic on one link; proxy
 the link's proxy itself; http: in the worker-api reverse proxy; process: on a
 process), the link it takes, its attributes and what it does. docs/scenarios.md
 has the file format.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "FAULT\tFAMILY\tLINK\tATTRIBUTES\tWHAT IT DOES")

@@ -12,7 +12,7 @@ func newListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the built-in scenarios: NAME<tab>description",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, sc := range chaos.Catalog() {
 				if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", sc.Name, sc.Description); err != nil {

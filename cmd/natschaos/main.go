@@ -2,8 +2,11 @@
 // and wiring, nothing else (DESIGN.md "Command line contract").
 //
 // Exit codes: 0 every invariant held; 1 an invariant was violated; 2 bad
-// usage or a bad scenario file; 3 inconclusive (the harness could not run or
-// drive load, the run was cut short, or tasks were still in flight).
+// usage or a bad scenario file (before any results directory is made); 3
+// inconclusive (the harness could not run or drive load, the run was cut
+// short, or tasks were still in flight) or a fault could not be healed; 130
+// interrupted (SIGINT or SIGTERM) — every fault healed, or a second signal
+// that forced the exit.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -33,10 +37,16 @@ func run(args []string) int {
 	return exitCode(err)
 }
 
+// exitInterrupted is the exit code of a run stopped by SIGINT or SIGTERM,
+// 128+SIGINT as shells report it. A second signal forces the exit with the
+// same code: the user asked to stop, and the message says what may remain.
+const exitInterrupted = 130
+
 // signalContext is canceled by the first SIGINT or SIGTERM, so that every
-// fault is healed on the way out; a second Ctrl-C exits at once.
+// fault is healed on the way out; a second one exits at once.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{}) // closed by stop: the command returned
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -44,25 +54,31 @@ func signalContext() (context.Context, func()) {
 		case s := <-ch:
 			fmt.Fprintf(os.Stderr, "natschaos: %s: healing every fault and stopping (Ctrl-C again to exit at once)\n", s)
 			cancel()
-		case <-ctx.Done():
+		case <-stopped:
 			return
 		}
+		// Not ctx.Done(): it is closed now, and the second signal must
+		// still be heard while the heal runs.
 		select {
 		case <-ch:
 			fmt.Fprintln(os.Stderr, "natschaos: forced exit: toxics or a stopped NATS may remain; the next run against a remote toxiproxy removes natschaos- leftovers first")
-			os.Exit(3)
-		case <-ctx.Done():
+			os.Exit(exitInterrupted)
+		case <-stopped:
 		}
 	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+	return ctx, func() { signal.Stop(ch); close(stopped); cancel() }
 }
 
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error) int {
 	var usage usageError
+	var intr interruptedError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &intr):
+		fmt.Fprintln(os.Stderr, "natschaos:", err)
+		return exitInterrupted
 	case errors.Is(err, chaos.ErrViolated):
 		return 1
 	case errors.As(err, &usage), chaos.IsUsage(err):
@@ -77,6 +93,20 @@ func exitCode(err error) int {
 // usageError is a bad flag or argument: exit 2.
 type usageError struct{ error }
 
+// interruptedError is a run stopped by a signal after every fault was
+// healed: exit 130.
+type interruptedError struct{ error }
+
+// usageArgs makes the errors of an argument check usage errors (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
+		}
+		return nil
+	}
+}
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "natschaos",
@@ -86,6 +116,21 @@ func newRoot() *cobra.Command {
 		Version:       "-", // --version prints versionText
 	}
 	root.SetVersionTemplate(versionText())
+	// A runnable root with its own argument check: an unknown command is a
+	// usage error (exit 2) instead of cobra's plain error.
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			var names []string
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return usageError{fmt.Errorf("unknown command %q (commands: %s; see natschaos --help)", args[0], strings.Join(names, ", "))}
+		}
+		return nil
+	}
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})

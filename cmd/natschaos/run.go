@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,7 +91,7 @@ line without secrets), report.html, history.jsonl, scenario.yaml (replays the ru
 exactly); index.html links every scenario's report.html; for several scenarios
 also suite.json. --junit FILE writes JUnit XML for CI; --json prints the
 report(s) on stdout. Tables go to stdout, messages to stderr.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
 	fl := cmd.Flags()
@@ -174,6 +175,19 @@ func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 		return out
 	}
 	x.NATSURLs, x.MonitorURLs = split(f.natsURLs), split(f.monitorURLs)
+	for _, u := range x.NATSURLs {
+		if err := harness.CheckURL("--nats-url", u, "nats", "tls", "ws", "wss"); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	for _, u := range x.MonitorURLs {
+		if err := harness.CheckURL("--nats-monitor-url", u, "http", "https"); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if err := harness.CheckURL("--api-url", f.apiURL, "http", "https"); err != nil {
+		return nil, usageError{err}
+	}
 	if len(x.MonitorURLs) > 0 && len(x.MonitorURLs) != len(x.NATSURLs) {
 		return nil, usageError{fmt.Errorf("%d --nats-monitor-url for %d --nats-url: give one per node, in the same order", len(x.MonitorURLs), len(x.NATSURLs))}
 	}
@@ -186,6 +200,9 @@ func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 		case faults.LinkAPINATS, faults.LinkResultsNATS, faults.LinkWorkerAPI:
 		default:
 			return nil, usageError{fmt.Errorf("--proxy %q: unknown link %q (api-nats, results-nats, worker-api)", p, link)}
+		}
+		if err := checkListen(addr); err != nil {
+			return nil, usageError{fmt.Errorf("--proxy %q: %w", p, err)}
 		}
 		if _, dup := x.Listen[link]; dup {
 			return nil, usageError{fmt.Errorf("--proxy %s given twice", link)}
@@ -206,6 +223,19 @@ func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 	return x, nil
 }
 
+// checkListen refuses a listen address that is not host:port with a port
+// from 0 to 65535.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want LINK=HOST:PORT: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
+}
+
 // proxyRunID is the run id of the run's proxies on a remote
 // toxiproxy-server: --run-id, or one derived from the target — the API and
 // NATS URLs without their credentials in external mode, the host name for
@@ -221,23 +251,13 @@ func (f runFlags) proxyRunID(x *chaos.External) (string, error) {
 	h := sha256.New()
 	if x != nil {
 		for _, raw := range append([]string{x.APIURL}, x.NATSURLs...) {
-			fmt.Fprintf(h, "%s\n", withoutUser(raw))
+			fmt.Fprintf(h, "%s\n", harness.StripUser(raw))
 		}
 	} else {
 		host, _ := os.Hostname()
 		fmt.Fprintf(h, "embedded\n%s\n", host)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
-}
-
-// withoutUser is raw without its user information (credentials).
-func withoutUser(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	u.User = nil
-	return u.String()
 }
 
 func logger(verbose bool, w io.Writer) *slog.Logger {
@@ -255,6 +275,15 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	if f.variant != "" && !chaos.KnownVariant(f.variant) {
 		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(chaos.Variants, ", "))}
+	}
+	external, err := f.external(stderr, stderr)
+	if err != nil {
+		return err
+	}
+	if f.toxiproxy != "" {
+		if err := harness.CheckURL("--toxiproxy", f.toxiproxy, "http", "https"); err != nil {
+			return usageError{err}
+		}
 	}
 	var scenarios []chaos.Scenario
 	switch {
@@ -277,10 +306,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			scenarios = append(scenarios, sc)
 		}
 	}
-	external, err := f.external(stderr, stderr)
-	if err != nil {
-		return err
-	}
 	if external != nil {
 		for _, sc := range scenarios {
 			if sc.SUT.Variant != "" && sc.SUT.Variant != "good" {
@@ -294,7 +319,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	if f.toxiproxy != "" {
 		fmt.Fprintf(stderr, "natschaos: this run's proxies on %s are named %s (run id %s; --run-id to change it): only they are created, healed and deleted\n",
-			f.toxiproxy, faults.ProxyName(runID, "<link>"), runID)
+			harness.StripUser(f.toxiproxy), faults.ProxyName(runID, "<link>"), runID)
 	}
 	out := f.out
 	if out == "" {
@@ -308,7 +333,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	var reports []*report.Report
 	var dirs []string
-	var harnessErr error
+	var harnessErr, healErr error
 	seen := map[string]int{}
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
@@ -323,7 +348,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		if f.toxiproxy != "" {
 			remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
 			if err != nil {
-				return fmt.Errorf("--toxiproxy %s: %w", f.toxiproxy, err)
+				return errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(f.toxiproxy), err), f.toxiproxy))
 			}
 			opts.Proxies = remote
 		}
@@ -340,6 +365,9 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		case err != nil:
 			fmt.Fprintf(stderr, "natschaos: %s: %v\n", sc.Name, err)
 			harnessErr = errors.Join(harnessErr, err)
+			if herr := (*faults.HealError)(nil); errors.As(err, &herr) {
+				healErr = errors.Join(healErr, herr)
+			}
 			reports = append(reports, &report.Report{Scenario: sc.Name, Variant: sc.SUT.Variant, Seed: sc.Seed, Verdict: report.Inconclusive, HarnessError: err.Error()})
 			dirs = append(dirs, "")
 		}
@@ -355,8 +383,12 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err := f.outputs(stdout, out, reports, dirs); err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)
+	switch {
+	case healErr != nil:
+		// Exit 3 whether interrupted or not: something may still be faulty.
+		return fmt.Errorf("a fault could not be healed: toxics, disabled proxies or HTTP faults may remain (results in %s): %w", out, healErr)
+	case ctx.Err() != nil:
+		return interruptedError{fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)}
 	}
 	if harnessErr != nil {
 		return fmt.Errorf("the harness could not run every scenario (results in %s)", out)

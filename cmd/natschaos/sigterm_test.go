@@ -26,10 +26,7 @@ import (
 // The heal guarantee of issue 4, against real processes: a toxiproxy-server
 // built from github.com/Shopify/toxiproxy/v2/cmd/server and the natschaos
 // binary, both built into a temporary directory by this test.
-//
-// Exit code of an interrupted run: 3 (the harness could not complete the
-// run; see exitCode), after healing every fault.
-const exitInterrupted = 3
+// An interrupted run exits exitInterrupted (130) after healing every fault.
 
 // childWait bounds how long a child natschaos may take to stop after SIGTERM.
 const childWait = 30 * time.Second
@@ -46,7 +43,7 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 	tp := startToxiproxy(t, bin.toxiproxy)
 
 	// A run interrupted by SIGTERM (or Ctrl-C) in the middle of a 20 s
-	// latency fault on api-nats leaves no toxic behind and exits 3.
+	// latency fault on api-nats leaves no toxic behind and exits 130.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
@@ -56,6 +53,7 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 			code := child.wait(t, childWait)
 			require.Equal(t, exitInterrupted, code, "exit code of an interrupted run\n%s", child.output())
 			require.Contains(t, child.output(), "healing every fault")
+			require.Contains(t, child.output(), "interrupted: every fault was healed")
 			requireNoToxics(t, tp.client)
 
 			// The history kept on disk says so too: the fault window was closed.
@@ -70,6 +68,58 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 			require.Equal(t, []string{"start", "end"}, phases, "fault events of the interrupted run")
 		})
 	}
+}
+
+// A second signal exits at once, even while the heal of the first hangs
+// (here on a toxiproxy-server stopped with SIGSTOP), with the code of an
+// interrupted run and a message saying what may remain.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
+	}
+	bin := buildTools(t)
+	tp := startToxiproxy(t, bin.toxiproxy)
+	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
+	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
+	require.NoError(t, tp.proc.Signal(syscall.SIGSTOP)) // every heal now hangs
+	t.Cleanup(func() { _ = tp.proc.Signal(syscall.SIGCONT) })
+
+	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
+	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if child.exited() {
+			t.Fatalf("natschaos exited on the first signal although its heal cannot finish:\n%s", child.output())
+		}
+		if !strings.Contains(child.output(), "healing every fault") {
+			return errors.New("the first signal is not handled yet")
+		}
+		return nil
+	})
+	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
+	start := time.Now()
+	code := child.wait(t, 5*time.Second)
+	t.Logf("exited %s after the second signal", time.Since(start).Round(time.Millisecond))
+	require.Equal(t, exitInterrupted, code, "exit code of a forced exit\n%s", child.output())
+	require.Contains(t, child.output(), "forced exit: toxics or a stopped NATS may remain")
+	require.NotContains(t, child.output(), "every fault was healed")
+}
+
+// A heal that fails (the toxiproxy-server is gone) is printed and exits 3,
+// and the run never claims that every fault was healed.
+func TestFailedHealExits3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
+	}
+	bin := buildTools(t)
+	tp := startToxiproxy(t, bin.toxiproxy)
+	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
+	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
+	require.NoError(t, tp.proc.Kill()) // the heal cannot reach it
+	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
+	code := child.wait(t, childWait)
+	require.Equal(t, 3, code, "exit code of a failed heal\n%s", child.output())
+	require.Contains(t, child.output(), "a fault could not be healed")
+	require.Contains(t, child.output(), "heal f") // the window's heal error, naming it
+	require.NotContains(t, child.output(), "every fault was healed")
 }
 
 func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
@@ -169,6 +219,7 @@ func TestMain(m *testing.M) {
 type toxiproxyServer struct {
 	url    string
 	client *toxiclient.Client
+	proc   *os.Process
 }
 
 // startToxiproxy runs toxiproxy-server on 127.0.0.1 with a free port and
@@ -197,7 +248,7 @@ func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
 		_, err := c.Version()
 		return err
 	})
-	return toxiproxyServer{url: url, client: c}
+	return toxiproxyServer{url: url, client: c, proc: cmd.Process}
 }
 
 // freePort is a TCP port on 127.0.0.1 that was free a moment ago.

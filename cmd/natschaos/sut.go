@@ -43,10 +43,18 @@ none, the API asks for no auth (and says so).
 
 Variants (each one real bug from the platform's history, PROTOCOL.md):
 ` + variantTable(),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.NATSURL == "" {
 				return usageError{errors.New("--nats-url is required")}
+			}
+			for flag, u := range map[string]string{"--nats-url": cfg.NATSURL, "--results-nats-url": cfg.ResultsNATSURL} {
+				if u == "" {
+					continue
+				}
+				if err := harness.CheckURL(flag, u, "nats", "tls", "ws", "wss"); err != nil {
+					return usageError{err}
+				}
 			}
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv(tokenEnv)
@@ -64,7 +72,7 @@ Variants (each one real bug from the platform's history, PROTOCOL.md):
 			if err != nil {
 				return fmt.Errorf("listen %s: %w", listen, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "natschaos sut: variant %s, NATS %s, serving http://%s/api/v2/\n", a.Config().Variant, harness.Redact(cfg.NATSURL, cfg.NATSURL), ln.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "natschaos sut: variant %s, NATS %s, serving http://%s/api/v2/\n", a.Config().Variant, harness.StripUser(cfg.NATSURL), ln.Addr())
 			errc := make(chan error, 1)
 			go func() { errc <- a.Serve(ln) }()
 			select {

@@ -29,7 +29,7 @@ resolved settings and every fault window: when it starts (from the start of the
 chaos phase), how long it holds, its link, its fault and attributes. Nothing is
 started. Exit 0 when the scenario is valid, 2 with the file, line and field of
 the first error otherwise.`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/faults"
 )
 
 func newVerifyCmd() *cobra.Command {
@@ -36,7 +38,7 @@ per cell: <variant>/<scenario>/{report.json,report.html,history.jsonl,scenario.y
 index.html: the matrix, each cell linking its report.html; verify.json: every
 cell's variant, scenario, verdict, the invariants that caught it and the path of
 its report.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if parallel < 0 {
@@ -53,7 +55,7 @@ its report.`,
 			}
 			fmt.Fprintf(stderr, "natschaos verify: %d cells\n", len(cells))
 			m, err := chaos.Verify(cmd.Context(), opts)
-			if err != nil {
+			if err != nil && cmd.Context().Err() == nil {
 				return err
 			}
 			if junit != "" {
@@ -65,7 +67,16 @@ its report.`,
 			if err := m.Print(stdout); err != nil {
 				return err
 			}
-			if h := m.HarnessErrors(); len(h) > 0 {
+			h := m.HarnessErrors()
+			for _, c := range h {
+				if herr := (*faults.HealError)(nil); errors.As(c.Err, &herr) {
+					return fmt.Errorf("a fault could not be healed in %s/%s (results in %s): %w", c.Variant, c.Scenario, out, herr)
+				}
+			}
+			if cmd.Context().Err() != nil {
+				return interruptedError{fmt.Errorf("interrupted: every fault was healed; partial results in %s", out)}
+			}
+			if len(h) > 0 {
 				return fmt.Errorf("the harness could not run %d cells (results in %s)", len(h), out)
 			}
 			if !m.OK() {

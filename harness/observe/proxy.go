@@ -137,7 +137,7 @@ func NewProxy(upstream string, rules *faults.HTTPRules, sink history.Sink, opts 
 	}
 	u, err := url.Parse(upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("observe: bad upstream url %q", upstream)
+		return nil, errors.New("observe: bad upstream url: want http://host:port") // the url may hold a credential
 	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -414,6 +414,10 @@ func (p *Proxy) outbound(r *http.Request) *http.Request {
 	}
 	out.Header.Set("X-Forwarded-Host", r.Host)
 	removeHopHeaders(out.Header)
+	if u := p.upstream.User; u != nil && out.Header.Get("Authorization") == "" {
+		pw, _ := u.Password() // the user information of the upstream URL: basic auth, as http.Client does
+		out.SetBasicAuth(u.Username(), pw)
+	}
 	return out
 }
 

@@ -344,3 +344,33 @@ func withoutMSs(evs []history.Event) []history.Event {
 	}
 	return evs
 }
+
+// The user information of the upstream URL is sent as basic auth (as
+// http.Client would) on the requests that carry no Authorization of their
+// own, and never shows in an error.
+func TestProxyUpstreamUserInfo(t *testing.T) {
+	var got atomic.Value
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(api.Close)
+	p := newProxy(t, strings.Replace(api.URL, "://", "://probe:p%40ss-41@", 1), nil, history.Discard)
+	c := newClient(t, 5*time.Second)
+	for _, tc := range []struct{ sent, want string }{
+		{"", "Basic cHJvYmU6cEBzcy00MQ=="}, // probe:p@ss-41
+		{"Token abc", "Token abc"},
+	} {
+		req, err := http.NewRequest(http.MethodGet, p.URL()+"/api/v2/", nil)
+		require.NoError(t, err)
+		if tc.sent != "" {
+			req.Header.Set("Authorization", tc.sent)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.want, got.Load())
+	}
+	_, err := NewProxy("ftp://probe:p%40ss-41@h", nil, history.Discard)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "ss-41")
+}

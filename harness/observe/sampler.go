@@ -118,7 +118,7 @@ func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts 
 	}
 	u, err := url.Parse(monitorURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("observe: bad monitoring url %q", monitorURL)
+		return nil, fmt.Errorf("observe: bad monitoring url %q", withoutUser(monitorURL))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Sampler{
@@ -147,10 +147,10 @@ func (s *Sampler) loop(ctx context.Context) {
 		err := s.Sample(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
-			s.cfg.log.Warn("sampling the monitoring port fails", "url", s.base, "err", err)
+			s.cfg.log.Warn("sampling the monitoring port fails", "url", withoutUser(s.base), "err", err)
 			failing = true
 		case err == nil && failing:
-			s.cfg.log.Info("sampling the monitoring port works again", "url", s.base)
+			s.cfg.log.Info("sampling the monitoring port works again", "url", withoutUser(s.base))
 			failing = false
 		}
 		select {
@@ -291,4 +291,14 @@ func (j *jsz) find(stream, consumer string) *consumerInfo {
 		}
 	}
 	return nil
+}
+
+// withoutUser is raw without its user information, for a log line.
+func withoutUser(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	u.User = nil
+	return u.String()
 }
