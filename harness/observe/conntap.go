@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,9 @@ const tapBuf = 32 << 10
 // counts, never looked into.
 //
 // Once told the run's stream ([ConnTap.SetStream]), requests and acks that
-// name another stream are counted as foreign instead; requests that name no
+// name another job's stream (one of the same family: "job_9" beside the
+// run's "job_1") are counted as foreign instead; a stream every job shares
+// (the platform's "advisories") is the run's, and requests that name no
 // stream ($JS.API.INFO, the stream list) are the run's. What a connection
 // did before the run's stream was known is attributed when it closes.
 type ConnTap struct {
@@ -401,7 +404,7 @@ func (c *tapConn) count(stream []byte, add func(*streamCounts)) {
 	case len(stream) == 0:
 		add(&c.own)
 	case run != nil && *run != "":
-		if string(stream) == *run {
+		if !otherJobStream(string(stream), *run) {
 			add(&c.own)
 			return
 		}
@@ -425,6 +428,18 @@ func (c *tapConn) count(stream []byte, add func(*streamCounts)) {
 	}
 }
 
+// otherJobStream says whether stream is another job's than run, the run's
+// stream: a different stream of the same family, the name up to its last
+// "_" ("job_9" beside "job_1"). A stream every job shares (the platform's
+// "advisories") is part of the run's work.
+func otherJobStream(stream, run string) bool {
+	if stream == run {
+		return false
+	}
+	family := run[:strings.LastIndexByte(run, '_')+1]
+	return strings.HasPrefix(stream, family)
+}
+
 // settle attributes the counts kept per stream — to the run when the
 // stream is the run's or the run's stream is still not known, to foreign
 // otherwise — and returns the connection's counts.
@@ -433,7 +448,7 @@ func (c *tapConn) settle() (own streamCounts, foreign int) {
 	defer c.mu.Unlock()
 	run := c.t.stream.Load()
 	for s, n := range c.pending {
-		if run != nil && *run != "" && s != *run {
+		if run != nil && *run != "" && otherJobStream(s, *run) {
 			c.foreign += n.total()
 			continue
 		}

@@ -271,3 +271,11 @@ func TestProtoParserAttributesAtClose(t *testing.T) {
 	c, _ = feedAll("", false, []byte(clientSample))
 	require.Equal(t, counts{js: 4, pulls: 1, acks: 2}, countsOf(c))
 }
+
+// A stream every job shares (the platform's advisories stream) is part of
+// the run's work; only another stream of the job family is foreign.
+func TestProtoParserSharedStreamIsTheRuns(t *testing.T) {
+	c, _ := feedAll("job_1", false, []byte("PUB $JS.API.STREAM.INFO.advisories _INBOX.a 0\r\n\r\n"+
+		"PUB $JS.API.STREAM.INFO.job_1 _INBOX.b 0\r\n\r\nPUB $JS.API.STREAM.INFO.job_12 _INBOX.c 0\r\n\r\n"))
+	require.Equal(t, counts{js: 2, foreign: 1}, countsOf(c))
+}
