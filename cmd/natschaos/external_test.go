@@ -190,6 +190,18 @@ func (r externalRun) failed() []string {
 	return out
 }
 
+// summary is the summary of the named check in the report ("" when absent).
+func (r externalRun) summary(name string) string {
+	checks, _ := r.report["checks"].([]any)
+	for _, c := range checks {
+		if m, _ := c.(map[string]any); m["name"] == name {
+			s, _ := m["summary"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
 // requireNoSecret fails when a credential shows in the output or in any
 // file of the results.
 func requireNoSecret(t *testing.T, r externalRun) {

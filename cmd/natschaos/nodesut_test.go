@@ -112,6 +112,7 @@ type nodeCell struct {
 	code     int
 	verdict  string
 	failed   []string
+	figures  map[string]string // check → summary, for the log
 }
 
 func (c nodeCell) mode() string {
@@ -144,7 +145,11 @@ func runNodeSUT(t *testing.T, node, scenario string, leak bool) (nodeCell, exter
 	require.NoError(t, err, "report.json\n%s", r.output)
 	require.NoError(t, json.Unmarshal(data, &r.report))
 	verdict, _ := r.report["verdict"].(string)
-	return nodeCell{scenario: scenario, leak: leak, code: code, verdict: verdict, failed: r.failed()}, r, sut
+	figures := map[string]string{}
+	for _, name := range []string{"round-trips", "connection-flood", "connection-leak"} {
+		figures[name] = r.summary(name)
+	}
+	return nodeCell{scenario: scenario, leak: leak, code: code, verdict: verdict, failed: r.failed(), figures: figures}, r, sut
 }
 
 func TestNodeSUT(t *testing.T) {
@@ -162,6 +167,12 @@ func TestNodeSUT(t *testing.T) {
 				failed = "-"
 			}
 			fmt.Fprintf(&b, "%-20s %-5s %-5d %-8s %s\n", c.scenario, c.mode(), c.code, c.verdict, failed)
+		}
+		for _, c := range cells {
+			fmt.Fprintf(&b, "%s (%s):\n", c.scenario, c.mode())
+			for _, name := range []string{"round-trips", "connection-flood", "connection-leak"} {
+				fmt.Fprintf(&b, "  %-17s %s\n", name, c.figures[name])
+			}
 		}
 		t.Logf("external mode against the Node API (testdata/nodesut):\n%s", b.String())
 	}()
