@@ -91,7 +91,8 @@ func (c Cell) Text() string {
 		}
 		return c.Outcome
 	case HarnessError:
-		return fmt.Sprintf("%s: %v", c.Outcome, c.Err)
+		// One line: a joined error's newlines would break the table.
+		return fmt.Sprintf("%s: %s", c.Outcome, strings.ReplaceAll(fmt.Sprint(c.Err), "\n", "; "))
 	}
 	return c.Outcome
 }

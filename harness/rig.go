@@ -85,7 +85,13 @@ func (r *rig) link(ctx context.Context, link, upstream string) error {
 		r.taps[link] = tap
 		upstream = tap.Addr()
 	}
-	addr, err := r.proxies.Create(ctx, link, listen, upstream)
+	var addr string
+	var err error
+	if _, embedded := r.proxies.(*faults.Embedded); embedded && r.listen[link] == "" {
+		addr, err = createLink(ctx, r.proxies, link, upstream)
+	} else {
+		addr, err = r.proxies.Create(ctx, link, listen, upstream)
+	}
 	if err != nil {
 		return fmt.Errorf("create link %s on %s: %w", link, listen, err)
 	}

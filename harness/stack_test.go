@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -551,4 +552,20 @@ func TestLatencyOnAPINATSSlowsTasks(t *testing.T) {
 	healed := fastest(5)
 	require.Less(t, healed, latency, "healthy %s, with latency %s, healed %s", healthy, slowed, healed)
 	t.Logf("fastest /tasks: healthy %s, with %s latency on api-nats %s, healed %s", healthy, latency, slowed, healed)
+}
+
+// The embedded links listen below the kernel's ephemeral range, so that
+// while a `down` fault has a link's listener closed, no outgoing connection
+// of the machine can be given its port and the heal can listen again.
+func TestLinksListenBelowEphemeralRange(t *testing.T) {
+	s, _ := startStack(t, testConfig())
+	high := ephemeralLow()
+	for _, link := range []string{faults.LinkAPINATS, faults.LinkResultsNATS, faults.LinkWorkerAPI} {
+		_, port, err := net.SplitHostPort(s.LinkAddr(link))
+		require.NoError(t, err)
+		p, err := strconv.Atoi(port)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, p, lowestLinkPort, link)
+		require.Less(t, p, high, "%s listens on %d, inside the ephemeral range from %d", link, p, high)
+	}
 }
