@@ -12,16 +12,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/chaos/check"
 )
 
 // TestVerificationMatrixCoversEveryVariant: every known-bad variant has a
 // row, each row names built-in scenarios and real checkers.
 func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
+	checkers := map[string]bool{}
+	for _, c := range check.All(check.Params{}) {
+		checkers[c.Name()] = true
+	}
 	rows := map[string]bool{}
 	for _, e := range chaos.VerificationMatrix {
 		rows[e.Variant] = true
 		require.NotEmpty(t, e.Scenarios, e.Variant)
 		require.NotEmpty(t, e.Invariants, e.Variant)
+		for _, inv := range e.Invariants {
+			require.True(t, checkers[inv], "%s: %q is not a checker of check.All", e.Variant, inv)
+		}
+		for _, s := range e.Scenarios {
+			_, ok := chaos.Lookup(s)
+			require.True(t, ok, "%s: %q is not a built-in scenario", e.Variant, s)
+		}
 	}
 	for _, v := range chaos.Variants {
 		if v != "good" {
