@@ -185,7 +185,8 @@ type API struct {
 	proc  *processor
 	owner string // random mark of this process's streams (see CreateJob)
 
-	pool chan struct{} // request slots; nil = unbounded
+	pool  chan struct{} // request slots; nil = unbounded
+	cpool *connPool     // the pooled variants' NATS connections; nil = one per request
 
 	mu       sync.Mutex
 	closed   bool
@@ -226,6 +227,9 @@ func New(cfg Config) (*API, error) {
 	a.owner = rand.Text()
 	if cfg.MaxConcurrent > 0 {
 		a.pool = make(chan struct{}, cfg.MaxConcurrent)
+	}
+	if beh.pooled {
+		a.cpool = newConnPool(a)
 	}
 	a.handler = a.middleware(a.routes())
 	a.proc = newProcessor(a)

@@ -25,7 +25,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"no nats url", Config{}, "NATSURL is required"},
-		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, "valid: ack-before-save, good, leak-connections, no-connect-timeout"},
+		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, `unknown variant "bogus" (valid: ack-before-save, `},
 		{"negative duration", Config{NATSURL: "nats://x", AckWait: -time.Second}, "AckWait -1s is negative"},
 		{"negative count", Config{NATSURL: "nats://x", MaxConcurrent: -1}, "MaxConcurrent -1 is negative"},
 		{"defaults", Config{NATSURL: "nats://x"}, ""},
@@ -65,7 +65,11 @@ func TestVariantsListed(t *testing.T) {
 		require.NoError(t, err)
 		a.Close()
 	}
-	require.Len(t, seen, 10)
+	require.Len(t, seen, 17)
+	_, err := New(Config{NATSURL: "nats://x", Variant: "bogus"})
+	for name := range seen {
+		require.ErrorContains(t, err, name, "the unknown-variant error lists every variant")
+	}
 }
 
 func TestLivenessNeedsNoNATSNorToken(t *testing.T) {

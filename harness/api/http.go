@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // maxBody bounds a request body (bytes).
@@ -230,11 +234,25 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
 			return
 		}
+		if a.beh.emptyOnError && !isTimeout(err) {
+			// The bug: only a timeout is NATS trouble; a refused or closed
+			// connection, or JetStream unavailable, reads as "no tasks".
+			a.log.Debug("reserve failed; answering no tasks", "job", id, "err", err)
+			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+			return
+		}
 		a.log.Warn("reserve failed", "job", id, "err", err)
 		writeError(w, http.StatusServiceUnavailable, unavailableMsg)
 		return
 	}
 	writeJSON(w, http.StatusOK, tasksBody{Tasks: tasks})
+}
+
+// isTimeout says whether err is a NATS or context timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoHeartbeat) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 type tasksBody struct {

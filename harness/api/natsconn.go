@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,6 +78,9 @@ func (c *trackedConn) Close() error {
 // when the request ends. Good: connect timeout, no reconnect, closed when
 // the request ends or is interrupted.
 func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
+	if a.cpool != nil {
+		return a.cpool.get(ctx)
+	}
 	opts := []nats.Option{
 		nats.Name("natschaos-api"),
 		nats.ErrorHandler(a.natsError),
@@ -96,6 +101,13 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 			nats.Timeout(a.cfg.ConnectTimeout),
 			nats.NoReconnect(),
 			nats.SetCustomDialer(&dialer{a: a, timeout: a.cfg.ConnectTimeout}))
+	case a.beh.retryRefused:
+		// The bug's dialer knows nothing of the request either: a retry
+		// goes on after the worker gave up.
+		opts = append(opts,
+			nats.Timeout(a.cfg.ConnectTimeout),
+			nats.NoReconnect(),
+			nats.SetCustomDialer(&dialer{a: a, timeout: a.cfg.ConnectTimeout}))
 	case a.beh.noTimeouts:
 		opts = append(opts,
 			nats.Timeout(hangTimeout),
@@ -108,6 +120,16 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 			nats.SetCustomDialer(&dialer{a: a, req: ctx, timeout: a.cfg.ConnectTimeout}))
 	}
 	nc, err := a.connect(a.cfg.NATSURL, opts)
+	for i := 0; err != nil && a.beh.retryRefused && i < badMaxReconnects && errors.Is(err, syscall.ECONNREFUSED); i++ {
+		// The bug: the client library retries a refused first connect
+		// (60 x 2s) although reconnect is off, and the request waits.
+		select {
+		case <-a.ctx.Done():
+			return nil, nil, ErrClosed
+		case <-time.After(badReconnectWait):
+		}
+		nc, err = a.connect(a.cfg.NATSURL, opts)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -112,6 +112,17 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	if a.beh.oneByOne {
 		return a.reserveOneByOne(ctx, nc, js, id, n)
 	}
+	if a.cpool != nil {
+		if cons, ok := a.cpool.consumer(nc, id); ok {
+			tasks, err := a.fetch(ctx, nc, cons, id, n)
+			if !errors.Is(err, nats.ErrNoResponders) {
+				return tasks, err
+			}
+			// Nobody answers the pull: the stream (and the consumer with
+			// it) may be gone. Look again, as a first /tasks does.
+			a.cpool.keep(nc, id, nil)
+		}
+	}
 	cons, err := a.openConsumer(ctx, js, id)
 	if errors.Is(err, errNoStream) {
 		return []Task{}, nil
@@ -119,9 +130,24 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, a.cfg.FetchWait)
-	defer cancel()
-	var tasks []Task
+	if a.cpool != nil {
+		a.cpool.keep(nc, id, cons)
+	}
+	return a.fetch(ctx, nc, cons, id, n)
+}
+
+// fetch is one batch pull of up to n tasks of job id on cons.
+func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer, id int64, n int) ([]Task, error) {
+	// The pull asks NATS to wait up to FetchWait; the client then waits for
+	// the pull's end as NATS signals it (the batch full, or its expiry
+	// status, which comes after every delivery of the pull on the same
+	// connection) with a guard of FetchWait + 1s, so that a delivery
+	// still on the wire when FetchWait runs out is received, not dropped.
+	// The late-fetch variant stops on its own timer instead.
+	deadline := time.Now().Add(a.cfg.FetchWait)
+	lost := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	defer nc.RemoveStatusListener(lost)
+	tasks := []Task{}
 	var ferr error
 	// In a cluster, a consumer created a moment ago may not yet have its
 	// pull subject's interest on this server (it crosses a route): the
@@ -129,23 +155,49 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	// That is not NATS trouble: ask again, within the same fetch wait.
 	for attempt := 0; ; attempt++ {
 		asked := time.Now()
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		wait := time.Until(deadline)
+		if wait < time.Millisecond {
+			break
+		}
+		opt := jetstream.FetchMaxWait(wait)
+		fctx, cancel := context.WithDeadline(ctx, deadline)
+		if a.beh.lateFetch {
+			opt = jetstream.FetchContext(fctx)
+		}
+		batch, err := cons.Fetch(n, opt)
 		if err != nil {
+			cancel()
 			return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
 		}
 		tasks = []Task{}
-		for m := range batch.Messages() {
-			if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
-				tasks = append(tasks, t)
+		msgs := batch.Messages()
+	read:
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break read
+				}
+				if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
+					tasks = append(tasks, t)
+				}
+			case <-ctx.Done():
+				break read // the request is over: nobody takes these
+			case <-lost:
+				break read // the connection is gone: nothing more comes
 			}
 		}
+		cancel()
 		ferr = batch.Error()
-		if len(tasks) > 0 || attempt >= noRespondersRetries || !errors.Is(ferr, nats.ErrNoResponders) || fctx.Err() != nil {
+		if ferr == nil {
+			ferr = ctx.Err()
+		}
+		if len(tasks) > 0 || attempt >= noRespondersRetries || !errors.Is(ferr, nats.ErrNoResponders) || time.Until(deadline) <= 0 {
 			break
 		}
 		select {
-		case <-fctx.Done():
-		case <-time.After(noRespondersPause):
+		case <-ctx.Done():
+		case <-time.After(min(noRespondersPause, time.Until(deadline))):
 		}
 	}
 	if errors.Is(ferr, context.DeadlineExceeded) && ctx.Err() == nil {
