@@ -24,6 +24,14 @@ var Variants = []string{
 	"recreate-stream",
 	"slow-ack",
 	"leak-connections",
+
+	"pooled",
+	"pooled-stale",
+	"connect-retry-on-refused",
+	"empty-on-error",
+	"late-fetch",
+	"ack-connection-setup",
+	"consumer-first-cleanup",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").

@@ -120,9 +120,10 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 			nats.SetCustomDialer(&dialer{a: a, req: ctx, timeout: a.cfg.ConnectTimeout}))
 	}
 	nc, err := a.connect(a.cfg.NATSURL, opts)
-	for i := 0; err != nil && a.beh.retryRefused && i < badMaxReconnects && errors.Is(err, syscall.ECONNREFUSED); i++ {
+	for i := 0; err != nil && a.beh.retryRefused && i < badMaxReconnects && (errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNREFUSED)); i++ {
 		// The bug: the client library retries a refused first connect
 		// (60 x 2s) although reconnect is off, and the request waits.
+		// (nats.go reports a refused connect as ErrNoServers.)
 		select {
 		case <-a.ctx.Done():
 			return nil, nil, ErrClosed
