@@ -69,6 +69,11 @@ type SUT struct {
 	OpTimeout      time.Duration // timeout of every JetStream metadata call and publish
 	FetchWait      time.Duration // the batch fetch's wait
 	MaxConcurrent  int           // requests the API serves at once; 0 = unbounded
+	// Processes and Threads run the API as Processes web-server processes
+	// of Threads request threads (default 1: one request at a time per
+	// process); see api.Config. 0 = unbounded.
+	Processes int
+	Threads   int
 	// Cluster is how many NATS servers the embedded stack runs: 0 or 1 for
 	// one server, 3 for a JetStream cluster whose routes go through the
 	// links route-1 (node 1 ↔ 2), route-2 (2 ↔ 3) and route-3 (3 ↔ 1), with
@@ -212,7 +217,7 @@ func (s Scenario) Validate() error {
 		v    int
 	}{
 		{"sut.max_deliver", s.SUT.MaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending},
-		{"sut.max_concurrent", s.SUT.MaxConcurrent},
+		{"sut.max_concurrent", s.SUT.MaxConcurrent}, {"sut.processes", s.SUT.Processes}, {"sut.threads", s.SUT.Threads},
 		{"workload.tasks", s.Workload.Tasks}, {"workload.workers", s.Workload.Workers},
 		{"workload.batch_size", s.Workload.BatchSize}, {"workload.alt_batch_size", s.Workload.AltBatchSize},
 		{"workload.fetchers", s.Workload.Fetchers},
@@ -224,6 +229,12 @@ func (s Scenario) Validate() error {
 	}
 	if s.Expect.Duplicates != nil && *s.Expect.Duplicates < 0 {
 		return bad("expect.duplicates", "%d must be ≥ 0", *s.Expect.Duplicates)
+	}
+	if s.SUT.Processes > 0 && s.SUT.MaxConcurrent > 0 {
+		return bad("sut.processes", "set either processes (with threads) or max_concurrent, not both")
+	}
+	if s.SUT.Threads > 0 && s.SUT.Processes == 0 {
+		return bad("sut.threads", "threads needs processes")
 	}
 	if c := s.SUT.Cluster; c != 0 && c != 1 && c != ClusterSize {
 		return bad("sut.cluster", "cluster %d: 1 (one server) or %d (a JetStream cluster)", c, ClusterSize)

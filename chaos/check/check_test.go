@@ -132,6 +132,8 @@ var cases = []tcase{
 	{file: "round-trips/pass-one-size.jsonl", verdict: "pass"},
 	{file: "round-trips/fail-slope.jsonl", verdict: "fail", violations: 1},
 	{file: "round-trips/fail-budget.jsonl", verdict: "fail", violations: 1},
+	{file: "round-trips/pass-pooled.jsonl", verdict: "pass"},
+	{file: "round-trips/fail-budget-one-by-one.jsonl", verdict: "fail", violations: 1},
 	{file: "round-trips/unknown-no-conns.jsonl", verdict: "unknown"},
 
 	{file: "terminal-guard/pass.jsonl", verdict: "pass"},

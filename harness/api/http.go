@@ -50,10 +50,10 @@ func (a *API) middleware(next http.Handler) http.Handler {
 		a.inflight.Add(1)
 		a.mu.Unlock()
 		defer a.inflight.Done()
-		if a.pool != nil {
+		if pool := a.slots(r); pool != nil {
 			select {
-			case a.pool <- struct{}{}:
-				defer func() { <-a.pool }()
+			case pool <- struct{}{}:
+				defer func() { <-pool }()
 			case <-r.Context().Done():
 				return
 			case <-a.ctx.Done():
@@ -63,6 +63,30 @@ func (a *API) middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// processKey keys the process an HTTP connection belongs to (Threads > 1).
+type processKey struct{}
+
+// connProcess assigns an accepted HTTP connection to a process, round robin.
+func (a *API) connProcess(ctx context.Context, _ net.Conn) context.Context {
+	if a.procs == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, processKey{}, int(a.next.Add(1)%uint64(len(a.procs))))
+}
+
+// slots is the pool a request waits in: its connection's process's
+// threads, or the API's one pool (nil: unbounded).
+func (a *API) slots(r *http.Request) chan struct{} {
+	if a.procs == nil {
+		return a.pool
+	}
+	i, ok := r.Context().Value(processKey{}).(int)
+	if !ok { // mounted with Handler: no connection to follow
+		i = int(a.next.Add(1) % uint64(len(a.procs)))
+	}
+	return a.procs[i]
 }
 
 // requestContext is the request's context, also canceled by Close.

@@ -11,7 +11,8 @@ import (
 
 // Settings of the pooled variants' connection pool.
 const (
-	// DefaultPoolSize bounds the pool when Config.MaxConcurrent does not.
+	// DefaultPoolSize bounds the pool when neither Config.MaxConcurrent nor
+	// Config.Processes does.
 	DefaultPoolSize = 16
 	// poolIdle is how long a pooled connection stays open unused: when the
 	// load stops, the pool's connections close (connection-leak judges the
@@ -39,6 +40,9 @@ type idleConn struct {
 
 func newConnPool(a *API) *connPool {
 	size := a.cfg.MaxConcurrent
+	if a.cfg.Processes > 0 {
+		size = a.cfg.Processes * max(a.cfg.Threads, 1)
+	}
 	if size <= 0 {
 		size = DefaultPoolSize
 	}
