@@ -37,7 +37,7 @@ const maxRoundTripSlope = 0.1
 // api-nats.
 type RoundTrips struct {
 	base
-	seen     bool // any conn event on api-nats
+	seen     bool    // any conn event on api-nats
 	n        int     // connections that pulled
 	sy       float64 // their js_api
 	n1       int     // of them, connections of one pull: the slope's points

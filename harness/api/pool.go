@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -51,8 +52,9 @@ func newConnPool(a *API) *connPool {
 	return p
 }
 
-// get takes a connection from the pool, or opens one, waiting for a slot
-// within ctx; release gives it back (or closes it if it broke or ctx ended).
+// get takes a connection from the pool (the good pool checks it with a
+// PING first), or opens one, waiting for a slot within ctx; release gives
+// it back (or closes it if it broke or ctx ended).
 func (p *connPool) get(ctx context.Context) (*nats.Conn, func(), error) {
 	select {
 	case p.slots <- struct{}{}:
@@ -62,6 +64,19 @@ func (p *connPool) get(ctx context.Context) (*nats.Conn, func(), error) {
 		return nil, nil, ErrClosed
 	}
 	nc := p.takeIdle()
+	if nc != nil && !p.a.beh.poolStale {
+		// The health check: one PING round trip within the connect
+		// timeout. A connection that does not answer is dropped and the
+		// request fails fast, as a connect to an unreachable NATS would.
+		fctx, cancel := context.WithTimeout(ctx, p.a.cfg.ConnectTimeout)
+		err := nc.FlushWithContext(fctx)
+		cancel()
+		if err != nil {
+			p.discard(nc)
+			<-p.slots
+			return nil, nil, fmt.Errorf("pooled connection health check: %w", err)
+		}
+	}
 	if nc == nil {
 		var err error
 		if nc, err = p.dial(); err != nil {
