@@ -30,7 +30,7 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	if spec.Pipeline == "" {
 		spec.Pipeline = DefaultPipeline
 	}
-	nc, release, err := a.requestConn(ctx)
+	nc, release, err := a.ownConn(ctx)
 	if err != nil {
 		return Job{}, err
 	}

@@ -76,11 +76,19 @@ func (c *trackedConn) Close() error {
 // requestConn opens the NATS connection of one request, with the
 // variant's connection settings, and returns the function that releases it
 // when the request ends. Good: connect timeout, no reconnect, closed when
-// the request ends or is interrupted.
+// the request ends or is interrupted. The pooled variants take a pooled
+// connection instead.
 func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 	if a.cpool != nil {
 		return a.cpool.get(ctx)
 	}
+	return a.ownConn(ctx)
+}
+
+// ownConn is requestConn without the pool: job creation uses it in every
+// variant, so that the pool serves the hot path (/tasks) and a pooled
+// connection's JetStream requests are those of the /tasks calls it served.
+func (a *API) ownConn(ctx context.Context) (*nats.Conn, func(), error) {
 	opts := []nats.Option{
 		nats.Name("natschaos-api"),
 		nats.ErrorHandler(a.natsError),
