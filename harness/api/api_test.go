@@ -303,6 +303,12 @@ func TestNATSUnreachable(t *testing.T) {
 		{"swallow-timeout refused", VariantSwallowTimeout, refused, 200},
 		{"swallow-timeout blackhole", VariantSwallowTimeout, blackhole, 200},
 		{"no-connect-timeout blackhole", VariantNoConnectTimeout, blackhole, 0},
+		{"empty-on-error refused", VariantEmptyOnError, refused, 200},
+		{"empty-on-error blackhole", VariantEmptyOnError, blackhole, 503},
+		{"connect-retry-on-refused refused", VariantConnectRetryOnRefused, refused, 0},
+		{"connect-retry-on-refused blackhole", VariantConnectRetryOnRefused, blackhole, 503},
+		{"pooled refused", VariantPooled, refused, 503},
+		{"pooled blackhole", VariantPooled, blackhole, 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
