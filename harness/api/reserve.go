@@ -138,12 +138,7 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 
 // fetch is one batch pull of up to n tasks of job id on cons.
 func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer, id int64, n int) ([]Task, error) {
-	// The pull asks NATS to wait up to FetchWait; the client then waits for
-	// the pull's end as NATS signals it (the batch full, or its expiry
-	// status, which comes after every delivery of the pull on the same
-	// connection) with a guard of FetchWait + 1s, so that a delivery
-	// still on the wire when FetchWait runs out is received, not dropped.
-	// The late-fetch variant stops on its own timer instead.
+	// See pull; the late-fetch variant stops on its own timer instead.
 	deadline := time.Now().Add(a.cfg.FetchWait)
 	lost := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	defer nc.RemoveStatusListener(lost)
@@ -159,38 +154,10 @@ func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer,
 		if wait < time.Millisecond {
 			break
 		}
-		opt := jetstream.FetchMaxWait(wait)
-		fctx, cancel := context.WithDeadline(ctx, deadline)
 		if a.beh.lateFetch {
-			opt = jetstream.FetchContext(fctx)
-		}
-		batch, err := cons.Fetch(n, opt)
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
-		}
-		tasks = []Task{}
-		msgs := batch.Messages()
-	read:
-		for {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break read
-				}
-				if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
-					tasks = append(tasks, t)
-				}
-			case <-ctx.Done():
-				break read // the request is over: nobody takes these
-			case <-lost:
-				break read // the connection is gone: nothing more comes
-			}
-		}
-		cancel()
-		ferr = batch.Error()
-		if ferr == nil {
-			ferr = ctx.Err()
+			tasks, ferr = a.fetchLate(ctx, cons, id, n, deadline, asked, lost)
+		} else {
+			tasks, ferr = a.pull(ctx, nc, id, n, wait, asked, lost)
 		}
 		if len(tasks) > 0 || attempt >= noRespondersRetries || !errors.Is(ferr, nats.ErrNoResponders) || time.Until(deadline) <= 0 {
 			break
@@ -215,6 +182,96 @@ func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer,
 		return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), ferr)
 	}
 	return tasks, nil
+}
+
+// pullGuard is how long a pull is read past its wait when NATS does not
+// say it ended (a lost status message).
+const pullGuard = time.Second
+
+// pull is one batch pull of up to n tasks of job id: one pull request that
+// NATS holds open for wait, read until the batch is full or NATS ends the
+// pull (its expiry status, which comes after every delivery of the pull on
+// the same connection), with a guard of wait + pullGuard, or until ctx
+// ends or the connection drops. So a delivery still on the wire when wait
+// runs out (a slow link) is received and handed out, not dropped — and
+// nothing outlives the call. Pull statuses: 100 heartbeat, 404/408 the
+// pull's end, 409 the pull refused or cut short, 503 no responders.
+func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait time.Duration, asked time.Time, lost <-chan nats.Status) ([]Task, error) {
+	ch := make(chan *nats.Msg, n+16)
+	inbox := nc.NewInbox()
+	sub, err := nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, fmt.Errorf("pull subscription: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req, err := json.Marshal(struct {
+		Batch   int   `json:"batch"`
+		Expires int64 `json:"expires"`
+	}{n, wait.Nanoseconds()})
+	if err != nil {
+		return nil, err
+	}
+	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+StreamName(id)+"."+ConsumerName(id), inbox, req); err != nil {
+		return nil, fmt.Errorf("pull request: %w", err)
+	}
+	guard := time.NewTimer(wait + pullGuard)
+	defer guard.Stop()
+	tasks := []Task{}
+	for len(tasks) < n {
+		select {
+		case m := <-ch:
+			if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+				switch status {
+				case "100":
+					continue
+				case "404", "408":
+					return tasks, nil
+				case "503":
+					return tasks, nats.ErrNoResponders
+				default:
+					return tasks, fmt.Errorf("pull ended with status %s %s", status, m.Header.Get("Description"))
+				}
+			}
+			if t, ok := a.received(id, m.Reply, m.Data, asked); ok {
+				tasks = append(tasks, t)
+			}
+		case <-guard.C:
+			return tasks, nil
+		case <-ctx.Done():
+			return tasks, ctx.Err() // the request is over: nobody takes these
+		case <-lost:
+			return tasks, fmt.Errorf("nats connection %s during fetch", nc.Status())
+		}
+	}
+	return tasks, nil
+}
+
+// fetchLate is the late-fetch variant's fetch: the client library's fetch
+// under a context whose deadline is the fetch wait, which asks NATS for 90 %
+// of it and abandons the pull at the deadline, deliveries still on the wire
+// included.
+func (a *API) fetchLate(ctx context.Context, cons jetstream.Consumer, id int64, n int, deadline, asked time.Time, lost <-chan nats.Status) ([]Task, error) {
+	fctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return nil, err
+	}
+	tasks := []Task{}
+	msgs := batch.Messages()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return tasks, batch.Error()
+			}
+			if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
+				tasks = append(tasks, t)
+			}
+		case <-lost:
+			return tasks, fmt.Errorf("nats connection lost during fetch")
+		}
+	}
 }
 
 // openConsumer is the metadata part of a reserve: stream info (+1 JetStream
