@@ -28,6 +28,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, `unknown variant "bogus" (valid: ack-before-save, `},
 		{"negative duration", Config{NATSURL: "nats://x", AckWait: -time.Second}, "AckWait -1s is negative"},
 		{"negative count", Config{NATSURL: "nats://x", MaxConcurrent: -1}, "MaxConcurrent -1 is negative"},
+		{"processes and max concurrent", Config{NATSURL: "nats://x", Processes: 2, MaxConcurrent: 4}, "either Processes"},
+		{"threads alone", Config{NATSURL: "nats://x", Threads: 2}, "Threads needs Processes"},
 		{"defaults", Config{NATSURL: "nats://x"}, ""},
 	}
 	for _, tt := range tests {
@@ -737,6 +739,41 @@ func TestConnectionPerRequest(t *testing.T) {
 				return nil
 			})
 			require.Equal(t, tt.leaked, e.api.Stats().Open)
+		})
+	}
+}
+
+// TestProcessesServeOneRequestEach: with sync processes (Threads 1) a
+// /tasks call holding the only process (a half-open NATS: it waits for
+// the connect timeout) makes the liveness probe wait for it; a second
+// process answers the probe at once.
+func TestProcessesServeOneRequestEach(t *testing.T) {
+	for procs, waits := range map[int]bool{1: true, 2: false} {
+		t.Run(fmt.Sprintf("processes=%d", procs), func(t *testing.T) {
+			e := newEnv(t, nil, withNATSURL(blackhole(t)), func(c *Config) { c.Processes, c.Threads = procs, 1 })
+			id := seedJob(e.api, StatusStarted, 1)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+			}()
+			t.Cleanup(wg.Wait)
+			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+				if e.api.Stats().Dials == 0 {
+					return fmt.Errorf("the /tasks call has not dialed NATS yet")
+				}
+				return nil
+			})
+			start := time.Now()
+			code, _ := e.do("GET", "/api/v2/", "", nil, 2*time.Second)
+			took := time.Since(start)
+			require.Equal(t, 200, code)
+			if waits {
+				require.Greater(t, took, 200*time.Millisecond, "the probe did not wait for the busy process")
+			} else {
+				require.Less(t, took, 200*time.Millisecond, "the probe waited although a process was free")
+			}
 		})
 	}
 }
