@@ -777,3 +777,35 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 		})
 	}
 }
+
+// TestDispatchMode: a job created with a dispatch mode other than
+// async_api has no stream, and /tasks on it answers 400 without touching
+// NATS; an unknown mode is refused at creation.
+func TestDispatchMode(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, mode := range []string{DispatchSyncAPI, DispatchInternal} {
+		t.Run(mode, func(t *testing.T) {
+			dials := e.api.Stats().Dials
+			code, body := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{
+				"name": "t", "dispatch_mode": mode, "start_now": true, "total": 3,
+			}, 5*time.Second)
+			require.Equal(t, http.StatusCreated, code, string(body))
+			var r struct {
+				ID int64 `json:"id"`
+			}
+			require.NoError(t, json.Unmarshal(body, &r))
+			j, ok := e.api.Job(r.ID)
+			require.True(t, ok)
+			require.Equal(t, mode, j.Dispatch)
+			require.False(t, e.streamExists(r.ID))
+			code, _ = e.tasks(r.ID, 2, 5*time.Second)
+			require.Equal(t, http.StatusBadRequest, code)
+			require.Equal(t, dials, e.api.Stats().Dials, "no NATS traffic for a job that is not async")
+		})
+	}
+	code, _ := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{"name": "t", "dispatch_mode": "carrier-pigeon", "total": 3}, 5*time.Second)
+	require.Equal(t, http.StatusBadRequest, code)
+	id := e.createJob(1, true)
+	j, _ := e.api.Job(id)
+	require.Equal(t, DispatchAsyncAPI, j.Dispatch)
+}

@@ -156,7 +156,19 @@ type JobSpec struct {
 	Pipeline string // pipeline slug; "" = DefaultPipeline
 	Total    int    // number of tasks; the job is SUCCESS once Total results are stored; ≥ 1
 	StartNow bool   // STARTED at once; else CREATED (and /tasks serves nothing)
+	// Dispatch is how the job's tasks reach the workers: DispatchAsyncAPI
+	// ("" too: a NATS stream that workers reserve from through /tasks), or
+	// DispatchSyncAPI / DispatchInternal, which have no stream: /tasks on
+	// such a job is a 400, with no NATS traffic.
+	Dispatch string
 }
+
+// The dispatch modes of a job (JobSpec.Dispatch).
+const (
+	DispatchAsyncAPI = "async_api"
+	DispatchSyncAPI  = "sync_api"
+	DispatchInternal = "internal"
+)
 
 type createBody struct {
 	Name         string `json:"name"`
@@ -177,15 +189,15 @@ func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	case b.Total == nil || *b.Total < 1:
 		writeError(w, http.StatusBadRequest, "total must be an integer ≥ 1")
 		return
-	case b.DispatchMode != "" && b.DispatchMode != "async_api":
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("dispatch_mode %q is not supported (async_api)", b.DispatchMode))
+	case b.DispatchMode != "" && b.DispatchMode != DispatchAsyncAPI && b.DispatchMode != DispatchSyncAPI && b.DispatchMode != DispatchInternal:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("dispatch_mode %q is unknown (async_api, sync_api, internal)", b.DispatchMode))
 		return
 	}
 	if !a.authorized(r) {
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return
 	}
-	spec := JobSpec{Name: b.Name, Pipeline: b.PipelineSlug, Total: *b.Total, StartNow: b.StartNow != nil && *b.StartNow}
+	spec := JobSpec{Name: b.Name, Pipeline: b.PipelineSlug, Total: *b.Total, StartNow: b.StartNow != nil && *b.StartNow, Dispatch: b.DispatchMode}
 	if spec.Pipeline == "" {
 		spec.Pipeline = b.Pipeline
 	}
@@ -226,8 +238,9 @@ func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleTasks is POST /jobs/{id}/tasks/, checked in PROTOCOL.md's order:
-// bad body 400, unknown job 404, token 401, terminal-job guard (no NATS at
-// all), missing stream, one pull, NATS trouble 503.
+// bad body 400, unknown job 404, token 401, a job not dispatched through
+// the async API 400 and the terminal-job guard (both with no NATS at all),
+// missing stream, one pull, NATS trouble 503.
 func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		BatchSize *int `json:"batch_size"`
@@ -242,6 +255,10 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	id, ok := a.jobOf(w, r)
 	if !ok {
+		return
+	}
+	if d := a.jobs.dispatch(id); d != "" && d != DispatchAsyncAPI {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("job %d is dispatched %s, not through the async API", id, d))
 		return
 	}
 	if status, _ := a.jobs.status(id); !servesTasks(status) && !a.beh.noGuard {
