@@ -32,6 +32,7 @@ var Variants = []string{
 	"late-fetch",
 	"ack-connection-setup",
 	"consumer-first-cleanup",
+	"seen-only-on-success",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").

@@ -64,6 +64,8 @@ var VerificationMatrix = []Expectation{
 		Invariants: []string{"ack-in-time", "duplicates"}},
 	{Variant: "consumer-first-cleanup", Scenarios: []string{"job-end-race"},
 		Invariants: []string{"duplicates", "terminal-guard"}},
+	{Variant: "seen-only-on-success", Scenarios: []string{"nats-down"},
+		Invariants: []string{"workers-seen"}},
 }
 
 // GoodVariants are the variants that must pass every scenario of the

@@ -32,6 +32,10 @@ const floodSlack = 1
 // one link within FloodSettle are a storm — connections that should have
 // closed dialling back while nothing asks for them.
 //
+// A connection whose close shows it served only other jobs (requests and
+// acks naming other streams, nothing of the run's: another job's worker on
+// the same API) is not an attempt of this run and is not counted.
+//
 // Server-wide total_connections is reported as a cross-check figure,
 // never the verdict. Unknown without conn events.
 type ConnectionFlood struct {
@@ -40,7 +44,8 @@ type ConnectionFlood struct {
 	results200 int
 	acks       int
 	jobs       int
-	opens      map[string][]float64 // link → times of its open events
+	opens      map[connKey]float64 // connection → when it opened
+	foreign    int                 // connections that served only other jobs
 	busy       []span               // when work was in flight or just done (merged as it comes)
 	samples    int
 	firstTotal uint64
@@ -52,7 +57,7 @@ type span struct{ from, to float64 }
 
 // NewConnectionFlood returns the connection-flood checker.
 func NewConnectionFlood(p Params) *ConnectionFlood {
-	return &ConnectionFlood{base: newBase(p), opens: map[string][]float64{}}
+	return &ConnectionFlood{base: newBase(p), opens: map[connKey]float64{}}
 }
 
 // Name implements [Checker].
@@ -83,9 +88,17 @@ func (c *ConnectionFlood) Observe(e *history.Event) {
 	case history.KindConn:
 		switch e.Phase {
 		case history.ConnOpen:
-			c.opens[e.Link] = append(c.opens[e.Link], e.T)
+			c.opens[connKey{e.Link, e.ConnID}] = e.T
 		case history.ConnClose:
 			c.acks += e.Acks
+			if e.Foreign > 0 && e.JSAPI == 0 && e.Pulls == 0 && e.Acks == 0 && e.Msgs == 0 {
+				// It served only other jobs (another job's worker on the
+				// same API): not an attempt of this run's work.
+				if _, ok := c.opens[connKey{e.Link, e.ConnID}]; ok {
+					delete(c.opens, connKey{e.Link, e.ConnID})
+					c.foreign++
+				}
+			}
 		}
 	case history.KindServer:
 		if c.samples == 0 {
@@ -132,11 +145,16 @@ func (c *ConnectionFlood) Result() Result {
 	if c.samples >= 2 && c.lastTotal >= c.firstTotal {
 		figs["server_connections_opened"] = float64(c.lastTotal - c.firstTotal) // cross-check only
 	}
-	if len(c.opens) == 0 {
+	figs["connections_of_other_jobs"] = float64(c.foreign)
+	if len(c.opens) == 0 && c.foreign == 0 {
 		return unknown(name, "no conn events (no recording tap on the NATS links)", figs)
 	}
-	links := make([]string, 0, len(c.opens))
-	for l := range c.opens {
+	byLink := map[string][]float64{}
+	for k, t := range c.opens {
+		byLink[k.link] = append(byLink[k.link], t)
+	}
+	links := make([]string, 0, len(byLink))
+	for l := range byLink {
 		links = append(links, l)
 	}
 	sort.Strings(links)
@@ -147,7 +165,7 @@ func (c *ConnectionFlood) Result() Result {
 	var parts []string
 	total := 0
 	for _, l := range links {
-		ts := c.opens[l]
+		ts := byLink[l]
 		sort.Float64s(ts)
 		total += len(ts)
 		figs["connections_"+l] = float64(len(ts))

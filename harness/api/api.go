@@ -200,6 +200,7 @@ type API struct {
 	cancel context.CancelFunc
 
 	jobs  *jobStore
+	seen  seenBook
 	proc  *processor
 	owner string // random mark of this process's streams (see CreateJob)
 

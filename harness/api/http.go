@@ -257,11 +257,17 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !a.beh.seenLate {
+		a.markSeen(r)
+	}
 	if d := a.jobs.dispatch(id); d != "" && d != DispatchAsyncAPI {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("job %d is dispatched %s, not through the async API", id, d))
 		return
 	}
 	if status, _ := a.jobs.status(id); !servesTasks(status) && !a.beh.noGuard {
+		if a.beh.seenLate {
+			a.markSeen(r)
+		}
 		writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
 		return
 	}
@@ -285,6 +291,10 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 		a.log.Warn("reserve failed", "job", id, "err", err)
 		writeError(w, http.StatusServiceUnavailable, unavailableMsg)
 		return
+	}
+	if a.beh.seenLate {
+		// The bug: the worker is marked seen only once NATS answered.
+		a.markSeen(r)
 	}
 	writeJSON(w, http.StatusOK, tasksBody{Tasks: tasks})
 }
@@ -327,6 +337,9 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !a.beh.seenLate {
+		a.markSeen(r)
+	}
 	items := make([]item, len(parsed))
 	tasks := make([]map[string]string, len(parsed))
 	for i, p := range parsed {
@@ -337,6 +350,9 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 		a.log.Warn("queue results", "job", id, "n", len(items), "err", err)
 		writeError(w, http.StatusServiceUnavailable, "Result queue temporarily unavailable")
 		return
+	}
+	if a.beh.seenLate {
+		a.markSeen(r)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status": "accepted", "job_id": id, "results_queued": len(items), "tasks": tasks,

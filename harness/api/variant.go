@@ -30,6 +30,7 @@ const (
 	VariantLateFetch             = "late-fetch"
 	VariantAckConnectionSetup    = "ack-connection-setup"
 	VariantConsumerFirstCleanup  = "consumer-first-cleanup"
+	VariantSeenOnlyOnSuccess     = "seen-only-on-success"
 )
 
 // Variant names one behaviour of the reference API: the good one, or a
@@ -60,6 +61,7 @@ type behaviour struct {
 	lateFetch     bool // the fetch stops on a client timer, dropping deliveries still on the wire
 	ackSetup      bool // every ack opens its own connection and ensures the advisories stream first
 	consumerFirst bool // cleanup deletes the consumer, then the stream
+	seenLate      bool // a worker is marked seen only after its call succeeded
 }
 
 var variants = []struct {
@@ -84,6 +86,7 @@ var variants = []struct {
 	{Variant{VariantLateFetch, "the batch fetch stops on its own timer and unsubscribes while the pull's deliveries are still on the wire"}, behaviour{lateFetch: true}},
 	{Variant{VariantAckConnectionSetup, "every ack opens its own NATS connection and first ensures the advisories stream: a connection and a JetStream API call per ack"}, behaviour{ackSetup: true}},
 	{Variant{VariantConsumerFirstCleanup, "cleanup deletes the job's consumer before its stream: a racing /tasks recreates the consumer, which hands everything out again"}, behaviour{consumerFirst: true}},
+	{Variant{VariantSeenOnlyOnSuccess, "a worker is marked seen only when its /tasks or /result succeeded: during NATS trouble polling workers go unseen"}, behaviour{seenLate: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.
