@@ -46,7 +46,7 @@ type ConnectionFlood struct {
 	jobs       int
 	opens      map[connKey]float64 // connection → when it opened
 	foreign    int                 // connections that served only other jobs
-	busy       []span               // when work was in flight or just done (merged as it comes)
+	busy       []span              // when work was in flight or just done (merged as it comes)
 	samples    int
 	firstTotal uint64
 	lastTotal  uint64
