@@ -135,6 +135,7 @@ var cases = []tcase{
 	{file: "round-trips/fail-budget.jsonl", verdict: "fail", violations: 1},
 	{file: "round-trips/pass-pooled.jsonl", verdict: "pass"},
 	{file: "workers-seen/pass.jsonl", verdict: "pass"},
+	{file: "workers-seen/pass-injected-503.jsonl", verdict: "pass"},
 	{file: "workers-seen/fail-unseen-503.jsonl", verdict: "fail", violations: 2},
 	{file: "workers-seen/fail-other-worker.jsonl", verdict: "fail", violations: 1},
 	{file: "workers-seen/unknown-no-seen.jsonl", verdict: "unknown"},

@@ -14,11 +14,14 @@ import (
 // or /result call that the API answered 200 or 503 must have a seen event
 // of its worker between the call's start and its end plus ε; a worker
 // polling through NATS trouble (503s) must still be seen. Calls with no
-// answer (dropped, timed out) or another status are not judged. Unknown
+// answer (dropped, timed out) or another status, and calls during an
+// http_status or http_abort fault (the proxy may have answered in the
+// API's place), are not judged. Unknown
 // when the history has no seen event at all (an API that does not report
 // worker tracking, e.g. in external mode).
 type WorkersSeen struct {
 	base
+	faults  windows            // injected answers: the API never saw those calls
 	last    map[string]float64 // worker → its latest seen event
 	seen    int
 	judged  int
@@ -28,7 +31,7 @@ type WorkersSeen struct {
 
 // NewWorkersSeen returns the workers-seen checker.
 func NewWorkersSeen(p Params) *WorkersSeen {
-	return &WorkersSeen{base: newBase(p), last: map[string]float64{}, workers: map[string]bool{}}
+	return &WorkersSeen{base: newBase(p), faults: windows{match: injectedAnswer}, last: map[string]float64{}, workers: map[string]bool{}}
 }
 
 // Name implements [Checker].
@@ -39,6 +42,7 @@ func (c *WorkersSeen) Observe(e *history.Event) {
 	if c.config(e) {
 		return
 	}
+	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindSeen:
 		c.seen++
@@ -48,9 +52,12 @@ func (c *WorkersSeen) Observe(e *history.Event) {
 			(!strings.Contains(e.Path, "/tasks") && !strings.Contains(e.Path, "/result")) {
 			return
 		}
+		start := callStart(e)
+		if c.faults.overlaps(start, e.T) {
+			return // the proxy may have answered in the API's place
+		}
 		c.judged++
 		c.workers[e.Worker] = true
-		start := callStart(e)
 		if t, ok := c.last[e.Worker]; !ok || t < start-c.eps || t > e.T+c.eps {
 			c.o.add("", "", e.T, "%s %s answered %d at %.3fs (called at %.3fs) without marking %s seen",
 				e.Worker, e.Path, e.Status, e.T, start, e.Worker)
@@ -71,3 +78,6 @@ func (c *WorkersSeen) Result() Result {
 	return result(name, &c.o, figs, fmt.Sprintf("%d /tasks and /result calls of %d workers judged: %d without their worker marked seen",
 		c.judged, len(c.workers), c.o.n))
 }
+
+// injectedAnswer matches the faults whose answers do not come from the API.
+func injectedAnswer(name, _ string) bool { return name == "http_status" || name == "http_abort" }
