@@ -13,7 +13,7 @@
 //
 // Connections: request handlers open one NATS connection per request that
 // needs NATS (POST /jobs/, /tasks, /cancel) and close it when the request
-// ends; the result processor keeps one connection of its own to
+// ends (the pooled variants share a bounded pool instead, see pool.go); the result processor keeps one connection of its own to
 // ResultsNATSURL, re-opened after any error, for acks and for deleting a
 // finished job's consumer and stream. [API.Stats] counts them.
 //
