@@ -54,7 +54,7 @@ var VerificationMatrix = []Expectation{
 
 	{Variant: "pooled-stale", Scenarios: []string{"nats-restart"},
 		Invariants: []string{"fast-503", "tasks-latency"}},
-	{Variant: "connect-retry-on-refused", Scenarios: []string{"nats-down"},
+	{Variant: "connect-retry-on-refused", Scenarios: []string{"nats-down", "nats-down-long"},
 		Invariants: []string{"fast-503", "tasks-latency", "liveness"}},
 	{Variant: "empty-on-error", Scenarios: []string{"nats-down"},
 		Invariants: []string{"fast-503"}},
