@@ -259,6 +259,8 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			MaxDeliver:     s.SUT.MaxDeliver,
 			MaxAckPending:  s.SUT.MaxAckPending,
 			MaxConcurrent:  s.SUT.MaxConcurrent,
+			Processes:      s.SUT.Processes,
+			Threads:        s.SUT.Threads,
 			Replicas:       s.Nodes(),
 		},
 		Worker: worker.Config{

@@ -24,6 +24,15 @@ var Variants = []string{
 	"recreate-stream",
 	"slow-ack",
 	"leak-connections",
+
+	"pooled",
+	"pooled-stale",
+	"connect-retry-on-refused",
+	"empty-on-error",
+	"late-fetch",
+	"ack-connection-setup",
+	"consumer-first-cleanup",
+	"seen-only-on-success",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").
@@ -61,6 +70,11 @@ type SUT struct {
 	OpTimeout      time.Duration // timeout of every JetStream metadata call and publish
 	FetchWait      time.Duration // the batch fetch's wait
 	MaxConcurrent  int           // requests the API serves at once; 0 = unbounded
+	// Processes and Threads run the API as Processes web-server processes
+	// of Threads request threads (default 1: one request at a time per
+	// process); see api.Config. 0 = unbounded.
+	Processes int
+	Threads   int
 	// Cluster is how many NATS servers the embedded stack runs: 0 or 1 for
 	// one server, 3 for a JetStream cluster whose routes go through the
 	// links route-1 (node 1 ↔ 2), route-2 (2 ↔ 3) and route-3 (3 ↔ 1), with
@@ -237,6 +251,7 @@ func (s Scenario) Validate() error {
 	}{
 		{"sut.max_deliver", s.SUT.MaxDeliver, MaxMaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending, MaxMaxAckPending},
 		{"sut.max_concurrent", s.SUT.MaxConcurrent, MaxConcurrent},
+		{"sut.processes", s.SUT.Processes, MaxConcurrent}, {"sut.threads", s.SUT.Threads, MaxConcurrent},
 		{"workload.tasks", s.Workload.Tasks, MaxTasks}, {"workload.workers", s.Workload.Workers, MaxWorkers},
 		{"workload.batch_size", s.Workload.BatchSize, MaxBatchSize}, {"workload.alt_batch_size", s.Workload.AltBatchSize, MaxBatchSize},
 		{"workload.fetchers", s.Workload.Fetchers, MaxFetchers},
@@ -249,6 +264,12 @@ func (s Scenario) Validate() error {
 		if n.v > n.max {
 			return bad(n.path, "%d is more than %d", n.v, n.max)
 		}
+	}
+	if s.SUT.Processes > 0 && s.SUT.MaxConcurrent > 0 {
+		return bad("sut.processes", "set either processes (with threads) or max_concurrent, not both")
+	}
+	if s.SUT.Threads > 0 && s.SUT.Processes == 0 {
+		return bad("sut.threads", "threads needs processes")
 	}
 	if c := s.SUT.Cluster; c != 0 && c != 1 && c != ClusterSize {
 		return bad("sut.cluster", "cluster %d: 1 (one server) or %d (a JetStream cluster)", c, ClusterSize)

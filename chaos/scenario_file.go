@@ -342,6 +342,8 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 				"op_timeout":      d.dur(&u.OpTimeout),
 				"fetch_wait":      d.dur(&u.FetchWait),
 				"max_concurrent":  d.int(&u.MaxConcurrent),
+				"processes":       d.int(&u.Processes),
+				"threads":         d.int(&u.Threads),
 				"cluster":         d.int(&u.Cluster),
 			})
 		},
@@ -512,6 +514,8 @@ func (s Scenario) MarshalYAML() (any, error) {
 	sut.dur("op_timeout", s.SUT.OpTimeout)
 	sut.dur("fetch_wait", s.SUT.FetchWait)
 	sut.int("max_concurrent", s.SUT.MaxConcurrent)
+	sut.int("processes", s.SUT.Processes)
+	sut.int("threads", s.SUT.Threads)
 	sut.int("cluster", s.SUT.Cluster)
 	m.sub("sut", sut)
 	w := &mapNode{n: &yaml.Node{Kind: yaml.MappingNode}}

@@ -43,6 +43,8 @@ func TestBadScenarioFiles(t *testing.T) {
 		{"bad-name.yaml", 1, "name", `name "Bad Name" must be lower-case`},
 		{"empty.yaml", 1, "", "empty scenario file"},
 		{"negative-count.yaml", 3, "expect.orphaned", "-1 must be ≥ 0"},
+		{"processes-and-max-concurrent.yaml", 4, "sut.processes", "set either processes (with threads) or max_concurrent"},
+		{"threads-alone.yaml", 3, "sut.threads", "threads needs processes"},
 		{"unknown-worker.yaml", 3, "workload.worker", `unknown worker "gpu"`},
 		{"too-many-workers.yaml", 3, "workload.workers", "100000 is more than 1000"},
 		{"too-many-tasks.yaml", 4, "workload.tasks", "20000000 is more than 10000000"},

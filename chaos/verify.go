@@ -51,6 +51,35 @@ var VerificationMatrix = []Expectation{
 		Invariants: []string{"ack-in-time", "duplicates"}},
 	{Variant: "leak-connections", Scenarios: []string{"baseline"},
 		Invariants: []string{"connection-leak"}},
+
+	{Variant: "pooled-stale", Scenarios: []string{"nats-restart"},
+		Invariants: []string{"fast-503", "tasks-latency"}},
+	{Variant: "connect-retry-on-refused", Scenarios: []string{"nats-down", "nats-down-long"},
+		Invariants: []string{"fast-503", "tasks-latency", "liveness"}},
+	{Variant: "empty-on-error", Scenarios: []string{"nats-down"},
+		Invariants: []string{"fast-503"}},
+	{Variant: "late-fetch", Scenarios: []string{"slow-fetch"},
+		Invariants: []string{"orphaned", "stall"}},
+	{Variant: "ack-connection-setup", Scenarios: []string{"slow-results-link"},
+		Invariants: []string{"ack-in-time", "duplicates"}},
+	{Variant: "consumer-first-cleanup", Scenarios: []string{"job-end-race"},
+		Invariants: []string{"duplicates", "terminal-guard"}},
+	{Variant: "seen-only-on-success", Scenarios: []string{"nats-down"},
+		Invariants: []string{"workers-seen"}},
+}
+
+// GoodVariants are the variants that must pass every scenario of the
+// matrix: the reference behaviour and its pooled mode.
+var GoodVariants = []string{"good", "pooled"}
+
+// isGood says whether v is one of GoodVariants.
+func isGood(v string) bool {
+	for _, g := range GoodVariants {
+		if g == v {
+			return true
+		}
+	}
+	return false
 }
 
 // Outcomes of a [Cell].
@@ -106,7 +135,7 @@ type Matrix struct {
 }
 
 // OK says whether every bad variant was caught by an expected invariant and
-// the good variant passed everything.
+// the good variants passed everything.
 func (m Matrix) OK() bool {
 	for _, c := range m.Cells {
 		if !c.Good() {
@@ -155,7 +184,7 @@ func (m Matrix) Print(w io.Writer) error {
 	}
 	bad, caught, good, passed := 0, 0, 0, 0
 	for _, c := range m.Cells {
-		if c.Variant == "good" {
+		if isGood(c.Variant) {
 			good++
 			if c.Outcome == Passed {
 				passed++
@@ -202,12 +231,12 @@ type VerifyOptions struct {
 }
 
 // Plan returns the cells [Verify] runs for o, in the order it prints them:
-// each bad variant on its scenarios, then the good variant on every
+// each bad variant on its scenarios, then each of GoodVariants on every
 // scenario of the plan. It fails on an unknown variant or scenario.
 func Plan(o VerifyOptions) ([]Cell, error) {
 	want := map[string]bool{}
 	for _, v := range o.Variants {
-		if !KnownVariant(v) || v == "good" {
+		if !KnownVariant(v) || isGood(v) {
 			return nil, &UsageError{fmt.Errorf("variant %q is not a known-bad variant", v)}
 		}
 		want[v] = true
@@ -230,14 +259,16 @@ func Plan(o VerifyOptions) ([]Cell, error) {
 			}
 		}
 	}
-	for _, s := range scenarios {
-		cells = append(cells, Cell{Variant: "good", Scenario: s})
+	for _, g := range GoodVariants {
+		for _, s := range scenarios {
+			cells = append(cells, Cell{Variant: g, Scenario: s})
+		}
 	}
 	return cells, nil
 }
 
 // Verify runs the verification matrix: every known-bad variant on the
-// scenarios meant to expose it and the good variant on all of them,
+// scenarios meant to expose it and the good variants on all of them,
 // Parallel cells at a time, judges each cell, and writes Out/index.html
 // (the matrix, each cell linking its report.html). The error is for a plan
 // that cannot run (or ctx ending); a cell the harness could not run is a
@@ -263,7 +294,7 @@ func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
 		sc, _ := Lookup(cells[i].Scenario)
 		sc = sc.WithDefaults()
 		d := sc.Warmup + sc.Chaos
-		if cells[i].Variant != "good" {
+		if !isGood(cells[i].Variant) {
 			d += time.Duration(sc.SUT.MaxDeliver) * sc.SUT.AckWait // a bad variant tends to drain slowly
 		}
 		return d
@@ -334,7 +365,7 @@ func runCell(ctx context.Context, c Cell, o VerifyOptions) Cell {
 // judge sets c's outcome from its report.
 func judge(c Cell, rep *report.Report) Cell {
 	c.Failed = rep.Failed()
-	if c.Variant == "good" {
+	if isGood(c.Variant) {
 		c.Outcome = Passed
 		if rep.Verdict != report.Pass {
 			c.Outcome = FalseAlarm

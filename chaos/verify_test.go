@@ -36,7 +36,7 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 		}
 	}
 	for _, v := range chaos.Variants {
-		if v != "good" {
+		if v != "good" && v != "pooled" {
 			require.True(t, rows[v], "no row for %s", v)
 		}
 	}
@@ -61,7 +61,7 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 // under max_stall) are for real runs — in make test they raised false
 // alarms. .ci/run runs the whole matrix without it (make verify).
 func TestVerify(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	parallel := 2
 	if raceDetector {
@@ -74,8 +74,8 @@ func TestVerify(t *testing.T) {
 	t.Log("\n" + b.String())
 	require.Empty(t, m.HarnessErrors())
 	for _, c := range m.Cells {
-		if c.Variant == "good" {
-			require.Equal(t, chaos.Passed, c.Outcome, "good on %s: %s (results in %s)", c.Scenario, c.Text(), c.Out)
+		if c.Variant == "good" || c.Variant == "pooled" {
+			require.Equal(t, chaos.Passed, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
 		} else {
 			require.Equal(t, chaos.Caught, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
 		}

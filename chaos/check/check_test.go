@@ -130,6 +130,7 @@ var cases = []tcase{
 	{file: "connection-flood/pass-foreign-storm.jsonl", verdict: "pass"}, // the storm of fail-storm, on connections that served only another job
 	{file: "connection-flood/fail-ratio.jsonl", verdict: "fail", violations: 1},
 	{file: "connection-flood/fail-storm.jsonl", verdict: "fail", violations: 1},
+	{file: "connection-flood/pass-other-jobs-connections.jsonl", verdict: "pass"},
 	{file: "connection-flood/unknown-no-conns.jsonl", verdict: "unknown"},
 
 	{file: "round-trips/pass.jsonl", verdict: "pass"},
@@ -137,6 +138,13 @@ var cases = []tcase{
 	{file: "round-trips/pass-one-size.jsonl", verdict: "pass"},
 	{file: "round-trips/fail-slope.jsonl", verdict: "fail", violations: 1},
 	{file: "round-trips/fail-budget.jsonl", verdict: "fail", violations: 1},
+	{file: "round-trips/pass-pooled.jsonl", verdict: "pass"},
+	{file: "workers-seen/pass.jsonl", verdict: "pass"},
+	{file: "workers-seen/pass-injected-503.jsonl", verdict: "pass"},
+	{file: "workers-seen/fail-unseen-503.jsonl", verdict: "fail", violations: 2},
+	{file: "workers-seen/fail-other-worker.jsonl", verdict: "fail", violations: 1},
+	{file: "workers-seen/unknown-no-seen.jsonl", verdict: "unknown"},
+	{file: "round-trips/fail-budget-one-by-one.jsonl", verdict: "fail", violations: 1},
 	{file: "round-trips/unknown-no-conns.jsonl", verdict: "unknown"},
 
 	{file: "terminal-guard/pass.jsonl", verdict: "pass"},
@@ -238,7 +246,7 @@ func TestEveryFileHasACase(t *testing.T) {
 func TestAllOrder(t *testing.T) {
 	want := []string{"no-loss", "max-deliver", "duplicates", "redelivery-timing", "ack-in-time", "orphaned", "stall",
 		"tasks-latency", "fast-503", "liveness", "connection-leak", "connection-flood", "round-trips", "terminal-guard",
-		"ack-pending-bound"}
+		"ack-pending-bound", "workers-seen"}
 	var got []string
 	for _, c := range check.All(check.Params{}) {
 		got = append(got, c.Name())
@@ -335,7 +343,7 @@ func TestRunBaseline(t *testing.T) {
 	rs, err := check.RunFile("testdata/no-loss/pass.jsonl", check.Params{})
 	require.NoError(t, err)
 	require.True(t, rs.Judged(), "%v", rs.Assumptions)
-	require.Len(t, rs.Checks, 15)
+	require.Len(t, rs.Checks, 16)
 	require.Empty(t, rs.Failed())
 	r, ok := rs.Get("no-loss")
 	require.True(t, ok)

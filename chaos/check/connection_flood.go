@@ -32,8 +32,9 @@ const floodSlack = 1
 // one link within FloodSettle are a storm — connections that should have
 // closed dialling back while nothing asks for them.
 //
-// A connection whose close shows it served only other jobs (on a shared
-// API) is not counted.
+// A connection whose close shows it served only other jobs (requests and
+// acks naming other streams, nothing of the run's: another job's worker on
+// the same API) is not an attempt of this run and is not counted.
 //
 // Server-wide total_connections is reported as a cross-check figure,
 // never the verdict. Unknown without conn events.
@@ -43,18 +44,12 @@ type ConnectionFlood struct {
 	results200 int
 	acks       int
 	jobs       int
-	opens      map[string][]connOpen // link → its open events
-	foreign    map[connKey]bool      // connections that served only other jobs
-	busy       []span                // when work was in flight or just done (merged as it comes)
+	opens      map[connKey]float64 // connection → when it opened
+	foreign    int                 // connections that served only other jobs
+	busy       []span              // when work was in flight or just done (merged as it comes)
 	samples    int
 	firstTotal uint64
 	lastTotal  uint64
-}
-
-// connOpen is one open event of a link.
-type connOpen struct {
-	id uint64
-	t  float64
 }
 
 // span is a closed interval of seconds.
@@ -62,7 +57,7 @@ type span struct{ from, to float64 }
 
 // NewConnectionFlood returns the connection-flood checker.
 func NewConnectionFlood(p Params) *ConnectionFlood {
-	return &ConnectionFlood{base: newBase(p), opens: map[string][]connOpen{}, foreign: map[connKey]bool{}}
+	return &ConnectionFlood{base: newBase(p), opens: map[connKey]float64{}}
 }
 
 // Name implements [Checker].
@@ -93,11 +88,16 @@ func (c *ConnectionFlood) Observe(e *history.Event) {
 	case history.KindConn:
 		switch e.Phase {
 		case history.ConnOpen:
-			c.opens[e.Link] = append(c.opens[e.Link], connOpen{e.ConnID, e.T})
+			c.opens[connKey{e.Link, e.ConnID}] = e.T
 		case history.ConnClose:
 			c.acks += e.Acks
 			if foreignOnly(e) {
-				c.foreign[connKey{e.Link, e.ConnID}] = true
+				// It served only other jobs (another job's worker on the
+				// same API): not an attempt of this run's work.
+				if _, ok := c.opens[connKey{e.Link, e.ConnID}]; ok {
+					delete(c.opens, connKey{e.Link, e.ConnID})
+					c.foreign++
+				}
 			}
 		}
 	case history.KindServer:
@@ -145,11 +145,16 @@ func (c *ConnectionFlood) Result() Result {
 	if c.samples >= 2 && c.lastTotal >= c.firstTotal {
 		figs["server_connections_opened"] = float64(c.lastTotal - c.firstTotal) // cross-check only
 	}
-	if len(c.opens) == 0 {
+	figs["connections_of_other_jobs"] = float64(c.foreign)
+	if len(c.opens) == 0 && c.foreign == 0 {
 		return unknown(name, "no conn events (no recording tap on the NATS links)", figs)
 	}
-	links := make([]string, 0, len(c.opens))
-	for l := range c.opens {
+	byLink := map[string][]float64{}
+	for k, t := range c.opens {
+		byLink[k.link] = append(byLink[k.link], t)
+	}
+	links := make([]string, 0, len(byLink))
+	for l := range byLink {
 		links = append(links, l)
 	}
 	sort.Strings(links)
@@ -160,12 +165,7 @@ func (c *ConnectionFlood) Result() Result {
 	var parts []string
 	total := 0
 	for _, l := range links {
-		var ts []float64
-		for _, op := range c.opens[l] {
-			if !c.foreign[connKey{l, op.id}] {
-				ts = append(ts, op.t)
-			}
-		}
+		ts := byLink[l]
 		sort.Float64s(ts)
 		total += len(ts)
 		figs["connections_"+l] = float64(len(ts))

@@ -17,9 +17,12 @@ const maxRoundTripSlope = 0.1
 // naming another job's stream are not in js_api). It fails when
 //
 //   - the requests grow with the tasks delivered: the least-squares slope
-//     of js_api against msgs over those connections is above 0.1 request
-//     per task (judged only with at least two distinct msgs values; the
-//     summary says when it was not), or
+//     of js_api against msgs over the connections that served one pull is
+//     above 0.1 request per task (judged only with at least two distinct
+//     msgs values; the summary says when it was not). A connection of
+//     several pulls — a pooled connection that served many /tasks calls,
+//     or N single pulls in one call — mixes calls, so it counts only in
+//     the mean below; or
 //   - the mean requests per /tasks call exceed Params.MaxRoundTrips
 //     (default 10: room for a handful of constant metadata calls). The
 //     calls are the pulling connections, or the successful /tasks calls
@@ -34,9 +37,11 @@ const maxRoundTripSlope = 0.1
 // api-nats.
 type RoundTrips struct {
 	base
-	seen     bool // any conn event on api-nats
-	n        int  // connections that pulled
-	sx, sy   float64
+	seen     bool    // any conn event on api-nats
+	n        int     // connections that pulled
+	sy       float64 // their js_api
+	n1       int     // of them, connections of one pull: the slope's points
+	sx, sy1  float64
 	sxx, sxy float64
 	firstX   int
 	distinct bool
@@ -81,19 +86,24 @@ func (c *RoundTrips) Observe(e *history.Event) {
 			return
 		}
 		x, y := float64(e.Msgs), float64(e.JSAPI)
-		if c.n == 0 {
+		c.n++
+		c.sy += y
+		if e.JSAPI > c.worst {
+			c.worst, c.worstT, c.worstX = e.JSAPI, e.T, e.Msgs
+		}
+		if e.Pulls > 1 {
+			return
+		}
+		if c.n1 == 0 {
 			c.firstX = e.Msgs
 		} else if e.Msgs != c.firstX {
 			c.distinct = true
 		}
-		c.n++
+		c.n1++
 		c.sx += x
-		c.sy += y
+		c.sy1 += y
 		c.sxx += x * x
 		c.sxy += x * y
-		if e.JSAPI > c.worst {
-			c.worst, c.worstT, c.worstX = e.JSAPI, e.T, e.Msgs
-		}
 	case history.KindServer:
 		if c.samples == 0 {
 			c.firstJS, c.firstCalls = e.JSAPITotal, c.tasksOK
@@ -121,15 +131,18 @@ func (c *RoundTrips) Result() Result {
 	mean := c.sy / float64(calls)
 	figs["js_api_per_tasks_call"] = mean
 	var o offenses
-	slope := "slope not judged: every /tasks connection got the same number of tasks"
+	slope := "slope not judged: every /tasks connection of one pull got the same number of tasks"
+	if c.n1 == 0 {
+		slope = "slope not judged: no /tasks connection of one pull"
+	}
 	if c.distinct {
-		n := float64(c.n)
-		b := (n*c.sxy - c.sx*c.sy) / (n*c.sxx - c.sx*c.sx)
+		n := float64(c.n1)
+		b := (n*c.sxy - c.sx*c.sy1) / (n*c.sxx - c.sx*c.sx)
 		figs["js_api_per_task_slope"] = b
 		slope = fmt.Sprintf("slope %.3f per task (bound %.1f)", b, maxRoundTripSlope)
 		if b > maxRoundTripSlope {
-			o.add("", "", c.worstT, "JetStream API requests grow with the tasks delivered: %.2f more per task over %d /tasks connections (bound %.1f); worst %d requests for %d tasks",
-				b, c.n, maxRoundTripSlope, c.worst, c.worstX)
+			o.add("", "", c.worstT, "JetStream API requests grow with the tasks delivered: %.2f more per task over %d /tasks connections of one pull (bound %.1f); worst %d requests for %d tasks",
+				b, c.n1, maxRoundTripSlope, c.worst, c.worstX)
 		}
 	}
 	if mean > c.r.MaxRoundTrips {

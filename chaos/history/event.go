@@ -26,6 +26,7 @@ const (
 	KindPhase    Kind = "phase"    // a run phase starts
 	KindConn     Kind = "conn"     // a connection on a NATS link opens, is ready, or closes
 	KindForeign  Kind = "foreign"  // how many events of other jobs an observer dropped (Name: the observer, N: the count)
+	KindSeen     Kind = "seen"     // the API marked a worker seen (Worker; Path: the call that did)
 )
 
 // Phases of a [KindConn] event, in the order a connection goes through them.

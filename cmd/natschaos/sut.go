@@ -99,6 +99,8 @@ Variants (each one real bug from the platform's history, PROTOCOL.md):
 	fl.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "NATS connect timeout")
 	fl.DurationVar(&cfg.OpTimeout, "op-timeout", 10*time.Second, "timeout of every JetStream call and publish")
 	fl.IntVar(&cfg.MaxConcurrent, "max-concurrent", 0, "requests served at once (0 = unbounded)")
+	fl.IntVar(&cfg.Processes, "processes", 0, "serve as this many web-server processes (0 = unbounded; not with --max-concurrent)")
+	fl.IntVar(&cfg.Threads, "threads", 0, "request threads per process with --processes (default 1: one request at a time)")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log what the API does (reserve failures, processor errors)")
 	fl.IntVar(&cfg.Replicas, "replicas", 1, "replicas of the job's stream and consumer (3 on a three-node cluster)")
 	return cmd

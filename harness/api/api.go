@@ -13,7 +13,7 @@
 //
 // Connections: request handlers open one NATS connection per request that
 // needs NATS (POST /jobs/, /tasks, /cancel) and close it when the request
-// ends; the result processor keeps one connection of its own to
+// ends (the pooled variants share a bounded pool instead, see pool.go); the result processor keeps one connection of its own to
 // ResultsNATSURL, re-opened after any error, for acks and for deleting a
 // finished job's consumer and stream. [API.Stats] counts them.
 //
@@ -88,6 +88,18 @@ type Config struct {
 	// gunicorn workers; requests beyond it wait for a slot. The liveness
 	// probe goes through the same pool. 0 = unbounded.
 	MaxConcurrent int
+	// Processes and Threads run the API as the platform runs its web
+	// server: Processes worker processes of Threads request threads each.
+	// With Threads = 1 (sync workers: one request at a time per process,
+	// no keep-alive) any idle process takes the next request, so they are
+	// one pool of Processes slots. With Threads > 1 each HTTP connection
+	// belongs to one process (assigned round robin when it is accepted)
+	// and its requests wait for that process's threads. The liveness
+	// probe goes through them too. 0 = unbounded (or MaxConcurrent);
+	// Threads defaults to 1; setting both Processes and MaxConcurrent is
+	// an error.
+	Processes int
+	Threads   int
 	// ProcessorWorkers is the result processor's concurrency (default 4).
 	ProcessorWorkers int
 	// QueueSize bounds the results waiting for the processor; a /result
@@ -160,11 +172,17 @@ func (c *Config) validate() error {
 	}{
 		{"MaxDeliver", c.MaxDeliver}, {"MaxAckPending", c.MaxAckPending}, {"Replicas", c.Replicas},
 		{"MaxConcurrent", c.MaxConcurrent}, {"ProcessorWorkers", c.ProcessorWorkers},
-		{"QueueSize", c.QueueSize},
+		{"QueueSize", c.QueueSize}, {"Processes", c.Processes}, {"Threads", c.Threads},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("api: %s %d is negative", n.name, n.v)
 		}
+	}
+	if c.Processes > 0 && c.MaxConcurrent > 0 {
+		return errors.New("api: set either Processes (with Threads) or MaxConcurrent, not both")
+	}
+	if c.Threads > 0 && c.Processes == 0 {
+		return errors.New("api: Threads needs Processes")
 	}
 	return nil
 }
@@ -182,10 +200,14 @@ type API struct {
 	cancel context.CancelFunc
 
 	jobs  *jobStore
+	seen  seenBook
 	proc  *processor
 	owner string // random mark of this process's streams (see CreateJob)
 
-	pool chan struct{} // request slots; nil = unbounded
+	pool  chan struct{}   // request slots; nil = unbounded
+	procs []chan struct{} // Threads slots per process (Threads > 1); nil = see pool
+	next  atomic.Uint64   // round robin over procs
+	cpool *connPool       // the pooled variants' NATS connections; nil = one per request
 
 	mu       sync.Mutex
 	closed   bool
@@ -224,8 +246,19 @@ func New(cfg Config) (*API, error) {
 	}
 	a.jobs = newJobStore(a.emitJob)
 	a.owner = rand.Text()
-	if cfg.MaxConcurrent > 0 {
+	switch {
+	case cfg.MaxConcurrent > 0:
 		a.pool = make(chan struct{}, cfg.MaxConcurrent)
+	case cfg.Processes > 0 && cfg.Threads <= 1:
+		a.pool = make(chan struct{}, cfg.Processes) // sync workers share the accept queue
+	case cfg.Processes > 0:
+		a.procs = make([]chan struct{}, cfg.Processes)
+		for i := range a.procs {
+			a.procs[i] = make(chan struct{}, cfg.Threads)
+		}
+	}
+	if beh.pooled {
+		a.cpool = newConnPool(a)
 	}
 	a.handler = a.middleware(a.routes())
 	a.proc = newProcessor(a)
@@ -247,6 +280,7 @@ var ErrClosed = errors.New("api: closed")
 func (a *API) Serve(ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
+		ConnContext:       a.connProcess,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}

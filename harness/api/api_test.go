@@ -25,9 +25,11 @@ func TestNewValidatesConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"no nats url", Config{}, "NATSURL is required"},
-		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, "valid: ack-before-save, good, leak-connections, no-connect-timeout"},
+		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, `unknown variant "bogus" (valid: ack-before-save, `},
 		{"negative duration", Config{NATSURL: "nats://x", AckWait: -time.Second}, "AckWait -1s is negative"},
 		{"negative count", Config{NATSURL: "nats://x", MaxConcurrent: -1}, "MaxConcurrent -1 is negative"},
+		{"processes and max concurrent", Config{NATSURL: "nats://x", Processes: 2, MaxConcurrent: 4}, "either Processes"},
+		{"threads alone", Config{NATSURL: "nats://x", Threads: 2}, "Threads needs Processes"},
 		{"defaults", Config{NATSURL: "nats://x"}, ""},
 	}
 	for _, tt := range tests {
@@ -65,7 +67,11 @@ func TestVariantsListed(t *testing.T) {
 		require.NoError(t, err)
 		a.Close()
 	}
-	require.Len(t, seen, 10)
+	require.Len(t, seen, 18)
+	_, err := New(Config{NATSURL: "nats://x", Variant: "bogus"})
+	for name := range seen {
+		require.ErrorContains(t, err, name, "the unknown-variant error lists every variant")
+	}
 }
 
 func TestLivenessNeedsNoNATSNorToken(t *testing.T) {
@@ -299,6 +305,12 @@ func TestNATSUnreachable(t *testing.T) {
 		{"swallow-timeout refused", VariantSwallowTimeout, refused, 200},
 		{"swallow-timeout blackhole", VariantSwallowTimeout, blackhole, 200},
 		{"no-connect-timeout blackhole", VariantNoConnectTimeout, blackhole, 0},
+		{"empty-on-error refused", VariantEmptyOnError, refused, 200},
+		{"empty-on-error blackhole", VariantEmptyOnError, blackhole, 503},
+		{"connect-retry-on-refused refused", VariantConnectRetryOnRefused, refused, 0},
+		{"connect-retry-on-refused blackhole", VariantConnectRetryOnRefused, blackhole, 503},
+		{"pooled refused", VariantPooled, refused, 503},
+		{"pooled blackhole", VariantPooled, blackhole, 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -729,4 +741,71 @@ func TestConnectionPerRequest(t *testing.T) {
 			require.Equal(t, tt.leaked, e.api.Stats().Open)
 		})
 	}
+}
+
+// TestProcessesServeOneRequestEach: with sync processes (Threads 1) a
+// /tasks call holding the only process (a half-open NATS: it waits for
+// the connect timeout) makes the liveness probe wait for it; a second
+// process answers the probe at once.
+func TestProcessesServeOneRequestEach(t *testing.T) {
+	for procs, waits := range map[int]bool{1: true, 2: false} {
+		t.Run(fmt.Sprintf("processes=%d", procs), func(t *testing.T) {
+			e := newEnv(t, nil, withNATSURL(blackhole(t)), func(c *Config) { c.Processes, c.Threads = procs, 1 })
+			id := seedJob(e.api, StatusStarted, 1)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+			}()
+			t.Cleanup(wg.Wait)
+			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+				if e.api.Stats().Dials == 0 {
+					return fmt.Errorf("the /tasks call has not dialed NATS yet")
+				}
+				return nil
+			})
+			start := time.Now()
+			code, _ := e.do("GET", "/api/v2/", "", nil, 2*time.Second)
+			took := time.Since(start)
+			require.Equal(t, 200, code)
+			if waits {
+				require.Greater(t, took, 200*time.Millisecond, "the probe did not wait for the busy process")
+			} else {
+				require.Less(t, took, 200*time.Millisecond, "the probe waited although a process was free")
+			}
+		})
+	}
+}
+
+// TestDispatchMode: a job created with a dispatch mode other than
+// async_api has no stream, and /tasks on it answers 400 without touching
+// NATS; an unknown mode is refused at creation.
+func TestDispatchMode(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, mode := range []string{DispatchSyncAPI, DispatchInternal} {
+		t.Run(mode, func(t *testing.T) {
+			dials := e.api.Stats().Dials
+			code, body := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{
+				"name": "t", "dispatch_mode": mode, "start_now": true, "total": 3,
+			}, 5*time.Second)
+			require.Equal(t, http.StatusCreated, code, string(body))
+			var r struct {
+				ID int64 `json:"id"`
+			}
+			require.NoError(t, json.Unmarshal(body, &r))
+			j, ok := e.api.Job(r.ID)
+			require.True(t, ok)
+			require.Equal(t, mode, j.Dispatch)
+			require.False(t, e.streamExists(r.ID))
+			code, _ = e.tasks(r.ID, 2, 5*time.Second)
+			require.Equal(t, http.StatusBadRequest, code)
+			require.Equal(t, dials, e.api.Stats().Dials, "no NATS traffic for a job that is not async")
+		})
+	}
+	code, _ := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{"name": "t", "dispatch_mode": "carrier-pigeon", "total": 3}, 5*time.Second)
+	require.Equal(t, http.StatusBadRequest, code)
+	id := e.createJob(1, true)
+	j, _ := e.api.Job(id)
+	require.Equal(t, DispatchAsyncAPI, j.Dispatch)
 }

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // maxBody bounds a request body (bytes).
@@ -46,10 +50,10 @@ func (a *API) middleware(next http.Handler) http.Handler {
 		a.inflight.Add(1)
 		a.mu.Unlock()
 		defer a.inflight.Done()
-		if a.pool != nil {
+		if pool := a.slots(r); pool != nil {
 			select {
-			case a.pool <- struct{}{}:
-				defer func() { <-a.pool }()
+			case pool <- struct{}{}:
+				defer func() { <-pool }()
 			case <-r.Context().Done():
 				return
 			case <-a.ctx.Done():
@@ -59,6 +63,30 @@ func (a *API) middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// processKey keys the process an HTTP connection belongs to (Threads > 1).
+type processKey struct{}
+
+// connProcess assigns an accepted HTTP connection to a process, round robin.
+func (a *API) connProcess(ctx context.Context, _ net.Conn) context.Context {
+	if a.procs == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, processKey{}, int(a.next.Add(1)%uint64(len(a.procs))))
+}
+
+// slots is the pool a request waits in: its connection's process's
+// threads, or the API's one pool (nil: unbounded).
+func (a *API) slots(r *http.Request) chan struct{} {
+	if a.procs == nil {
+		return a.pool
+	}
+	i, ok := r.Context().Value(processKey{}).(int)
+	if !ok { // mounted with Handler: no connection to follow
+		i = int(a.next.Add(1) % uint64(len(a.procs)))
+	}
+	return a.procs[i]
 }
 
 // requestContext is the request's context, also canceled by Close.
@@ -128,7 +156,19 @@ type JobSpec struct {
 	Pipeline string // pipeline slug; "" = DefaultPipeline
 	Total    int    // number of tasks; the job is SUCCESS once Total results are stored; ≥ 1
 	StartNow bool   // STARTED at once; else CREATED (and /tasks serves nothing)
+	// Dispatch is how the job's tasks reach the workers: DispatchAsyncAPI
+	// ("" too: a NATS stream that workers reserve from through /tasks), or
+	// DispatchSyncAPI / DispatchInternal, which have no stream: /tasks on
+	// such a job is a 400, with no NATS traffic.
+	Dispatch string
 }
+
+// The dispatch modes of a job (JobSpec.Dispatch).
+const (
+	DispatchAsyncAPI = "async_api"
+	DispatchSyncAPI  = "sync_api"
+	DispatchInternal = "internal"
+)
 
 type createBody struct {
 	Name         string `json:"name"`
@@ -149,15 +189,15 @@ func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	case b.Total == nil || *b.Total < 1:
 		writeError(w, http.StatusBadRequest, "total must be an integer ≥ 1")
 		return
-	case b.DispatchMode != "" && b.DispatchMode != "async_api":
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("dispatch_mode %q is not supported (async_api)", b.DispatchMode))
+	case b.DispatchMode != "" && b.DispatchMode != DispatchAsyncAPI && b.DispatchMode != DispatchSyncAPI && b.DispatchMode != DispatchInternal:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("dispatch_mode %q is unknown (async_api, sync_api, internal)", b.DispatchMode))
 		return
 	}
 	if !a.authorized(r) {
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return
 	}
-	spec := JobSpec{Name: b.Name, Pipeline: b.PipelineSlug, Total: *b.Total, StartNow: b.StartNow != nil && *b.StartNow}
+	spec := JobSpec{Name: b.Name, Pipeline: b.PipelineSlug, Total: *b.Total, StartNow: b.StartNow != nil && *b.StartNow, Dispatch: b.DispatchMode}
 	if spec.Pipeline == "" {
 		spec.Pipeline = b.Pipeline
 	}
@@ -198,8 +238,9 @@ func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleTasks is POST /jobs/{id}/tasks/, checked in PROTOCOL.md's order:
-// bad body 400, unknown job 404, token 401, terminal-job guard (no NATS at
-// all), missing stream, one pull, NATS trouble 503.
+// bad body 400, unknown job 404, token 401, a job not dispatched through
+// the async API 400 and the terminal-job guard (both with no NATS at all),
+// missing stream, one pull, NATS trouble 503.
 func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		BatchSize *int `json:"batch_size"`
@@ -216,7 +257,17 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !a.beh.seenLate {
+		a.markSeen(r)
+	}
+	if d := a.jobs.dispatch(id); d != "" && d != DispatchAsyncAPI {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("job %d is dispatched %s, not through the async API", id, d))
+		return
+	}
 	if status, _ := a.jobs.status(id); !servesTasks(status) && !a.beh.noGuard {
+		if a.beh.seenLate {
+			a.markSeen(r)
+		}
 		writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
 		return
 	}
@@ -230,11 +281,29 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
 			return
 		}
+		if a.beh.emptyOnError && !isTimeout(err) {
+			// The bug: only a timeout is NATS trouble; a refused or closed
+			// connection, or JetStream unavailable, reads as "no tasks".
+			a.log.Debug("reserve failed; answering no tasks", "job", id, "err", err)
+			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+			return
+		}
 		a.log.Warn("reserve failed", "job", id, "err", err)
 		writeError(w, http.StatusServiceUnavailable, unavailableMsg)
 		return
 	}
+	if a.beh.seenLate {
+		// The bug: the worker is marked seen only once NATS answered.
+		a.markSeen(r)
+	}
 	writeJSON(w, http.StatusOK, tasksBody{Tasks: tasks})
+}
+
+// isTimeout says whether err is a NATS or context timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoHeartbeat) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 type tasksBody struct {
@@ -268,6 +337,9 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !a.beh.seenLate {
+		a.markSeen(r)
+	}
 	items := make([]item, len(parsed))
 	tasks := make([]map[string]string, len(parsed))
 	for i, p := range parsed {
@@ -278,6 +350,9 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 		a.log.Warn("queue results", "job", id, "n", len(items), "err", err)
 		writeError(w, http.StatusServiceUnavailable, "Result queue temporarily unavailable")
 		return
+	}
+	if a.beh.seenLate {
+		a.markSeen(r)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status": "accepted", "job_id": id, "results_queued": len(items), "tasks": tasks,

@@ -39,6 +39,7 @@ type Job struct {
 	ID        int64    `json:"id"`
 	Name      string   `json:"name"`
 	Pipeline  string   `json:"pipeline_slug"`
+	Dispatch  string   `json:"dispatch_mode"`
 	Status    string   `json:"status"`
 	Progress  Progress `json:"progress"`
 	StoredIDs []string `json:"stored_ids"` // image ids in the order they were stored
@@ -54,6 +55,7 @@ type job struct {
 	id        int64
 	name      string
 	pipeline  string
+	dispatch  string // DispatchAsyncAPI, DispatchSyncAPI or DispatchInternal
 	status    string
 	total     int
 	processed map[string]struct{}
@@ -64,7 +66,7 @@ type job struct {
 
 func (j *job) snapshot() Job {
 	return Job{
-		ID: j.id, Name: j.name, Pipeline: j.pipeline, Status: j.status,
+		ID: j.id, Name: j.name, Pipeline: j.pipeline, Dispatch: j.dispatch, Status: j.status,
 		Progress:  Progress{Stored: len(j.storedIDs), Total: j.total},
 		StoredIDs: append([]string{}, j.storedIDs...),
 	}
@@ -111,6 +113,16 @@ func (s *jobStore) get(id int64) (Job, bool) {
 		return Job{}, false
 	}
 	return j.snapshot(), true
+}
+
+// dispatch returns the dispatch mode of job id.
+func (s *jobStore) dispatch(id int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j, ok := s.jobs[id]; ok {
+		return j.dispatch
+	}
+	return ""
 }
 
 func (s *jobStore) status(id int64) (string, bool) {

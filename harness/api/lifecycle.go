@@ -30,7 +30,20 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	if spec.Pipeline == "" {
 		spec.Pipeline = DefaultPipeline
 	}
-	nc, release, err := a.requestConn(ctx)
+	if spec.Dispatch == "" {
+		spec.Dispatch = DispatchAsyncAPI
+	}
+	status := StatusCreated
+	if spec.StartNow {
+		status = StatusStarted
+	}
+	if spec.Dispatch != DispatchAsyncAPI {
+		// No stream: its tasks do not go through NATS.
+		j := newJob(a.jobs.nextID(), spec, status)
+		a.jobs.add(j)
+		return j.snapshot(), nil
+	}
+	nc, release, err := a.ownConn(ctx)
 	if err != nil {
 		return Job{}, err
 	}
@@ -59,14 +72,7 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 		}
 		a.log.Debug("job id skipped: its stream exists, not ours", "stream", StreamName(id))
 	}
-	status := StatusCreated
-	if spec.StartNow {
-		status = StatusStarted
-	}
-	j := &job{
-		id: id, name: spec.Name, pipeline: spec.Pipeline, status: status, total: spec.Total,
-		processed: map[string]struct{}{}, results: map[string]json.RawMessage{}, stored: map[string]struct{}{},
-	}
+	j := newJob(id, spec, status)
 	a.jobs.add(j)
 	return j.snapshot(), nil
 }
@@ -103,4 +109,11 @@ func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
 	a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })
 	j, _ := a.jobs.get(id)
 	return j, nil
+}
+
+func newJob(id int64, spec JobSpec, status string) *job {
+	return &job{
+		id: id, name: spec.Name, pipeline: spec.Pipeline, dispatch: spec.Dispatch, status: status, total: spec.Total,
+		processed: map[string]struct{}{}, results: map[string]json.RawMessage{}, stored: map[string]struct{}{},
+	}
 }

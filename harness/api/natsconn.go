@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -74,8 +76,19 @@ func (c *trackedConn) Close() error {
 // requestConn opens the NATS connection of one request, with the
 // variant's connection settings, and returns the function that releases it
 // when the request ends. Good: connect timeout, no reconnect, closed when
-// the request ends or is interrupted.
+// the request ends or is interrupted. The pooled variants take a pooled
+// connection instead.
 func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
+	if a.cpool != nil {
+		return a.cpool.get(ctx)
+	}
+	return a.ownConn(ctx)
+}
+
+// ownConn is requestConn without the pool: job creation uses it in every
+// variant, so that the pool serves the hot path (/tasks) and a pooled
+// connection's JetStream requests are those of the /tasks calls it served.
+func (a *API) ownConn(ctx context.Context) (*nats.Conn, func(), error) {
 	opts := []nats.Option{
 		nats.Name("natschaos-api"),
 		nats.ErrorHandler(a.natsError),
@@ -96,6 +109,13 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 			nats.Timeout(a.cfg.ConnectTimeout),
 			nats.NoReconnect(),
 			nats.SetCustomDialer(&dialer{a: a, timeout: a.cfg.ConnectTimeout}))
+	case a.beh.retryRefused:
+		// The bug's dialer knows nothing of the request either: a retry
+		// goes on after the worker gave up.
+		opts = append(opts,
+			nats.Timeout(a.cfg.ConnectTimeout),
+			nats.NoReconnect(),
+			nats.SetCustomDialer(&dialer{a: a, timeout: a.cfg.ConnectTimeout}))
 	case a.beh.noTimeouts:
 		opts = append(opts,
 			nats.Timeout(hangTimeout),
@@ -108,6 +128,17 @@ func (a *API) requestConn(ctx context.Context) (*nats.Conn, func(), error) {
 			nats.SetCustomDialer(&dialer{a: a, req: ctx, timeout: a.cfg.ConnectTimeout}))
 	}
 	nc, err := a.connect(a.cfg.NATSURL, opts)
+	for i := 0; err != nil && a.beh.retryRefused && i < badMaxReconnects && (errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNREFUSED)); i++ {
+		// The bug: the client library retries a refused first connect
+		// (60 x 2s) although reconnect is off, and the request waits.
+		// (nats.go reports a refused connect as ErrNoServers.)
+		select {
+		case <-a.ctx.Done():
+			return nil, nil, ErrClosed
+		case <-time.After(badReconnectWait):
+		}
+		nc, err = a.connect(a.cfg.NATSURL, opts)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -194,6 +194,9 @@ func (p *processor) store(it item) {
 
 // ack publishes +ACK to reply on the processor's own connection and flushes.
 func (p *processor) ack(reply string) error {
+	if p.a.beh.ackSetup {
+		return p.ackOwnConn(reply)
+	}
 	nc, err := p.conn()
 	if err != nil {
 		return err
@@ -204,6 +207,33 @@ func (p *processor) ack(reply string) error {
 	}
 	if err := nc.FlushTimeout(p.a.cfg.OpTimeout); err != nil {
 		p.drop(nc)
+		return fmt.Errorf("flush ack: %w", err)
+	}
+	return nil
+}
+
+// ackOwnConn is the ack of the ack-connection-setup variant, as the
+// platform's code acks: a connection of its own, an advisories stream
+// ensured (a JetStream API call), the +ACK and a flush, then close.
+func (p *processor) ackOwnConn(reply string) error {
+	nc, err := p.a.processorConn()
+	if err != nil {
+		return err
+	}
+	defer p.a.closeConn(nc)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(p.a.ctx, p.a.cfg.OpTimeout)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, p.a.advisoryStreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("ensure advisories stream: %w", err)
+	}
+	if err := nc.Publish(reply, []byte("+ACK")); err != nil {
+		return fmt.Errorf("publish ack: %w", err)
+	}
+	if err := nc.FlushTimeout(p.a.cfg.OpTimeout); err != nil {
 		return fmt.Errorf("flush ack: %w", err)
 	}
 	return nil
@@ -235,6 +265,15 @@ func (p *processor) cleanup(ctx context.Context, id int64) error {
 	defer cancel()
 	stop := context.AfterFunc(p.a.ctx, cancel)
 	defer stop()
+	if p.a.beh.consumerFirst {
+		// The bug: the consumer goes first, leaving a window in which a
+		// racing /tasks creates a fresh one on the old stream.
+		if err := js.DeleteConsumer(ctx, StreamName(id), ConsumerName(id)); err != nil &&
+			!errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			p.drop(nc)
+			return fmt.Errorf("delete consumer %s: %w", ConsumerName(id), err)
+		}
+	}
 	if err := deleteJobResources(ctx, js, id); err != nil {
 		p.drop(nc)
 		return err

@@ -112,6 +112,17 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	if a.beh.oneByOne {
 		return a.reserveOneByOne(ctx, nc, js, id, n)
 	}
+	if a.cpool != nil {
+		if cons, ok := a.cpool.consumer(nc, id); ok {
+			tasks, err := a.fetch(ctx, nc, cons, id, n)
+			if !errors.Is(err, nats.ErrNoResponders) {
+				return tasks, err
+			}
+			// Nobody answers the pull: the stream (and the consumer with
+			// it) may be gone. Look again, as a first /tasks does.
+			a.cpool.keep(nc, id, nil)
+		}
+	}
 	cons, err := a.openConsumer(ctx, js, id)
 	if errors.Is(err, errNoStream) {
 		return []Task{}, nil
@@ -119,9 +130,19 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, a.cfg.FetchWait)
-	defer cancel()
-	var tasks []Task
+	if a.cpool != nil {
+		a.cpool.keep(nc, id, cons)
+	}
+	return a.fetch(ctx, nc, cons, id, n)
+}
+
+// fetch is one batch pull of up to n tasks of job id on cons.
+func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer, id int64, n int) ([]Task, error) {
+	// See pull; the late-fetch variant stops on its own timer instead.
+	deadline := time.Now().Add(a.cfg.FetchWait)
+	lost := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	defer nc.RemoveStatusListener(lost)
+	tasks := []Task{}
 	var ferr error
 	// In a cluster, a consumer created a moment ago may not yet have its
 	// pull subject's interest on this server (it crosses a route): the
@@ -129,23 +150,21 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	// That is not NATS trouble: ask again, within the same fetch wait.
 	for attempt := 0; ; attempt++ {
 		asked := time.Now()
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
-		if err != nil {
-			return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), err)
+		wait := time.Until(deadline)
+		if wait < time.Millisecond {
+			break
 		}
-		tasks = []Task{}
-		for m := range batch.Messages() {
-			if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
-				tasks = append(tasks, t)
-			}
+		if a.beh.lateFetch {
+			tasks, ferr = a.fetchLate(ctx, cons, id, n, deadline, asked, lost)
+		} else {
+			tasks, ferr = a.pull(ctx, nc, id, n, wait, asked, lost)
 		}
-		ferr = batch.Error()
-		if len(tasks) > 0 || attempt >= noRespondersRetries || !errors.Is(ferr, nats.ErrNoResponders) || fctx.Err() != nil {
+		if len(tasks) > 0 || attempt >= noRespondersRetries || !errors.Is(ferr, nats.ErrNoResponders) || time.Until(deadline) <= 0 {
 			break
 		}
 		select {
-		case <-fctx.Done():
-		case <-time.After(noRespondersPause):
+		case <-ctx.Done():
+		case <-time.After(min(noRespondersPause, time.Until(deadline))):
 		}
 	}
 	if errors.Is(ferr, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -163,6 +182,96 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 		return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), ferr)
 	}
 	return tasks, nil
+}
+
+// pullGuard is how long a pull is read past its wait when NATS does not
+// say it ended (a lost status message).
+const pullGuard = time.Second
+
+// pull is one batch pull of up to n tasks of job id: one pull request that
+// NATS holds open for wait, read until the batch is full or NATS ends the
+// pull (its expiry status, which comes after every delivery of the pull on
+// the same connection), with a guard of wait + pullGuard, or until ctx
+// ends or the connection drops. So a delivery still on the wire when wait
+// runs out (a slow link) is received and handed out, not dropped — and
+// nothing outlives the call. Pull statuses: 100 heartbeat, 404/408 the
+// pull's end, 409 the pull refused or cut short, 503 no responders.
+func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait time.Duration, asked time.Time, lost <-chan nats.Status) ([]Task, error) {
+	ch := make(chan *nats.Msg, n+16)
+	inbox := nc.NewInbox()
+	sub, err := nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, fmt.Errorf("pull subscription: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req, err := json.Marshal(struct {
+		Batch   int   `json:"batch"`
+		Expires int64 `json:"expires"`
+	}{n, wait.Nanoseconds()})
+	if err != nil {
+		return nil, err
+	}
+	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+StreamName(id)+"."+ConsumerName(id), inbox, req); err != nil {
+		return nil, fmt.Errorf("pull request: %w", err)
+	}
+	guard := time.NewTimer(wait + pullGuard)
+	defer guard.Stop()
+	tasks := []Task{}
+	for len(tasks) < n {
+		select {
+		case m := <-ch:
+			if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+				switch status {
+				case "100":
+					continue
+				case "404", "408":
+					return tasks, nil
+				case "503":
+					return tasks, nats.ErrNoResponders
+				default:
+					return tasks, fmt.Errorf("pull ended with status %s %s", status, m.Header.Get("Description"))
+				}
+			}
+			if t, ok := a.received(id, m.Reply, m.Data, asked); ok {
+				tasks = append(tasks, t)
+			}
+		case <-guard.C:
+			return tasks, nil
+		case <-ctx.Done():
+			return tasks, ctx.Err() // the request is over: nobody takes these
+		case <-lost:
+			return tasks, fmt.Errorf("nats connection %s during fetch", nc.Status())
+		}
+	}
+	return tasks, nil
+}
+
+// fetchLate is the late-fetch variant's fetch: the client library's fetch
+// under a context whose deadline is the fetch wait, which asks NATS for 90 %
+// of it and abandons the pull at the deadline, deliveries still on the wire
+// included.
+func (a *API) fetchLate(ctx context.Context, cons jetstream.Consumer, id int64, n int, deadline, asked time.Time, lost <-chan nats.Status) ([]Task, error) {
+	fctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return nil, err
+	}
+	tasks := []Task{}
+	msgs := batch.Messages()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return tasks, batch.Error()
+			}
+			if t, ok := a.received(id, m.Reply(), m.Data(), asked); ok {
+				tasks = append(tasks, t)
+			}
+		case <-lost:
+			return tasks, fmt.Errorf("nats connection lost during fetch")
+		}
+	}
 }
 
 // openConsumer is the metadata part of a reserve: stream info (+1 JetStream

@@ -20,6 +20,19 @@ const (
 	VariantLeakConnections  = "leak-connections"
 )
 
+// The variants of PROTOCOL.md "More variants": the pooled mode (good) and
+// the weak spots of the platform's task-queue code.
+const (
+	VariantPooled                = "pooled"
+	VariantPooledStale           = "pooled-stale"
+	VariantConnectRetryOnRefused = "connect-retry-on-refused"
+	VariantEmptyOnError          = "empty-on-error"
+	VariantLateFetch             = "late-fetch"
+	VariantAckConnectionSetup    = "ack-connection-setup"
+	VariantConsumerFirstCleanup  = "consumer-first-cleanup"
+	VariantSeenOnlyOnSuccess     = "seen-only-on-success"
+)
+
 // Variant names one behaviour of the reference API: the good one, or a
 // known bug that the harness must catch.
 type Variant struct {
@@ -28,7 +41,8 @@ type Variant struct {
 }
 
 // behaviour is what a variant switches on. Every known-bad variant sets
-// exactly one field; the good variant sets none.
+// exactly one field (pooled-stale: pooled and poolStale); the good variant
+// sets none, the pooled one only pooled.
 type behaviour struct {
 	oneByOne       bool // /tasks: N single pulls, each with its own metadata calls
 	reconnect      bool // default client reconnect; connections leaked when a request is interrupted
@@ -39,6 +53,15 @@ type behaviour struct {
 	recreateStream bool // /tasks recreates a missing stream
 	slowAck        bool // the processor acks after 1.5 x ack_wait
 	leakConns      bool // a request's NATS connection is never closed
+
+	pooled        bool // request handlers share a bounded pool of connections (good)
+	poolStale     bool // ... that keeps (reconnecting) dead connections instead of replacing them
+	retryRefused  bool // a refused connect is retried (60 x 2s) although reconnect is off
+	emptyOnError  bool // a non-timeout NATS error in /tasks answers 200 {"tasks": []}
+	lateFetch     bool // the fetch stops on a client timer, dropping deliveries still on the wire
+	ackSetup      bool // every ack opens its own connection and ensures the advisories stream first
+	consumerFirst bool // cleanup deletes the consumer, then the stream
+	seenLate      bool // a worker is marked seen only after its call succeeded
 }
 
 var variants = []struct {
@@ -55,6 +78,15 @@ var variants = []struct {
 	{Variant{VariantRecreateStream, "/tasks recreates a job stream that cleanup deleted"}, behaviour{recreateStream: true}},
 	{Variant{VariantSlowAck, "the result processor acks 1.5 x ack_wait after storing, holding the work meanwhile"}, behaviour{slowAck: true}},
 	{Variant{VariantLeakConnections, "a request's NATS connection is never closed (until the API shuts down)"}, behaviour{leakConns: true}},
+
+	{Variant{VariantPooled, "good, pooled: request handlers share a bounded, health-checked pool of NATS connections; a dead one is replaced, idle ones close"}, behaviour{pooled: true}},
+	{Variant{VariantPooledStale, "pooled, but the pool keeps a connection that NATS dropped (left reconnecting) instead of replacing it"}, behaviour{pooled: true, poolStale: true}},
+	{Variant{VariantConnectRetryOnRefused, "a refused NATS connect is retried 60 x 2s although reconnect is off: /tasks hangs while NATS is down"}, behaviour{retryRefused: true}},
+	{Variant{VariantEmptyOnError, "a non-timeout NATS error during /tasks (refused, closed, JetStream unavailable) answers 200 {\"tasks\": []}"}, behaviour{emptyOnError: true}},
+	{Variant{VariantLateFetch, "the batch fetch stops on its own timer and unsubscribes while the pull's deliveries are still on the wire"}, behaviour{lateFetch: true}},
+	{Variant{VariantAckConnectionSetup, "every ack opens its own NATS connection and first ensures the advisories stream: a connection and a JetStream API call per ack"}, behaviour{ackSetup: true}},
+	{Variant{VariantConsumerFirstCleanup, "cleanup deletes the job's consumer before its stream: a racing /tasks recreates the consumer, which hands everything out again"}, behaviour{consumerFirst: true}},
+	{Variant{VariantSeenOnlyOnSuccess, "a worker is marked seen only when its /tasks or /result succeeded: during NATS trouble polling workers go unseen"}, behaviour{seenLate: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.

@@ -25,6 +25,12 @@ import (
 //	recreate-stream     TestMissingStream
 //	slow-ack            TestVariantSlowAck
 //	leak-connections    TestVariantLeakConnections
+//	empty-on-error      TestNATSUnreachable
+//	connect-retry-on-refused  TestNATSUnreachable
+//	pooled (good)       TestVariantPooled, TestNATSUnreachable
+//	pooled-stale, late-fetch, ack-connection-setup, consumer-first-cleanup:
+//	                    their matrix cells (chaos/verify.go); each needs a
+//	                    NATS restart, a slow link or a race the scenario sets up
 
 func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	const (
@@ -263,6 +269,37 @@ func TestVariantLeakConnections(t *testing.T) {
 			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if c := serverConns(t, e.nats).Connections; c != base+leaked {
 					return fmt.Errorf("%d connections, want %d", c, base+leaked)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestVariantPooled: the pooled variant serves successive /tasks calls on
+// one connection (the per-request mode opens one each), a job's later
+// calls cost one pull, and the pool's idle connection closes by itself.
+func TestVariantPooled(t *testing.T) {
+	for v, conns := range map[string]uint64{VariantGood: 4, VariantPooled: 1} { // 4 /tasks
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(v))
+			id := e.createJob(8, true)
+			e.publish(id, 8)
+			before := e.api.Stats().RequestConns // the job's creation
+			js0 := jsAPITotal(t, e.nats)
+			for range 4 {
+				code, got := e.tasks(id, 2, 5*time.Second)
+				require.Equal(t, 200, code)
+				require.Len(t, got, 2)
+			}
+			require.Equal(t, conns, e.api.Stats().RequestConns-before)
+			if v == VariantPooled {
+				// stream info, consumer info, consumer create once; pulls are not API calls
+				require.LessOrEqual(t, jsAPITotal(t, e.nats)-js0, uint64(3))
+			}
+			poll.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
+				if n := e.api.Stats().Open; n != 0 {
+					return fmt.Errorf("%d connections open", n)
 				}
 				return nil
 			})
