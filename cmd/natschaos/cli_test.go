@@ -147,14 +147,15 @@ func TestVerifyJUnit(t *testing.T) {
 	for _, s := range ts.Suites {
 		names = append(names, s.Name)
 	}
-	require.ElementsMatch(t, []string{"reserve-one-by-one/batch-reserve-incident", "good/batch-reserve-incident"}, names)
+	// The bad variant's cell, and every good variant's (good, pooled) on its scenario.
+	require.ElementsMatch(t, []string{"reserve-one-by-one/batch-reserve-incident", "good/batch-reserve-incident", "pooled/batch-reserve-incident"}, names)
 	require.Zero(t, ts.Failures+ts.Errors)
 	var f chaos.VerifyFile
 	b, err := os.ReadFile(filepath.Join(out, "verify.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &f))
 	require.Equal(t, "ok", f.Verdict)
-	require.Len(t, f.Cells, 2)
+	require.Len(t, f.Cells, 3)
 }
 
 func TestValidate(t *testing.T) {
