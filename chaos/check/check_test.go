@@ -149,7 +149,7 @@ var cases = []tcase{
 // checkerNamed returns a fresh checker of that name from check.All.
 func checkerNamed(t testing.TB, name string, p check.Params) check.Checker {
 	t.Helper()
-	for _, c := range check.All(p) {
+	for _, c := range append(check.All(p), check.NewResourceGrowth(check.GrowthParams{})) {
 		if c.Name() == name {
 			return c
 		}
