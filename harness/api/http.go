@@ -201,6 +201,9 @@ func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
 // bad body 400, unknown job 404, token 401, terminal-job guard (no NATS at
 // all), missing stream, one pull, NATS trouble 503.
 func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
+	if a.beh.slowLeak {
+		a.maybeLeak()
+	}
 	var b struct {
 		BatchSize *int `json:"batch_size"`
 	}

@@ -39,6 +39,7 @@ type behaviour struct {
 	recreateStream bool // /tasks recreates a missing stream
 	slowAck        bool // the processor acks after 1.5 x ack_wait
 	leakConns      bool // a request's NATS connection is never closed
+	slowLeak       bool // a goroutine and a subscription leaked every 100 /tasks requests
 }
 
 var variants = []struct {
@@ -55,6 +56,7 @@ var variants = []struct {
 	{Variant{VariantRecreateStream, "/tasks recreates a job stream that cleanup deleted"}, behaviour{recreateStream: true}},
 	{Variant{VariantSlowAck, "the result processor acks 1.5 x ack_wait after storing, holding the work meanwhile"}, behaviour{slowAck: true}},
 	{Variant{VariantLeakConnections, "a request's NATS connection is never closed (until the API shuts down)"}, behaviour{leakConns: true}},
+	{Variant{VariantSlowLeak, "every 100th /tasks request leaks a goroutine holding a NATS subscription, until the API shuts down (caught by a soak)"}, behaviour{slowLeak: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.
