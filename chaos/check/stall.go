@@ -13,7 +13,10 @@ import (
 // delivery has its result, or is older than A), no handout or result
 // happens, and workers keep asking (/tasks calls overlap the interval).
 // Reports the total and the longest stall; fails if the longest exceeds
-// Params.MaxStall (default A/2).
+// Params.MaxStall (default A/2). No stall starts before the first /tasks
+// call started: tasks waiting for the workers to turn to their job (a soak's
+// jobs queue behind one another, as the platform's worker loop serves them
+// one at a time) are not stalled.
 type Stall struct {
 	base
 	tasks  map[string]bool // task → done (stored or dead-lettered)
@@ -168,6 +171,9 @@ func (c *Stall) Observe(e *history.Event) {
 		delete(c.inflight, e.Reply)
 	case history.KindHTTP:
 		if isTasks(e) {
+			if c.calls == 0 && c.active {
+				c.start = max(c.start, callStart(e))
+			}
 			c.calls++
 			if c.active && t > c.start {
 				c.asked = true
