@@ -158,11 +158,14 @@ func (r *SoakReport) decide() {
 	if r.Intervals.Failed > 0 {
 		why = append(why, fmt.Sprintf("%d of %d intervals failed", r.Intervals.Failed, r.Intervals.Judged))
 	}
+	if len(why) > 0 {
+		why[len(why)-1] += " (" + r.failingChecks() + ")"
+	}
 	if g := r.ResourceGrowth; g != nil && g.Verdict == report.Fail {
 		why = append(why, "resource-growth: "+g.Summary)
 	}
 	if len(why) > 0 {
-		r.Verdict, r.Why = report.Fail, strings.Join(why, "; ")+" ("+r.failingChecks()+")"
+		r.Verdict, r.Why = report.Fail, strings.Join(why, "; ")
 		return
 	}
 	switch {
@@ -419,6 +422,7 @@ func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
 			if (!f.doneAt.IsZero() && now.Sub(f.doneAt) >= jobGrace) || timedOut {
 				v := s.j.judgeJob(id, s.rec.Since(), f.doneAt.IsZero())
 				s.log.Debug("job judged", "job", id, "verdict", v.Verdict)
+				st.ForgetJob(id)
 				delete(inflight, id)
 			}
 		}

@@ -58,3 +58,27 @@ func (a *API) leakConn() *nats.Conn {
 	a.leak.nc = nc
 	return nc
 }
+
+// JobStatus is the status of job id (ok false: unknown), without copying
+// the job's stored ids as [API.Job] does.
+func (a *API) JobStatus(id int64) (status string, ok bool) { return a.jobs.status(id) }
+
+// Forget removes a job that ended (SUCCESS, FAILURE or REVOKED) from the
+// API's job store, its stored results with it; it reports whether it did.
+// The store stands in for the platform's database: a soak forgets each job
+// once judged, so that the database's growth is not taken for the API's.
+func (a *API) Forget(id int64) bool {
+	s := a.jobs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return false
+	}
+	switch j.status {
+	case StatusSuccess, StatusFailure, StatusRevoked:
+		delete(s.jobs, id)
+		return true
+	}
+	return false
+}
