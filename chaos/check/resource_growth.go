@@ -2,7 +2,9 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,12 +17,17 @@ import (
 type GrowthParams struct {
 	Warmup      time.Duration // from the first event; default 30 s
 	MinDuration time.Duration // the fit's span after warmup; default 60 s
+	// Bucket is the width of the buckets whose minimum is fitted; default
+	// 10 s. The minimum is the floor a series comes back to between
+	// requests: what a leak raises, and what requests in flight and
+	// garbage collection do not.
+	Bucket time.Duration
 	// Per-minute bounds; 0 takes the default.
 	Conns         float64 // open connections per link; default 2
 	Subscriptions float64 // server subscriptions; default 10
 	SlowConsumers float64 // server slow consumers; default 1
 	MemMB         float64 // server memory and process RSS, MB; default 16
-	FDs           float64 // a process's open files; default 5
+	FDs           float64 // a process's open files; default 10
 	Goroutines    float64 // a process's goroutines; default 20
 }
 
@@ -28,6 +35,7 @@ type GrowthParams struct {
 const (
 	DefaultGrowthWarmup      = 30 * time.Second
 	DefaultGrowthMinDuration = 60 * time.Second
+	DefaultGrowthBucket      = 10 * time.Second
 )
 
 // WithDefaults fills in every unset tolerance.
@@ -43,29 +51,54 @@ func (g GrowthParams) WithDefaults() GrowthParams {
 	if g.MinDuration <= 0 {
 		g.MinDuration = DefaultGrowthMinDuration
 	}
+	if g.Bucket <= 0 {
+		g.Bucket = DefaultGrowthBucket
+	}
 	set(&g.Conns, 2)
 	set(&g.Subscriptions, 10)
 	set(&g.SlowConsumers, 1)
 	set(&g.MemMB, 16)
-	set(&g.FDs, 5)
+	set(&g.FDs, 10)
 	set(&g.Goroutines, 20)
 	return g
 }
 
-// fit is a running least-squares fit of y over t: O(1) memory however long
-// the series.
+// fit is a running least-squares fit, over t, of the minimum of y in each
+// bucket: O(1) memory however long the series.
 type fit struct {
 	n                  float64
-	t0                 float64 // first t: the sums are over t - t0
+	t0                 float64 // first point's t: the sums are over t - t0
 	st, sy, stt, sty   float64
 	first, last, lastT float64
 	unit               string
 	bound              float64 // per minute, in the series' unit
 	scale              float64 // divides y into the unit
+	width              float64 // bucket width, seconds
+	origin             float64 // where bucket 0 starts
+	bucket             int64   // the current bucket
+	min                float64 // its minimum so far
+	open               bool    // the current bucket has a value
 }
 
+// add takes a sample.
 func (f *fit) add(t, y float64) {
 	y /= f.scale
+	b := int64(math.Floor((t - f.origin) / f.width))
+	if f.open && b != f.bucket {
+		f.point(f.mid(f.bucket), f.min)
+		f.open = false
+	}
+	if !f.open || y < f.min {
+		f.min = y
+	}
+	f.bucket, f.open = b, true
+	f.lastT = t
+}
+
+func (f *fit) mid(b int64) float64 { return f.origin + (float64(b)+0.5)*f.width }
+
+// point adds one bucket's minimum to the fit.
+func (f *fit) point(t, y float64) {
 	if f.n == 0 {
 		f.t0, f.first = t, y
 	}
@@ -75,7 +108,17 @@ func (f *fit) add(t, y float64) {
 	f.sy += y
 	f.stt += x * x
 	f.sty += x * y
-	f.last, f.lastT = y, t
+	f.last = y
+}
+
+// closed is the fit with the current bucket counted in (a copy: Result
+// must not change the checker).
+func (f *fit) closed() fit {
+	c := *f
+	if c.open {
+		c.point(c.mid(c.bucket), c.min)
+	}
+	return c
 }
 
 // slope is the fitted slope per minute (0 with fewer than 3 points).
@@ -87,10 +130,16 @@ func (f *fit) slope() float64 {
 	return (f.n*f.sty - f.st*f.sy) / d * 60
 }
 
-func (f *fit) span() float64 { return f.lastT - f.t0 }
+// span is the time the fit covers: first sample to last.
+func (f *fit) span() float64 {
+	if f.n == 0 {
+		return 0
+	}
+	return f.lastT - (f.t0 - f.width/2)
+}
 
 // ResourceGrowth is the resource-growth check (soak): after warmup, a
-// least-squares slope over each series — open connections per link (conn
+// least-squares slope over the minimum of each Bucket of each series — open connections per link (conn
 // events, sampled at each server sample), the server's memory,
 // subscriptions and slow consumers (server samples), and each sampled
 // process's RSS, open files and goroutines (proc samples) — must stay under
@@ -116,7 +165,7 @@ func (*ResourceGrowth) Name() string { return "resource-growth" }
 func (c *ResourceGrowth) point(name, unit string, bound, scale, t, y float64) {
 	f := c.series[name]
 	if f == nil {
-		f = &fit{unit: unit, bound: bound, scale: scale}
+		f = &fit{unit: unit, bound: bound, scale: scale, width: c.g.Bucket.Seconds(), origin: c.start + c.g.Warmup.Seconds()}
 		c.series[name] = f
 	}
 	f.add(t, y)
@@ -175,6 +224,7 @@ func (c *ResourceGrowth) Result() Result {
 	figs := map[string]float64{
 		"warmup_seconds":       c.g.Warmup.Seconds(),
 		"min_duration_seconds": c.g.MinDuration.Seconds(),
+		"bucket_seconds":       c.g.Bucket.Seconds(),
 	}
 	names := make([]string, 0, len(c.series))
 	for n := range c.series {
@@ -184,7 +234,7 @@ func (c *ResourceGrowth) Result() Result {
 	var o offenses
 	var judged []string
 	for _, n := range names {
-		f := c.series[n]
+		f := c.series[n].closed()
 		key := strings.ReplaceAll(n, " ", "_")
 		if f.span() < c.g.MinDuration.Seconds() {
 			continue
@@ -192,10 +242,11 @@ func (c *ResourceGrowth) Result() Result {
 		s := f.slope()
 		figs[key+"_per_min"] = s
 		figs[key+"_bound_per_min"] = f.bound
+		figs[key+"_first"], figs[key+"_last"] = f.first, f.last
 		judged = append(judged, n)
 		if s > f.bound {
-			o.add("", "", f.lastT, "%s grew %.2f %s/min over %.0fs (least squares; bound %.2f/min): %.1f → %.1f",
-				n, s, f.unit, f.span(), f.bound, f.first, f.last)
+			o.add("", "", f.lastT, "%s grew %.2f %s/min over %.0fs (least squares over %ss minima; bound %.2f/min): %.1f → %.1f",
+				n, s, f.unit, f.span(), strconv.FormatFloat(f.width, 'f', -1, 64), f.bound, f.first, f.last)
 		}
 	}
 	if len(judged) == 0 {
