@@ -54,6 +54,9 @@ The embedded stack only: external mode is not supported by soak yet.`,
 			if o.Duration <= 0 {
 				return usageError{errors.New("--duration is required and must be > 0 (e.g. --duration 2h)")}
 			}
+			if o.JobsInFlight < 1 {
+				return usageError{fmt.Errorf("--jobs-in-flight %d: want ≥ 1", o.JobsInFlight)}
+			}
 			var err error
 			if o.JobSizeMin, o.JobSizeMax, err = parseRange(jobSize); err != nil {
 				return usageError{fmt.Errorf("--job-size %q: %w", jobSize, err)}
