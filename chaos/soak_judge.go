@@ -92,14 +92,18 @@ type soakJudge struct {
 	growth *check.ResourceGrowth
 	live   *liveStats
 
-	mu       sync.Mutex // guards everything below: the recorder's tap and the driver both call in
-	jobs     map[int64]*jobSet
-	judged   map[int64]bool
-	cfg      *history.Event
-	win      []check.Checker
-	winFrom  float64
-	winIndex int
-	last     float64
+	mu   sync.Mutex // guards everything below: the recorder's tap and the driver both call in
+	jobs map[int64]*jobSet
+	// maxJudged is the highest job id judged: job ids grow with creation
+	// and a job's set exists from its first event (its creation), so an
+	// unknown id up to it is a job already judged. (No set of judged ids:
+	// memory stays flat however many jobs a soak runs.)
+	maxJudged int64
+	cfg       *history.Event
+	win       []check.Checker
+	winFrom   float64
+	winIndex  int
+	last      float64
 
 	jobCounts, winCounts Counts
 	failedJobs           []JobVerdict
@@ -110,7 +114,7 @@ type soakJudge struct {
 
 func newSoakJudge(p check.Params, g check.GrowthParams, live *liveStats) *soakJudge {
 	return &soakJudge{p: p, growth: check.NewResourceGrowth(g), live: live, jobs: map[int64]*jobSet{},
-		judged: map[int64]bool{}, win: check.Window(p), byCheck: map[string]int{}}
+		win: check.Window(p), byCheck: map[string]int{}}
 }
 
 // Observe takes the next event of the history (the recorder's tap: in
@@ -140,11 +144,11 @@ func (j *soakJudge) Observe(e history.Event) {
 		}
 		return
 	}
-	if j.judged[id] {
+	s := j.jobs[id]
+	if s == nil && id <= j.maxJudged {
 		j.late++
 		return
 	}
-	s := j.jobs[id]
 	if s == nil {
 		s = &jobSet{checkers: check.PerJob(j.p), from: e.T}
 		j.jobs[id] = s
@@ -165,7 +169,7 @@ func (j *soakJudge) judgeJob(id int64, now float64, timedOut bool) JobVerdict {
 	v := JobVerdict{Job: id, Verdict: report.Pass, From: now, To: now}
 	s := j.jobs[id]
 	delete(j.jobs, id)
-	j.judged[id] = true
+	j.maxJudged = max(j.maxJudged, id)
 	if s == nil || s.published == 0 {
 		v.Verdict, v.Why = report.Inconclusive, "no task of the job was ever stored in its stream"
 		j.record(&v)
