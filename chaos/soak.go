@@ -53,6 +53,12 @@ type SoakOptions struct {
 	// JobTimeout judges a job that has not ended after it (default: the
 	// duration, at least 5 min).
 	JobTimeout time.Duration
+	// FaultEvery is the period of the fault schedule: it is played after
+	// the warmup, then again every FaultEvery. 0 = the chaos phase plus
+	// max_deliver × ack_wait, a calm gap in which the system recovers
+	// (back to back, a 2 s outage in a 4 s chaos phase is NATS down half
+	// the time). It must be at least the chaos phase.
+	FaultEvery time.Duration
 	// Workers overrides the scenario's worker count when > 0.
 	Workers int
 	// Progress receives the progress line; nil = none. Terminal makes it
@@ -253,6 +259,9 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.FaultEvery != 0 && o.FaultEvery < max(sc.Chaos, time.Second) {
+		return nil, &UsageError{fmt.Errorf("--fault-every %s: want ≥ the scenario's chaos phase (%s) and ≥ 1s", o.FaultEvery, sc.Chaos)}
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -361,8 +370,13 @@ func (s *soak) run(ctx context.Context) error {
 	return nil
 }
 
-// cycle is the period of the fault schedule: the chaos phase, at least a second.
-func (s *soak) cycle() time.Duration { return max(s.sc.Chaos, time.Second) }
+// cycle is the period of the fault schedule (SoakOptions.FaultEvery).
+func (s *soak) cycle() time.Duration {
+	if s.o.FaultEvery > 0 {
+		return s.o.FaultEvery
+	}
+	return max(s.sc.Chaos+time.Duration(s.sc.SUT.MaxDeliver)*s.sc.SUT.AckWait, time.Second)
+}
 
 // faultLoop plays the scenario's schedule every cycle, after the warmup,
 // healing between cycles, until ctx ends.

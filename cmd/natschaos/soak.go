@@ -28,8 +28,8 @@ func newSoakCmd() *cobra.Command {
 		Short: "Run jobs continuously for a long time under repeating faults, judged as it goes",
 		Long: `Soak runs the embedded stack for --duration: jobs are created continuously, --jobs-in-flight
 at once, each of a size drawn (from the seed) in --job-size; the built-in workers poll
-every job; the scenario's fault schedule repeats every chaos phase (its chaos: length)
-for the whole duration. Each job is judged when it ends, over its own events (no-loss,
+every job; the scenario's fault schedule repeats every --fault-every (default: its
+chaos phase plus max_deliver × ack_wait) for the whole duration. Each job is judged when it ends, over its own events (no-loss,
 max-deliver, duplicates, redelivery-timing, ack-in-time, orphaned, stall,
 terminal-guard), and its checker state dropped; tasks-latency, fast-503, liveness and
 connection-flood are judged per --report-every interval; resource-growth looks for an
@@ -85,6 +85,7 @@ The embedded stack only: external mode is not supported by soak yet.`,
 	fl.IntVar(&o.JobsInFlight, "jobs-in-flight", chaos.DefaultJobsInFlight, "jobs running at once")
 	fl.StringVar(&jobSize, "job-size", fmt.Sprintf("%d-%d", chaos.DefaultJobSizeMin, chaos.DefaultJobSizeMax), "tasks per job: MIN-MAX (drawn uniformly from the seed) or N")
 	fl.DurationVar(&o.ReportEvery, "report-every", chaos.DefaultReportEvery, "report interval: window checks judged, report.json rewritten, history rotated")
+	fl.DurationVar(&o.FaultEvery, "fault-every", 0, "period of the fault schedule (default: the chaos phase + max_deliver × ack_wait, a calm gap to recover)")
 	fl.IntVar(&o.Workers, "workers", 0, "built-in workers (default: the scenario's)")
 	fl.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464)")
 	fl.Int64Var(&seed, "seed", 0, "seed of every random choice (default: the scenario's, else the clock)")
