@@ -39,7 +39,9 @@ func TestJobOf(t *testing.T) {
 // call at asks[i] (each 0.1 s long, empty but the last, which hands the
 // tasks out), results and stores after. ack_wait 2 s: max stall 1 s.
 func stallJob(asks ...float64) []history.Event {
-	R := func(i int) string { return fmt.Sprintf("$JS.ACK.job_3.job-3-consumer.1.%d.%d.1700000000000000000.0", i, i) }
+	R := func(i int) string {
+		return fmt.Sprintf("$JS.ACK.job_3.job-3-consumer.1.%d.%d.1700000000000000000.0", i, i)
+	}
 	ev := []history.Event{{T: 0.001, Kind: history.KindConfig, AckWait: 2, MaxDeliver: 3, MaxAckPending: 10,
 		Stream: "job_3", ConsumerName: "job-3-consumer", WorkerHTTPTimeout: 1, ConnectTimeout: 0.5}}
 	for i := 1; i <= 3; i++ {
