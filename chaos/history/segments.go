@@ -84,10 +84,20 @@ func (s *segments) Close() error { return s.closeSegment() }
 
 // CreateSegments returns a Recorder that writes a zstd-compressed history
 // into dir, starting with segment 1; [Recorder.Rotate] starts the next one.
-// dir is created.
+// dir is created; the segments of an earlier history in it are removed
+// (as Create truncates), so that the directory reads as this history only.
 func CreateSegments(dir string, start time.Time) (*Recorder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("history directory: %w", err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "history-*"+Compressed))
+	if err != nil {
+		return nil, fmt.Errorf("history directory: %w", err)
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return nil, fmt.Errorf("history directory: %w", err)
+		}
 	}
 	s := &segments{dir: dir}
 	if err := s.next(); err != nil {

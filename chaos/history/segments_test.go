@@ -135,3 +135,30 @@ func TestRotatePlain(t *testing.T) {
 		t.Error("a plain history rotated")
 	}
 }
+
+// A new segmented history in a directory that held a longer one reads as
+// the new one only.
+func TestSegmentsReplace(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{3, 1} {
+		rec, err := history.CreateSegments(dir, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if i > 0 {
+				if _, err := rec.Rotate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec.Emit(history.Event{T: float64(n), Kind: history.KindPhase, Name: history.PhaseWarmup})
+		}
+		if err := rec.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := readAll(t, dir)
+	if len(got) != 1 || got[0].T != 1 {
+		t.Fatalf("read %+v, want the one event of the second history", got)
+	}
+}
