@@ -35,6 +35,8 @@ type rig struct {
 
 	taps map[string]*observe.ConnTap // NATS link → the recording tap behind its proxy
 
+	allJobs bool // a soak: the observers record and the workers serve every job
+
 	natsObs *observe.NATSObserver
 	prober  *observe.Prober
 	sampler *observe.Sampler
@@ -129,8 +131,10 @@ func (r *rig) startSampler(ctx context.Context, job int64, monitorURLs []string,
 	if every <= 0 {
 		every = observe.DefaultSampleInterval
 	}
-	sopts := []observe.SamplerOption{observe.SamplerConsumer(StreamName(job), ConsumerName(job)),
-		observe.SamplerInterval(every), observe.SamplerLogger(r.log)}
+	sopts := []observe.SamplerOption{observe.SamplerInterval(every), observe.SamplerLogger(r.log)}
+	if job != 0 { // 0: the servers only (a soak's jobs come and go)
+		sopts = append(sopts, observe.SamplerConsumer(StreamName(job), ConsumerName(job)))
+	}
 	if len(monitorURLs) > 1 {
 		sopts = append(sopts, observe.SamplerNodes(monitorURLs[1:]...))
 	}
@@ -212,12 +216,15 @@ func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int
 	if r.pool != nil {
 		return errors.New("workers already started")
 	}
-	if r.job == 0 {
+	if r.job == 0 && !r.allJobs {
 		return errors.New("workers: no job yet (the workers serve only the run's job)")
 	}
 	wc.BaseURL = r.WorkerURL()
 	wc.Token = token
 	wc.Jobs = []int64{r.job}
+	if r.allJobs {
+		wc.Jobs = nil // every job of the embedded API is the soak's
+	}
 	opts := []worker.Option{worker.WithLogger(r.log)}
 	if alt > 0 {
 		opts = append(opts, worker.WithAltBatchSize(alt))

@@ -67,6 +67,11 @@ type Config struct {
 	// observers cost): a history without them cannot be judged, and
 	// Drained then knows only the job's status.
 	NoObservers bool
+	// AllJobs is a soak's stack: jobs come and go, and every one of them
+	// is the run's. The observers record every job (no scope), the
+	// workers serve every job (no job filter) and the sampler samples the
+	// servers only. Jobs are made with NewSoakJob.
+	AllJobs bool
 }
 
 // Stack is the embedded system under test with its proxies and observers
@@ -104,7 +109,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s = &Stack{cfg: cfg, rig: rig{sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies, links: map[string]string{}}}
+	s = &Stack{cfg: cfg, rig: rig{sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies, links: map[string]string{}, allJobs: cfg.AllJobs}}
 	started := s // a failing return sets s to nil before this runs
 	defer func() {
 		if err != nil {
@@ -169,8 +174,11 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	}
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
-	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, observe.NATSLogger(log),
-		observe.NATSConnectOptions(nats.DontRandomize()), observe.NATSScopeLater()); err != nil {
+	obsOpts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(nats.DontRandomize())}
+	if !cfg.AllJobs {
+		obsOpts = append(obsOpts, observe.NATSScopeLater())
+	}
+	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, obsOpts...); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)
 	}
 	if err := s.startProber(ctx, s.apiURL, cfg.ProbeEvery); err != nil {

@@ -227,3 +227,50 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkRunCompressed times check.Run over the same history compressed
+// as a soak writes it (zstd, fastest), and BenchmarkRunUncompressed over
+// the plain one, for comparison; both report the bytes per event on disk:
+//
+//	go test ./chaos/check/ -run '^$' -bench Compressed -benchtime 3x
+func BenchmarkRunCompressed(b *testing.B) {
+	path, n := bigHistory(b)
+	dir := b.TempDir()
+	rec, err := history.CreateSegments(dir, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := history.Each(path, func(e history.Event) error { rec.Emit(e); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		b.Fatal(err)
+	}
+	benchRunFile(b, dir, n, filepath.Join(dir, history.SegmentName(1)))
+}
+
+// BenchmarkRunUncompressed is BenchmarkRunCompressed's baseline.
+func BenchmarkRunUncompressed(b *testing.B) {
+	path, n := bigHistory(b)
+	benchRunFile(b, path, n, path)
+}
+
+func benchRunFile(b *testing.B, path string, n int, file string) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	b.ResetTimer()
+	for b.Loop() {
+		rs, err := check.RunFile(path, check.Params{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rs.Events != n {
+			b.Fatalf("read %d events, want %d", rs.Events, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(fi.Size())/float64(n), "bytes/event")
+}

@@ -97,6 +97,8 @@ var cases = []tcase{
 	{file: "stall/pass.jsonl", verdict: "pass"},
 	{file: "stall/pass-worker-crash.jsonl", verdict: "pass"},
 	{file: "stall/fail.jsonl", verdict: "fail", violations: 1},
+	{file: "stall/pass-waiting-for-workers.jsonl", verdict: "pass"},              // a soak job queued behind others: no call yet, no stall
+	{file: "stall/fail-asking-from-start.jsonl", verdict: "fail", violations: 1}, // asked from the start, nothing handed out for 3 s
 	{file: "stall/unknown-no-calls.jsonl", verdict: "unknown"},
 
 	{file: "tasks-latency/pass.jsonl", verdict: "pass"},
@@ -162,7 +164,7 @@ var cases = []tcase{
 // checkerNamed returns a fresh checker of that name from check.All.
 func checkerNamed(t testing.TB, name string, p check.Params) check.Checker {
 	t.Helper()
-	for _, c := range check.All(p) {
+	for _, c := range append(check.All(p), check.NewResourceGrowth(check.GrowthParams{})) {
 		if c.Name() == name {
 			return c
 		}

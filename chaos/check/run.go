@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -87,16 +86,19 @@ func (rs Results) Get(name string) (Result, bool) {
 	return Result{}, false
 }
 
-// RunFile is [Run] over the history file at path.
+// RunFile is [Run] over the history at path: a .jsonl file, a .jsonl.zst
+// file or a directory of segments ([history.Open]).
 func RunFile(path string, p Params) (Results, error) {
-	f, err := os.Open(path)
+	r, c, err := history.Open(path)
 	if err != nil {
-		return Results{}, fmt.Errorf("open history: %w", err)
+		return Results{}, err
 	}
-	defer f.Close()
-	rs, err := Run(history.NewReader(f), p)
+	defer c.Close()
+	rs, err := Run(r, p)
 	if le := (*history.LineError)(nil); errors.As(err, &le) {
-		le.File = path // file:line: what
+		if le.File == "" {
+			le.File = path // file:line: what
+		}
 		return rs, le
 	}
 	if err != nil {

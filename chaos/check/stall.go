@@ -13,7 +13,10 @@ import (
 // delivery has its result, or is older than A), no handout or result
 // happens, and workers keep asking (/tasks calls overlap the interval).
 // Reports the total and the longest stall; fails if the longest exceeds
-// Params.MaxStall (default A/2).
+// Params.MaxStall (default A/2). No stall starts before the first /tasks
+// call started: tasks waiting for the workers to turn to their job (a soak's
+// jobs queue behind one another, as the platform's worker loop serves them
+// one at a time) are not stalled.
 type Stall struct {
 	base
 	tasks  map[string]bool // task → done (stored or dead-lettered)
@@ -33,6 +36,13 @@ type Stall struct {
 	active bool
 	start  float64
 	asked  bool
+
+	// askGap, when > 0, cuts a stall where nobody asked for the job's
+	// tasks for longer than it (PerJob: a soak's workers serve its jobs in
+	// turn, so a job waits while they serve the others). lastAsk is the
+	// latest end of a /tasks call.
+	askGap  float64
+	lastAsk float64
 
 	handouts, calls int
 	stalls          int
@@ -168,12 +178,36 @@ func (c *Stall) Observe(e *history.Event) {
 		delete(c.inflight, e.Reply)
 	case history.KindHTTP:
 		if isTasks(e) {
+			if c.calls == 0 && c.active {
+				c.start = max(c.start, callStart(e))
+			}
+			c.cutAtGap(e)
 			c.calls++
 			if c.active && t > c.start {
 				c.asked = true
 			}
 		}
 	}
+}
+
+// cutAtGap ends the stall where nobody was asking (askGap > 0): a stall
+// open across a gap longer than askGap between the latest end of a /tasks
+// call and the start of this one ends where the gap begins and starts again
+// where this call started. Calls are written when they end: a call still
+// in flight across the gap (it started before and ends after this one)
+// shortens the stall it covered by at most one HTTP timeout — the cut errs
+// toward a shorter stall, never a false one.
+func (c *Stall) cutAtGap(e *history.Event) {
+	if c.askGap <= 0 {
+		return
+	}
+	if c.calls > 0 && c.active {
+		if resume := callStart(e); resume-c.lastAsk > c.askGap {
+			c.close(c.lastAsk)
+			c.active, c.start, c.asked = true, resume, false
+		}
+	}
+	c.lastAsk = max(c.lastAsk, e.T)
 }
 
 // Result implements [Checker].

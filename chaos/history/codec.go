@@ -78,6 +78,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendU(buf, "subscriptions", e.Subscriptions, must)
 	buf = appendU(buf, "js_api_total", e.JSAPITotal, must)
 	buf = appendU(buf, "slow_consumers", e.SlowConsumers, must)
+	buf = appendU(buf, "mem", e.Mem, must)
 	buf = appendStr(buf, "version", e.Version, false)
 	buf = appendStr(buf, "path", e.Path, false)
 	buf = appendF(buf, "ms", e.MS, must)
@@ -94,6 +95,9 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendI(buf, "acks", int64(e.Acks), must)
 	buf = appendI(buf, "msgs", int64(e.Msgs), must)
 	buf = appendI(buf, "foreign", int64(e.Foreign), must)
+	buf = appendU(buf, "rss", e.RSS, must)
+	buf = appendI(buf, "fds", int64(e.FDs), must)
+	buf = appendI(buf, "goroutines", int64(e.Goroutines), must)
 	return append(buf, '}')
 }
 
@@ -527,6 +531,16 @@ func (d *decoder) field(e *Event, key string) (err error) {
 		e.JSAPITotal, err = d.uint(key)
 	case "slow_consumers":
 		e.SlowConsumers, err = d.uint(key)
+	case "mem":
+		e.Mem, err = d.uint(key)
+	case "rss":
+		e.RSS, err = d.uint(key)
+	case "fds":
+		i, err = d.int(key)
+		e.FDs = int(i)
+	case "goroutines":
+		i, err = d.int(key)
+		e.Goroutines = int(i)
 	case "version":
 		e.Version, err = d.string(key)
 	case "path":

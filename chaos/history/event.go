@@ -27,6 +27,7 @@ const (
 	KindConn     Kind = "conn"     // a connection on a NATS link opens, is ready, or closes
 	KindForeign  Kind = "foreign"  // how many events of other jobs an observer dropped (Name: the observer, N: the count)
 	KindSeen     Kind = "seen"     // the API marked a worker seen (Worker; Path: the call that did)
+	KindProc     Kind = "proc"     // periodic sample of a process the harness runs (Name: which; rss, fds, goroutines)
 )
 
 // Phases of a [KindConn] event, in the order a connection goes through them.
@@ -107,6 +108,8 @@ type Event struct {
 	Subscriptions    uint64
 	JSAPITotal       uint64
 	SlowConsumers    uint64
+	// Mem is the server's resident memory, bytes (/varz mem); optional.
+	Mem uint64
 	// Version is the nats-server version from /varz (of the sampler's
 	// first node that answered, in a cluster); optional.
 	Version string
@@ -123,6 +126,12 @@ type Event struct {
 	Name  string // fault name, or phase name
 	Link  string // link the fault acts on (conn: the link the connection came through)
 	Phase string // fault: start or end; conn: open, ready or close
+
+	// proc sample (Name: the process): resident memory in bytes, open file
+	// descriptors and goroutines (those it can read; 0 = not read).
+	RSS        uint64
+	FDs        int
+	Goroutines int
 
 	// conn: what the client sent on one connection through a NATS link,
 	// counted from its protocol lines (never payloads). The counts are

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // MaxLine is the longest line a history may hold, newline excluded: no event
@@ -116,15 +115,14 @@ func (r *Reader) Line() int { return r.line }
 // Warnings lists what was skipped (a torn last line).
 func (r *Reader) Warnings() []string { return r.warnings }
 
-// Each calls f for every event of the history file at path, in order. It
-// stops at the first error of f or of the file.
+// Each calls f for every event of the history at path (see [Open]), in
+// order. It stops at the first error of f or of the file.
 func Each(path string, f func(Event) error) (warnings []string, err error) {
-	file, err := os.Open(path)
+	r, c, err := Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
+		return nil, err
 	}
-	defer file.Close()
-	r := NewReader(file)
+	defer c.Close()
 	for {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {

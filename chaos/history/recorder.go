@@ -36,6 +36,7 @@ type Recorder struct {
 
 	mu     sync.Mutex
 	w      *bufio.Writer
+	under  io.Writer // what w writes to
 	closer io.Closer
 	buf    []byte
 	err    error
@@ -61,6 +62,7 @@ func NewRecorder(w io.Writer, start time.Time) *Recorder {
 	r := &Recorder{
 		start: start,
 		w:     bufio.NewWriterSize(w, 64<<10),
+		under: w,
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -122,6 +124,10 @@ func (r *Recorder) Flush() error {
 	if r.err == nil {
 		if err := r.w.Flush(); err != nil {
 			r.err = fmt.Errorf("flush history: %w", err)
+		} else if s, ok := r.under.(*segments); ok {
+			if err := s.flush(); err != nil {
+				r.err = fmt.Errorf("flush history: %w", err)
+			}
 		}
 	}
 	return r.err

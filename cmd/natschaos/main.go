@@ -135,7 +135,7 @@ func newRoot() *cobra.Command {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
 	})
 	root.AddCommand(newRunCmd(), newListCmd(), newCheckCmd(), newSUTCmd(), newVerifyCmd(),
-		newValidateCmd(), newFaultsCmd(), newVersionCmd(), newReportCmd())
+		newValidateCmd(), newFaultsCmd(), newVersionCmd(), newReportCmd(), newSoakCmd())
 	addCompletions(root)
 	return root
 }

@@ -220,6 +220,8 @@ type API struct {
 	processorConns atomic.Uint64
 	dials          atomic.Uint64
 	connectErrors  atomic.Uint64
+
+	leak slowLeak // the slow-leak variant's state
 }
 
 // New validates cfg, applies its defaults and starts the result processor.

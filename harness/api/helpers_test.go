@@ -270,6 +270,7 @@ func jsAPITotal(t testing.TB, s *natsd.Server) uint64 {
 type varz struct {
 	Connections      int    `json:"connections"`
 	TotalConnections uint64 `json:"total_connections"`
+	Subscriptions    uint64 `json:"subscriptions"`
 }
 
 func serverConns(t testing.TB, s *natsd.Server) varz {

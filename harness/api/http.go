@@ -242,6 +242,9 @@ func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
 // the async API 400 and the terminal-job guard (both with no NATS at all),
 // missing stream, one pull, NATS trouble 503.
 func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
+	if a.beh.slowLeak {
+		a.maybeLeak()
+	}
 	var b struct {
 		BatchSize *int `json:"batch_size"`
 	}

@@ -62,6 +62,7 @@ type behaviour struct {
 	ackSetup      bool // every ack opens its own connection and ensures the advisories stream first
 	consumerFirst bool // cleanup deletes the consumer, then the stream
 	seenLate      bool // a worker is marked seen only after its call succeeded
+	slowLeak      bool // a goroutine and a subscription leaked every 100 /tasks requests
 }
 
 var variants = []struct {
@@ -87,6 +88,7 @@ var variants = []struct {
 	{Variant{VariantAckConnectionSetup, "every ack opens its own NATS connection and first ensures the advisories stream: a connection and a JetStream API call per ack"}, behaviour{ackSetup: true}},
 	{Variant{VariantConsumerFirstCleanup, "cleanup deletes the job's consumer before its stream: a racing /tasks recreates the consumer, which hands everything out again"}, behaviour{consumerFirst: true}},
 	{Variant{VariantSeenOnlyOnSuccess, "a worker is marked seen only when its /tasks or /result succeeded: during NATS trouble polling workers go unseen"}, behaviour{seenLate: true}},
+	{Variant{VariantSlowLeak, "every 100th /tasks request leaks a goroutine holding a NATS subscription, until the API shuts down (caught by a soak)"}, behaviour{slowLeak: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.

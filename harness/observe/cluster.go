@@ -135,6 +135,7 @@ func (s *Sampler) sampleCluster(ctx context.Context) error {
 		e.TotalConnections += n.v.TotalConnections
 		e.Subscriptions += n.v.Subscriptions
 		e.SlowConsumers += n.v.SlowConsumers
+		e.Mem += n.v.Mem
 		e.JSAPITotal += n.j.API.Total
 		if e.Version == "" {
 			e.Version = n.v.Version

@@ -194,7 +194,7 @@ func (s *Sampler) Sample(ctx context.Context) error {
 			Kind:        history.KindServer,
 			Connections: v.Connections, TotalConnections: v.TotalConnections,
 			Subscriptions: v.Subscriptions, SlowConsumers: v.SlowConsumers,
-			JSAPITotal: j.API.Total, Version: v.Version,
+			JSAPITotal: j.API.Total, Version: v.Version, Mem: v.Mem,
 		})
 	}
 	return errors.Join(verr, jerr)
@@ -239,6 +239,7 @@ type varz struct {
 	TotalConnections uint64 `json:"total_connections"`
 	Subscriptions    uint64 `json:"subscriptions"`
 	SlowConsumers    uint64 `json:"slow_consumers"`
+	Mem              uint64 `json:"mem"`
 	Version          string `json:"version"`
 }
 

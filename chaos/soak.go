@@ -1,0 +1,619 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/natschaos/natschaos/chaos/check"
+	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
+)
+
+// Defaults of a soak.
+const (
+	DefaultJobsInFlight = 3
+	DefaultJobSizeMin   = 200
+	DefaultJobSizeMax   = 1000
+	DefaultReportEvery  = 5 * time.Minute
+	// jobGrace is how long a soak waits after a job ended before judging
+	// it: the acks and stores of its last deliveries are recorded by then.
+	jobGrace = 2 * time.Second
+	// procEvery is the period of the proc samples.
+	procEvery = time.Second
+)
+
+// SoakOptions are the settings of one Soak that are not the scenario's.
+type SoakOptions struct {
+	RunOptions
+	// Duration is how long jobs are created; then the soak drains.
+	Duration time.Duration
+	// JobsInFlight is how many jobs run at once (default 3).
+	JobsInFlight int
+	// JobSizeMin and JobSizeMax bound the tasks of a job, drawn uniformly
+	// from the seed (default 200–1000).
+	JobSizeMin, JobSizeMax int
+	// ReportEvery is the report interval (default 5 min): window checks are
+	// judged, report.json rewritten and the history rotated at each.
+	ReportEvery time.Duration
+	// JobTimeout judges a job that has not ended after it (default: the
+	// duration, at least 5 min).
+	JobTimeout time.Duration
+	// FaultEvery is the period of the fault schedule: it is played after
+	// the warmup, then again every FaultEvery. 0 = the chaos phase plus
+	// max_deliver × ack_wait, a calm gap in which the system recovers
+	// (back to back, a 2 s outage in a 4 s chaos phase is NATS down half
+	// the time). It must be at least the chaos phase.
+	FaultEvery time.Duration
+	// Workers overrides the scenario's worker count when > 0.
+	Workers int
+	// Progress receives the progress line; nil = none. Terminal makes it
+	// one line redrawn every second; otherwise a line every ProgressEvery.
+	Progress      io.Writer
+	Terminal      bool
+	ProgressEvery time.Duration // default 30 s (10 s for a soak of 2 min or less)
+	// MetricsAddr serves Prometheus metrics at /metrics when not "".
+	MetricsAddr string
+	// MetricsBound is called with the address the metrics listen on.
+	MetricsBound func(addr string)
+	// Growth are resource-growth's tolerances.
+	Growth check.GrowthParams
+}
+
+// SoakReport is a soak's report.json: rewritten at every report interval,
+// so that a soak killed half-way leaves the verdicts so far.
+type SoakReport struct {
+	Kind        string  `json:"kind"` // "soak"
+	Scenario    string  `json:"scenario"`
+	Variant     string  `json:"variant"`
+	Seed        int64   `json:"seed"`
+	Verdict     string  `json:"verdict"`
+	Why         string  `json:"why,omitempty"`
+	Final       bool    `json:"final"`       // false while the soak runs
+	Interrupted bool    `json:"interrupted"` // stopped by a signal before its duration
+	Elapsed     float64 `json:"elapsed_seconds"`
+	Duration    float64 `json:"duration_seconds"`
+
+	Jobs              Counts            `json:"jobs"`
+	JobsInFlight      int               `json:"jobs_in_flight"` // not judged (yet)
+	JobCreateErrors   int               `json:"job_create_errors,omitempty"`
+	Intervals         Counts            `json:"intervals"`
+	ViolationsByCheck map[string]int    `json:"violations_by_check"`
+	FailedJobs        []JobVerdict      `json:"failed_jobs,omitempty"` // the first 100 jobs that did not pass
+	FailedIntervals   []IntervalVerdict `json:"failed_intervals,omitempty"`
+	LastInterval      *IntervalVerdict  `json:"last_interval,omitempty"`
+	ResourceGrowth    *SoakCheck        `json:"resource_growth"`
+	LateEvents        int               `json:"late_events,omitempty"` // events of jobs already judged (ignored)
+
+	TasksPublished int64 `json:"tasks_published"`
+	TasksStored    int64 `json:"tasks_stored"`
+	TasksCalls     int64 `json:"tasks_calls"`
+	// CPUPer1000TasksCalls is the CPU seconds (user + system) natschaos
+	// spent per 1,000 /tasks calls: the whole process, embedded NATS, API,
+	// proxies, workers and checkers included.
+	CPUPer1000TasksCalls float64 `json:"cpu_seconds_per_1000_tasks_calls"`
+	RSSBytes             uint64  `json:"rss_bytes"`
+	HistoryBytes         int64   `json:"history_bytes"`
+	HistoryBytesPerTask  float64 `json:"history_bytes_per_task"`
+
+	Settings   SoakSettings       `json:"settings"`
+	Provenance *report.Provenance `json:"provenance,omitempty"`
+}
+
+// SoakSettings are the soak's own settings, as used.
+type SoakSettings struct {
+	JobsInFlight int     `json:"jobs_in_flight"`
+	JobSizeMin   int     `json:"job_size_min"`
+	JobSizeMax   int     `json:"job_size_max"`
+	ReportEvery  float64 `json:"report_every_seconds"`
+	JobTimeout   float64 `json:"job_timeout_seconds"`
+	Workers      int     `json:"workers"`
+	Cycle        float64 `json:"fault_cycle_seconds"` // the schedule repeats every cycle
+}
+
+// ExitError is the error of a finished soak report: nil for PASS, wrapping
+// ErrViolated for FAIL and ErrInconclusive for INCONCLUSIVE.
+func (r *SoakReport) ExitError() error {
+	switch r.Verdict {
+	case report.Pass:
+		return nil
+	case report.Fail:
+		return fmt.Errorf("soak %s: %w: %s", r.Scenario, ErrViolated, r.Why)
+	}
+	return fmt.Errorf("soak %s: %w: %s", r.Scenario, ErrInconclusive, r.Why)
+}
+
+// write writes the report atomically (a temporary file renamed over it).
+func (r *SoakReport) write(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("soak report: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write soak report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write soak report: %w", err)
+	}
+	return nil
+}
+
+// decide sets the verdict: FAIL on any violation (a job, an interval,
+// resource-growth); else INCONCLUSIVE when the soak was cut short, a job
+// could not be decided or none was judged; else PASS.
+func (r *SoakReport) decide() {
+	var why []string
+	if r.Jobs.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d of %d jobs failed", r.Jobs.Failed, r.Jobs.Judged))
+	}
+	if r.Intervals.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d of %d intervals failed", r.Intervals.Failed, r.Intervals.Judged))
+	}
+	if len(why) > 0 {
+		why[len(why)-1] += " (" + r.failingChecks() + ")"
+	}
+	if g := r.ResourceGrowth; g != nil && g.Verdict == report.Fail {
+		why = append(why, "resource-growth: "+g.Summary)
+	}
+	if len(why) > 0 {
+		r.Verdict, r.Why = report.Fail, strings.Join(why, "; ")
+		return
+	}
+	switch {
+	case !r.Final:
+		r.Verdict, r.Why = report.Inconclusive, "the soak is still running"
+	case r.Interrupted:
+		r.Verdict, r.Why = report.Inconclusive, fmt.Sprintf("the soak was stopped after %.0fs of %.0fs", r.Elapsed, r.Duration)
+	case r.Jobs.Judged == 0:
+		r.Verdict, r.Why = report.Inconclusive, "no job was judged"
+	case r.Jobs.Inconclusive > 0:
+		r.Verdict, r.Why = report.Inconclusive, fmt.Sprintf("%d jobs could not be decided", r.Jobs.Inconclusive)
+	default:
+		r.Verdict, r.Why = report.Pass, ""
+	}
+}
+
+// soak is one running soak.
+type soak struct {
+	sc    Scenario
+	o     SoakOptions
+	log   *slog.Logger
+	rng   *rand.Rand
+	rec   *history.Recorder
+	st    *harness.Stack
+	j     *soakJudge
+	live  *liveStats
+	start time.Time
+	cpu0  time.Duration
+	dir   string // the history's segments
+	out   string // report.json
+
+	mu         sync.Mutex
+	createErrs int
+	interval   *IntervalVerdict
+	version    string
+}
+
+// Soak runs a soak: the embedded stack, jobs created continuously
+// (JobsInFlight at once, each of a size drawn from the seed), the
+// scenario's fault schedule repeated for Duration, every job judged when
+// it ends and the window checks at every report interval. ctx ending
+// stops it early: faults are healed, what finished is judged and the final
+// report written (verdict at best INCONCLUSIVE). The error wraps
+// ErrViolated or ErrInconclusive with a report, is a *UsageError for bad
+// options, and anything else means the harness could not run.
+func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) {
+	if o.External != nil {
+		return nil, &UsageError{errors.New("soak runs the embedded stack only")}
+	}
+	if o.Duration <= 0 {
+		return nil, &UsageError{fmt.Errorf("--duration %s: want > 0", o.Duration)}
+	}
+	if o.JobsInFlight == 0 {
+		o.JobsInFlight = DefaultJobsInFlight
+	}
+	if o.JobSizeMin == 0 && o.JobSizeMax == 0 {
+		o.JobSizeMin, o.JobSizeMax = DefaultJobSizeMin, DefaultJobSizeMax
+	}
+	if o.ReportEvery == 0 {
+		o.ReportEvery = DefaultReportEvery
+	}
+	if o.JobTimeout == 0 {
+		o.JobTimeout = max(o.Duration, 5*time.Minute)
+	}
+	if o.ProgressEvery == 0 {
+		o.ProgressEvery = 30 * time.Second
+		if o.Duration <= 2*time.Minute {
+			o.ProgressEvery = 10 * time.Second
+		}
+	}
+	switch {
+	case o.JobsInFlight < 1 || o.JobsInFlight > 1000:
+		return nil, &UsageError{fmt.Errorf("--jobs-in-flight %d: want 1 … 1000", o.JobsInFlight)}
+	case o.JobSizeMin < 1 || o.JobSizeMax < o.JobSizeMin || o.JobSizeMax > 1_000_000:
+		return nil, &UsageError{fmt.Errorf("--job-size %d-%d: want 1 ≤ MIN ≤ MAX ≤ 1000000", o.JobSizeMin, o.JobSizeMax)}
+	case o.ReportEvery < time.Second:
+		return nil, &UsageError{fmt.Errorf("--report-every %s: want ≥ 1s", o.ReportEvery)}
+	case o.Workers < 0 || o.Workers > 10_000:
+		return nil, &UsageError{fmt.Errorf("--workers %d: want 0 … 10000", o.Workers)}
+	}
+	if o.Workers > 0 {
+		sc.Workload.Workers = o.Workers
+	}
+	sc, rng, err := Prepare(sc, o.RunOptions)
+	if err != nil {
+		return nil, err
+	}
+	if o.FaultEvery != 0 && o.FaultEvery < max(sc.Chaos, time.Second) {
+		return nil, &UsageError{fmt.Errorf("--fault-every %s: want ≥ the scenario's chaos phase (%s) and ≥ 1s", o.FaultEvery, sc.Chaos)}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("scenario", sc.Name, "soak", o.Duration)
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	if err := WriteScenarioFile(filepath.Join(o.Out, "scenario.yaml"), sc); err != nil {
+		return nil, err
+	}
+	s := &soak{sc: sc, o: o, log: log, rng: rng, start: time.Now(), cpu0: cpuTime(),
+		dir: filepath.Join(o.Out, "history"), out: filepath.Join(o.Out, ReportJSON)}
+	var m *soakMetrics
+	if o.MetricsAddr != "" {
+		m = newSoakMetrics()
+		stop, addr, err := m.serve(o.MetricsAddr)
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		defer stop()
+		if o.MetricsBound != nil {
+			o.MetricsBound(addr)
+		}
+	}
+	s.live = newLiveStats(m)
+	s.j = newSoakJudge(sc.Params(), o.Growth, s.live)
+	if s.rec, err = history.CreateSegments(s.dir, s.start); err != nil {
+		return nil, err
+	}
+	s.rec.Tap(func(e history.Event) {
+		if e.Kind == history.KindServer && e.Version != "" {
+			s.mu.Lock()
+			if s.version == "" {
+				s.version = e.Version
+			}
+			s.mu.Unlock()
+		}
+		s.j.Observe(e)
+	})
+	runErr := s.run(ctx)
+	rep := s.report(true, ctx.Err() != nil)
+	if cerr := s.rec.Close(); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	rep.HistoryBytes, rep.HistoryBytesPerTask = s.historyBytes(rep.TasksPublished)
+	if werr := rep.write(s.out); werr != nil && runErr == nil {
+		runErr = werr
+	}
+	if runErr != nil {
+		return rep, fmt.Errorf("soak %s: %w (history kept in %s)", sc.Name, runErr, s.dir)
+	}
+	return rep, rep.ExitError()
+}
+
+// run drives the soak until its duration passed or ctx ended, then drains.
+func (s *soak) run(ctx context.Context) error {
+	cfg := s.sc.StackConfig(s.rng.Int63(), s.o.Proxies, s.log)
+	cfg.AllJobs = true
+	st, err := harness.Start(ctx, cfg, s.rec)
+	if err != nil {
+		return err
+	}
+	s.st = st
+	defer st.Close()
+	phase := func(name string) {
+		s.rec.Emit(history.Event{Kind: history.KindPhase, Name: name})
+		st.Sample(ctx)
+	}
+	phase(history.PhaseWarmup)
+	if err := st.StartSoak(ctx); err != nil {
+		return err
+	}
+	end := s.start.Add(s.o.Duration)
+	runCtx, stopRun := context.WithDeadline(ctx, end)
+	defer stopRun()
+
+	var wg sync.WaitGroup
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBG(); wg.Wait() }()
+	wg.Add(3)
+	go func() { defer wg.Done(); s.procLoop(bg) }()
+	go func() { defer wg.Done(); s.progressLoop(bg) }()
+	go func() { defer wg.Done(); s.intervalLoop(bg) }()
+
+	faultsDone := make(chan error, 1)
+	go func() { faultsDone <- s.faultLoop(runCtx, st, phase) }()
+
+	jobsErr := s.jobLoop(ctx, runCtx, st)
+	stopRun()
+	ferr := <-faultsDone
+	phase(history.PhaseHeal)
+	if err := st.Heal(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("heal", "err", err)
+	}
+	if jobsErr != nil {
+		return jobsErr
+	}
+	if ferr != nil && !errors.Is(ferr, context.Canceled) && !errors.Is(ferr, context.DeadlineExceeded) {
+		return fmt.Errorf("fault schedule: %w", ferr)
+	}
+	phase(history.PhaseEnd)
+	st.StopWorkers()
+	stopBG()
+	wg.Wait()
+	return nil
+}
+
+// cycle is the period of the fault schedule (SoakOptions.FaultEvery).
+func (s *soak) cycle() time.Duration {
+	if s.o.FaultEvery > 0 {
+		return s.o.FaultEvery
+	}
+	return max(s.sc.Chaos+time.Duration(s.sc.SUT.MaxDeliver)*s.sc.SUT.AckWait, time.Second)
+}
+
+// faultLoop plays the scenario's schedule every cycle, after the warmup,
+// healing between cycles, until ctx ends.
+func (s *soak) faultLoop(ctx context.Context, st *harness.Stack, phase func(string)) error {
+	if err := wait(ctx, s.sc.Warmup); err != nil {
+		return err
+	}
+	phase(history.PhaseChaos)
+	windows := s.sc.Windows()
+	if len(windows) == 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	runner := faults.Runner{Env: st, Sink: st.Sink(), Log: s.log}
+	for ctx.Err() == nil {
+		next := time.Now().Add(s.cycle())
+		if err := runner.Run(ctx, windows); err != nil {
+			return err
+		}
+		if err := st.Heal(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		if err := wait(ctx, time.Until(next)); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+type flight struct {
+	created time.Time
+	doneAt  time.Time
+}
+
+// jobLoop keeps JobsInFlight jobs running until runCtx ends, judges each
+// one jobGrace after it ended (or at JobTimeout), then — unless ctx ended
+// (interrupted: only what finished is judged) — waits for the jobs still
+// in flight, bounded by the drain limit.
+func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
+	inflight := map[int64]*flight{}
+	var retryAt time.Time
+	var drainUntil time.Time
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		creating := runCtx.Err() == nil
+		if !creating && drainUntil.IsZero() {
+			drainUntil = now.Add(drainLimit(s.sc, history.Event{}, false) + 30*time.Second)
+			s.rec.Emit(history.Event{Kind: history.KindPhase, Name: history.PhaseDrain})
+		}
+		for id, f := range inflight {
+			if f.doneAt.IsZero() && st.JobDone(id) {
+				f.doneAt = now
+			}
+			timedOut := now.Sub(f.created) > s.o.JobTimeout || (!creating && now.After(drainUntil))
+			if (!f.doneAt.IsZero() && now.Sub(f.doneAt) >= jobGrace) || timedOut {
+				v := s.j.judgeJob(id, s.rec.Since(), f.doneAt.IsZero())
+				s.log.Debug("job judged", "job", id, "verdict", v.Verdict)
+				st.ForgetJob(id)
+				delete(inflight, id)
+			}
+		}
+		if ctx.Err() != nil {
+			// Interrupted: soakJudge what finished, leave the rest in flight.
+			for id, f := range inflight {
+				if !f.doneAt.IsZero() {
+					s.j.judgeJob(id, s.rec.Since(), false)
+				}
+			}
+			return nil
+		}
+		if !creating && len(inflight) == 0 {
+			return nil
+		}
+		if creating && len(inflight) < s.o.JobsInFlight && now.After(retryAt) {
+			size := s.o.JobSizeMin + s.rng.Intn(s.o.JobSizeMax-s.o.JobSizeMin+1)
+			id, err := st.NewSoakJob(runCtx, size)
+			if id != 0 {
+				inflight[id] = &flight{created: now}
+			}
+			if err != nil && runCtx.Err() == nil {
+				// The system under test may refuse under a fault: retry later.
+				s.mu.Lock()
+				s.createErrs++
+				s.mu.Unlock()
+				s.log.Info("create job", "err", err)
+				retryAt = now.Add(time.Second)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+}
+
+// intervalLoop closes a report interval every ReportEvery: the window
+// checks are judged, the history rotated, report.json rewritten.
+func (s *soak) intervalLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.ReportEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.rec.Rotate(); err != nil {
+			s.log.Warn("rotate history", "err", err)
+		}
+		rep := s.report(false, false)
+		if err := rep.write(s.out); err != nil {
+			s.log.Warn("write report", "err", err)
+		}
+	}
+}
+
+// report closes the current interval and builds the report so far.
+func (s *soak) report(final, interrupted bool) *SoakReport {
+	v := s.j.closeInterval(s.rec.Since())
+	s.mu.Lock()
+	s.interval = &v
+	createErrs, version := s.createErrs, s.version
+	s.mu.Unlock()
+	st := SoakSettings{JobsInFlight: s.o.JobsInFlight, JobSizeMin: s.o.JobSizeMin, JobSizeMax: s.o.JobSizeMax,
+		ReportEvery: s.o.ReportEvery.Seconds(), JobTimeout: s.o.JobTimeout.Seconds(), Workers: s.sc.Workload.Workers}
+	if len(s.sc.Windows()) > 0 {
+		st.Cycle = s.cycle().Seconds()
+	}
+	r := &SoakReport{Kind: "soak", Scenario: s.sc.Name, Variant: s.sc.SUT.Variant, Seed: s.sc.Seed,
+		Final: final, Interrupted: interrupted, Elapsed: time.Since(s.start).Seconds(), Duration: s.o.Duration.Seconds(),
+		JobCreateErrors: createErrs, LastInterval: &v, Settings: st,
+		TasksPublished: s.live.published.Load(), TasksStored: s.live.stored.Load(), TasksCalls: s.live.tasksCalls.Load(),
+		RSSBytes: rss()}
+	s.j.snapshot(r)
+	if r.TasksCalls > 0 {
+		r.CPUPer1000TasksCalls = (cpuTime() - s.cpu0).Seconds() / float64(r.TasksCalls) * 1000
+	}
+	r.HistoryBytes, r.HistoryBytesPerTask = s.historyBytes(r.TasksPublished)
+	r.Provenance = report.NewProvenance(s.start, s.sc.Seed, version, s.o.CommandLine)
+	r.decide()
+	return r
+}
+
+// historyBytes is the size of the history on disk, and per task published.
+func (s *soak) historyBytes(tasks int64) (int64, float64) {
+	var n int64
+	ents, _ := os.ReadDir(s.dir)
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	if tasks == 0 {
+		return n, 0
+	}
+	return n, float64(n) / float64(tasks)
+}
+
+// progressLoop writes the progress line: redrawn every second on a
+// terminal, a plain line every ProgressEvery otherwise.
+func (s *soak) progressLoop(ctx context.Context) {
+	if s.o.Progress == nil {
+		return
+	}
+	every := s.o.ProgressEvery
+	if s.o.Terminal {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if s.o.Terminal {
+				fmt.Fprintln(s.o.Progress)
+			}
+			return
+		case <-t.C:
+		}
+		line := s.live.line(time.Since(s.start), s.o.Duration)
+		if s.o.Terminal {
+			fmt.Fprintf(s.o.Progress, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintf(s.o.Progress, "natschaos: %s\n", line)
+		}
+	}
+}
+
+// procLoop samples the natschaos process — which runs the embedded API —
+// every procEvery: RSS, open files, goroutines (proc events).
+func (s *soak) procLoop(ctx context.Context) {
+	t := time.NewTicker(procEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.rec.Emit(history.Event{Kind: history.KindProc, Name: "natschaos", RSS: rss(), FDs: openFiles(), Goroutines: runtime.NumGoroutine()})
+	}
+}
+
+// rss is this process's resident memory in bytes (Linux; 0 elsewhere).
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * uint64(os.Getpagesize())
+}
+
+// openFiles is how many files this process has open (Linux; 0 elsewhere).
+func openFiles() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
+
+// cpuTime is the CPU time (user + system) this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
