@@ -24,6 +24,8 @@ var Variants = []string{
 	"recreate-stream",
 	"slow-ack",
 	"leak-connections",
+
+	"early-success",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").

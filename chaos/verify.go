@@ -51,6 +51,9 @@ var VerificationMatrix = []Expectation{
 		Invariants: []string{"ack-in-time", "duplicates"}},
 	{Variant: "leak-connections", Scenarios: []string{"baseline"},
 		Invariants: []string{"connection-leak"}},
+
+	{Variant: "early-success", Scenarios: []string{"baseline"},
+		Invariants: []string{"job-consistency"}},
 }
 
 // Outcomes of a [Cell].

@@ -270,6 +270,7 @@ func All(p Params) []Checker {
 		NewRoundTrips(p),
 		NewTerminalGuard(p),
 		NewAckPendingBound(p),
+		NewJobConsistency(p),
 	}
 }
 

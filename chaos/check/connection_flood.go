@@ -40,6 +40,7 @@ type ConnectionFlood struct {
 	results200 int
 	acks       int
 	jobs       int
+	jobStatus  string               // the job's last status
 	opens      map[string][]float64 // link → times of its open events
 	busy       []span               // when work was in flight or just done (merged as it comes)
 	samples    int
@@ -78,6 +79,10 @@ func (c *ConnectionFlood) Observe(e *history.Event) {
 	case history.KindAck:
 		c.work(e.T, e.T+settle)
 	case history.KindJob:
+		if e.JobStatus == c.jobStatus {
+			return // a progress read-back, not a job change
+		}
+		c.jobStatus = e.JobStatus
 		c.jobs++
 		c.work(e.T, e.T+settle)
 	case history.KindConn:

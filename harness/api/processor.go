@@ -10,8 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/natschaos/natschaos/chaos/history"
 )
 
 // slowAckFactor is how many ack_waits the slow-ack variant holds a result
@@ -181,10 +179,7 @@ func (p *processor) process(it item) {
 func (p *processor) store(it item) {
 	a := p.a
 	a.jobs.save(it.job, it.task, it.result)
-	stored, complete := a.jobs.markStored(it.job, it.task)
-	if stored {
-		a.emit(history.Event{Kind: history.KindStored, Task: it.task})
-	}
+	complete := a.jobs.markStored(it.job, it.task)
 	if complete && a.jobs.setStatus(it.job, StatusSuccess, servesTasks) {
 		if err := p.cleanup(a.ctx, it.job); err != nil {
 			a.log.Warn("cleanup of a finished job", "job", it.job, "err", err)

@@ -20,6 +20,11 @@ const (
 	VariantLeakConnections  = "leak-connections"
 )
 
+// Variants of the job lifecycle (job-consistency, resource-cleanup).
+const (
+	VariantEarlySuccess = "early-success"
+)
+
 // Variant names one behaviour of the reference API: the good one, or a
 // known bug that the harness must catch.
 type Variant struct {
@@ -39,6 +44,8 @@ type behaviour struct {
 	recreateStream bool // /tasks recreates a missing stream
 	slowAck        bool // the processor acks after 1.5 x ack_wait
 	leakConns      bool // a request's NATS connection is never closed
+
+	earlySuccess bool // a job becomes SUCCESS one result before its total
 }
 
 var variants = []struct {
@@ -55,6 +62,8 @@ var variants = []struct {
 	{Variant{VariantRecreateStream, "/tasks recreates a job stream that cleanup deleted"}, behaviour{recreateStream: true}},
 	{Variant{VariantSlowAck, "the result processor acks 1.5 x ack_wait after storing, holding the work meanwhile"}, behaviour{slowAck: true}},
 	{Variant{VariantLeakConnections, "a request's NATS connection is never closed (until the API shuts down)"}, behaviour{leakConns: true}},
+
+	{Variant{VariantEarlySuccess, "a job becomes SUCCESS (and its stream is deleted) one result before all of its tasks are stored"}, behaviour{earlySuccess: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.
