@@ -82,7 +82,7 @@ type jobStore struct {
 	jobs     map[int64]*job
 	onStatus func(id int64, status string, p Progress)
 	onStored func(id int64, task string)
-	early    int // the early-success variant: a job completes this many results before its total
+	early    int        // the early-success variant: a job completes this many results before its total
 	emitMu   sync.Mutex // keeps status events in the order of the changes
 }
 
