@@ -26,6 +26,7 @@ var Variants = []string{
 	"leak-connections",
 
 	"early-success",
+	"no-cleanup",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").

@@ -54,6 +54,8 @@ var VerificationMatrix = []Expectation{
 
 	{Variant: "early-success", Scenarios: []string{"baseline"},
 		Invariants: []string{"job-consistency"}},
+	{Variant: "no-cleanup", Scenarios: []string{"baseline", "terminal-job"},
+		Invariants: []string{"resource-cleanup"}},
 }
 
 // Outcomes of a [Cell].

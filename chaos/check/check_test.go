@@ -152,6 +152,14 @@ var cases = []tcase{
 	{file: "job-consistency/fail-progress-ahead.jsonl", verdict: "fail", violations: 1},
 	{file: "job-consistency/fail-stored-twice.jsonl", verdict: "fail", violations: 1},
 	{file: "job-consistency/unknown-no-publish.jsonl", verdict: "unknown"},
+
+	{file: "resource-cleanup/pass.jsonl", verdict: "pass", summary: "stream and consumer gone"},
+	// results-nats down when the job ended: the bound runs from the heal.
+	{file: "resource-cleanup/pass-cleaned-after-fault.jsonl", verdict: "pass"},
+	{file: "resource-cleanup/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
+	{file: "resource-cleanup/fail-consumer-left.jsonl", verdict: "fail", violations: 1},
+	{file: "resource-cleanup/fail-stream-left.jsonl", verdict: "fail", violations: 1, summary: "stream still existed"},
+	{file: "resource-cleanup/unknown-cut-short.jsonl", verdict: "unknown"},
 }
 
 // checkerNamed returns a fresh checker of that name from check.All.
@@ -241,7 +249,7 @@ func TestEveryFileHasACase(t *testing.T) {
 func TestAllOrder(t *testing.T) {
 	want := []string{"no-loss", "max-deliver", "duplicates", "redelivery-timing", "ack-in-time", "orphaned", "stall",
 		"tasks-latency", "fast-503", "liveness", "connection-leak", "connection-flood", "round-trips", "terminal-guard",
-		"ack-pending-bound", "job-consistency"}
+		"ack-pending-bound", "job-consistency", "resource-cleanup"}
 	var got []string
 	for _, c := range check.All(check.Params{}) {
 		got = append(got, c.Name())

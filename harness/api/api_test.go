@@ -25,7 +25,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"no nats url", Config{}, "NATSURL is required"},
-		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, "valid: ack-before-save, early-success, good, leak-connections, no-connect-timeout"},
+		{"unknown variant", Config{NATSURL: "nats://x", Variant: "bogus"}, "valid: ack-before-save, early-success, good, leak-connections, no-cleanup, no-connect-timeout"},
 		{"negative duration", Config{NATSURL: "nats://x", AckWait: -time.Second}, "AckWait -1s is negative"},
 		{"negative count", Config{NATSURL: "nats://x", MaxConcurrent: -1}, "MaxConcurrent -1 is negative"},
 		{"defaults", Config{NATSURL: "nats://x"}, ""},
@@ -65,7 +65,7 @@ func TestVariantsListed(t *testing.T) {
 		require.NoError(t, err)
 		a.Close()
 	}
-	require.Len(t, seen, 11)
+	require.Len(t, seen, 12)
 }
 
 func TestLivenessNeedsNoNATSNorToken(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 // Variants of the job lifecycle (job-consistency, resource-cleanup).
 const (
 	VariantEarlySuccess = "early-success"
+	VariantNoCleanup    = "no-cleanup"
 )
 
 // Variant names one behaviour of the reference API: the good one, or a
@@ -46,6 +47,7 @@ type behaviour struct {
 	leakConns      bool // a request's NATS connection is never closed
 
 	earlySuccess bool // a job becomes SUCCESS one result before its total
+	noCleanup    bool // a finished or cancelled job's stream is never deleted
 }
 
 var variants = []struct {
@@ -64,6 +66,7 @@ var variants = []struct {
 	{Variant{VariantLeakConnections, "a request's NATS connection is never closed (until the API shuts down)"}, behaviour{leakConns: true}},
 
 	{Variant{VariantEarlySuccess, "a job becomes SUCCESS (and its stream is deleted) one result before all of its tasks are stored"}, behaviour{earlySuccess: true}},
+	{Variant{VariantNoCleanup, "a finished or cancelled job's stream and consumer are never deleted (the cleanup is skipped)"}, behaviour{noCleanup: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.

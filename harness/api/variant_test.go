@@ -27,6 +27,7 @@ import (
 //	slow-ack            TestVariantSlowAck
 //	leak-connections    TestVariantLeakConnections
 //	early-success       TestVariantEarlySuccess
+//	no-cleanup          TestVariantNoCleanup
 
 func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	const (
@@ -303,6 +304,31 @@ func TestVariantEarlySuccess(t *testing.T) {
 				wantStored = 1
 			}
 			require.Equal(t, wantStored, last.ProgressStored)
+		})
+	}
+}
+
+// TestVariantNoCleanup: a finished job's stream is deleted by the good API
+// and left by the no-cleanup variant.
+func TestVariantNoCleanup(t *testing.T) {
+	for v, kept := range map[string]bool{VariantGood: false, VariantNoCleanup: true} {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(v))
+			id := e.createJob(1, true)
+			e.publish(id, 1)
+			code, tasks := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, 1)
+			e.postResults(id, tasks[0])
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if j, _ := e.api.Job(id); j.Status != StatusSuccess {
+					return fmt.Errorf("job %s", j.Status)
+				}
+				if e.streamExists(id) != kept {
+					return fmt.Errorf("stream exists: %v, want %v", !kept, kept)
+				}
+				return nil
+			})
 		})
 	}
 }
