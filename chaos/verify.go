@@ -54,7 +54,7 @@ var VerificationMatrix = []Expectation{
 
 	{Variant: "early-success", Scenarios: []string{"baseline"},
 		Invariants: []string{"job-consistency"}},
-	{Variant: "no-cleanup", Scenarios: []string{"baseline", "terminal-job"},
+	{Variant: "no-cleanup", Scenarios: []string{"baseline", "cleanup-outage"},
 		Invariants: []string{"resource-cleanup"}},
 }
 
