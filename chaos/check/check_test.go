@@ -240,6 +240,9 @@ func TestEveryFileHasACase(t *testing.T) {
 	for _, tc := range runCases {
 		listed[tc.file] = true
 	}
+	for f := range faultEffectCases {
+		listed[f] = true
+	}
 	for _, f := range files {
 		rel, _ := filepath.Rel("testdata", f)
 		require.True(t, listed[filepath.ToSlash(rel)], "%s is in no test case", rel)
@@ -369,4 +372,38 @@ func TestRunMalformedLine(t *testing.T) {
 	var le *history.LineError
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, 2, le.Line)
+}
+
+// faultEffectCases: file → the verdict of the fault-effect assumption and a
+// substring of its summary (or why).
+var faultEffectCases = map[string][2]string{
+	"fault-effect/pass.jsonl":                     {"pass", "4 faults, each acted on something"},
+	"fault-effect/pass-nothing-to-judge.jsonl":    {"pass", check.NothingToJudge},
+	"fault-effect/unknown-acted-on-nothing.jsonl": {"unknown", "f1 (latency on results-nats at 0.310s), f2 (processor_crash at 0.900s), f3 (worker_crash at 1.600s)"},
+}
+
+// TestFaultEffect: a run whose fault acted on nothing is inconclusive,
+// whatever its checks say; one whose faults all acted, or that has none
+// whose effect is known, is not.
+func TestFaultEffect(t *testing.T) {
+	for file, want := range faultEffectCases {
+		t.Run(file, func(t *testing.T) {
+			events, warnings, err := history.Load(filepath.Join("testdata", file))
+			require.NoError(t, err)
+			require.Empty(t, warnings)
+			r := check.Check(check.NewFaultEffect(check.Params{}), events)
+			t.Log(r.String())
+			require.Equal(t, want[0], verdictOf(r))
+			require.Contains(t, r.Summary, want[1])
+			rs, err := check.RunFile(filepath.Join("testdata", file), check.Params{})
+			require.NoError(t, err)
+			require.Equal(t, r.Summary, rs.FaultEffect.Summary)
+			why := strings.Join(rs.Inconclusive(), "; ")
+			if want[0] == "unknown" {
+				require.Contains(t, why, "a fault acted on nothing")
+			} else {
+				require.NotContains(t, why, "fault")
+			}
+		})
+	}
 }
