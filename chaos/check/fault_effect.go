@@ -47,7 +47,7 @@ type FaultEffect struct {
 	// cancelled: the job became CANCELING or REVOKED (a fault's start
 	// event is written once it is injected: a cancel comes before it).
 	cancelled bool
-	lastT   float64
+	lastT     float64
 }
 
 type effectWindow struct {
