@@ -108,6 +108,10 @@ var cases = []tcase{
 	{file: "fast-503/fail-slow.jsonl", verdict: "fail", violations: 1},
 	{file: "fast-503/fail-other-5xx.jsonl", verdict: "fail", violations: 1},
 	{file: "fast-503/unknown-no-calls.jsonl", verdict: "unknown"},
+	// limit_data on api-nats cuts /tasks inside its JetStream calls: a 200
+	// is fine (the call fitted in the budget), no answer is not.
+	{file: "fast-503/pass-limit-data.jsonl", verdict: "pass", summary: "3 /tasks calls judged"},
+	{file: "fast-503/fail-limit-data-no-answer.jsonl", verdict: "fail", violations: 1},
 
 	{file: "liveness/pass.jsonl", verdict: "pass"},
 	{file: "liveness/fail-p99.jsonl", verdict: "fail", violations: 1},

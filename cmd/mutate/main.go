@@ -26,16 +26,18 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
 // DefaultScenarios are fast and, between them, exercise every part of the
 // API: the pipeline, an outage of each NATS link, a crash of a worker and of
 // the processor, a cancel, and cuts inside /tasks's JetStream calls.
-var DefaultScenarios = []string{"baseline", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-cut-mid-call", "nats-blackhole"}
+var DefaultScenarios = []string{"baseline", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
+	"cleanup-outage", "nats-blackhole"}
 
 type options struct {
 	root, pkg, out string
@@ -64,7 +66,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mutate: -max and -timeout must be > 0 and -scenarios not empty")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), o, os.Stdout); err != nil {
+	// Ctrl-C or SIGTERM: the scenario running is stopped (its process is
+	// killed with the context) and the temporary directory removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		stop()
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(1)
 	}
@@ -101,6 +108,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		verdict, by, err := try(ctx, o, root, dir, tmp, i, m)
 		if err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted at mutant %d: %w", i+1, ctx.Err())
 		}
 		switch verdict {
 		case "caught":
@@ -214,7 +224,7 @@ func failedChecks(out string) string {
 	var names []string
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 2 && f[1] == "FAIL" && strings.Contains(f[0], "-") {
+		if len(f) >= 2 && f[1] == "FAIL" && f[0] != "scenario" && strings.Trim(f[0], "abcdefghijklmnopqrstuvwxyz-0123456789") == "" {
 			names = append(names, f[0])
 		}
 	}
