@@ -12,8 +12,8 @@
 //	go run ./cmd/mutate -list                       # every mutant, none run
 //
 // A mutant that does not compile is stillborn and not counted. A scenario
-// that fails (exit 1), is inconclusive (exit 3) or runs past -timeout
-// catches the mutant; the scenarios of one mutant stop at the first catch.
+// that fails (exit 1), is inconclusive (exit 3), crashes or runs past
+// -timeout catches the mutant; the scenarios of one mutant stop at the first catch.
 package main
 
 import (
@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&o.root, "root", ".", "the module's root (where go.mod is)")
 	flag.StringVar(&o.pkg, "pkg", "harness/api", "the package to mutate, relative to -root")
 	flag.IntVar(&o.max, "max", 20, "how many mutants to run at most (drawn from every operator in turn)")
-	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "per mutant: its build and scenarios")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "per mutant: its build and scenarios")
 	flag.Int64Var(&o.seed, "seed", 1, "seed of the draw of mutants")
 	flag.StringVar(&scen, "scenarios", strings.Join(DefaultScenarios, ","), "scenarios run against each mutant, in order")
 	flag.BoolVar(&o.list, "list", false, "list every mutant and exit")
@@ -212,6 +212,10 @@ func try(ctx context.Context, o options, root, dir, tmp string, i int, m mutant)
 			return "caught", s + " (" + failedChecks(string(out)) + ")", nil
 		case errors.As(err, &ee) && ee.ExitCode() == 3:
 			return "caught", s + " (inconclusive)", nil
+		case errors.As(err, &ee):
+			// A built-in scenario is never a usage error: the mutant
+			// crashed the process (a Go fatal error exits 2).
+			return "caught", fmt.Sprintf("%s (crashed, exit %d)", s, ee.ExitCode()), nil
 		default:
 			return "", "", fmt.Errorf("mutant %d: natschaos run -s %s: %w: %s", i+1, s, err, out)
 		}
