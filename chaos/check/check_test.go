@@ -112,6 +112,7 @@ var cases = []tcase{
 	// is fine (the call fitted in the budget), no answer is not.
 	{file: "fast-503/pass-limit-data.jsonl", verdict: "pass", summary: "3 /tasks calls judged"},
 	{file: "fast-503/fail-limit-data-no-answer.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/fail-limit-data-200-empty.jsonl", verdict: "fail", violations: 1},
 
 	{file: "liveness/pass.jsonl", verdict: "pass"},
 	{file: "liveness/fail-p99.jsonl", verdict: "fail", violations: 1},
