@@ -10,7 +10,7 @@ FUZZERS ?= ./chaos:FuzzScenario ./chaos/history:FuzzUnmarshal ./chaos/history:Fu
 	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip ./harness/observe:FuzzConnTap \
 	./harness/api:FuzzTasksBody ./harness/api:FuzzResultBody
 
-.PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz clean
+.PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz mutation clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -36,6 +36,10 @@ vet: ## go vet, gofmt and go mod tidy -diff
 
 bench: ## benchmarks: stack start-up, end-to-end throughput vs raw JetStream, checkers on 1M events
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
+
+MUTANTS ?= 24
+mutation: ## mutation score (not in CI): single-point mutants of harness/api, each against the fast scenarios
+	$(GO) run ./cmd/mutate -max $(MUTANTS)
 
 verify: build ## the verification matrix: every known-bad variant must be caught
 	./$(BIN) verify

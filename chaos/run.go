@@ -309,6 +309,8 @@ type target interface {
 	Ready(ctx context.Context) error
 	StopWorkers()
 	Drained(ctx context.Context) (bool, error)
+	// Cleaned reports whether the job's stream and consumer are gone.
+	Cleaned(ctx context.Context) (bool, error)
 	Heal(ctx context.Context) error
 	Connections(ctx context.Context) (int, error)
 	// OpenNATSConns is how many connections are open now through the
@@ -323,21 +325,36 @@ type target interface {
 }
 
 // configTap passes every event on to its sink and keeps the first config
-// event (the consumer's settings as the target read them) and the first
-// nats-server version a server sample carried.
+// event (the consumer's settings as the target read them), the first
+// nats-server version a server sample carried, and when the job last
+// became SUCCESS, FAILURE or REVOKED (wall clock).
 type configTap struct {
 	history.Sink
-	mu      sync.Mutex
-	cfg     *history.Event
-	version string
+	mu       sync.Mutex
+	cfg      *history.Event
+	version  string
+	terminal time.Time // zero while the job is not terminal
 }
 
 // Emit implements history.Sink.
 func (c *configTap) Emit(e history.Event) {
-	if e.Kind == history.KindConfig {
+	switch e.Kind {
+	case history.KindConfig:
 		c.mu.Lock()
 		if c.cfg == nil {
 			c.cfg = &e
+		}
+		c.mu.Unlock()
+	case history.KindJob:
+		c.mu.Lock()
+		switch e.JobStatus {
+		case "SUCCESS", "FAILURE", "REVOKED":
+			if c.terminal.IsZero() {
+				c.terminal = time.Now()
+			}
+		case "CANCELING":
+		default:
+			c.terminal = time.Time{}
 		}
 		c.mu.Unlock()
 	}
@@ -357,6 +374,13 @@ func (c *configTap) serverVersion() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.version
+}
+
+// terminalAt is when the job became SUCCESS, FAILURE or REVOKED, if it is.
+func (c *configTap) terminalAt() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.terminal, !c.terminal.IsZero()
 }
 
 // config returns the config event, if one went through.
@@ -469,6 +493,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	if err := stack.Heal(ctx); err != nil {
 		return err
 	}
+	healed := time.Now()
 
 	phase(history.PhaseDrain)
 	limit := drainLimit(sc, cfg, haveCfg)
@@ -499,6 +524,24 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 	}
 	if err := poll(ctx, settle, settled); err != nil && !errors.Is(err, errTimedOut) {
 		return err
+	}
+	// Cleanup: a job that ended has its stream and consumer deleted
+	// within the cleanup bound of its end (or of the heal, as cleanup
+	// needs NATS); wait for that, or for the bound and a margin, so that
+	// the last sample says which (resource-cleanup).
+	if at, ok := tap.terminalAt(); ok {
+		from := at
+		if healed.After(from) {
+			from = healed
+		}
+		limit := time.Until(from.Add(sc.Params().Resolve(history.Event{}).CleanupBound + SettleMargin))
+		cleaned := func() (bool, error) {
+			gone, err := stack.Cleaned(ctx)
+			return err == nil && gone, nil
+		}
+		if err := poll(ctx, limit, cleaned); err != nil && !errors.Is(err, errTimedOut) {
+			return err
+		}
 	}
 	stack.Sample(ctx)
 	return nil

@@ -33,6 +33,8 @@ var Variants = []string{
 	"ack-connection-setup",
 	"consumer-first-cleanup",
 	"seen-only-on-success",
+	"early-success",
+	"no-cleanup",
 }
 
 // The workers a workload can run (PROTOCOL.md, "The workers").

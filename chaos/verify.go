@@ -66,6 +66,10 @@ var VerificationMatrix = []Expectation{
 		Invariants: []string{"duplicates", "terminal-guard"}},
 	{Variant: "seen-only-on-success", Scenarios: []string{"nats-down"},
 		Invariants: []string{"workers-seen"}},
+	{Variant: "early-success", Scenarios: []string{"baseline"},
+		Invariants: []string{"job-consistency"}},
+	{Variant: "no-cleanup", Scenarios: []string{"baseline", "cleanup-outage"},
+		Invariants: []string{"resource-cleanup"}},
 }
 
 // GoodVariants are the variants that must pass every scenario of the

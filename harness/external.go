@@ -155,6 +155,7 @@ type External struct {
 
 	stored   map[string]bool // under rig.mu
 	status   string          // under rig.mu: the job's status as last read back
+	progress int             // under rig.mu: the progress stored as last read back
 	created  int64           // under rig.mu: the job this run created (0: none), cancelled by Close
 	stopRead context.CancelFunc
 	readDone chan struct{}
@@ -534,11 +535,14 @@ func (e *External) readBack(ctx context.Context) (string, error) {
 			e.gate.Emit(history.Event{Kind: history.KindStored, Task: id})
 		}
 	}
-	if st.Status != "" && st.Status != e.status {
+	if st.Status != "" && (st.Status != e.status || st.Progress.Stored != e.progress) {
 		// The API's own status changes are not observable from outside:
 		// this is when the read-back saw it, never earlier than it happened.
-		e.status = st.Status
-		e.gate.Emit(history.Event{Kind: history.KindJob, Job: job, JobStatus: st.Status})
+		// A change of progress alone is written too (same status), so that
+		// job-consistency sees the progress the API reported.
+		e.status, e.progress = st.Status, st.Progress.Stored
+		e.gate.Emit(history.Event{Kind: history.KindJob, Job: job, JobStatus: st.Status,
+			ProgressStored: st.Progress.Stored, ProgressTotal: st.Progress.Total})
 	}
 	return st.Status, nil
 }

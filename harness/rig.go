@@ -292,6 +292,19 @@ func (r *rig) Drained(ctx context.Context) (bool, error) {
 	return !found || (pending == 0 && ackPending == 0), nil
 }
 
+// Cleaned reports whether the job's stream and consumer are gone, as the
+// monitoring port says (so polling it opens no NATS connection).
+func (r *rig) Cleaned(ctx context.Context) (bool, error) {
+	if r.sampler == nil {
+		return false, errors.New("cleanup: no job sampled yet")
+	}
+	exist, err := r.sampler.JobResourcesExist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("cleanup: %w", err)
+	}
+	return !exist, nil
+}
+
 // Heal removes every toxic, enables every proxy and clears every HTTP rule:
 // the sweep of the heal phase (the fault runner already healed what it
 // injected; this catches anything else).

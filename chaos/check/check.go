@@ -167,6 +167,10 @@ type Params struct {
 	// MaxRoundTrips bounds the mean JetStream API requests per /tasks
 	// call, counted on the api-nats connections that pulled; default 10.
 	MaxRoundTrips float64
+	// CleanupBound is how long after the job became SUCCESS, FAILURE or
+	// REVOKED (or after a fault still active then ended) its stream and
+	// consumer may still exist; default 2 s.
+	CleanupBound time.Duration
 }
 
 // Defaults of [Params].
@@ -217,6 +221,9 @@ func (p Params) Resolve(cfg history.Event) Params {
 	if p.MaxRoundTrips == 0 {
 		p.MaxRoundTrips = DefaultMaxRoundTrips
 	}
+	if p.CleanupBound == 0 {
+		p.CleanupBound = DefaultCleanupBound
+	}
 	return p
 }
 
@@ -235,6 +242,7 @@ func (p Params) Table() map[string]float64 {
 		"flood_settle_seconds":    p.FloodSettle.Seconds(),
 		"flood_burst":             float64(p.FloodBurst),
 		"max_round_trips":         p.MaxRoundTrips,
+		"cleanup_bound_seconds":   p.CleanupBound.Seconds(),
 	}
 	if p.ExpectDuplicates != nil {
 		m["expect_duplicates"] = float64(*p.ExpectDuplicates)
@@ -271,6 +279,8 @@ func All(p Params) []Checker {
 		NewTerminalGuard(p),
 		NewAckPendingBound(p),
 		NewWorkersSeen(p),
+		NewJobConsistency(p),
+		NewResourceCleanup(p),
 	}
 }
 

@@ -113,6 +113,11 @@ var cases = []tcase{
 	{file: "fast-503/fail-slow.jsonl", verdict: "fail", violations: 1},
 	{file: "fast-503/fail-other-5xx.jsonl", verdict: "fail", violations: 1},
 	{file: "fast-503/unknown-no-calls.jsonl", verdict: "unknown"},
+	// limit_data on api-nats cuts /tasks inside its JetStream calls: a 200
+	// is fine (the call fitted in the budget), no answer is not.
+	{file: "fast-503/pass-limit-data.jsonl", verdict: "pass", summary: "3 /tasks calls judged"},
+	{file: "fast-503/fail-limit-data-no-answer.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/fail-limit-data-200-empty.jsonl", verdict: "fail", violations: 1},
 
 	{file: "liveness/pass.jsonl", verdict: "pass"},
 	{file: "liveness/fail-p99.jsonl", verdict: "fail", violations: 1},
@@ -159,6 +164,22 @@ var cases = []tcase{
 	{file: "ack-pending-bound/pass.jsonl", verdict: "pass"},
 	{file: "ack-pending-bound/fail.jsonl", verdict: "fail", violations: 1},
 	{file: "ack-pending-bound/unknown-no-samples.jsonl", verdict: "unknown"},
+
+	{file: "job-consistency/pass.jsonl", verdict: "pass", summary: "1 SUCCESS, 3 progress reports"},
+	{file: "job-consistency/pass-dead-lettered.jsonl", verdict: "pass"},
+	{file: "job-consistency/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
+	{file: "job-consistency/fail-early-success.jsonl", verdict: "fail", violations: 1},
+	{file: "job-consistency/fail-progress-ahead.jsonl", verdict: "fail", violations: 1},
+	{file: "job-consistency/fail-stored-twice.jsonl", verdict: "fail", violations: 1},
+	{file: "job-consistency/unknown-no-publish.jsonl", verdict: "unknown"},
+
+	{file: "resource-cleanup/pass.jsonl", verdict: "pass", summary: "stream and consumer gone"},
+	// results-nats down when the job ended: the bound runs from the heal.
+	{file: "resource-cleanup/pass-cleaned-after-fault.jsonl", verdict: "pass"},
+	{file: "resource-cleanup/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
+	{file: "resource-cleanup/fail-consumer-left.jsonl", verdict: "fail", violations: 1},
+	{file: "resource-cleanup/fail-stream-left.jsonl", verdict: "fail", violations: 1, summary: "stream still existed"},
+	{file: "resource-cleanup/unknown-cut-short.jsonl", verdict: "unknown"},
 }
 
 // checkerNamed returns a fresh checker of that name from check.All.
@@ -239,6 +260,9 @@ func TestEveryFileHasACase(t *testing.T) {
 	for _, tc := range runCases {
 		listed[tc.file] = true
 	}
+	for f := range faultEffectCases {
+		listed[f] = true
+	}
 	for _, f := range files {
 		rel, _ := filepath.Rel("testdata", f)
 		require.True(t, listed[filepath.ToSlash(rel)], "%s is in no test case", rel)
@@ -248,7 +272,7 @@ func TestEveryFileHasACase(t *testing.T) {
 func TestAllOrder(t *testing.T) {
 	want := []string{"no-loss", "max-deliver", "duplicates", "redelivery-timing", "ack-in-time", "orphaned", "stall",
 		"tasks-latency", "fast-503", "liveness", "connection-leak", "connection-flood", "round-trips", "terminal-guard",
-		"ack-pending-bound", "workers-seen"}
+		"ack-pending-bound", "workers-seen", "job-consistency", "resource-cleanup"}
 	var got []string
 	for _, c := range check.All(check.Params{}) {
 		got = append(got, c.Name())
@@ -345,7 +369,7 @@ func TestRunBaseline(t *testing.T) {
 	rs, err := check.RunFile("testdata/no-loss/pass.jsonl", check.Params{})
 	require.NoError(t, err)
 	require.True(t, rs.Judged(), "%v", rs.Assumptions)
-	require.Len(t, rs.Checks, 16)
+	require.Len(t, rs.Checks, len(check.All(check.Params{})))
 	require.Empty(t, rs.Failed())
 	r, ok := rs.Get("no-loss")
 	require.True(t, ok)
@@ -383,5 +407,39 @@ func TestRunHugeSequences(t *testing.T) {
 		require.NoError(t, err, file)
 		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "%s: bytes allocated", file)
 		require.True(t, rs.Judged(), file)
+	}
+}
+
+// faultEffectCases: file → the verdict of the fault-effect assumption and a
+// substring of its summary (or why).
+var faultEffectCases = map[string][2]string{
+	"fault-effect/pass.jsonl":                     {"pass", "4 faults, each acted on something"},
+	"fault-effect/pass-nothing-to-judge.jsonl":    {"pass", check.NothingToJudge},
+	"fault-effect/unknown-acted-on-nothing.jsonl": {"unknown", "f1 (latency on results-nats at 0.310s), f2 (processor_crash at 0.900s), f3 (worker_crash at 1.600s)"},
+}
+
+// TestFaultEffect: a run whose fault acted on nothing is inconclusive,
+// whatever its checks say; one whose faults all acted, or that has none
+// whose effect is known, is not.
+func TestFaultEffect(t *testing.T) {
+	for file, want := range faultEffectCases {
+		t.Run(file, func(t *testing.T) {
+			events, warnings, err := history.Load(filepath.Join("testdata", file))
+			require.NoError(t, err)
+			require.Empty(t, warnings)
+			r := check.Check(check.NewFaultEffect(check.Params{}), events)
+			t.Log(r.String())
+			require.Equal(t, want[0], verdictOf(r))
+			require.Contains(t, r.Summary, want[1])
+			rs, err := check.RunFile(filepath.Join("testdata", file), check.Params{})
+			require.NoError(t, err)
+			require.Equal(t, r.Summary, rs.FaultEffect.Summary)
+			why := strings.Join(rs.Inconclusive(), "; ")
+			if want[0] == "unknown" {
+				require.Contains(t, why, "a fault acted on nothing")
+			} else {
+				require.NotContains(t, why, "fault")
+			}
+		})
 	}
 }

@@ -44,6 +44,7 @@ type ConnectionFlood struct {
 	results200 int
 	acks       int
 	jobs       int
+	jobStatus  string              // the job's last status
 	opens      map[connKey]float64 // connection → when it opened
 	foreign    int                 // connections that served only other jobs
 	busy       []span              // when work was in flight or just done (merged as it comes)
@@ -83,6 +84,10 @@ func (c *ConnectionFlood) Observe(e *history.Event) {
 	case history.KindAck:
 		c.work(e.T, e.T+settle)
 	case history.KindJob:
+		if e.JobStatus == c.jobStatus {
+			return // a progress read-back, not a job change
+		}
+		c.jobStatus = e.JobStatus
 		c.jobs++
 		c.work(e.T, e.T+settle)
 	case history.KindConn:

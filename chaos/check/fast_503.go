@@ -13,7 +13,8 @@ import (
 // connect_timeout + ε: not 200 with no tasks, not another 5xx, not a
 // timeout. A call is judged when it ran entirely inside a window, or started
 // in it at least connect_timeout + ε before its end (a correct answer would
-// have come while NATS was still unreachable).
+// have come while NATS was still unreachable). limit_data on api-nats is
+// judged too, allowing a 200 with tasks (see cutsCalls).
 type Fast503 struct {
 	base
 	faults   windows
@@ -37,11 +38,23 @@ type call503 struct {
 
 // NewFast503 returns the fast-503 checker.
 func NewFast503(p Params) *Fast503 {
-	return &Fast503{base: newBase(p), faults: windows{match: unreachable}, tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
+	return &Fast503{base: newBase(p), faults: windows{match: cutsCalls}, tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
 }
 
 // Name implements [Checker].
 func (*Fast503) Name() string { return "fast-503" }
+
+// cutsCalls: the faults fast-503 judges — those that make NATS unreachable,
+// and limit_data on api-nats, which cuts connections in the middle of
+// /tasks's JetStream calls. Under limit_data a call whose bytes fit in the
+// budget completes: a 200 with tasks is fine then; a 200 without (a cut
+// fetch whose error was swallowed), an error or another status is not. A
+// scenario using limit_data keeps tasks available during its windows.
+func cutsCalls(name, link string) bool {
+	return unreachable(name, link) || name == faultLimitData && link == linkAPINATS
+}
+
+const faultLimitData = "limit_data"
 
 func (c *Fast503) done(task string) {
 	if d, ok := c.tasks[task]; ok && !d {
@@ -135,6 +148,8 @@ func (c *Fast503) judge(x call503, w window) {
 	switch {
 	case x.err != "":
 		c.o.add("", "", x.t, "/tasks by %s %s: %s after %.0f ms, want a fast 503", x.worker, during, x.err, x.ms)
+	case x.status == 200 && w.name == faultLimitData && x.n > 0:
+		c.fast++ // its bytes fitted in the budget, or it kept the part of the batch it got
 	case x.status == 200:
 		c.o.add("", "", x.t, "/tasks by %s %s: 200 with %d tasks, want 503", x.worker, during, x.n)
 	case x.status != 503:

@@ -38,6 +38,9 @@ type Results struct {
 	// Foreign is how many events of other jobs the observers dropped at
 	// the source (foreign events, and the foreign count of conn closes).
 	Foreign int
+	// FaultEffect says whether every fault acted on something (see
+	// [FaultEffect]); unknown makes the run inconclusive.
+	FaultEffect Result
 }
 
 // Fault is one fault window of a run.
@@ -61,6 +64,9 @@ func (rs Results) Inconclusive() []string {
 	}
 	if r, ok := rs.Get("no-loss"); ok && r.Unknown() {
 		why = append(why, "no-loss could not decide: "+r.Why)
+	}
+	if r := rs.FaultEffect; r.Name != "" && r.Unknown() {
+		why = append(why, "a fault acted on nothing, so the run proves nothing about it: "+r.Why)
 	}
 	return why
 }
@@ -116,9 +122,10 @@ func RunFile(path string, p Params) (Results, error) {
 func Run(r *history.Reader, p Params) (Results, error) {
 	checkers := All(p)
 	info := newRunInfo(p)
+	effect := NewFaultEffect(p)
 	// Two groups of about equal cost (the checkers that keep per-task or
 	// per-delivery maps are the expensive ones).
-	groups := [][]observer{{info}, {}}
+	groups := [][]observer{{info, effect}, {}}
 	for _, c := range checkers {
 		g := 0
 		switch c.(type) {
@@ -136,6 +143,7 @@ func Run(r *history.Reader, p Params) (Results, error) {
 	for _, c := range checkers {
 		rs.Checks = append(rs.Checks, c.Result())
 	}
+	rs.FaultEffect = effect.Result()
 	return rs, nil
 }
 

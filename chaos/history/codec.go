@@ -24,6 +24,10 @@ var always = map[Kind]map[string]bool{
 	KindConn:     set("conn"),
 }
 
+// progressKeys are a job event's progress, written together (stored 0 is a
+// fact) whenever the writer knows the job's total.
+var progressKeys = set("stored", "total")
+
 func set(keys ...string) map[string]bool {
 	m := make(map[string]bool, len(keys))
 	for _, k := range keys {
@@ -61,6 +65,10 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "worker", e.Worker, false)
 	if e.Kind == KindJob || e.JobStatus != "" {
 		buf = appendStr(buf, "status", e.JobStatus, false)
+		if e.ProgressTotal != 0 {
+			buf = appendI(buf, "stored", int64(e.ProgressStored), progressKeys)
+			buf = appendI(buf, "total", int64(e.ProgressTotal), progressKeys)
+		}
 	} else {
 		buf = appendI(buf, "status", int64(e.Status), must)
 	}
@@ -498,6 +506,12 @@ func (d *decoder) field(e *Event, key string) (err error) {
 			i, err = d.int(key)
 			e.Status = int(i)
 		}
+	case "stored":
+		i, err = d.int(key)
+		e.ProgressStored = int(i)
+	case "total":
+		i, err = d.int(key)
+		e.ProgressTotal = int(i)
 	case "ack":
 		e.Ack, err = d.string(key)
 	case "type":

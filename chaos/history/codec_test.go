@@ -20,6 +20,7 @@ var samples = []Event{
 	{T: 0.3, Kind: KindResult, Task: "img-1", Reply: "$JS.ACK.job_1.job-1-consumer.1.1.1.1700000000000000000.0", Worker: "w1", Status: 0},
 	{T: 0.31, Kind: KindStored, Task: "img-1"},
 	{T: 0.32, Kind: KindJob, Job: 7, JobStatus: "CANCELING"},
+	{T: 0.325, Kind: KindJob, Job: 7, JobStatus: "STARTED", ProgressStored: 0, ProgressTotal: 3},
 	{T: 0.33, Kind: KindAck, Reply: "$JS.ACK._.ACCHASH.job_1.c.2.5.9.1700000000000000000.3.abc", SSeq: 5, DC: 2, Ack: "wpi"},
 	{T: 0.34, Kind: KindAdvisory, Type: "max_deliveries", SSeq: 5, Deliveries: 3},
 	{T: 0.35, Kind: KindConsumer, NumPending: 0, NumAckPending: 0, NumRedelivered: 0, NumWaiting: 0, Delivered: 0, AckFloor: 0},
@@ -55,6 +56,8 @@ func TestCodecZeroFacts(t *testing.T) {
 	require.Equal(t, `{"t":2,"kind":"result","task":"x","status":0}`, b)
 	b = string((&Event{T: 3, Kind: KindJob, JobStatus: "SUCCESS", Job: 1}).AppendJSON(nil))
 	require.Equal(t, `{"t":3,"kind":"job","job":1,"status":"SUCCESS"}`, b)
+	b = string((&Event{T: 3, Kind: KindJob, JobStatus: "STARTED", Job: 1, ProgressTotal: 2}).AppendJSON(nil))
+	require.Equal(t, `{"t":3,"kind":"job","job":1,"status":"STARTED","stored":0,"total":2}`, b, "progress 0 is a fact once the total is known")
 	b = string((&Event{T: 1e-7, Kind: KindPhase, Name: "end"}).AppendJSON(nil))
 	require.Equal(t, `{"t":1e-07,"kind":"phase","name":"end"}`, b)
 	b = string((&Event{T: math.NaN(), Kind: KindPhase}).AppendJSON(nil))

@@ -86,6 +86,12 @@ type Event struct {
 	// It is written as "status" too: a string there, a number for result/http.
 	JobStatus string
 	Job       int64 // job id
+	// job: the progress the API reports with the status (GET /jobs/{id}/
+	// progress), when the writer knows it: results stored and the job's
+	// total. Written only with a Total (a job has at least one task), so
+	// Total 0 means "progress not recorded".
+	ProgressStored int // stored
+	ProgressTotal  int // total
 
 	// ack
 	Ack string // ack, nak, wpi, term

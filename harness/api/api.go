@@ -246,7 +246,10 @@ func New(cfg Config) (*API, error) {
 		cancel: cancel,
 		conns:  make(map[*nats.Conn]struct{}),
 	}
-	a.jobs = newJobStore(a.emitJob)
+	a.jobs = newJobStore(a.emitJob, a.emitStored)
+	if a.beh.earlySuccess {
+		a.jobs.early = 1
+	}
 	a.owner = rand.Text()
 	switch {
 	case cfg.MaxConcurrent > 0:
@@ -368,6 +371,10 @@ func (a *API) Stats() Stats {
 
 func (a *API) emit(e history.Event) { a.sink.Emit(e) }
 
-func (a *API) emitJob(id int64, status string) {
-	a.emit(history.Event{Kind: history.KindJob, Job: id, JobStatus: status})
+func (a *API) emitStored(_ int64, task string) {
+	a.emit(history.Event{Kind: history.KindStored, Task: task})
+}
+
+func (a *API) emitJob(id int64, status string, p Progress) {
+	a.emit(history.Event{Kind: history.KindJob, Job: id, JobStatus: status, ProgressStored: p.Stored, ProgressTotal: p.Total})
 }

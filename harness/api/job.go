@@ -64,27 +64,32 @@ type job struct {
 	storedIDs []string
 }
 
+func (j *job) progress() Progress { return Progress{Stored: len(j.storedIDs), Total: j.total} }
+
 func (j *job) snapshot() Job {
 	return Job{
 		ID: j.id, Name: j.name, Pipeline: j.pipeline, Dispatch: j.dispatch, Status: j.status,
-		Progress:  Progress{Stored: len(j.storedIDs), Total: j.total},
+		Progress:  j.progress(),
 		StoredIDs: append([]string{}, j.storedIDs...),
 	}
 }
 
 // jobStore is the API's job state (the platform's database), safe for
 // concurrent use. onStatus is called, outside the lock, on every status
-// change in the order they happen for a given job.
+// change in the order they happen for a given job, with the progress the
+// job had when it changed.
 type jobStore struct {
 	mu       sync.Mutex
 	next     int64
 	jobs     map[int64]*job
-	onStatus func(id int64, status string)
+	onStatus func(id int64, status string, p Progress)
+	onStored func(id int64, task string)
+	early    int        // the early-success variant: a job completes this many results before its total
 	emitMu   sync.Mutex // keeps status events in the order of the changes
 }
 
-func newJobStore(onStatus func(int64, string)) *jobStore {
-	return &jobStore{jobs: make(map[int64]*job), onStatus: onStatus}
+func newJobStore(onStatus func(int64, string, Progress), onStored func(int64, string)) *jobStore {
+	return &jobStore{jobs: make(map[int64]*job), onStatus: onStatus, onStored: onStored}
 }
 
 // nextID reserves the next job id (1, 2, ...).
@@ -100,9 +105,9 @@ func (s *jobStore) add(j *job) {
 	defer s.emitMu.Unlock()
 	s.mu.Lock()
 	s.jobs[j.id] = j
-	status := j.status
+	status, p := j.status, j.progress()
 	s.mu.Unlock()
-	s.onStatus(j.id, status)
+	s.onStatus(j.id, status, p)
 }
 
 func (s *jobStore) get(id int64) (Job, bool) {
@@ -158,8 +163,9 @@ func (s *jobStore) setStatus(id int64, status string, allow func(string) bool) b
 		return false
 	}
 	j.status = status
+	p := j.progress()
 	s.mu.Unlock()
-	s.onStatus(id, status)
+	s.onStatus(id, status, p)
 	return true
 }
 
@@ -183,20 +189,28 @@ func (s *jobStore) save(id int64, task string, result json.RawMessage) {
 	}
 }
 
-// markStored is step (3). It reports whether the task was newly stored and
-// whether that completed the job (all of its total stored while it was
-// STARTED or RETRY); the caller then moves it to SUCCESS.
-func (s *jobStore) markStored(id int64, task string) (stored, complete bool) {
+// markStored is step (3). It reports whether that completed the job (all
+// of its total stored while it was STARTED or RETRY); the caller then moves
+// it to SUCCESS. A newly stored task is reported to onStored before any
+// status change that counts it, so that the history never shows a progress
+// ahead of its stored events.
+func (s *jobStore) markStored(id int64, task string) (complete bool) {
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	j, ok := s.jobs[id]
 	if !ok {
-		return false, false
+		s.mu.Unlock()
+		return false
 	}
 	if _, dup := j.stored[task]; dup {
-		return false, false
+		s.mu.Unlock()
+		return false
 	}
 	j.stored[task] = struct{}{}
 	j.storedIDs = append(j.storedIDs, task)
-	return true, len(j.storedIDs) >= j.total && servesTasks(j.status)
+	complete = len(j.storedIDs) >= j.total-s.early && servesTasks(j.status)
+	s.mu.Unlock()
+	s.onStored(id, task)
+	return complete
 }

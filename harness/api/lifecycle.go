@@ -90,7 +90,8 @@ func (a *API) Job(id int64) (Job, bool) { return a.jobs.get(id) }
 // finished job: it runs on the result processor's connection (the
 // results-nats link), and the request waits for it. On NATS trouble the
 // job stays CANCELING (terminal for /tasks) and a later CancelJob retries
-// the cleanup. It backs faults.Process.CancelJob.
+// the cleanup; so does the processor, in the background, until it succeeds
+// and the job becomes REVOKED. It backs faults.Process.CancelJob.
 func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
 	status, ok := a.jobs.status(id)
 	if !ok {
@@ -104,6 +105,7 @@ func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
 		return s != StatusSuccess && s != StatusFailure && s != StatusRevoked
 	})
 	if err := a.proc.cleanupJob(ctx, id); err != nil {
+		a.proc.retryCleanup(id)
 		return Job{}, err
 	}
 	a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })

@@ -10,8 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/natschaos/natschaos/chaos/history"
 )
 
 // slowAckFactor is how many ack_waits the slow-ack variant holds a result
@@ -45,11 +43,15 @@ type processor struct {
 	nc       *nats.Conn // lazily connected; dropped on any error, closed when idle
 	inflight int        // results being processed (under connMu)
 
+	retryMu  sync.Mutex
+	retry    map[int64]bool // jobs whose cleanup failed, retried in the background
+	retrying bool           // the retry loop runs
+
 	wg sync.WaitGroup
 }
 
 func newProcessor(a *API) *processor {
-	p := &processor{a: a, queue: make(chan item, a.cfg.QueueSize)}
+	p := &processor{a: a, queue: make(chan item, a.cfg.QueueSize), retry: map[int64]bool{}}
 	for i := 0; i < a.cfg.ProcessorWorkers; i++ {
 		p.wg.Add(1)
 		go p.run()
@@ -181,13 +183,11 @@ func (p *processor) process(it item) {
 func (p *processor) store(it item) {
 	a := p.a
 	a.jobs.save(it.job, it.task, it.result)
-	stored, complete := a.jobs.markStored(it.job, it.task)
-	if stored {
-		a.emit(history.Event{Kind: history.KindStored, Task: it.task})
-	}
+	complete := a.jobs.markStored(it.job, it.task)
 	if complete && a.jobs.setStatus(it.job, StatusSuccess, servesTasks) {
 		if err := p.cleanup(a.ctx, it.job); err != nil {
-			a.log.Warn("cleanup of a finished job", "job", it.job, "err", err)
+			a.log.Warn("cleanup of a finished job failed; retried in the background", "job", it.job, "err", err)
+			p.retryCleanup(it.job)
 		}
 	}
 }
@@ -253,6 +253,9 @@ func (p *processor) cleanupJob(ctx context.Context, id int64) error {
 // cleanup deletes a job's consumer and stream (missing ones are fine)
 // through the processor's connection, within ctx and OpTimeout.
 func (p *processor) cleanup(ctx context.Context, id int64) error {
+	if p.a.beh.noCleanup {
+		return nil // the bug: the job's stream and consumer stay
+	}
 	nc, err := p.conn()
 	if err != nil {
 		return err
@@ -279,6 +282,71 @@ func (p *processor) cleanup(ctx context.Context, id int64) error {
 		return err
 	}
 	return nil
+}
+
+// Backoff of the cleanup retries: the first after cleanupRetryFirst,
+// doubling up to cleanupRetryMax — never more than two connection attempts
+// in two seconds on a link that is down (the connection-flood check).
+const (
+	cleanupRetryFirst = time.Second
+	cleanupRetryMax   = 8 * time.Second
+)
+
+// retryCleanup schedules job id's cleanup to be retried until it succeeds
+// or the API closes: a finished or cancelled job whose deletion failed
+// while NATS was unreachable keeps its stream otherwise (resource-cleanup).
+// A job still CANCELING becomes REVOKED once its cleanup succeeds.
+func (p *processor) retryCleanup(id int64) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	if p.closed {
+		return
+	}
+	p.retryMu.Lock()
+	defer p.retryMu.Unlock()
+	p.retry[id] = true
+	if !p.retrying {
+		p.retrying = true
+		p.wg.Add(1)
+		go p.retryLoop()
+	}
+}
+
+func (p *processor) retryLoop() {
+	defer p.wg.Done()
+	a := p.a
+	for wait := cleanupRetryFirst; ; wait = min(2*wait, cleanupRetryMax) {
+		t := time.NewTimer(wait)
+		select {
+		case <-a.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		p.retryMu.Lock()
+		ids := make([]int64, 0, len(p.retry))
+		for id := range p.retry {
+			ids = append(ids, id)
+		}
+		p.retryMu.Unlock()
+		for _, id := range ids {
+			if err := p.cleanupJob(a.ctx, id); err != nil {
+				a.log.Debug("cleanup retry failed", "job", id, "err", err)
+				continue
+			}
+			a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })
+			p.retryMu.Lock()
+			delete(p.retry, id)
+			p.retryMu.Unlock()
+		}
+		p.retryMu.Lock()
+		if len(p.retry) == 0 {
+			p.retrying = false
+			p.retryMu.Unlock()
+			return
+		}
+		p.retryMu.Unlock()
+	}
 }
 
 // deleteJobResources deletes job id's stream, and its consumer with it,

@@ -33,6 +33,12 @@ const (
 	VariantSeenOnlyOnSuccess     = "seen-only-on-success"
 )
 
+// Variants of the job lifecycle (job-consistency, resource-cleanup).
+const (
+	VariantEarlySuccess = "early-success"
+	VariantNoCleanup    = "no-cleanup"
+)
+
 // Variant names one behaviour of the reference API: the good one, or a
 // known bug that the harness must catch.
 type Variant struct {
@@ -63,6 +69,8 @@ type behaviour struct {
 	consumerFirst bool // cleanup deletes the consumer, then the stream
 	seenLate      bool // a worker is marked seen only after its call succeeded
 	slowLeak      bool // a goroutine and a subscription leaked every 100 /tasks requests
+	earlySuccess  bool // a job becomes SUCCESS one result before its total
+	noCleanup     bool // a finished or cancelled job's stream is never deleted
 }
 
 var variants = []struct {
@@ -89,6 +97,8 @@ var variants = []struct {
 	{Variant{VariantConsumerFirstCleanup, "cleanup deletes the job's consumer before its stream: a racing /tasks recreates the consumer, which hands everything out again"}, behaviour{consumerFirst: true}},
 	{Variant{VariantSeenOnlyOnSuccess, "a worker is marked seen only when its /tasks or /result succeeded: during NATS trouble polling workers go unseen"}, behaviour{seenLate: true}},
 	{Variant{VariantSlowLeak, "every 100th /tasks request leaks a goroutine holding a NATS subscription, until the API shuts down (caught by a soak)"}, behaviour{slowLeak: true}},
+	{Variant{VariantEarlySuccess, "a job becomes SUCCESS (and its stream is deleted) one result before all of its tasks are stored"}, behaviour{earlySuccess: true}},
+	{Variant{VariantNoCleanup, "a finished or cancelled job's stream and consumer are never deleted (the cleanup is skipped)"}, behaviour{noCleanup: true}},
 }
 
 // Variants returns every variant, the good one first. The slice is a copy.

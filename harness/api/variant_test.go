@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
 )
@@ -31,6 +32,8 @@ import (
 //	pooled-stale, late-fetch, ack-connection-setup, consumer-first-cleanup:
 //	                    their matrix cells (chaos/verify.go); each needs a
 //	                    NATS restart, a slow link or a race the scenario sets up
+//	early-success       TestVariantEarlySuccess
+//	no-cleanup          TestVariantNoCleanup
 
 func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	const (
@@ -300,6 +303,66 @@ func TestVariantPooled(t *testing.T) {
 			poll.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
 				if n := e.api.Stats().Open; n != 0 {
 					return fmt.Errorf("%d connections open", n)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestVariantEarlySuccess: with one of its two results stored, the good
+// API's job is STARTED with progress 1/2; the early-success variant's is
+// SUCCESS already. Every job event carries the progress of its change.
+func TestVariantEarlySuccess(t *testing.T) {
+	for v, want := range map[string]string{VariantGood: StatusStarted, VariantEarlySuccess: StatusSuccess} {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(v))
+			id := e.createJob(2, true)
+			e.publish(id, 2)
+			code, tasks := e.tasks(id, 2, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, 2)
+			e.postResults(id, tasks[0])
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if n := e.sink.storedCount(tasks[0].ImageID); n != 1 {
+					return fmt.Errorf("%d stored events", n)
+				}
+				if j, _ := e.api.Job(id); j.Status != want || j.Progress.Stored != 1 {
+					return fmt.Errorf("job %s %d/%d, want %s 1/2", j.Status, j.Progress.Stored, j.Progress.Total, want)
+				}
+				return nil
+			})
+			jobs := e.sink.Of(history.KindJob)
+			last := jobs[len(jobs)-1]
+			require.Equal(t, want, last.JobStatus)
+			require.Equal(t, 2, last.ProgressTotal)
+			wantStored := 0
+			if want == StatusSuccess {
+				wantStored = 1
+			}
+			require.Equal(t, wantStored, last.ProgressStored)
+		})
+	}
+}
+
+// TestVariantNoCleanup: a finished job's stream is deleted by the good API
+// and left by the no-cleanup variant.
+func TestVariantNoCleanup(t *testing.T) {
+	for v, kept := range map[string]bool{VariantGood: false, VariantNoCleanup: true} {
+		t.Run(v, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(v))
+			id := e.createJob(1, true)
+			e.publish(id, 1)
+			code, tasks := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+			require.Len(t, tasks, 1)
+			e.postResults(id, tasks[0])
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if j, _ := e.api.Job(id); j.Status != StatusSuccess {
+					return fmt.Errorf("job %s", j.Status)
+				}
+				if e.streamExists(id) != kept {
+					return fmt.Errorf("stream exists: %v, want %v", !kept, kept)
 				}
 				return nil
 			})

@@ -47,3 +47,24 @@ func Connections(ctx context.Context, monitorURL string) (int, error) {
 	}
 	return v.Connections, nil
 }
+
+// JobResourcesExist reports whether the sampled job's stream or consumer
+// still exists, as the monitoring port says (in a cluster: whether a
+// consumer leader answers for it). Like every sample it costs no NATS
+// connection and no JetStream API call.
+func (s *Sampler) JobResourcesExist(ctx context.Context) (bool, error) {
+	if len(s.cfg.nodes) > 0 {
+		c, _, err := s.leaderConsumer(ctx, false)
+		return c != nil, err
+	}
+	q := url.Values{}
+	q.Set("consumers", "true")
+	if s.cfg.account != "" {
+		q.Set("acc", s.cfg.account)
+	}
+	var j jsz
+	if err := s.get(ctx, "/jsz?"+q.Encode(), &j); err != nil {
+		return false, err
+	}
+	return j.hasStream(s.cfg.stream) || j.find(s.cfg.stream, s.cfg.consumer) != nil, nil
+}

@@ -190,12 +190,16 @@ func (s *Sampler) Sample(ctx context.Context) error {
 		}
 	}
 	if verr == nil && jerr == nil {
-		s.sink.Emit(history.Event{
+		e := history.Event{
 			Kind:        history.KindServer,
 			Connections: v.Connections, TotalConnections: v.TotalConnections,
 			Subscriptions: v.Subscriptions, SlowConsumers: v.SlowConsumers,
 			JSAPITotal: j.API.Total, Version: v.Version, Mem: v.Mem,
-		})
+		}
+		if s.cfg.consumer != "" && j.hasStream(s.cfg.stream) {
+			e.Stream = s.cfg.stream // the job's stream exists (resource-cleanup)
+		}
+		s.sink.Emit(e)
 	}
 	return errors.Join(verr, jerr)
 }
@@ -276,6 +280,18 @@ type consumerInfo struct {
 	NumRedelivered int    `json:"num_redelivered"`
 	NumWaiting     int    `json:"num_waiting"`
 	NumPending     uint64 `json:"num_pending"`
+}
+
+// hasStream reports whether the sample lists the stream.
+func (j *jsz) hasStream(stream string) bool {
+	for _, a := range j.Accounts {
+		for _, s := range a.Streams {
+			if s.Name == stream {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (j *jsz) find(stream, consumer string) *consumerInfo {

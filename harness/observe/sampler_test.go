@@ -63,11 +63,17 @@ func TestSamplerValues(t *testing.T) {
 	require.NotZero(t, last.Subscriptions)
 	require.Zero(t, last.SlowConsumers)
 	require.Equal(t, server.VERSION, last.Version, "the embedded nats-server's version, from /varz")
+	require.Equal(t, testStream, last.Stream, "the server sample says the job's stream exists")
 
 	// A consumer that no longer exists gives no consumer event, not zeros.
 	require.NoError(t, js.DeleteConsumer(ctx, testStream, testConsumer))
 	require.NoError(t, sm.Sample(ctx))
 	require.Len(t, sink.Of(history.KindConsumer), 1)
+	// Nor does a deleted stream show on the server sample.
+	require.NoError(t, js.DeleteStream(ctx, testStream))
+	require.NoError(t, sm.Sample(ctx))
+	srv = sink.Of(history.KindServer)
+	require.Empty(t, srv[len(srv)-1].Stream)
 }
 
 func TestSamplerLoopAndUnreachableServer(t *testing.T) {

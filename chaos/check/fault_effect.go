@@ -1,0 +1,251 @@
+package check
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// FaultEffect is the fault-effect assumption of a run: every fault acted on
+// something, so that a pass says something about the fault. A run whose
+// fault acted on nothing proves nothing about it: its result is unknown
+// then, and the run INCONCLUSIVE ([Results.Inconclusive]). It is not a
+// checker of [All]: it never fails, as an idle fault is a fact about the
+// run, not about the system; [Run] runs it beside the checkers.
+//
+// The effect each fault must have had, read from the events of its window
+// (from its start to its end; for a fault without duration, such as
+// worker_crash, to the end of the run):
+//
+//   - a fault on api-nats or results-nats: a connection on that link (conn
+//     events) was open during the window, or work that needs the link was
+//     asked for during it (a /tasks call started, for api-nats; a result
+//     posted, for results-nats) — the link was used while the fault was on;
+//   - a fault on worker-api: an API call of a worker during the window;
+//   - worker_crash: a delivery handed out after the fault's start never got
+//     a result (the crashed worker held tasks);
+//   - processor_crash: a result posted during the window was answered 200
+//     but its delivery was never acked (a result dropped between save and
+//     ack);
+//   - cancel_job: the job became CANCELING or REVOKED (the event comes
+//     before the fault's start, which is written once the fault is in).
+//
+// Other faults (NATS restarts and pauses, faults on cluster routes) are not
+// judged. Nothing to judge when the run had no judged fault.
+type FaultEffect struct {
+	base
+	open    []effectWindow
+	conns   map[connKey]float64 // open connections → when they opened
+	handed  map[string]float64  // reply → handout time, for replies handed out after a worker_crash started
+	results map[string]float64  // reply → time of a 200 result, for results inside a processor_crash window
+	acked   map[string]bool     // replies acked
+	crashes []int               // indexes of worker_crash windows
+	procs   []int               // indexes of processor_crash windows
+	// cancelled: the job became CANCELING or REVOKED (a fault's start
+	// event is written once it is injected: a cancel comes before it).
+	cancelled bool
+	lastT     float64
+}
+
+type effectWindow struct {
+	window
+	acted bool
+	why   string // what it acted on
+}
+
+// NewFaultEffect returns the fault-effect checker.
+func NewFaultEffect(p Params) *FaultEffect {
+	return &FaultEffect{base: newBase(p), conns: map[connKey]float64{}, handed: map[string]float64{},
+		results: map[string]float64{}, acked: map[string]bool{}}
+}
+
+// Name is "fault-effect".
+func (*FaultEffect) Name() string { return "fault-effect" }
+
+// judged reports whether the check knows what effect a fault must have.
+func judged(name, link string) bool {
+	switch name {
+	case "worker_crash", "processor_crash", "cancel_job":
+		return true
+	case "nats_restart", "nats_pause":
+		return false
+	}
+	return link == linkAPINATS || link == linkResultsNATS || link == "worker-api"
+}
+
+func (c *FaultEffect) active(i int, t float64) bool {
+	w := c.open[i]
+	return t >= w.start && t <= w.end
+}
+
+// acts marks every active window on link (or of fault name) as having acted.
+func (c *FaultEffect) acts(t float64, match func(w *effectWindow) bool, why string) {
+	for i := range c.open {
+		w := &c.open[i]
+		if !w.acted && c.active(i, t) && match(w) {
+			w.acted, w.why = true, why
+		}
+	}
+}
+
+// Observe feeds the next event of the history.
+func (c *FaultEffect) Observe(e *history.Event) {
+	if c.config(e) {
+		return
+	}
+	c.lastT = math.Max(c.lastT, e.T)
+	onLink := func(link string) func(*effectWindow) bool {
+		return func(w *effectWindow) bool { return w.link == link && w.name != "cancel_job" }
+	}
+	switch e.Kind {
+	case history.KindFault:
+		c.fault(e)
+	case history.KindConn:
+		k := connKey{e.Link, e.ConnID}
+		switch e.Phase {
+		case history.ConnOpen:
+			c.conns[k] = e.T
+			c.acts(e.T, onLink(e.Link), "a connection opened")
+		case history.ConnClose:
+			opened, ok := c.conns[k]
+			if !ok {
+				opened = e.T
+			}
+			delete(c.conns, k)
+			// Open during the window: opened before its end, closed after its start.
+			for i := range c.open {
+				w := &c.open[i]
+				if !w.acted && w.link == e.Link && w.name != "cancel_job" && opened <= w.end && e.T >= w.start {
+					w.acted, w.why = true, "a connection was open"
+				}
+			}
+		}
+	case history.KindHTTP:
+		if e.Worker == history.ProbeWorker {
+			return
+		}
+		c.acts(callStart(e), onLink("worker-api"), "a worker called the API")
+		c.acts(e.T, onLink("worker-api"), "a worker called the API")
+		if isTasks(e) {
+			c.acts(callStart(e), onLink(linkAPINATS), "a /tasks call")
+		}
+	case history.KindHandout:
+		for _, i := range c.crashes {
+			if e.T >= c.open[i].start && e.Reply != "" {
+				c.handed[e.Reply] = e.T
+				break
+			}
+		}
+	case history.KindResult:
+		if e.Status == 200 {
+			c.acts(e.T, onLink(linkResultsNATS), "a result was posted")
+			for _, i := range c.procs {
+				if c.active(i, e.T) && e.Reply != "" {
+					c.results[e.Reply] = e.T
+					break
+				}
+			}
+		}
+		delete(c.handed, e.Reply)
+	case history.KindAck:
+		c.acked[e.Reply] = true
+		delete(c.results, e.Reply)
+	case history.KindJob:
+		if e.JobStatus == "CANCELING" || e.JobStatus == "REVOKED" {
+			c.cancelled = true
+		}
+	}
+}
+
+func (c *FaultEffect) fault(e *history.Event) {
+	switch e.Phase {
+	case "start":
+		if !judged(e.Name, e.Link) {
+			return
+		}
+		c.open = append(c.open, effectWindow{window: window{id: e.ID, name: e.Name, link: e.Link, start: e.T, end: math.Inf(1)}})
+		i := len(c.open) - 1
+		switch e.Name {
+		case "worker_crash":
+			c.crashes = append(c.crashes, i)
+		case "processor_crash":
+			c.procs = append(c.procs, i)
+		}
+		// Connections open when the fault starts are under it.
+		for k := range c.conns {
+			if k.link == e.Link && e.Name != "cancel_job" {
+				c.open[i].acted, c.open[i].why = true, "a connection was open"
+				break
+			}
+		}
+	case "end":
+		for i := range c.open {
+			w := &c.open[i]
+			if w.id == e.ID && math.IsInf(w.end, 1) {
+				// A fault without duration (worker_crash, cancel_job)
+				// acts after its window: keep it open to the run's end.
+				if w.name != "worker_crash" && w.name != "cancel_job" {
+					w.end = e.T
+				}
+				return
+			}
+		}
+	}
+}
+
+// Result is the verdict: passed (every judged fault acted, or none to
+// judge) or unknown (Why names the faults that acted on nothing).
+func (c *FaultEffect) Result() Result {
+	const name = "fault-effect"
+	// worker_crash: a delivery handed out after its start never got a result.
+	if len(c.handed) > 0 {
+		for _, i := range c.crashes {
+			for _, t := range c.handed {
+				if t >= c.open[i].start && !c.open[i].acted {
+					c.open[i].acted, c.open[i].why = true, fmt.Sprintf("%d deliveries handed out after it never got a result", len(c.handed))
+				}
+			}
+		}
+	}
+	// processor_crash: a result answered 200 whose delivery was never acked.
+	for _, i := range c.procs {
+		for r := range c.results {
+			if t := c.results[r]; c.active(i, t) && !c.acked[r] {
+				c.open[i].acted, c.open[i].why = true, "a result was stored and never acked"
+				break
+			}
+		}
+	}
+	for i := range c.open {
+		if w := &c.open[i]; w.name == "cancel_job" && c.cancelled {
+			w.acted, w.why = true, "the job was cancelled"
+		}
+	}
+	figs := map[string]float64{"faults_judged": float64(len(c.open))}
+	if len(c.open) == 0 {
+		return nothing(name, "no fault whose effect is known", figs)
+	}
+	var idle []string
+	for _, w := range c.open {
+		if !w.acted {
+			idle = append(idle, fmt.Sprintf("%s (%s%s at %.3fs)", w.id, w.name, onLinkText(w.link), w.start))
+		}
+	}
+	sort.Strings(idle)
+	figs["faults_without_effect"] = float64(len(idle))
+	if len(idle) > 0 {
+		return unknown(name, "faults that acted on nothing: "+strings.Join(idle, ", "), figs)
+	}
+	var o offenses
+	return result(name, &o, figs, fmt.Sprintf("%d faults, each acted on something", len(c.open)))
+}
+
+func onLinkText(link string) string {
+	if link == "" {
+		return ""
+	}
+	return " on " + link
+}

@@ -1,0 +1,141 @@
+package check
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
+)
+
+// ResourceCleanup is the resource-cleanup check: within Params.CleanupBound
+// (default 2 s) after the job becomes SUCCESS, FAILURE or REVOKED — or
+// after the last fault window still active then ends, since cleanup needs
+// NATS — its stream and consumer are gone.
+//
+// It reads the sampler: a consumer sample says the job's consumer exists
+// (none is written while it does not); a server sample carries the job's
+// stream name while the stream exists. A sampling round is a server sample
+// with the consumer samples written since the previous one. The stream is
+// judged only when some server sample carried it (older histories do not
+// record it).
+//
+// Fails when the consumer or the stream is seen after the bound. Passes
+// when the last round showed both gone; unknown when the history ends before the bound with the resources
+// never seen gone (the run waits for them, up to the bound, before it
+// ends). Nothing to judge when the job never became terminal.
+type ResourceCleanup struct {
+	base
+	terminalAt float64 // +Inf while the job is not terminal
+	status     string
+	faults     windows
+	sampled    bool    // a consumer sample since the last server sample
+	streamRec  bool    // some server sample carried the stream
+	lastExists float64 // last time a sample showed the consumer or stream, after terminalAt
+	what       string  // what it showed then
+	lastGone   float64 // last round, after terminalAt, that showed both gone
+	lastRound  float64 // last round after terminalAt
+}
+
+// DefaultCleanupBound is the default of Params.CleanupBound.
+const DefaultCleanupBound = 2 * time.Second
+
+// NewResourceCleanup returns the resource-cleanup checker.
+func NewResourceCleanup(p Params) *ResourceCleanup {
+	return &ResourceCleanup{base: newBase(p), terminalAt: math.Inf(1),
+		faults:     windows{match: func(string, string) bool { return true }},
+		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)}
+}
+
+// Name implements [Checker].
+func (*ResourceCleanup) Name() string { return "resource-cleanup" }
+
+func cleanedUp(status string) bool {
+	switch status {
+	case "SUCCESS", "FAILURE", "REVOKED":
+		return true
+	}
+	return false
+}
+
+// Observe implements [Checker].
+func (c *ResourceCleanup) Observe(e *history.Event) {
+	if c.config(e) {
+		return
+	}
+	c.faults.observe(e)
+	switch e.Kind {
+	case history.KindJob:
+		switch {
+		case cleanedUp(e.JobStatus) && math.IsInf(c.terminalAt, 1):
+			c.terminalAt, c.status = e.T, e.JobStatus
+			c.lastExists, c.lastGone, c.lastRound = math.Inf(-1), math.Inf(-1), math.Inf(-1)
+		case !isTerminal(e.JobStatus):
+			c.terminalAt = math.Inf(1)
+		}
+	case history.KindConsumer:
+		c.sampled = true
+		if e.T > c.terminalAt && c.own(e) {
+			c.lastExists, c.what = e.T, "consumer"
+		}
+	case history.KindServer:
+		if e.Stream != "" {
+			c.streamRec = true
+		}
+		if e.T > c.terminalAt {
+			c.lastRound = e.T
+			switch {
+			case c.sampled:
+				c.lastExists, c.what = e.T, "consumer"
+			case e.Stream != "" && c.own(e):
+				c.lastExists, c.what = e.T, "stream"
+			default:
+				c.lastGone = e.T
+			}
+		}
+		c.sampled = false
+	}
+}
+
+// Result implements [Checker].
+func (c *ResourceCleanup) Result() Result {
+	const name = "resource-cleanup"
+	bound := c.r.CleanupBound.Seconds()
+	figs := map[string]float64{"cleanup_bound_seconds": bound}
+	if math.IsInf(c.terminalAt, 1) {
+		return nothing(name, "the job never became SUCCESS, FAILURE or REVOKED", figs)
+	}
+	from := c.terminalAt
+	for _, w := range c.faults.list {
+		if w.end > c.terminalAt {
+			from = math.Max(from, w.end)
+		}
+	}
+	if math.IsInf(from, 1) {
+		return unknown(name, "a fault window never ended after the job became "+c.status, figs)
+	}
+	deadline := from + bound
+	figs["deadline_seconds"] = deadline
+	figs["terminal_seconds"] = c.terminalAt
+	what := "consumer"
+	if c.streamRec {
+		what = "stream and consumer"
+	}
+	var o offenses
+	switch {
+	case c.lastExists > deadline:
+		o.add("", "", c.lastExists, "the job's %s still existed at %.3fs, %.3fs after the job became %s (bound %.1fs after %.3fs)",
+			c.what, c.lastExists, c.lastExists-c.terminalAt, c.status, bound, from)
+	case c.lastGone > c.lastExists:
+		// The last sample showed them gone, and none showed them past
+		// the deadline.
+	default:
+		return unknown(name, fmt.Sprintf("the history ends %.3fs after the job became %s, before its %s were seen gone (deadline %.3fs)",
+			math.Max(c.lastRound, c.lastExists)-c.terminalAt, c.status, what, deadline), figs)
+	}
+	summary := fmt.Sprintf("the job's %s gone within %.1fs after it became %s", what, bound, c.status)
+	if o.n > 0 {
+		summary = fmt.Sprintf("the job's %s still existed %.1fs after it became %s", c.what, bound, c.status)
+	}
+	return result(name, &o, figs, summary)
+}

@@ -1,0 +1,239 @@
+// Command mutate measures how many bugs nobody anticipated the scenarios
+// catch: it generates single-point mutants of a package (by default the
+// reference API, harness/api) with go/ast — a dropped Close or cancel, a
+// context timeout dropped, a comparison inverted, a constant changed, an
+// error check dropped, two processor statements swapped, a function that
+// returns at once — builds natschaos with each one through `go build
+// -overlay` (the working tree is never edited), runs a few fast scenarios
+// against it and prints, per mutant, caught (a scenario did not pass) or
+// missed, and the score.
+//
+//	go run ./cmd/mutate -max 20                     # `make mutation`
+//	go run ./cmd/mutate -list                       # every mutant, none run
+//
+// A mutant that does not compile is stillborn and not counted. A scenario
+// that fails (exit 1), is inconclusive (exit 3), crashes or runs past
+// -timeout catches the mutant; the scenarios of one mutant stop at the first catch.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultScenarios are fast and, between them, exercise every part of the
+// API: the pipeline, an outage of each NATS link, a crash of a worker and of
+// the processor, a cancel, and cuts inside /tasks's JetStream calls.
+var DefaultScenarios = []string{"baseline", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
+	"cleanup-outage", "nats-blackhole"}
+
+type options struct {
+	root, pkg, out string
+	max            int
+	timeout        time.Duration
+	seed           int64
+	scenarios      []string
+	list           bool
+	only           string
+}
+
+func main() {
+	var o options
+	var scen string
+	flag.StringVar(&o.root, "root", ".", "the module's root (where go.mod is)")
+	flag.StringVar(&o.pkg, "pkg", "harness/api", "the package to mutate, relative to -root")
+	flag.IntVar(&o.max, "max", 20, "how many mutants to run at most (drawn from every operator in turn)")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "per mutant: its build and scenarios")
+	flag.Int64Var(&o.seed, "seed", 1, "seed of the draw of mutants")
+	flag.StringVar(&scen, "scenarios", strings.Join(DefaultScenarios, ","), "scenarios run against each mutant, in order")
+	flag.BoolVar(&o.list, "list", false, "list every mutant and exit")
+	flag.StringVar(&o.only, "only", "", "run only the mutants whose description contains this")
+	flag.Parse()
+	o.scenarios = strings.Split(scen, ",")
+	if o.max < 1 || o.timeout <= 0 || len(o.scenarios) == 0 {
+		fmt.Fprintln(os.Stderr, "mutate: -max and -timeout must be > 0 and -scenarios not empty")
+		os.Exit(2)
+	}
+	// Ctrl-C or SIGTERM: the scenario running is stopped (its process is
+	// killed with the context) and the temporary directory removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, "mutate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, w io.Writer) error {
+	root, err := filepath.Abs(o.root)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, o.pkg)
+	all, err := enumerate(dir)
+	if err != nil {
+		return err
+	}
+	if o.list {
+		for _, m := range all {
+			fmt.Fprintln(w, m)
+		}
+		fmt.Fprintf(w, "%d mutants\n", len(all))
+		return nil
+	}
+	picked := draw(all, o)
+	tmp, err := os.MkdirTemp("", "natschaos-mutate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintf(w, "%d mutants of %s (%d drawn, seed %d); scenarios %s\n", len(all), o.pkg, len(picked), o.seed, strings.Join(o.scenarios, ","))
+	caught, missed, stillborn := 0, 0, 0
+	var survivors []mutant
+	for i, m := range picked {
+		start := time.Now()
+		verdict, by, err := try(ctx, o, root, dir, tmp, i, m)
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted at mutant %d: %w", i+1, ctx.Err())
+		}
+		switch verdict {
+		case "caught":
+			caught++
+		case "MISSED":
+			missed++
+			survivors = append(survivors, m)
+		default:
+			stillborn++
+		}
+		fmt.Fprintf(w, "%3d %-9s %-28s %s (%.0fs)\n", i+1, verdict, by, m, time.Since(start).Seconds())
+	}
+	judged := caught + missed
+	score := 0.0
+	if judged > 0 {
+		score = 100 * float64(caught) / float64(judged)
+	}
+	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%); %d stillborn (do not compile)\n", caught, judged, score, stillborn)
+	for _, m := range survivors {
+		fmt.Fprintf(w, "  survivor: %s\n", m)
+	}
+	return nil
+}
+
+// draw picks up to o.max mutants: shuffled within each operator, then one
+// of each operator in turn, so that every kind of bug is tried.
+func draw(all []mutant, o options) []mutant {
+	rng := rand.New(rand.NewSource(o.seed))
+	by := map[string][]mutant{}
+	for _, m := range all {
+		if o.only != "" && !strings.Contains(m.String(), o.only) {
+			continue
+		}
+		by[m.Op] = append(by[m.Op], m)
+	}
+	for _, ms := range by {
+		rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+	}
+	var out []mutant
+	for len(out) < o.max {
+		added := false
+		for _, op := range operators {
+			if len(by[op]) > 0 && len(out) < o.max {
+				out = append(out, by[op][0])
+				by[op] = by[op][1:]
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+// try builds natschaos with m through an overlay and runs the scenarios
+// against it: "caught" (by the scenario named), "MISSED" or "stillborn".
+func try(ctx context.Context, o options, root, dir, tmp string, i int, m mutant) (verdict, by string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	src, err := render(dir, m)
+	if err != nil {
+		return "", "", err
+	}
+	mfile := filepath.Join(tmp, fmt.Sprintf("mutant-%d.go", i))
+	if err := os.WriteFile(mfile, src, 0o600); err != nil {
+		return "", "", err
+	}
+	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(dir, m.File): mfile}})
+	ofile := filepath.Join(tmp, "overlay.json")
+	if err := os.WriteFile(ofile, ov, 0o600); err != nil {
+		return "", "", err
+	}
+	bin := filepath.Join(tmp, "natschaos")
+	build := exec.CommandContext(ctx, "go", "build", "-overlay", ofile, "-o", bin, "./cmd/natschaos")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return "", "", fmt.Errorf("build of mutant %d ran past -timeout %s", i+1, o.timeout)
+		}
+		first, _, _ := strings.Cut(string(out), "\n")
+		if strings.HasPrefix(first, "#") {
+			_, rest, _ := strings.Cut(string(out), "\n")
+			first, _, _ = strings.Cut(rest, "\n")
+		}
+		return "stillborn", first, nil
+	}
+	for _, s := range o.scenarios {
+		cmd := exec.CommandContext(ctx, bin, "run", "-s", s, "-o", filepath.Join(tmp, fmt.Sprintf("out-%d", i)))
+		cmd.Dir = tmp
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case ctx.Err() != nil:
+			return "caught", s + " (hung)", nil
+		case err == nil:
+			continue
+		case errors.As(err, &ee) && ee.ExitCode() == 1:
+			return "caught", s + " (" + failedChecks(string(out)) + ")", nil
+		case errors.As(err, &ee) && ee.ExitCode() == 3:
+			return "caught", s + " (inconclusive)", nil
+		case errors.As(err, &ee):
+			// A built-in scenario is never a usage error: the mutant
+			// crashed the process (a Go fatal error exits 2).
+			return "caught", fmt.Sprintf("%s (crashed, exit %d)", s, ee.ExitCode()), nil
+		default:
+			return "", "", fmt.Errorf("mutant %d: natschaos run -s %s: %w: %s", i+1, s, err, out)
+		}
+	}
+	return "MISSED", "", nil
+}
+
+// failedChecks pulls the names of the failed checks out of run's output.
+func failedChecks(out string) string {
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[1] == "FAIL" && f[0] != "scenario" && strings.Trim(f[0], "abcdefghijklmnopqrstuvwxyz-0123456789") == "" {
+			names = append(names, f[0])
+		}
+	}
+	if len(names) == 0 {
+		return "failed"
+	}
+	return strings.Join(names, ",")
+}

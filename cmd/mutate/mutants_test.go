@@ -1,0 +1,74 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestEnumerateAndRender: every operator finds its sites in a sample file,
+// code that only a variant runs is left alone, and each mutant renders to
+// a file that parses and differs from the original in one place.
+func TestEnumerateAndRender(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("testdata", "sample.go.txt"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "processor.go"), src, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "processor_test.go"), src, 0o600)) // never mutated
+
+	all, err := enumerate(dir)
+	require.NoError(t, err)
+	ops := map[string]int{}
+	for _, m := range all {
+		require.Equal(t, "processor.go", m.File)
+		ops[m.Op]++
+		if m.Op == opDropClose {
+			require.Contains(t, m.What, "defer", "the body of `if a.beh.bad` is variant-only")
+		}
+	}
+	require.Equal(t, 2, ops[opDropClose], "defer c.Close(), defer cancel(); not the variant's c.Close()")
+	require.Equal(t, 1, ops[opNoTimeout])
+	require.Equal(t, 1, ops[opDropErr])
+	require.Equal(t, 2, ops[opInvertCond], "err != nil, n > 0")
+	require.Equal(t, 1, ops[opReturnEarly], "log has no results; serve has")
+	require.Positive(t, ops[opSwap])
+	require.Equal(t, 2, ops[opConstant], "2 and 0")
+
+	for _, m := range all {
+		out, err := render(dir, m)
+		require.NoError(t, err, m.String())
+		_, err = parser.ParseFile(token.NewFileSet(), "x.go", out, 0)
+		require.NoError(t, err, m.String())
+		require.NotEqual(t, normalize(string(src)), normalize(string(out)), m.String())
+	}
+	_, err = render(dir, mutant{File: "processor.go", Op: opNoTimeout, N: 5})
+	require.ErrorContains(t, err, "no site 5")
+}
+
+func normalize(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func TestDrawTakesEveryOperatorInTurn(t *testing.T) {
+	var all []mutant
+	for _, op := range operators {
+		for i := range 3 {
+			all = append(all, mutant{File: "f.go", Op: op, N: i})
+		}
+	}
+	got := draw(all, options{max: len(operators) + 1, seed: 1})
+	require.Len(t, got, len(operators)+1)
+	for i, op := range operators {
+		require.Equal(t, op, got[i].Op)
+	}
+	require.Len(t, draw(all, options{max: 1000, seed: 1}), len(all))
+}
+
+func TestFailedChecks(t *testing.T) {
+	out := "scenario baseline (variant good, seed 1): FAIL\nno-loss            FAIL  1   x\nstall   FAIL  1  y\nliveness ok 0 z\n"
+	require.Equal(t, "no-loss,stall", failedChecks(out))
+	require.Equal(t, "failed", failedChecks("nothing"))
+}
