@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand"
 	"os"
@@ -61,11 +60,9 @@ type SoakOptions struct {
 	FaultEvery time.Duration
 	// Workers overrides the scenario's worker count when > 0.
 	Workers int
-	// Progress receives the progress line; nil = none. Terminal makes it
-	// one line redrawn every second; otherwise a line every ProgressEvery.
-	Progress      io.Writer
-	Terminal      bool
-	ProgressEvery time.Duration // default 30 s (10 s for a soak of 2 min or less)
+	// ProgressEvery is the period of the plain progress lines (Progress
+	// without Terminal): default 30 s (10 s for a soak of 2 min or less).
+	ProgressEvery time.Duration
 	// MetricsAddr serves Prometheus metrics at /metrics when not "".
 	MetricsAddr string
 	// MetricsBound is called with the address the metrics listen on.
@@ -544,28 +541,8 @@ func (s *soak) progressLoop(ctx context.Context) {
 	if s.o.Progress == nil {
 		return
 	}
-	every := s.o.ProgressEvery
-	if s.o.Terminal {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if s.o.Terminal {
-				fmt.Fprintln(s.o.Progress)
-			}
-			return
-		case <-t.C:
-		}
-		line := s.live.line(time.Since(s.start), s.o.Duration)
-		if s.o.Terminal {
-			fmt.Fprintf(s.o.Progress, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintf(s.o.Progress, "natschaos: %s\n", line)
-		}
-	}
+	l := &liveLine{w: s.o.Progress, terminal: s.o.Terminal}
+	l.loop(ctx, s.o.ProgressEvery, func() string { return s.live.line(time.Since(s.start), s.o.Duration) }, nil)
 }
 
 // procLoop samples the natschaos process — which runs the embedded API —

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,7 +48,8 @@ The embedded stack only: external mode is not supported by soak yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			stdout := cmd.OutOrStdout()
+			stderr, terminal := progressTo(cmd.ErrOrStderr(), verbose)
 			if variant != "" && !chaos.KnownVariant(variant) {
 				return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", variant, strings.Join(append(chaos.Variants, chaos.SoakVariants...), ", "))}
 			}
@@ -69,7 +71,7 @@ The embedded stack only: external mode is not supported by soak yet.`,
 				out = filepath.Join("natschaos-results", "soak-"+time.Now().Format("20060102-150405"))
 			}
 			o.RunOptions = chaos.RunOptions{Out: out, Seed: seed, Variant: variant, Logger: logger(verbose, stderr), CommandLine: commandLine(ctx)}
-			o.Progress, o.Terminal = stderr, isTerminal(stderr)
+			o.Progress, o.Terminal = stderr, terminal
 			o.MetricsBound = func(addr string) { fmt.Fprintf(stderr, "natschaos: metrics on http://%s/metrics\n", addr) }
 			fmt.Fprintf(stderr, "natschaos: soak %s of %s for %s; results in %s\n", sc.Name, orGood(variant, sc.SUT.Variant), o.Duration, out)
 			rep, err := chaos.Soak(ctx, sc, o)
@@ -171,4 +173,24 @@ func soakSummary(w io.Writer, r *chaos.SoakReport, out string) {
 	fmt.Fprintf(w, "  cost       %.3f CPU s per 1,000 /tasks calls (the whole natschaos process); RSS %.1f MB\n", r.CPUPer1000TasksCalls, float64(r.RSSBytes)/(1<<20))
 	fmt.Fprintf(w, "  history    %.1f MB compressed, %.0f bytes per task\n", float64(r.HistoryBytes)/(1<<20), r.HistoryBytesPerTask)
 	fmt.Fprintf(w, "  results    %s\n", out)
+}
+
+// lockedWriter serializes writes to w: the progress line is drawn from its
+// own goroutine while the command prints its messages.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// progressTo is where the progress line goes and whether it is redrawn:
+// stderr, redrawn when it is a terminal and the log (--verbose) does not
+// share it.
+func progressTo(stderr io.Writer, verbose bool) (io.Writer, bool) {
+	return &lockedWriter{w: stderr}, isTerminal(stderr) && !verbose
 }
