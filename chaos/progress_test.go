@@ -47,12 +47,20 @@ func TestProgressLine(t *testing.T) {
 
 	var plain syncBuffer
 	l := &liveLine{w: &plain}
+	fresh := newLiveStats(nil)
+	require.Equal(t, "starting  fault: none  tasks 0 stored / 0 published", fresh.runLine())
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		l.loop(ctx, 0, live.runLine, func() string { p, _ := live.now(); return p })
 	}()
+	ipoll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if !strings.Contains(plain.String(), "natschaos: warmup") {
+			return fmt.Errorf("no line at the start: %q", plain.String())
+		}
+		return nil
+	})
 	live.observe(&history.Event{Kind: history.KindPhase, Name: history.PhaseChaos})
 	ipoll.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
 		if !strings.Contains(plain.String(), "natschaos: chaos") {
@@ -65,8 +73,10 @@ func TestProgressLine(t *testing.T) {
 	cancel()
 	<-done
 	lines := strings.Split(strings.TrimSpace(plain.String()), "\n")
-	require.Len(t, lines, 2, "one line per phase seen, none per second: %q", plain.String())
-	require.Equal(t, "natschaos: end  fault: none  tasks 0 stored / 1 published", lines[1], "the last state when it stops")
+	require.Len(t, lines, 3, "the start, one line per phase seen, none per second: %q", plain.String())
+	require.Equal(t, "natschaos: warmup  fault: kill-nats  tasks 0 stored / 1 published", lines[0], "the state at the start, at once")
+	require.Contains(t, lines[1], "natschaos: chaos  fault: kill-nats")
+	require.Equal(t, "natschaos: end  fault: none  tasks 0 stored / 1 published", lines[2], "the last state when it stops")
 	require.NotContains(t, plain.String(), "\r")
 
 	var term bytes.Buffer

@@ -150,6 +150,9 @@ func (l *liveStats) now() (phase, fault string) {
 // runLine is the progress of one run: its phase, the active fault, the tasks.
 func (l *liveStats) runLine() string {
 	phase, fault := l.now()
+	if phase == "" {
+		phase = "starting"
+	}
 	return fmt.Sprintf("%s  fault: %s  tasks %d stored / %d published", phase, fault, l.stored.Load(), l.published.Load())
 }
 
@@ -210,13 +213,18 @@ func (l *liveLine) end() {
 
 // loop draws line() until ctx ends: every second on a terminal; otherwise
 // every `every` (0 = never) and whenever key() changes (a new phase), so
-// that a log shows each step without a line per second. The last state is
-// drawn when ctx ends.
+// that a log shows each step without a line per second. The first state is
+// drawn at once, the last when ctx ends.
 func (l *liveLine) loop(ctx context.Context, every time.Duration, line func() string, key func() string) {
 	defer l.end()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	last, lastKey := time.Now(), "" // the first tick draws the first state
+	lastKey := ""
+	if key != nil {
+		lastKey = key()
+	}
+	l.draw(line()) // the start
+	last := time.Now()
 	for {
 		stopped := false
 		select {
