@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +69,15 @@ type RunOptions struct {
 	// CommandLine is the command line that asked for the run, its secrets
 	// already removed; report.json's provenance records it.
 	CommandLine []string
+	// Progress receives a live progress line (elapsed, the phase, the
+	// active fault, tasks stored); nil = none. Terminal redraws it in
+	// place every second; otherwise a plain line at each phase.
+	Progress io.Writer
+	Terminal bool
+	// ProgressLabel starts the progress line, e.g. "scenario 2 of 5".
+	ProgressLabel string
+
+	live *liveStats // verify's per-cell figures; nil = Run makes its own when Progress is set
 }
 
 // External is where an external target runs and how to reach it (DESIGN.md
@@ -191,7 +201,9 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 		return nil, err
 	}
 	tap := &configTap{Sink: rec}
+	stopProgress := o.progress(ctx, rec, sc.Name, start)
 	runErr := drive(ctx, sc, rng, rec, tap, o, log)
+	stopProgress()
 	if cerr := rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
@@ -219,6 +231,33 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 		return rep, err
 	}
 	return rep, VerdictError(sc.Name, rep)
+}
+
+// progress feeds the run's live figures from rec and, with o.Progress,
+// draws its progress line until the returned stop is called.
+func (o RunOptions) progress(ctx context.Context, rec *history.Recorder, name string, start time.Time) (stop func()) {
+	live := o.live
+	if live == nil && o.Progress != nil {
+		live = newLiveStats(nil)
+	}
+	if live == nil {
+		return func() {}
+	}
+	rec.Tap(func(e history.Event) { live.observe(&e) })
+	if o.Progress == nil {
+		return func() {}
+	}
+	label := strings.TrimSpace(o.ProgressLabel + " " + name)
+	l := &liveLine{w: o.Progress, terminal: o.Terminal}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.loop(ctx, 0, func() string {
+			return fmt.Sprintf("%s %s  %s", label, time.Since(start).Truncate(time.Second), live.runLine())
+		}, func() string { p, _ := live.now(); return p })
+	}()
+	return func() { cancel(); <-done }
 }
 
 // VerdictError is nil for a passing report, wraps ErrViolated for a failing

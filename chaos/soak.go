@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand"
 	"os"
@@ -30,6 +29,8 @@ const (
 	DefaultJobSizeMin   = 200
 	DefaultJobSizeMax   = 1000
 	DefaultReportEvery  = 5 * time.Minute
+	// MaxTaskRate bounds SoakOptions.TaskRate.
+	MaxTaskRate = 100_000
 	// jobGrace is how long a soak waits after a job ended before judging
 	// it: the acks and stores of its last deliveries are recorded by then.
 	jobGrace = 2 * time.Second
@@ -61,11 +62,15 @@ type SoakOptions struct {
 	FaultEvery time.Duration
 	// Workers overrides the scenario's worker count when > 0.
 	Workers int
-	// Progress receives the progress line; nil = none. Terminal makes it
-	// one line redrawn every second; otherwise a line every ProgressEvery.
-	Progress      io.Writer
-	Terminal      bool
-	ProgressEvery time.Duration // default 30 s (10 s for a soak of 2 min or less)
+	// TaskRate, when > 0, is the tasks published per second across the
+	// jobs: each job is still of a size drawn from JobSizeMin–JobSizeMax
+	// (at most what the rate allows before Duration ends), the next one is
+	// created when the previous one is published and fewer than
+	// JobsInFlight run. 0 = every job's tasks published at once.
+	TaskRate float64
+	// ProgressEvery is the period of the plain progress lines (Progress
+	// without Terminal): default 30 s (10 s for a soak of 2 min or less).
+	ProgressEvery time.Duration
 	// MetricsAddr serves Prometheus metrics at /metrics when not "".
 	MetricsAddr string
 	// MetricsBound is called with the address the metrics listen on.
@@ -122,6 +127,7 @@ type SoakSettings struct {
 	ReportEvery  float64 `json:"report_every_seconds"`
 	JobTimeout   float64 `json:"job_timeout_seconds"`
 	Workers      int     `json:"workers"`
+	TaskRate     float64 `json:"task_rate,omitempty"` // tasks a second; 0 = unpaced
 	Cycle        float64 `json:"fault_cycle_seconds"` // the schedule repeats every cycle
 }
 
@@ -202,6 +208,7 @@ type soak struct {
 	cpu0  time.Duration
 	dir   string // the history's segments
 	out   string // report.json
+	pace  *pacer // --task-rate; nil = unpaced
 
 	mu         sync.Mutex
 	createErrs int
@@ -251,6 +258,8 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 		return nil, &UsageError{fmt.Errorf("--report-every %s: want ≥ 1s", o.ReportEvery)}
 	case o.Workers < 0 || o.Workers > 10_000:
 		return nil, &UsageError{fmt.Errorf("--workers %d: want 0 … 10000", o.Workers)}
+	case !(o.TaskRate >= 0 && o.TaskRate <= MaxTaskRate): // NaN too
+		return nil, &UsageError{fmt.Errorf("--task-rate %g: want > 0 and ≤ %d tasks a second", o.TaskRate, MaxTaskRate)}
 	}
 	if o.Workers > 0 {
 		sc.Workload.Workers = o.Workers
@@ -286,6 +295,9 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 		if o.MetricsBound != nil {
 			o.MetricsBound(addr)
 		}
+	}
+	if o.TaskRate > 0 {
+		s.pace = &pacer{every: time.Duration(float64(time.Second) / o.TaskRate)}
 	}
 	s.live = newLiveStats(m)
 	s.j = newSoakJudge(sc.Params(), o.Growth, s.live)
@@ -406,6 +418,38 @@ func (s *soak) faultLoop(ctx context.Context, st *harness.Stack, phase func(stri
 	return ctx.Err()
 }
 
+// pacer spaces its callers' events `every` apart, in total across them,
+// with no credit for time spent idle.
+type pacer struct {
+	mu    sync.Mutex
+	every time.Duration
+	next  time.Time
+}
+
+// wait returns when the next event may go, or with ctx's error.
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	at := p.next
+	p.next = p.next.Add(p.every)
+	p.mu.Unlock()
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 type flight struct {
 	created time.Time
 	doneAt  time.Time
@@ -419,6 +463,29 @@ func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
 	inflight := map[int64]*flight{}
 	var retryAt time.Time
 	var drainUntil time.Time
+	// made receives a paced job once its tasks are published; publishing
+	// says one is being published.
+	type madeJob struct {
+		id  int64
+		err error
+		at  time.Time
+	}
+	made := make(chan madeJob, 1)
+	publishing := false
+	add := func(m madeJob) {
+		if m.id != 0 {
+			inflight[m.id] = &flight{created: m.at}
+		}
+		if m.err != nil && runCtx.Err() == nil {
+			// The system under test may refuse under a fault: retry later.
+			s.mu.Lock()
+			s.createErrs++
+			s.mu.Unlock()
+			s.log.Info("create job", "err", m.err)
+			retryAt = time.Now().Add(time.Second)
+		}
+	}
+	end := s.start.Add(s.o.Duration)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -441,6 +508,9 @@ func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
 			}
 		}
 		if ctx.Err() != nil {
+			if publishing {
+				<-made // ctx ended: its publishing stops
+			}
 			// Interrupted: soakJudge what finished, leave the rest in flight.
 			for id, f := range inflight {
 				if !f.doneAt.IsZero() {
@@ -449,28 +519,33 @@ func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
 			}
 			return nil
 		}
-		if !creating && len(inflight) == 0 {
+		if !creating && len(inflight) == 0 && !publishing {
 			return nil
 		}
-		if creating && len(inflight) < s.o.JobsInFlight && now.After(retryAt) {
+		if creating && !publishing && len(inflight) < s.o.JobsInFlight && now.After(retryAt) {
 			size := s.o.JobSizeMin + s.rng.Intn(s.o.JobSizeMax-s.o.JobSizeMin+1)
-			id, err := st.NewSoakJob(runCtx, size)
-			if id != 0 {
-				inflight[id] = &flight{created: now}
+			if s.pace == nil {
+				id, err := st.NewSoakJob(runCtx, size, nil)
+				add(madeJob{id, err, now})
+				continue
 			}
-			if err != nil && runCtx.Err() == nil {
-				// The system under test may refuse under a fault: retry later.
-				s.mu.Lock()
-				s.createErrs++
-				s.mu.Unlock()
-				s.log.Info("create job", "err", err)
-				retryAt = now.Add(time.Second)
-			}
+			// Paced: no more tasks than the rate allows before the end, so
+			// that the job is published (under ctx, not runCtx) by then;
+			// published in the background while the jobs in flight are judged.
+			size = max(1, min(size, int(s.o.TaskRate*time.Until(end).Seconds())))
+			publishing = true
+			go func() {
+				id, err := st.NewSoakJob(ctx, size, s.pace.wait)
+				made <- madeJob{id, err, now}
+			}()
 			continue
 		}
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
+		case m := <-made:
+			publishing = false
+			add(m)
 		}
 	}
 }
@@ -504,7 +579,8 @@ func (s *soak) report(final, interrupted bool) *SoakReport {
 	createErrs, version := s.createErrs, s.version
 	s.mu.Unlock()
 	st := SoakSettings{JobsInFlight: s.o.JobsInFlight, JobSizeMin: s.o.JobSizeMin, JobSizeMax: s.o.JobSizeMax,
-		ReportEvery: s.o.ReportEvery.Seconds(), JobTimeout: s.o.JobTimeout.Seconds(), Workers: s.sc.Workload.Workers}
+		ReportEvery: s.o.ReportEvery.Seconds(), JobTimeout: s.o.JobTimeout.Seconds(), Workers: s.sc.Workload.Workers,
+		TaskRate: s.o.TaskRate}
 	if len(s.sc.Windows()) > 0 {
 		st.Cycle = s.cycle().Seconds()
 	}
@@ -544,28 +620,8 @@ func (s *soak) progressLoop(ctx context.Context) {
 	if s.o.Progress == nil {
 		return
 	}
-	every := s.o.ProgressEvery
-	if s.o.Terminal {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if s.o.Terminal {
-				fmt.Fprintln(s.o.Progress)
-			}
-			return
-		case <-t.C:
-		}
-		line := s.live.line(time.Since(s.start), s.o.Duration)
-		if s.o.Terminal {
-			fmt.Fprintf(s.o.Progress, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintf(s.o.Progress, "natschaos: %s\n", line)
-		}
-	}
+	l := &liveLine{w: s.o.Progress, terminal: s.o.Terminal}
+	l.loop(ctx, s.o.ProgressEvery, func() string { return s.live.line(time.Since(s.start), s.o.Duration) }, nil)
 }
 
 // procLoop samples the natschaos process — which runs the embedded API —

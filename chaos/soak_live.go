@@ -1,7 +1,9 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -25,6 +27,7 @@ type liveStats struct {
 	jobsInconclusive, violations  atomic.Int64
 
 	mu     sync.Mutex
+	phase  string            // the last phase event's name
 	active map[string]string // fault id → "name link"
 	conns  map[string]int    // link → connections open
 
@@ -37,6 +40,10 @@ func newLiveStats(m *soakMetrics) *liveStats {
 
 func (l *liveStats) observe(e *history.Event) {
 	switch e.Kind {
+	case history.KindPhase:
+		l.mu.Lock()
+		l.phase = e.Name
+		l.mu.Unlock()
 	case history.KindPublish:
 		l.published.Add(1)
 		if l.m != nil {
@@ -129,7 +136,27 @@ func (l *liveStats) activeFaults() string {
 	return strings.Join(names, ", ")
 }
 
-// line is the progress line.
+// now is the current phase and the active faults ("none" when none).
+func (l *liveStats) now() (phase, fault string) {
+	fault = l.activeFaults()
+	if fault == "" {
+		fault = "none"
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.phase, fault
+}
+
+// runLine is the progress of one run: its phase, the active fault, the tasks.
+func (l *liveStats) runLine() string {
+	phase, fault := l.now()
+	if phase == "" {
+		phase = "starting"
+	}
+	return fmt.Sprintf("%s  fault: %s  tasks %d stored / %d published", phase, fault, l.stored.Load(), l.published.Load())
+}
+
+// line is the soak's progress line.
 func (l *liveStats) line(elapsed, total time.Duration) string {
 	fault := l.activeFaults()
 	if fault == "" {
@@ -139,6 +166,84 @@ func (l *liveStats) line(elapsed, total time.Duration) string {
 		elapsed.Truncate(time.Second), total, max(total-elapsed, 0).Truncate(time.Second),
 		l.jobsPassed.Load()+l.jobsFailed.Load()+l.jobsInconclusive.Load(), l.jobsFailed.Load(), l.jobsInconclusive.Load(),
 		l.stored.Load(), l.published.Load(), l.tasksCalls.Load(), fault, l.violations.Load())
+}
+
+// liveLine is a progress line on w, shared by soak, run and verify: on a
+// terminal one line redrawn in place, otherwise plain lines. Println prints
+// a line of its own without tearing the redrawn one.
+type liveLine struct {
+	mu       sync.Mutex
+	w        io.Writer
+	terminal bool
+	drawn    bool
+}
+
+// draw shows s: redrawn in place on a terminal, a line of its own otherwise.
+func (l *liveLine) draw(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.terminal {
+		fmt.Fprintf(l.w, "\r\033[K%s", s)
+		l.drawn = true
+		return
+	}
+	fmt.Fprintf(l.w, "natschaos: %s\n", s)
+}
+
+// Println prints s as a line of its own, above the redrawn line.
+func (l *liveLine) Println(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.drawn {
+		fmt.Fprint(l.w, "\r\033[K")
+		l.drawn = false
+	}
+	fmt.Fprintln(l.w, s)
+}
+
+// end ends the redrawn line, so that what follows starts on a line of its own.
+func (l *liveLine) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.drawn {
+		fmt.Fprintln(l.w)
+		l.drawn = false
+	}
+}
+
+// loop draws line() until ctx ends: every second on a terminal; otherwise
+// every `every` (0 = never) and whenever key() changes (a new phase), so
+// that a log shows each step without a line per second. The first state is
+// drawn at once, the last when ctx ends.
+func (l *liveLine) loop(ctx context.Context, every time.Duration, line func() string, key func() string) {
+	defer l.end()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lastKey := ""
+	if key != nil {
+		lastKey = key()
+	}
+	l.draw(line()) // the start
+	last := time.Now()
+	for {
+		stopped := false
+		select {
+		case <-ctx.Done():
+			stopped = true
+		case <-t.C:
+		}
+		k := ""
+		if key != nil {
+			k = key()
+		}
+		if l.terminal || k != lastKey || (every > 0 && time.Since(last) >= every) {
+			l.draw(line())
+			last, lastKey = time.Now(), k
+		}
+		if stopped {
+			return
+		}
+	}
 }
 
 // soakMetrics are the Prometheus metrics of a soak, on a registry of their own.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -191,10 +192,42 @@ func TestSoakBadOptions(t *testing.T) {
 		{Duration: time.Minute, JobsInFlight: -1},
 		{Duration: time.Minute, JobSizeMin: 10, JobSizeMax: 5},
 		{Duration: time.Minute, ReportEvery: time.Millisecond},
+		{Duration: time.Minute, TaskRate: -1},
+		{Duration: time.Minute, TaskRate: chaos.MaxTaskRate + 1},
+		{Duration: time.Minute, TaskRate: math.NaN()},
 		{Duration: time.Minute, RunOptions: chaos.RunOptions{External: &chaos.External{}}},
 	} {
 		o.Out = t.TempDir()
 		_, err := chaos.Soak(context.Background(), sc, o)
 		require.True(t, chaos.IsUsage(err), "%+v: %v", o, err)
 	}
+}
+
+// TestSoakTaskRate: with --task-rate the tasks are published at that rate
+// across the jobs — no more than rate × duration, against the thousands an
+// unpaced soak of three jobs of 150–300 publishes at once — and the jobs
+// are still created, published and judged.
+func TestSoakTaskRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak of seconds")
+	}
+	sc, ok := chaos.Lookup("baseline")
+	require.True(t, ok)
+	const rate, secs = 100, 10
+	rep, err := chaos.Soak(t.Context(), sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: soakOut(t), Seed: 7},
+		Duration: secs * time.Second, JobSizeMin: 150, JobSizeMax: 300, ReportEvery: 5 * time.Second, TaskRate: rate})
+	require.NotNil(t, rep, "%v", err)
+	t.Logf("task-rate %d for %ds: %d published, %d jobs judged, %s: %s", rate, secs, rep.TasksPublished, rep.Jobs.Judged, rep.Verdict, rep.Why)
+	require.NoError(t, err)
+	require.Equal(t, float64(rate), rep.Settings.TaskRate)
+	require.LessOrEqual(t, rep.TasksPublished, int64(rate*secs+5), "the rate bounds what is published")
+	require.GreaterOrEqual(t, rep.TasksPublished, int64(rate*secs/2), "the rate is reached (half of it, under load)")
+	require.GreaterOrEqual(t, rep.Jobs.Judged, 3)
+}
+
+func soakOut(t *testing.T) string {
+	if d := os.Getenv("SOAK_OUT"); d != "" {
+		return d
+	}
+	return t.TempDir()
 }

@@ -227,8 +227,12 @@ type VerifyOptions struct {
 	Seed int64
 	// Logger receives the harness's log lines; nil is silent.
 	Logger *slog.Logger
-	// Progress, when set, receives one line per finished cell.
+	// Progress, when set, receives one line per finished cell; with
+	// Terminal also a line redrawn every second below them (elapsed,
+	// cells done, each running cell's phase and active fault, how many
+	// cells went wrong so far).
 	Progress io.Writer
+	Terminal bool
 	// CommandLine is the command line, without secrets, recorded in each
 	// cell's provenance.
 	CommandLine []string
@@ -308,18 +312,46 @@ func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	running := map[int]*liveStats{}
+	done, wrong := 0, 0
+	var line *liveLine
+	if o.Progress != nil {
+		line = &liveLine{w: o.Progress, terminal: o.Terminal}
+	}
+	if line != nil && o.Terminal {
+		pctx, stop := context.WithCancel(ctx)
+		pdone := make(chan struct{})
+		defer func() { stop(); <-pdone }()
+		go func() {
+			defer close(pdone)
+			line.loop(pctx, 0, func() string {
+				mu.Lock()
+				defer mu.Unlock()
+				return verifyLine(time.Since(start), done, len(cells), wrong, cells, running)
+			}, nil)
+		}()
+	}
 	for range par {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				c := runCell(ctx, cells[i], o)
+				live := newLiveStats(nil)
 				mu.Lock()
+				running[i] = live
+				mu.Unlock()
+				c := runCell(ctx, cells[i], o, live)
+				mu.Lock()
+				delete(running, i)
 				cells[i] = c
-				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "  %-20s %-24s %s (%.1fs)\n", c.Variant, c.Scenario, c.Text(), c.Duration.Seconds())
+				done++
+				if !c.Good() {
+					wrong++
 				}
 				mu.Unlock()
+				if line != nil {
+					line.Println(fmt.Sprintf("  %-20s %-24s %s (%.1fs)", c.Variant, c.Scenario, c.Text(), c.Duration.Seconds()))
+				}
 			}
 		}()
 	}
@@ -344,12 +376,33 @@ func Verify(ctx context.Context, o VerifyOptions) (Matrix, error) {
 	return m, nil
 }
 
+// verifyLine is verify's progress line.
+func verifyLine(elapsed time.Duration, done, total, wrong int, cells []Cell, running map[int]*liveStats) string {
+	ids := make([]int, 0, len(running))
+	for i := range running {
+		ids = append(ids, i)
+	}
+	sort.Ints(ids)
+	var now []string
+	for _, i := range ids {
+		phase, fault := running[i].now()
+		if fault == "none" {
+			fault = ""
+		} else {
+			fault = " (" + fault + ")"
+		}
+		now = append(now, fmt.Sprintf("%s/%s %s%s", cells[i].Variant, cells[i].Scenario, phase, fault))
+	}
+	return fmt.Sprintf("verify %s  cells %d of %d done, %d not as expected so far  running: %s",
+		elapsed.Truncate(time.Second), done, total, wrong, strings.Join(now, "; "))
+}
+
 // runCell runs one cell and judges it.
-func runCell(ctx context.Context, c Cell, o VerifyOptions) Cell {
+func runCell(ctx context.Context, c Cell, o VerifyOptions, live *liveStats) Cell {
 	sc, _ := Lookup(c.Scenario)
 	c.Out = filepath.Join(o.Out, c.Variant, c.Scenario)
 	start := time.Now()
-	rep, err := Run(ctx, sc, RunOptions{Out: c.Out, Seed: o.Seed, Variant: c.Variant, Logger: o.Logger, CommandLine: o.CommandLine})
+	rep, err := Run(ctx, sc, RunOptions{Out: c.Out, Seed: o.Seed, Variant: c.Variant, Logger: o.Logger, CommandLine: o.CommandLine, live: live})
 	c.Duration = time.Since(start)
 	c.Report = rep
 	if err != nil && !errors.Is(err, ErrViolated) {

@@ -32,6 +32,13 @@ func ConsumerName(job int64) string { return fmt.Sprintf("job-%d-consumer", job)
 // and emits a publish event per PubAck. Publishing is asynchronous with at
 // most window acks outstanding; it stops at the first error.
 func Publish(ctx context.Context, js jetstream.JetStream, job int64, n int, sink history.Sink) error {
+	return PublishPaced(ctx, js, job, n, sink, nil)
+}
+
+// PublishPaced is Publish with pace, when not nil, called before each task
+// is published: it returns when the task may go (a rate across jobs). Paced
+// tasks are published one at a time, each PubAck awaited.
+func PublishPaced(ctx context.Context, js jetstream.JetStream, job int64, n int, sink history.Sink, pace func(context.Context) error) error {
 	const window = 256
 	subject := TaskSubject(job)
 	type pending struct {
@@ -52,6 +59,11 @@ func Publish(ctx context.Context, js jetstream.JetStream, job int64, n int, sink
 	}
 	for i := 1; i <= n; i++ {
 		id := strconv.FormatInt(job, 10) + "-" + strconv.Itoa(i)
+		if pace != nil {
+			if err := pace(ctx); err != nil {
+				return fmt.Errorf("publish task %s: %w", id, err)
+			}
+		}
 		payload, err := json.Marshal(Task{ID: id, ImageID: id, ImageURL: "http://127.0.0.1/images/" + id + ".jpg"})
 		if err != nil {
 			return fmt.Errorf("encode task %s: %w", id, err)
@@ -61,7 +73,9 @@ func Publish(ctx context.Context, js jetstream.JetStream, job int64, n int, sink
 			return fmt.Errorf("publish task %s: %w", id, err)
 		}
 		queue = append(queue, pending{id, fut})
-		if len(queue) == window {
+		// Paced, each PubAck is awaited at once: the publish event must be
+		// recorded before a worker can store the task's result.
+		if len(queue) == window || pace != nil {
 			for _, p := range queue {
 				if err := settle(p); err != nil {
 					return err

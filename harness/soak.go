@@ -32,8 +32,9 @@ func (s *Stack) StartSoak(ctx context.Context) error {
 // consumer exactly as the API would, records its config event (its stream
 // and consumer name it) and publishes the tasks. Unlike NewJob it narrows
 // no observer: every job of a soak is the run's. The job becomes the one
-// a cancel_job fault cancels.
-func (s *Stack) NewSoakJob(ctx context.Context, tasks int) (int64, error) {
+// a cancel_job fault cancels. pace, when not nil, paces the publishes
+// (see PublishPaced).
+func (s *Stack) NewSoakJob(ctx context.Context, tasks int, pace func(context.Context) error) (int64, error) {
 	id, err := s.Client.CreateJob(ctx, "natschaos-soak", tasks)
 	if err != nil {
 		return 0, err
@@ -59,7 +60,7 @@ func (s *Stack) NewSoakJob(ctx context.Context, tasks int) (int64, error) {
 		return id, fmt.Errorf("consumer info of job %d: %w", id, err)
 	}
 	s.sink.Emit(ConfigEvent(info, s.cfg.Worker.HTTPTimeout, s.cfg.API.ConnectTimeout))
-	return id, Publish(ctx, js, id, tasks, s.sink)
+	return id, PublishPaced(ctx, js, id, tasks, s.sink, pace)
 }
 
 // JobDone reports whether the job of id is over: SUCCESS, FAILURE or

@@ -74,6 +74,9 @@ func TestRunOutputs(t *testing.T) {
 	code, stdout, stderr := cli(t, args...)
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	require.Contains(t, stderr, "suite: PASS", "the tables go to stderr with --json")
+	require.Contains(t, stderr, "natschaos: scenario 1 of 2 (0 checks failed so far): tiny", "the progress lines go to stderr")
+	require.Regexp(t, `natschaos: scenario 2 of 2 \(0 checks failed so far\): tiny 0s  starting  fault: none  tasks 0 stored / 0 published\n`, stderr, "a line at each start")
+	require.Regexp(t, `scenario 2 of 2 .*: tiny \d+s  end  fault: none  tasks 50 stored / 50 published`, stderr, "the last state of each run")
 
 	var got struct {
 		Verdict string

@@ -90,7 +90,9 @@ scenario: report.json (with its provenance: versions, start time, seed, the comm
 line without secrets), report.html, history.jsonl, scenario.yaml (replays the run
 exactly); index.html links every scenario's report.html; for several scenarios
 also suite.json. --junit FILE writes JUnit XML for CI; --json prints the
-report(s) on stdout. Tables go to stdout, messages to stderr.`,
+report(s) on stdout. Tables go to stdout, messages to stderr, and so does the
+progress (scenario n of N, elapsed, phase, active fault, tasks stored, checks
+failed so far): redrawn in place on a terminal, a line per phase otherwise.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
 	}
@@ -269,7 +271,8 @@ func logger(verbose bool, w io.Writer) *slog.Logger {
 
 func runRun(cmd *cobra.Command, f runFlags) error {
 	ctx := cmd.Context()
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	stdout := cmd.OutOrStdout()
+	stderr, terminal := progressTo(cmd.ErrOrStderr(), f.verbose)
 	if err := chaos.ValidTimeScale(f.timeScale); err != nil {
 		return usageError{fmt.Errorf("--time-scale: %w", err)}
 	}
@@ -335,7 +338,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	var dirs []string
 	var harnessErr, healErr error
 	seen := map[string]int{}
-	for _, sc := range scenarios {
+	violated := 0 // checks failed in the scenarios so far
+	for i, sc := range scenarios {
 		if ctx.Err() != nil {
 			break
 		}
@@ -344,7 +348,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			dir = fmt.Sprintf("%s-%d", sc.Name, seen[sc.Name])
 		}
 		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, TimeScale: f.timeScale, Logger: log, External: external,
-			CommandLine: commandLine(ctx)}
+			CommandLine: commandLine(ctx), Progress: stderr, Terminal: terminal,
+			ProgressLabel: fmt.Sprintf("scenario %d of %d (%d checks failed so far):", i+1, len(scenarios), violated)}
 		if f.toxiproxy != "" {
 			remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
 			if err != nil {
@@ -360,6 +365,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 			}
 			fmt.Fprintf(table, "  results: %s\n\n", opts.Out)
 			reports, dirs = append(reports, rep), append(dirs, dir)
+			violated += len(rep.Failed())
 		case chaos.IsUsage(err):
 			return err
 		case err != nil:

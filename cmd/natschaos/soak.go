@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,11 +25,12 @@ func newSoakCmd() *cobra.Command {
 		verbose                         bool
 	)
 	cmd := &cobra.Command{
-		Use:   "soak --duration D [--scenario NAME|FILE] [--jobs-in-flight K] [--job-size MIN-MAX] ...",
+		Use:   "soak --duration D [--scenario NAME|FILE] [--jobs-in-flight K] [--job-size MIN-MAX] [--task-rate R] ...",
 		Short: "Run jobs continuously for a long time under repeating faults, judged as it goes",
 		Long: `Soak runs the embedded stack for --duration: jobs are created continuously, --jobs-in-flight
 at once, each of a size drawn (from the seed) in --job-size; the built-in workers poll
-every job; the scenario's fault schedule repeats every --fault-every (default: its
+every job; --task-rate R paces the publishing to R tasks a second across the jobs
+(the next job is created once the previous one is published); the scenario's fault schedule repeats every --fault-every (default: its
 chaos phase plus max_deliver × ack_wait) for the whole duration. Each job is judged when it ends, over its own events (no-loss,
 max-deliver, duplicates, redelivery-timing, ack-in-time, orphaned, stall,
 terminal-guard), and its checker state dropped; tasks-latency, fast-503, liveness and
@@ -47,7 +49,8 @@ The embedded stack only: external mode is not supported by soak yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			stdout := cmd.OutOrStdout()
+			stderr, terminal := progressTo(cmd.ErrOrStderr(), verbose)
 			if variant != "" && !chaos.KnownVariant(variant) {
 				return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", variant, strings.Join(append(chaos.Variants, chaos.SoakVariants...), ", "))}
 			}
@@ -56,6 +59,9 @@ The embedded stack only: external mode is not supported by soak yet.`,
 			}
 			if o.JobsInFlight < 1 {
 				return usageError{fmt.Errorf("--jobs-in-flight %d: want ≥ 1", o.JobsInFlight)}
+			}
+			if cmd.Flags().Changed("task-rate") && !(o.TaskRate > 0 && o.TaskRate <= chaos.MaxTaskRate) {
+				return usageError{fmt.Errorf("--task-rate %g: want > 0 and ≤ %d tasks a second", o.TaskRate, chaos.MaxTaskRate)}
 			}
 			var err error
 			if o.JobSizeMin, o.JobSizeMax, err = parseRange(jobSize); err != nil {
@@ -69,7 +75,7 @@ The embedded stack only: external mode is not supported by soak yet.`,
 				out = filepath.Join("natschaos-results", "soak-"+time.Now().Format("20060102-150405"))
 			}
 			o.RunOptions = chaos.RunOptions{Out: out, Seed: seed, Variant: variant, Logger: logger(verbose, stderr), CommandLine: commandLine(ctx)}
-			o.Progress, o.Terminal = stderr, isTerminal(stderr)
+			o.Progress, o.Terminal = stderr, terminal
 			o.MetricsBound = func(addr string) { fmt.Fprintf(stderr, "natschaos: metrics on http://%s/metrics\n", addr) }
 			fmt.Fprintf(stderr, "natschaos: soak %s of %s for %s; results in %s\n", sc.Name, orGood(variant, sc.SUT.Variant), o.Duration, out)
 			rep, err := chaos.Soak(ctx, sc, o)
@@ -84,6 +90,7 @@ The embedded stack only: external mode is not supported by soak yet.`,
 	fl.StringVarP(&scenario, "scenario", "s", "baseline", "built-in scenario name or scenario file: its SUT, workload and fault schedule (repeated every chaos phase)")
 	fl.IntVar(&o.JobsInFlight, "jobs-in-flight", chaos.DefaultJobsInFlight, "jobs running at once")
 	fl.StringVar(&jobSize, "job-size", fmt.Sprintf("%d-%d", chaos.DefaultJobSizeMin, chaos.DefaultJobSizeMax), "tasks per job: MIN-MAX (drawn uniformly from the seed) or N")
+	fl.Float64Var(&o.TaskRate, "task-rate", 0, fmt.Sprintf("tasks published per second across the jobs (> 0, ≤ %d); jobs still sized by --job-size, created as the rate allows (default: each job's tasks at once)", chaos.MaxTaskRate))
 	fl.DurationVar(&o.ReportEvery, "report-every", chaos.DefaultReportEvery, "report interval: window checks judged, report.json rewritten, history rotated")
 	fl.DurationVar(&o.FaultEvery, "fault-every", 0, "period of the fault schedule (default: the chaos phase + max_deliver × ack_wait, a calm gap to recover)")
 	fl.IntVar(&o.Workers, "workers", 0, "built-in workers (default: the scenario's)")
@@ -171,4 +178,24 @@ func soakSummary(w io.Writer, r *chaos.SoakReport, out string) {
 	fmt.Fprintf(w, "  cost       %.3f CPU s per 1,000 /tasks calls (the whole natschaos process); RSS %.1f MB\n", r.CPUPer1000TasksCalls, float64(r.RSSBytes)/(1<<20))
 	fmt.Fprintf(w, "  history    %.1f MB compressed, %.0f bytes per task\n", float64(r.HistoryBytes)/(1<<20), r.HistoryBytesPerTask)
 	fmt.Fprintf(w, "  results    %s\n", out)
+}
+
+// lockedWriter serializes writes to w: the progress line is drawn from its
+// own goroutine while the command prints its messages.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// progressTo is where the progress line goes and whether it is redrawn:
+// stderr, redrawn when it is a terminal and the log (--verbose) does not
+// share it.
+func progressTo(stderr io.Writer, verbose bool) (io.Writer, bool) {
+	return &lockedWriter{w: stderr}, isTerminal(stderr) && !verbose
 }

@@ -18,6 +18,11 @@ func TestSoakUsage(t *testing.T) {
 		{[]string{"soak", "--duration", "1m", "--job-size", "x"}, "--job-size"},
 		{[]string{"soak", "--duration", "1m", "--variant", "nope"}, "--variant"},
 		{[]string{"soak", "--duration", "1m", "--jobs-in-flight", "0"}, "--jobs-in-flight"},
+		{[]string{"soak", "--duration", "1m", "--task-rate", "0"}, "--task-rate"},
+		{[]string{"soak", "--duration", "1m", "--task-rate", "-5"}, "--task-rate"},
+		{[]string{"soak", "--duration", "1m", "--task-rate", "1e9"}, "--task-rate"},
+		{[]string{"soak", "--duration", "1m", "--task-rate", "NaN"}, "--task-rate"},
+		{[]string{"soak", "--duration", "1m", "--task-rate", "fast"}, "--task-rate"},
 		{[]string{"soak", "--duration", "1m", "-s", "no-such-scenario"}, "no-such-scenario"},
 	} {
 		root := newRoot()

@@ -37,10 +37,13 @@ Results go to --out (default ./natschaos-results/verify-<timestamp>), one folder
 per cell: <variant>/<scenario>/{report.json,report.html,history.jsonl,scenario.yaml};
 index.html: the matrix, each cell linking its report.html; verify.json: every
 cell's variant, scenario, verdict, the invariants that caught it and the path of
-its report.`,
+its report. Each finished cell prints a line on stderr; on a terminal a line below
+them shows the elapsed time, the cells done and each running cell's phase and
+active fault.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			stdout := cmd.OutOrStdout()
+			stderr, terminal := progressTo(cmd.ErrOrStderr(), verbose)
 			if parallel < 0 {
 				return usageError{fmt.Errorf("--parallel %d: must be ≥ 0", parallel)}
 			}
@@ -48,7 +51,7 @@ its report.`,
 				out = filepath.Join("natschaos-results", "verify-"+time.Now().Format("20060102-150405"))
 			}
 			opts := chaos.VerifyOptions{Out: out, Parallel: parallel, Short: short, Seed: seed, Variants: variants,
-				Logger: logger(verbose, stderr), Progress: stderr, CommandLine: commandLine(cmd.Context())}
+				Logger: logger(verbose, stderr), Progress: stderr, Terminal: terminal, CommandLine: commandLine(cmd.Context())}
 			cells, err := chaos.Plan(opts)
 			if err != nil {
 				return err
