@@ -80,8 +80,8 @@ type RunOptions struct {
 	live *liveStats // verify's per-cell figures; nil = Run makes its own when Progress is set
 }
 
-// External is where an external target runs and how to reach it (DESIGN.md
-// "Two ways to run"). Its credentials are never printed and never written
+// External is where an external target runs and how to reach it
+// (docs/external.md). Its credentials are never printed and never written
 // into report.json, scenario.yaml or history.jsonl.
 type External struct {
 	NATSURLs         []string          // one per node; the proxies forward to the first

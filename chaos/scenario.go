@@ -11,7 +11,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 )
 
-// Variants are the reference API's variants (PROTOCOL.md): "good" and the
+// Variants are the reference API's variants (docs/protocol.md): "good" and the
 // known-bad ones, each a real bug that some invariant must catch.
 var Variants = []string{
 	"good",
@@ -37,7 +37,7 @@ var Variants = []string{
 	"no-cleanup",
 }
 
-// The workers a workload can run (PROTOCOL.md, "The workers").
+// The workers a workload can run (docs/protocol.md, "The workers").
 const (
 	WorkerADC   = "adc"   // the platform's GPU worker: parallel fetchers, prefetch, poster threads
 	WorkerBasic = "basic" // one loop: fetch → process → post
@@ -62,7 +62,7 @@ type Scenario struct {
 	Expect   Expect
 }
 
-// SUT configures the system under test (the reference API, PROTOCOL.md).
+// SUT configures the system under test (the reference API, docs/protocol.md).
 type SUT struct {
 	Variant        string        // one of Variants
 	AckWait        time.Duration // consumer ack_wait (A)
@@ -104,7 +104,7 @@ type Workload struct {
 }
 
 // Expect holds the scenario's tolerances; zero values mean the checkers'
-// defaults (INVARIANTS.md).
+// defaults (docs/invariants.md).
 type Expect struct {
 	Orphaned   int           // orphaned reservations allowed (default 0)
 	MaxStall   time.Duration // longest stall allowed; 0 = A/2
@@ -114,7 +114,7 @@ type Expect struct {
 	Tolerance  time.Duration // ε; 0 = max(100ms, 5% of A)
 }
 
-// Defaults of a scenario, scaled for runs of seconds (FAULTS.md).
+// Defaults of a scenario, scaled for runs of seconds (docs/scenarios.md).
 const (
 	DefaultAckWait        = 2 * time.Second
 	DefaultMaxDeliver     = 3

@@ -25,7 +25,7 @@ func TestCatalogParses(t *testing.T) {
 	}
 	for _, n := range []string{"baseline", "http-timeout-batch", "response-lost", "nats-blackhole", "nats-down", "nats-reset",
 		"nats-restart", "worker-crash", "processor-crash", "slow-acks", "terminal-job", "flood", "nemesis"} {
-		require.True(t, names[n], "FAULTS.md's catalog has %s", n)
+		require.True(t, names[n], "docs/scenarios.md's catalog has %s", n)
 	}
 	for _, n := range DefaultSuite {
 		require.True(t, names[n], n)

@@ -17,10 +17,10 @@ import (
 	"github.com/natschaos/natschaos/chaos/report"
 )
 
-// Expectation is one row of the verification matrix (DESIGN.md, "The
-// verification matrix"): a known-bad variant, the built-in scenarios meant
-// to expose it, and the invariants (INVARIANTS.md "Must trip") of which at
-// least one must fail on each of those scenarios.
+// Expectation is one row of the verification matrix (docs/verify.md): a
+// known-bad variant, the built-in scenarios meant to expose it, and the
+// invariants (docs/invariants.md, "Tripped by") of which at least one must
+// fail on each of those scenarios.
 type Expectation struct {
 	Variant    string
 	Scenarios  []string // built-in scenario names
@@ -29,7 +29,7 @@ type Expectation struct {
 	Short bool
 }
 
-// Matrix rows: every known-bad variant of PROTOCOL.md. docs/verify.md says
+// Matrix rows: every known-bad variant of docs/protocol.md. docs/verify.md says
 // why each scenario is the one, and which needed a change to catch its
 // variant.
 var VerificationMatrix = []Expectation{

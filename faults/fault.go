@@ -1,4 +1,4 @@
-// Package faults is the fault vocabulary of natschaos (FAULTS.md): network
+// Package faults is the fault vocabulary of natschaos (docs/scenarios.md): network
 // faults as Toxiproxy toxics on a link, HTTP faults in the harness's own
 // reverse proxy on the worker-api link, and process faults. A Fault knows
 // nothing of the system under test: it acts through an [Env].
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The links of DESIGN.md "Links": each one a Toxiproxy proxy.
+// The links of docs/scenarios.md, "Links": each one a Toxiproxy proxy.
 const (
 	LinkAPINATS     = "api-nats"     // reference API → NATS
 	LinkWorkerAPI   = "worker-api"   // workers → API

@@ -40,8 +40,8 @@ func withCommon(common []string, own ...string) []string {
 	return append(own, common...)
 }
 
-// All returns every fault of the vocabulary (FAULTS.md), in the order of
-// FAULTS.md.
+// All returns every fault of the vocabulary (docs/scenarios.md), in the order of
+// docs/scenarios.md.
 func All() []Def {
 	return []Def{
 		{Name: "latency", Family: "toxic", Doc: "delay data by latency ± jitter (default direction downstream)",

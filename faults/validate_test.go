@@ -90,7 +90,7 @@ func TestAllFaultsDocumented(t *testing.T) {
 	for _, n := range []string{"latency", "bandwidth", "slow_close", "blackhole", "timeout", "reset", "slicer", "limit_data", "down",
 		"http_status", "http_delay", "http_drop_response", "http_abort",
 		"nats_restart", "nats_pause", "worker_crash", "processor_crash", "cancel_job"} {
-		require.True(t, seen[n], "FAULTS.md names %s", n)
+		require.True(t, seen[n], "the fault vocabulary names %s", n)
 	}
 }
 

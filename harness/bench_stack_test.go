@@ -17,7 +17,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 )
 
-// The benchmarks of DESIGN.md "Targets" for the embedded stack:
+// The benchmarks of the README, "Figures" for the embedded stack:
 //
 //	go test -run '^$' -bench 'StackReady|RawJetStream|EndToEnd|ObserversCost' -benchtime 3x ./harness
 //

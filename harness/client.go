@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// APIClient is the harness's own client of an API that speaks PROTOCOL.md:
+// APIClient is the harness's own client of an API that speaks docs/protocol.md:
 // it creates the job of a run, reads back which results the API holds, and
 // cancels jobs. It assumes nothing only our reference API does: 200 or 201
 // on create, extra JSON fields, any header case.

@@ -140,7 +140,7 @@ type ExternalConfig struct {
 
 // External is a target that already runs, put behind the harness's proxies
 // and observed through its own NATS connection and the monitoring port
-// (DESIGN.md "Two ways to run"). It implements faults.Env and the same run
+// (docs/external.md). It implements faults.Env and the same run
 // steps as a Stack. The caller must Close it.
 type External struct {
 	rig    // recording through gate

@@ -11,7 +11,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// Task is the payload of one task message (PROTOCOL.md "task payload").
+// Task is the payload of one task message (docs/protocol.md "task payload").
 type Task struct {
 	ID           string  `json:"id"`
 	ImageID      string  `json:"image_id"`

@@ -3,7 +3,7 @@
 // API, the workers), the observers that feed the recorder, and the job driver.
 // It records; it never judges (that is chaos/check).
 //
-// The links of a Stack, each a Toxiproxy proxy (DESIGN.md "Links"):
+// The links of a Stack, each a Toxiproxy proxy (docs/scenarios.md, "Links"):
 //
 //	workers ──worker-api──► recording HTTP proxy ──► API ──api-nats──► NATS
 //	                                          result processor ──results-nats──► NATS

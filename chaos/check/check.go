@@ -1,4 +1,4 @@
-// Package check holds the invariants of INVARIANTS.md, one checker per file.
+// Package check holds the invariants of docs/invariants.md, one checker per file.
 // A checker is a pure function of a history: it never reads the clock or the
 // network. Checkers stream: [Run] reads a history once and feeds every event
 // to every checker of [All], so that memory grows with the tasks in flight,
@@ -23,7 +23,7 @@ import (
 // valid during the call (a checker copies what it keeps). Result is called
 // once, after the last event.
 type Checker interface {
-	// Name is the check's name in INVARIANTS.md ("no-loss", "stall", ...).
+	// Name is the check's name in docs/invariants.md ("no-loss", "stall", ...).
 	Name() string
 	// Observe feeds the next event of the history.
 	Observe(e *history.Event)
@@ -260,7 +260,7 @@ func seconds(s float64) time.Duration {
 	return time.Duration(s * float64(time.Second))
 }
 
-// All returns a fresh instance of every checker, in INVARIANTS.md order.
+// All returns a fresh instance of every checker, in docs/invariants.md order.
 func All(p Params) []Checker {
 	return []Checker{
 		NewNoLoss(p),

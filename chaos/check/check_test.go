@@ -233,7 +233,7 @@ func TestCheckers(t *testing.T) {
 	}
 }
 
-// TestEveryCheckerHasCases holds the rule of INVARIANTS.md: every checker
+// TestEveryCheckerHasCases holds the rule of docs/invariants.md: every checker
 // has a history that must pass and at least one that must fail.
 func TestEveryCheckerHasCases(t *testing.T) {
 	for _, c := range check.All(check.Params{}) {

@@ -1,6 +1,6 @@
 // Package history is the record of a run: the [Event] type, the [Recorder]
 // that streams events to disk as JSONL, and [Reader]/[Load] that read them
-// back. The format is a public contract (DESIGN.md, "History format"):
+// back. The format is a public contract (docs/history.md):
 // readers ignore kinds and fields they do not know, and writers omit fields
 // they cannot know rather than guess them.
 package history
@@ -8,7 +8,7 @@ package history
 // Kind names what an [Event] records.
 type Kind string
 
-// The kinds of DESIGN.md "History format".
+// The kinds of docs/history.md.
 const (
 	KindConfig   Kind = "config"   // first event: what the checkers measure against
 	KindPublish  Kind = "publish"  // a task was stored in the stream

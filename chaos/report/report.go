@@ -1,5 +1,5 @@
 // Package report turns the results of the checkers into what people and CI
-// read: report.json (DESIGN.md, "Command line contract"), a terminal summary
+// read: report.json (README.md and natschaos --help), a terminal summary
 // per scenario, and a table for a suite of scenarios. It knows nothing of
 // how the run happened: only its history's results and the metadata the
 // caller passes in.

@@ -1,5 +1,5 @@
 // Command natschaos is the chaos harness's command line: flags, exit codes
-// and wiring, nothing else (DESIGN.md "Command line contract").
+// and wiring, nothing else (README.md and natschaos --help).
 //
 // Exit codes: 0 every invariant held; 1 an invariant was violated; 2 bad
 // usage or a bad scenario file (before any results directory is made); 3

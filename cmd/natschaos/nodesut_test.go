@@ -23,7 +23,7 @@ import (
 )
 
 // A system under test natschaos did not shape (issue 9, point 5): the task
-// API of PROTOCOL.md written again in Node.js on nats.js
+// API of docs/protocol.md written again in Node.js on nats.js
 // (testdata/nodesut/server.js), with the platform's topology rather than the
 // reference API's — a NATS connection per request, the result processor in
 // the same process on the same NATS URL (its acks cross api-nats; no

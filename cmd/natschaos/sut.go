@@ -35,13 +35,13 @@ func newSUTCmd() *cobra.Command {
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "sut --nats-url URL [--variant NAME] [--listen ADDR]",
-		Short: "Serve the reference API (PROTOCOL.md) as a process of its own",
-		Long: `Sut serves the reference API of PROTOCOL.md — the system natschaos tests — as its
+		Short: "Serve the reference API (docs/protocol.md) as a process of its own",
+		Long: `Sut serves the reference API of docs/protocol.md — the system natschaos tests — as its
 own process, for external mode: point --nats-url at the api-nats proxy that
 natschaos run prints. The token comes from --token or $` + tokenEnv + `; with
 none, the API asks for no auth (and says so).
 
-Variants (each one real bug from the platform's history, PROTOCOL.md):
+Variants (each one real bug from the platform's history, docs/protocol.md):
 ` + variantTable(),
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {

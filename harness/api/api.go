@@ -1,4 +1,4 @@
-// Package api is the reference API of PROTOCOL.md: the HTTP job-dispatch
+// Package api is the reference API of docs/protocol.md: the HTTP job-dispatch
 // API that serves a JetStream work queue to polling workers, with its
 // background result processor, and every known-bad variant of it (see
 // [Variants]). It speaks to NATS through [Config.NATSURL] (the api-nats
@@ -8,7 +8,7 @@
 // Auth: when [Config.Token] is set, every endpoint but the liveness probe
 // GET /api/v2/ requires "Authorization: Token <key>"; the probe stays open,
 // like a load balancer's health check, so that it never depends on anything.
-// Job endpoints check in PROTOCOL.md's order: bad body 400, unknown job 404,
+// Job endpoints check in docs/protocol.md's order: bad body 400, unknown job 404,
 // then token 401.
 //
 // Connections: request handlers open one NATS connection per request that
@@ -38,7 +38,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// Defaults of [Config], the production values of PROTOCOL.md.
+// Defaults of [Config], the production values of docs/protocol.md.
 const (
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultOpTimeout        = 10 * time.Second

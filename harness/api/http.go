@@ -213,7 +213,7 @@ func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 }
 
 // jobOf resolves the job of the {id} in the path and checks the token, in
-// PROTOCOL.md's order (unknown job 404, then token 401), answering the
+// docs/protocol.md's order (unknown job 404, then token 401), answering the
 // error itself when it returns false.
 func (a *API) jobOf(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -237,7 +237,7 @@ func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, j)
 }
 
-// handleTasks is POST /jobs/{id}/tasks/, checked in PROTOCOL.md's order:
+// handleTasks is POST /jobs/{id}/tasks/, checked in docs/protocol.md's order:
 // bad body 400, unknown job 404, token 401, a job not dispatched through
 // the async API 400 and the terminal-job guard (both with no NATS at all),
 // missing stream, one pull, NATS trouble 503.

@@ -137,7 +137,7 @@ func (p *processor) dies() bool {
 	return crash != nil && crash()
 }
 
-// process handles one result, strictly in the order of PROTOCOL.md: (1)
+// process handles one result, strictly in the order of docs/protocol.md: (1)
 // mark processed, (2) save idempotently, (3) mark stored, (4) ack last.
 // The variants move the ack.
 func (p *processor) process(it item) {

@@ -31,7 +31,7 @@ type taskPayload struct {
 	ImageURL string          `json:"image_url"`
 }
 
-// StreamConfig is the configuration of job id's stream (PROTOCOL.md).
+// StreamConfig is the configuration of job id's stream (docs/protocol.md).
 func StreamConfig(id int64) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:      StreamName(id),

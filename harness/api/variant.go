@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// The variants of PROTOCOL.md "Known-bad variants", selected by [Config.Variant].
+// The variants of docs/protocol.md "Known-bad variants", selected by [Config.Variant].
 const (
 	VariantGood             = "good"
 	VariantReserveOneByOne  = "reserve-one-by-one"
@@ -20,7 +20,7 @@ const (
 	VariantLeakConnections  = "leak-connections"
 )
 
-// The variants of PROTOCOL.md "More variants": the pooled mode (good) and
+// The variants of docs/protocol.md "More variants": the pooled mode (good) and
 // the weak spots of the platform's task-queue code.
 const (
 	VariantPooled                = "pooled"
@@ -77,7 +77,7 @@ var variants = []struct {
 	Variant
 	b behaviour
 }{
-	{Variant{VariantGood, "the reference behaviour of PROTOCOL.md: one pull per /tasks, no reconnect, timeouts, fast 503, ack last"}, behaviour{}},
+	{Variant{VariantGood, "the reference behaviour of docs/protocol.md: one pull per /tasks, no reconnect, timeouts, fast 503, ack last"}, behaviour{}},
 	{Variant{VariantReserveOneByOne, "/tasks reserves N tasks with N single pulls, each with stream info, consumer info, a new pull subscription, fetch(1), unsubscribe"}, behaviour{oneByOne: true}},
 	{Variant{VariantReconnect, "NATS client with default reconnect (60 attempts, 2s apart); connections of interrupted requests are left open"}, behaviour{reconnect: true}},
 	{Variant{VariantNoConnectTimeout, "no NATS connect timeout (1h) and no timeout on JetStream metadata calls: hangs on a half-open NATS"}, behaviour{noTimeouts: true}},

@@ -30,8 +30,8 @@ const tapDialTimeout = 5 * time.Second
 // tapBuf is the size of one read of a forwarded stream.
 const tapBuf = 32 << 10
 
-// ConnTap is the recording TCP tap of one NATS link (DESIGN.md "History
-// format", the conn event). It sits behind the link's Toxiproxy proxy —
+// ConnTap is the recording TCP tap of one NATS link (docs/history.md, the
+// conn event). It sits behind the link's Toxiproxy proxy —
 // client → proxy (where faults act) → tap → NATS — so that every connection
 // the proxy accepts reaches it, and forwards bytes unchanged in both
 // directions. Per connection it emits conn events: open at accept, ready

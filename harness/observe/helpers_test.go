@@ -36,7 +36,7 @@ const (
 	testConsumer = "job-1-consumer"
 )
 
-// jobConsumer creates the stream and durable pull consumer of PROTOCOL.md
+// jobConsumer creates the stream and durable pull consumer of docs/protocol.md
 // for job 1, with the given ack_wait and max_deliver.
 func jobConsumer(t testing.TB, js jetstream.JetStream, ackWait time.Duration, maxDeliver int) jetstream.Consumer {
 	t.Helper()

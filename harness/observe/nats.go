@@ -30,7 +30,7 @@ const (
 	AdvisoryTerminated    = advisoryPrefix + "MSG_TERMINATED.>"
 	AdvisoryLeaderElected = advisoryPrefix + "LEADER_ELECTED.>"
 
-	// DefaultTaskSubject is the task subject of every job (PROTOCOL.md).
+	// DefaultTaskSubject is the task subject of every job (docs/protocol.md).
 	DefaultTaskSubject = "job.*.tasks"
 )
 

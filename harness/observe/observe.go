@@ -1,5 +1,5 @@
 // Package observe holds the observers that feed a run's recorder without
-// changing what they observe (DESIGN.md, "Links"; "History format"):
+// changing what they observe (docs/scenarios.md, "Links"; docs/history.md):
 //
 //   - [NATSObserver]: its own NATS connection, straight to the server, that
 //     listens to ack subjects, JetStream advisories and (optionally) task

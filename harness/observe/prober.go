@@ -14,7 +14,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// Defaults of a [Prober] (INVARIANTS.md, "liveness").
+// Defaults of a [Prober] (docs/invariants.md, "liveness").
 const (
 	DefaultProbeInterval = 100 * time.Millisecond
 	DefaultProbeTimeout  = time.Second
@@ -78,7 +78,7 @@ func ProberLogger(l *slog.Logger) ProberOption {
 	}
 }
 
-// Prober GETs the API's NATS-free endpoint (PROTOCOL.md: GET /api/v2/) on a
+// Prober GETs the API's NATS-free endpoint (docs/protocol.md: GET /api/v2/) on a
 // fixed schedule and emits an http event per probe with worker
 // [history.ProbeWorker], the path, the status (0 when none), the duration in
 // ms, and err (timeout, refused, reset, ...) when the call failed. A slow

@@ -489,7 +489,7 @@ type readCloser struct {
 	io.Closer
 }
 
-// The bodies of PROTOCOL.md the proxy records from. Fields are raw so that a
+// The bodies of docs/protocol.md the proxy records from. Fields are raw so that a
 // malformed body records nothing rather than failing.
 type tasksResponse struct {
 	Tasks []struct {

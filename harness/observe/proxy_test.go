@@ -18,7 +18,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 )
 
-// fakeAPI answers /tasks and /result as PROTOCOL.md says, and echoes
+// fakeAPI answers /tasks and /result as docs/protocol.md says, and echoes
 // anything else. It counts the calls that reached it, once answered.
 type fakeAPI struct {
 	*httptest.Server

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// adc is the "adc" preset, PROTOCOL.md's pseudo-code:
+// adc is the "adc" preset, docs/protocol.md's pseudo-code:
 //
 //	loop:
 //	  jobs = GET /jobs/ (GET retried on 5xx)

@@ -38,7 +38,7 @@ type call struct {
 // ok reports whether the call got a complete 2xx response.
 func (c call) ok() bool { return c.err == nil && c.status >= 200 && c.status < 300 }
 
-// client speaks the PROTOCOL.md HTTP API for one run of one worker.
+// client speaks the docs/protocol.md HTTP API for one run of one worker.
 type client struct {
 	cfg       Config
 	hc        *http.Client

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The presets of the built-in worker (PROTOCOL.md, "The workers").
+// The presets of the built-in worker (docs/protocol.md, "The workers").
 const (
 	// PresetADC models the platform's GPU worker: K parallel fetchers that
 	// prefetch batches, one model loop, a bounded pool of result posters.
@@ -18,7 +18,7 @@ const (
 )
 
 // Config is the value that describes one worker. The zero value of a
-// numeric field means "the PROTOCOL.md default" unless its comment says
+// numeric field means "the docs/protocol.md default" unless its comment says
 // otherwise; [DefaultConfig] spells the defaults out. All durations are
 // wall-clock time.
 type Config struct {
@@ -76,7 +76,7 @@ type Config struct {
 	AbandonAfter time.Duration
 }
 
-// DefaultConfig returns the settings of PROTOCOL.md with the given base URL
+// DefaultConfig returns the settings of docs/protocol.md with the given base URL
 // and worker id.
 func DefaultConfig(baseURL, id string) Config {
 	return Config{

@@ -32,7 +32,7 @@ const testToken = "secret"
 // it answered.
 type hook func(w http.ResponseWriter, r *http.Request, kind string, call int) bool
 
-// fakeAPI is PROTOCOL.md's HTTP API over an in-memory queue: no NATS, no
+// fakeAPI is docs/protocol.md's HTTP API over an in-memory queue: no NATS, no
 // redelivery, every delivery has dc 1.
 type fakeAPI struct {
 	srv  *httptest.Server

@@ -1,4 +1,4 @@
-// Package worker is the harness's simulated GPU workers (PROTOCOL.md, "The
+// Package worker is the harness's simulated GPU workers (docs/protocol.md, "The
 // workers"): HTTP-polling clients of the reference API, or of a real one,
 // that reserve batches of tasks, "process" them for a configurable time and
 // post results. Two presets: "adc" models the platform's worker exactly
@@ -7,7 +7,7 @@
 //
 // A worker records, and never judges: an http event for every call it makes,
 // a handout event for every task it received and a result event for every
-// result it posted (DESIGN.md, "History format"). It can be crashed at a
+// result it posted (docs/history.md). It can be crashed at a
 // chosen point ([Worker.Crash]) to model a worker dying with tasks in hand.
 package worker
 
@@ -144,7 +144,7 @@ type Worker struct {
 	cancel  context.CancelCauseFunc // of the current run; nil when not running
 }
 
-// New validates cfg (zero fields take PROTOCOL.md's defaults) and returns a
+// New validates cfg (zero fields take docs/protocol.md's defaults) and returns a
 // Worker that emits its events into sink.
 func New(cfg Config, sink history.Sink, opts ...Option) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
