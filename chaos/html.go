@@ -99,9 +99,17 @@ func writeMatrixIndex(dir string, cells []Cell) error {
 // Render writes report.html again for every report.json under dir (one or
 // two levels down, as run and verify write them, or dir itself), from the
 // report and the history beside it, then dir's index.html when dir holds
-// more than its own report. It returns how many reports it rendered.
+// more than its own report; a soak's results directory gets its
+// index.html again from its report.json. It returns how many reports it
+// rendered.
 func Render(dir string) (int, error) {
 	if fileExists(filepath.Join(dir, ReportJSON)) {
+		if soak, ok, err := ReadSoakReport(filepath.Join(dir, ReportJSON)); err != nil || ok {
+			if err != nil {
+				return 0, err
+			}
+			return 1, soak.WriteIndex(filepath.Join(dir, IndexHTML))
+		}
 		rep, err := report.Read(filepath.Join(dir, ReportJSON))
 		if err != nil {
 			return 0, err

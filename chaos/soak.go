@@ -143,7 +143,8 @@ func (r *SoakReport) ExitError() error {
 	return fmt.Errorf("soak %s: %w: %s", r.Scenario, ErrInconclusive, r.Why)
 }
 
-// write writes the report atomically (a temporary file renamed over it).
+// write writes the report atomically (a temporary file renamed over it),
+// then index.html beside it.
 func (r *SoakReport) write(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -156,7 +157,7 @@ func (r *SoakReport) write(path string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write soak report: %w", err)
 	}
-	return nil
+	return r.WriteIndex(filepath.Join(filepath.Dir(path), IndexHTML))
 }
 
 // decide sets the verdict: FAIL on any violation (a job, an interval,

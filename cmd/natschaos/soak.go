@@ -19,7 +19,7 @@ import (
 
 func newSoakCmd() *cobra.Command {
 	var (
-		scenario, out, variant, jobSize string
+		scenario, out, variant, jobSize, junit string
 		seed                            int64
 		o                               chaos.SoakOptions
 		verbose                         bool
@@ -39,8 +39,8 @@ upward trend after warmup in connections per link, NATS memory, subscriptions an
 consumers, and the natschaos process's RSS, open files and goroutines (the reference
 API runs in it).
 
---out receives report.json, rewritten at every interval (a killed soak leaves its
-verdicts so far), scenario.yaml and history/, the history compressed (zstd) and
+--out receives report.json and index.html (the page of the soak), rewritten at
+every interval (a killed soak leaves its verdicts so far), scenario.yaml and history/, the history compressed (zstd) and
 rotated per interval: natschaos check reads the directory. A progress line goes to
 stderr (redrawn on a terminal, a line every 30 s otherwise); --metrics-addr serves
 Prometheus metrics at /metrics. Ctrl-C heals every fault, judges the jobs that
@@ -81,6 +81,11 @@ The embedded stack only: external mode is not supported by soak yet.`,
 			rep, err := chaos.Soak(ctx, sc, o)
 			if rep != nil {
 				soakSummary(stdout, rep, out)
+				if junit != "" {
+					if jerr := rep.JUnit(out).Write(junit); jerr != nil {
+						return errors.Join(err, fmt.Errorf("--junit: %w", jerr))
+					}
+				}
 			}
 			return err
 		},
@@ -98,6 +103,7 @@ The embedded stack only: external mode is not supported by soak yet.`,
 	fl.Int64Var(&seed, "seed", 0, "seed of every random choice (default: the scenario's, else the clock)")
 	fl.StringVarP(&out, "out", "o", "", "results directory (default ./natschaos-results/soak-<timestamp>)")
 	fl.StringVar(&variant, "variant", "", "run the reference API as this variant (see natschaos sut --help; slow-leak is caught only by a soak)")
+	fl.StringVar(&junit, "junit", "", "also write a JUnit XML file: a testsuite per failing job and per interval, a testcase per check, resource-growth")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log what the harness does")
 	return cmd
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos"
 )
 
 // TestSoakUsage: bad soak flags exit 2 before anything starts, naming the flag.
@@ -38,4 +42,57 @@ func TestSoakUsage(t *testing.T) {
 	lo, hi, err := parseRange("300")
 	require.NoError(t, err)
 	require.Equal(t, [2]int{300, 300}, [2]int{lo, hi})
+}
+
+// TestSoakOutputs: a short soak leaves index.html beside report.json,
+// natschaos report renders it again, and --junit writes a JUnit file that
+// parses back: a suite per interval with a case per window check, and the
+// soak's suite with resource-growth.
+func TestSoakOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak of seconds")
+	}
+	out := filepath.Join(t.TempDir(), "soak")
+	junit := filepath.Join(t.TempDir(), "ci", "soak.xml")
+	code, stdout, stderr := cli(t, "soak", "-s", "testdata/tiny.yaml", "--seed", "5", "--duration", "3s", "--report-every", "1s",
+		"--job-size", "20-40", "--jobs-in-flight", "2", "--out", out, "--junit", junit)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+
+	index := filepath.Join(out, chaos.IndexHTML)
+	b, err := os.ReadFile(index)
+	require.NoError(t, err)
+	page := string(b)
+	for _, want := range []string{`id="verdict">PASS<`, "soak tiny", `id="growth"`, `id="intervals"`, `id="jobs"`, "jobs judged", "CPU s per 1,000 /tasks", "no job failed"} {
+		require.Contains(t, page, want)
+	}
+	require.NotContains(t, page, "still running")
+	require.NotContains(t, page, `src="http`, "self-contained")
+	require.NotContains(t, page, `href="http`, "self-contained")
+
+	require.NoError(t, os.Remove(index))
+	code, stdout, stderr = cli(t, "report", out)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	again, err := os.ReadFile(index)
+	require.NoError(t, err)
+	require.Equal(t, page, string(again), "rendered again from report.json alone")
+
+	ts := junitCounts(t, junit)
+	require.Equal(t, 0, ts.Failures)
+	require.Equal(t, 0, ts.Errors)
+	var suites []string
+	for _, s := range ts.Suites {
+		suites = append(suites, s.Name)
+	}
+	require.Equal(t, "soak", suites[len(suites)-1], "%v", suites)
+	require.Regexp(t, `^interval-\d+$`, suites[len(suites)-2], "%v", suites)
+	var cases []string
+	for _, c := range ts.Suites[len(suites)-2].Cases {
+		cases = append(cases, c.Name)
+	}
+	require.Subset(t, cases, []string{"tasks-latency", "fast-503", "liveness", "connection-flood"})
+	cases = nil
+	for _, c := range ts.Suites[len(suites)-1].Cases {
+		cases = append(cases, c.Name)
+	}
+	require.Equal(t, []string{"resource-growth", "jobs-passed"}, cases)
 }
