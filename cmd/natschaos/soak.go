@@ -20,9 +20,9 @@ import (
 func newSoakCmd() *cobra.Command {
 	var (
 		scenario, out, variant, jobSize, junit string
-		seed                            int64
-		o                               chaos.SoakOptions
-		verbose                         bool
+		seed                                   int64
+		o                                      chaos.SoakOptions
+		verbose                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "soak --duration D [--scenario NAME|FILE] [--jobs-in-flight K] [--job-size MIN-MAX] [--task-rate R] ...",
