@@ -25,7 +25,8 @@ no network and starts nothing.
   natschaos report RESULTS_DIR    report.html beside every report.json in it (a run's
                                   or a verify's results directory, or one scenario's
                                   folder), from that report.json and the history
-                                  beside it, then RESULTS_DIR/index.html
+                                  beside it, then RESULTS_DIR/index.html; a soak's
+                                  results directory: its index.html, from report.json
   natschaos report HISTORY.jsonl  judges the history again (the tolerances from the
                                   scenario.yaml beside it, as natschaos check does)
                                   and writes report.html beside it
