@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,25 +12,8 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	ipoll "github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/syncio"
 )
-
-// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestProgressLine: the live line follows the phase and the active fault;
 // off a terminal it prints a plain line per phase (not one per second) and
@@ -45,7 +27,7 @@ func TestProgressLine(t *testing.T) {
 	live.observe(&history.Event{Kind: history.KindFault, ID: "f1", Name: "kill-nats", Phase: "start"})
 	require.Contains(t, live.runLine(), "fault: kill-nats")
 
-	var plain syncBuffer
+	var plain syncio.Buffer
 	l := &liveLine{w: &plain}
 	fresh := newLiveStats(nil)
 	require.Equal(t, "starting  fault: none  tasks 0 stored / 0 published", fresh.runLine())

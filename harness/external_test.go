@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +15,8 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/syncio"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // freeAddr is a free 127.0.0.1 port, as host:port.
 func freeAddr(t testing.TB) string {
@@ -84,7 +65,7 @@ func startExtTarget(t testing.TB) *extTarget {
 }
 
 // config is an ExternalConfig against x that prints into out and errOut.
-func (x *extTarget) config(out, errOut *syncBuffer) ExternalConfig {
+func (x *extTarget) config(out, errOut *syncio.Buffer) ExternalConfig {
 	tc := testConfig()
 	return ExternalConfig{
 		NATSURLs: []string{x.nats.ClientURL()}, MonitorURLs: []string{x.nats.MonitorURL()},
@@ -106,7 +87,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 	}
 
 	t.Run("created", func(t *testing.T) {
-		var out, errOut syncBuffer
+		var out, errOut syncio.Buffer
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		e, err := StartExternal(ctx, slowWorker(x.config(&out, &errOut)), nil)
@@ -133,7 +114,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 
 	t.Run("not created", func(t *testing.T) {
 		const theirs int64 = 2 // created below, once the proxies the API reaches NATS through exist
-		var out, errOut syncBuffer
+		var out, errOut syncio.Buffer
 		cfg := slowWorker(x.config(&out, &errOut))
 		cfg.JobID = theirs
 		_, err := StartExternal(context.Background(), cfg, nil)

@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/internal/syncio"
 )
 
 func newSoakCmd() *cobra.Command {
@@ -186,22 +186,9 @@ func soakSummary(w io.Writer, r *chaos.SoakReport, out string) {
 	fmt.Fprintf(w, "  results    %s\n", out)
 }
 
-// lockedWriter serializes writes to w: the progress line is drawn from its
-// own goroutine while the command prints its messages.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // progressTo is where the progress line goes and whether it is redrawn:
 // stderr, redrawn when it is a terminal and the log (--verbose) does not
 // share it.
 func progressTo(stderr io.Writer, verbose bool) (io.Writer, bool) {
-	return &lockedWriter{w: stderr}, isTerminal(stderr) && !verbose
+	return &syncio.Writer{W: stderr}, isTerminal(stderr) && !verbose
 }
