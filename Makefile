@@ -10,7 +10,7 @@ FUZZERS ?= ./chaos:FuzzScenario ./chaos/history:FuzzUnmarshal ./chaos/history:Fu
 	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip ./harness/observe:FuzzConnTap \
 	./harness/api:FuzzTasksBody ./harness/api:FuzzResultBody
 
-.PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz mutation clean
+.PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz mutation exit-codes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ fuzz: ## every fuzzer for FUZZTIME (20s) each: scenario YAML, history lines, ack
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+exit-codes: build ## the exit code of each way out (usage errors, verdicts, a history over 1 MiB, SIGTERM), as a table
+	BIN=$(BIN) scripts/exit-codes.sh
 
 clean: ## remove build output and results
 	rm -rf bin natschaos-results
