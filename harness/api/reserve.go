@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -226,6 +227,11 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 					continue
 				case "404", "408":
 					return tasks, nil
+				case "409":
+					if strings.EqualFold(m.Header.Get("Description"), "Consumer Deleted") {
+						return tasks, nil // the job's cleanup ran: as a missing stream, 200 with what came
+					}
+					return tasks, fmt.Errorf("pull ended with status 409 %s", m.Header.Get("Description"))
 				case "503":
 					return tasks, nats.ErrNoResponders
 				default:

@@ -369,3 +369,48 @@ func TestVariantNoCleanup(t *testing.T) {
 		})
 	}
 }
+
+// TestPullEndsWhenTheStreamIsDeleted: a /tasks pull waiting on a job whose
+// stream is deleted (its cleanup ran) ends at once with NATS's "409
+// Consumer Deleted", and answers as for a missing stream: 200 with no task
+// (it answered 503, which a worker reads as NATS trouble).
+func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
+	for _, v := range []string{VariantGood, VariantPooled} {
+		t.Run(v, func(t *testing.T) {
+			const wait = 2 * time.Second
+			e := newEnv(t, nil, withVariant(v), func(c *Config) { c.FetchWait = wait })
+			id := e.createJob(1, true)
+			type answer struct {
+				code int
+				n    int
+				took time.Duration
+			}
+			done := make(chan answer, 1)
+			start := time.Now()
+			go func() {
+				code, got := e.tasks(id, 4, 10*time.Second)
+				done <- answer{code, len(got), time.Since(start)}
+			}()
+			// Delete the stream once the pull is waiting on the consumer.
+			poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+				c, err := e.js.Consumer(context.Background(), StreamName(id), ConsumerName(id))
+				if err != nil {
+					return err
+				}
+				if info, err := c.Info(context.Background()); err != nil || info.NumWaiting == 0 {
+					return fmt.Errorf("no pull waiting yet (%v)", err)
+				}
+				return nil
+			})
+			require.NoError(t, e.js.DeleteStream(context.Background(), StreamName(id)))
+			select {
+			case a := <-done:
+				require.Equal(t, 200, a.code, "a job whose stream is gone answers 200 with no task")
+				require.Zero(t, a.n)
+				require.Less(t, a.took, wait, "the pull ended with its stream, not at its wait")
+			case <-time.After(wait + pullGuard + time.Second):
+				t.Fatal("/tasks did not return")
+			}
+		})
+	}
+}
