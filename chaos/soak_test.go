@@ -68,17 +68,8 @@ func TestSoakSmoke(t *testing.T) {
 		addr string
 	)
 	scraped := make(chan error, 1)
-	// Under -race the stack is several times slower while the baseline's
-	// bounds are for real runs: in two make test runs a few /tasks calls
-	// (3 of 813 in one interval) ran past the 1 s worker timeout, a fetch
-	// wait of 0.5 s leaving 0.5 s for everything else. Twice the time scale
-	// keeps every ratio and gives the race detector the room.
-	scale := 1.0
-	if raceDetector {
-		scale = 2
-	}
 	o := chaos.SoakOptions{
-		RunOptions:   chaos.RunOptions{Out: out, Seed: 12, TimeScale: scale},
+		RunOptions:   chaos.RunOptions{Out: out, Seed: 12, TimeScale: soakScale()},
 		Duration:     60 * time.Second,
 		JobsInFlight: 3, JobSizeMin: 200, JobSizeMax: 600,
 		ReportEvery: 20 * time.Second,
@@ -164,7 +155,7 @@ func TestSoakInterrupted(t *testing.T) {
 	var err error
 	go func() {
 		defer close(done)
-		rep, err = chaos.Soak(ctx, sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: out, Seed: 5},
+		rep, err = chaos.Soak(ctx, sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: out, Seed: 5, TimeScale: soakScale()},
 			Duration: 5 * time.Minute, JobSizeMin: 100, JobSizeMax: 200, ReportEvery: time.Second})
 	}()
 	// Interrupt once report.json says a job was judged.
@@ -223,7 +214,7 @@ func TestSoakTaskRate(t *testing.T) {
 	sc, ok := chaos.Lookup("baseline")
 	require.True(t, ok)
 	const rate, secs = 100, 10
-	rep, err := chaos.Soak(t.Context(), sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: soakOut(t), Seed: 7},
+	rep, err := chaos.Soak(t.Context(), sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: soakOut(t), Seed: 7, TimeScale: soakScale()},
 		Duration: secs * time.Second, JobSizeMin: 150, JobSizeMax: 300, ReportEvery: 5 * time.Second, TaskRate: rate})
 	require.NotNil(t, rep, "%v", err)
 	t.Logf("task-rate %d for %ds: %d published, %d jobs judged, %s: %s", rate, secs, rep.TasksPublished, rep.Jobs.Judged, rep.Verdict, rep.Why)
@@ -239,4 +230,17 @@ func soakOut(t *testing.T) string {
 		return d
 	}
 	return t.TempDir()
+}
+
+// soakScale is the time scale of the soak tests' scenarios: 2 under -race.
+// The stack is then several times slower while the baseline's bounds are
+// for real runs: in make test runs a few /tasks calls (3 of 813 in one
+// interval) ran past the 1 s worker timeout, a fetch wait of 0.5 s leaving
+// 0.5 s for everything else. Twice the time scale keeps every ratio and
+// gives the race detector the room.
+func soakScale() float64 {
+	if raceDetector {
+		return 2
+	}
+	return 1
 }
