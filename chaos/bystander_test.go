@@ -1,13 +1,11 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +20,8 @@ import (
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/internal/syncio"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestExternalRunLeavesBystandersAlone is the blast radius of one job: a
 // full external run (built-in workers, the run creates its job) against the
@@ -129,7 +110,7 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	sc.Workload.Tasks = runTasks
-	var out, errOut lockedBuffer
+	var out, errOut syncio.Buffer
 	dir := t.TempDir()
 	rep, err := Run(ctx, sc, RunOptions{Out: dir, Seed: 1, Proxies: proxies, External: &External{
 		NATSURLs: []string{ns.ClientURL()}, MonitorURLs: []string{ns.MonitorURL()}, APIURL: apiURL, APIToken: token,

@@ -2,10 +2,6 @@ package api
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,47 +9,6 @@ import (
 
 	"github.com/natschaos/natschaos/internal/poll"
 )
-
-// forwardOn starts, on addr (a URL nats://host:port where nothing listens
-// yet), a TCP forwarder to upstream: the results link coming back.
-func forwardOn(t testing.TB, addr, upstream string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", strings.TrimPrefix(addr, "nats://"))
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", strings.TrimPrefix(upstream, "nats://"))
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, u)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); _, _ = io.Copy(u, c); _ = u.Close() }()
-			go func() { defer wg.Done(); _, _ = io.Copy(c, u); _ = c.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-}
 
 // TestCleanupRetried: a cancel whose cleanup fails while the results link
 // is down answers 503 and leaves the job CANCELING; once the link is back
@@ -67,7 +22,7 @@ func TestCleanupRetried(t *testing.T) {
 	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 	require.Equal(t, 503, code)
 	require.True(t, e.streamExists(id))
-	forwardOn(t, down, e.nats.ClientURL())
+	forwardOn(t, down, e.nats.ClientURL(), 0) // the results link comes back
 	poll.CheckFor(t, 2*cleanupRetryFirst+3*time.Second, 20*time.Millisecond, func() error {
 		if e.streamExists(id) {
 			return fmt.Errorf("stream %s still exists", StreamName(id))

@@ -334,7 +334,15 @@ func refused(t testing.TB) string {
 // direction: a crude api-nats latency fault.
 func latencyProxy(t testing.TB, upstream string, d time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return forwardOn(t, "127.0.0.1:0", upstream, d)
+}
+
+// forwardOn starts on listen (host:port, or a URL nats://host:port) a TCP
+// forwarder to upstream that delays every chunk by d in each direction (0:
+// none), and returns its URL. It closes with the test.
+func forwardOn(t testing.TB, listen, upstream string, d time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", strings.TrimPrefix(listen, "nats://"))
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -350,7 +358,9 @@ func latencyProxy(t testing.TB, upstream string, d time.Duration) string {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				time.Sleep(d)
+				if d > 0 {
+					time.Sleep(d)
+				}
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return
 				}
