@@ -189,10 +189,6 @@ func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer,
 // say it ended (a lost status message).
 const pullGuard = time.Second
 
-// streamDeletedSubject is the prefix of the advisory NATS publishes when a
-// stream is deleted (the stream's name follows).
-const streamDeletedSubject = "$JS.EVENT.ADVISORY.STREAM.DELETED."
-
 // pull is one batch pull of up to n tasks of job id: one pull request that
 // NATS holds open for wait, read until the batch is full or NATS ends the
 // pull (its expiry status, which comes after every delivery of the pull on
@@ -209,19 +205,6 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 		return nil, fmt.Errorf("pull subscription: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	// A stream deleted while the pull waits (the job finished, its cleanup
-	// ran) may end the pull without a status: the consumer's "409 Consumer
-	// Deleted" goes out on the deleted stream's queue, which is going away
-	// (in soaks, where jobs end all the time, /tasks calls waited out the
-	// guard and ran past the workers' timeout). The server's stream-deleted
-	// advisory says it too. Subscribed before the pull request on the same
-	// connection, so the server has the subscription first.
-	gone := make(chan *nats.Msg, 1)
-	gsub, err := nc.ChanSubscribe(streamDeletedSubject+StreamName(id), gone)
-	if err != nil {
-		return nil, fmt.Errorf("stream-deleted subscription: %w", err)
-	}
-	defer func() { _ = gsub.Unsubscribe() }()
 	req, err := json.Marshal(struct {
 		Batch   int   `json:"batch"`
 		Expires int64 `json:"expires"`
@@ -258,8 +241,6 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 			if t, ok := a.received(id, m.Reply, m.Data, asked); ok {
 				tasks = append(tasks, t)
 			}
-		case <-gone:
-			return tasks, nil // the job's stream is gone: nothing more comes
 		case <-guard.C:
 			return tasks, nil
 		case <-ctx.Done():
