@@ -3,7 +3,14 @@ package faults
 import (
 	"context"
 	"fmt"
+
+	"github.com/natschaos/natschaos/chaos/history"
 )
+
+func init() {
+	register(Def{Name: "down", Family: "proxy", Doc: "disable the link's proxy: connections refused, open ones closed",
+		Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown, build: buildDown})
+}
 
 // Down disables the proxy of Link: new connections are refused and open
 // ones closed until it is healed.

@@ -1,10 +1,16 @@
 package faults
 
 import (
-	"sort"
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
 )
 
 // LinkPolicy says which link a fault takes.
@@ -20,16 +26,29 @@ const (
 	NoLink
 )
 
-// Def describes one fault of the vocabulary.
+// Def describes one fault of the vocabulary: how a scenario writes it, what
+// it needs from the target it runs against and what it does. Each fault
+// registers its Def from the file that implements it ([register]).
 type Def struct {
 	Name    string     // as written in a scenario file
-	Family  string     // toxic, proxy, http or process: the file that implements it
+	Family  string     // toxic, proxy, http or process (see [Families])
 	Doc     string     // one line
 	Attrs   []string   // the attributes it takes
 	Link    LinkPolicy // which link it takes
 	Instant bool       // it happens at once (no window to hold open); "for" is refused
+	// Span names the duration attribute that is an instant fault's window
+	// ("" = the window starts and ends at once).
+	Span string
+	// Needs is what the fault needs from a target ([Target]): at least one.
+	Needs []Need
+	// Effects is what the fault does, on any link ([Def.EffectsOn] adds
+	// what that means on the link it acts on): at least one.
+	Effects history.Effects
 	build   func(id, link string, a Attrs) (Fault, error)
 }
+
+// Families are the fault families, in the order [All] lists them.
+var Families = []string{"toxic", "proxy", "http", "process"}
 
 var (
 	toxicAttrs = []string{"direction", "toxicity"}
@@ -40,66 +59,60 @@ func withCommon(common []string, own ...string) []string {
 	return append(own, common...)
 }
 
-// All returns every fault of the vocabulary (docs/scenarios.md), in the order of
-// docs/scenarios.md.
-func All() []Def {
-	return []Def{
-		{Name: "latency", Family: "toxic", Doc: "delay data by latency ± jitter (default direction downstream)",
-			Attrs: withCommon(toxicAttrs, "latency", "jitter"), build: buildLatency},
-		{Name: "bandwidth", Family: "toxic", Doc: "limit throughput to rate KB/s (default direction downstream)",
-			Attrs: withCommon(toxicAttrs, "rate"), build: buildBandwidth},
-		{Name: "slow_close", Family: "toxic", Doc: "delay the close of a connection by delay (default direction downstream)",
-			Attrs: withCommon(toxicAttrs, "delay"), build: buildSlowClose},
-		{Name: "blackhole", Family: "toxic", Doc: "hold all data, keep connections open: a half-open peer (default direction both)",
-			Attrs: withCommon(toxicAttrs), build: buildBlackhole},
-		{Name: "timeout", Family: "toxic", Doc: "hold all data and close the connection after timeout (default direction both)",
-			Attrs: withCommon(toxicAttrs, "timeout"), build: buildTimeout},
-		{Name: "reset", Family: "toxic", Doc: "reset the connection (TCP RST) timeout after data arrives (default direction both)",
-			Attrs: withCommon(toxicAttrs, "timeout"), build: buildReset},
-		{Name: "slicer", Family: "toxic", Doc: "slice data into average_size ± size_variation byte pieces, delay apart (default direction downstream)",
-			Attrs: withCommon(toxicAttrs, "average_size", "size_variation", "delay"), build: buildSlicer},
-		{Name: "limit_data", Family: "toxic", Doc: "close the connection after bytes bytes (default direction downstream)",
-			Attrs: withCommon(toxicAttrs, "bytes"), build: buildLimitData},
-		{Name: "down", Family: "proxy", Doc: "disable the link's proxy: connections refused, open ones closed",
-			build: buildDown},
-		{Name: "http_status", Family: "http", Doc: "answer code without calling the API",
-			Attrs: withCommon(httpAttrs, "code"), Link: HTTPLink, build: buildHTTPStatus},
-		{Name: "http_delay", Family: "http", Doc: "hold the API's response for delay before sending it",
-			Attrs: withCommon(httpAttrs, "delay"), Link: HTTPLink, build: buildHTTPDelay},
-		{Name: "http_drop_response", Family: "http", Doc: "call the API (it commits), then close without a response",
-			Attrs: withCommon(httpAttrs), Link: HTTPLink, build: buildHTTPDrop},
-		{Name: "http_abort", Family: "http", Doc: "send the headers and part of the body, then close",
-			Attrs: withCommon(httpAttrs), Link: HTTPLink, build: buildHTTPAbort},
-		{Name: "nats_restart", Family: "process", Doc: "stop NATS node and start it again on the same store and port (kill: SIGKILL)",
-			Attrs: []string{"node", "kill"}, Link: NoLink, Instant: true, build: buildNATSRestart},
-		{Name: "nats_pause", Family: "process", Doc: "SIGSTOP an external NATS node for a while (for), then SIGCONT",
-			Attrs: []string{"node", "for"}, Link: NoLink, Instant: true, build: buildNATSPause},
-		{Name: "worker_crash", Family: "process", Doc: "a worker stops dead after receive or process; no result is posted",
-			Attrs: []string{"after"}, Link: NoLink, Instant: true, build: buildWorkerCrash},
-		{Name: "processor_crash", Family: "process", Doc: "the result processor dies between save and ack for one result in every N or with probability",
-			Attrs: []string{"every", "probability"}, Link: NoLink, build: buildProcessorCrash},
-		{Name: "cancel_job", Family: "process", Doc: "cancel the job through the API",
-			Link: NoLink, Instant: true, build: buildCancelJob},
+// registry holds every fault by name; each fault's file adds its Def in an
+// init function, so that adding a fault is one file (and its test).
+var registry = map[string]Def{}
+
+// register adds d to the vocabulary; a duplicate name is a programming error.
+func register(d Def) {
+	if _, dup := registry[d.Name]; dup {
+		panic("faults: " + d.Name + " registered twice")
 	}
+	registry[d.Name] = d
 }
+
+// all is the vocabulary in the order of [All], built once.
+var all = sync.OnceValue(func() []Def {
+	defs := slices.Collect(maps.Values(registry))
+	slices.SortFunc(defs, func(a, b Def) int {
+		return cmp.Or(cmp.Compare(slices.Index(Families, a.Family), slices.Index(Families, b.Family)), cmp.Compare(a.Name, b.Name))
+	})
+	return defs
+})
+
+// All returns every fault of the vocabulary (docs/scenarios.md), by family
+// (in the order of [Families]), then by name.
+func All() []Def { return slices.Clone(all()) }
 
 // Lookup returns the fault named name.
 func Lookup(name string) (Def, bool) {
-	for _, d := range All() {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return Def{}, false
+	d, ok := registry[name]
+	return d, ok
 }
 
 // Names returns the names of every fault, in the order of [All].
 func Names() []string {
-	var n []string
-	for _, d := range All() {
+	n := make([]string, 0, len(registry))
+	for _, d := range all() {
 		n = append(n, d.Name)
 	}
 	return n
+}
+
+// EffectsOn is what d does when it acts on link: its own effects, and what
+// they mean there — connections on api-nats refused, held or reset make NATS
+// unreachable from the API; cut partway, they cut its JetStream calls.
+func (d Def) EffectsOn(link string) history.Effects {
+	e := d.Effects
+	if link == LinkAPINATS {
+		if e.Has(history.EffectLinkDown) {
+			e |= history.EffectNATSUnreachable
+		}
+		if e.Has(history.EffectLinkCut) {
+			e |= history.EffectNATSCut
+		}
+	}
+	return e
 }
 
 // Spec is a fault as a scenario writes it: a name from the vocabulary and
@@ -151,13 +164,31 @@ func (s Spec) Build(id, link string) (Fault, error) {
 	return f, nil
 }
 
-// span is how long an instant fault's window lasts (nats_pause: its "for").
+// span is how long an instant fault's window lasts: its [Def.Span]
+// attribute (nats_pause: its "for"), else 0.
 func (s Spec) span() time.Duration {
-	if s.Name != "nats_pause" {
+	def, ok := Lookup(s.Name)
+	if !ok || def.Span == "" {
 		return 0
 	}
-	d, _ := ParseDuration(strings.TrimSpace(s.Attrs["for"]))
+	d, _ := ParseDuration(strings.TrimSpace(s.Attrs[def.Span]))
 	return d
+}
+
+// Node is the NATS node s acts on (its node attribute; 0 = node 1) when its
+// fault needs one ([NeedNATSNode]); ok is false otherwise, or when the
+// attribute is not a number (Validate says so).
+func (s Spec) Node() (node int, ok bool) {
+	def, known := Lookup(s.Name)
+	if !known || !slices.Contains(def.Needs, NeedNATSNode) {
+		return 0, false
+	}
+	v, given := s.Attrs["node"]
+	if !given {
+		return 0, true
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	return n, err == nil
 }
 
 // CheckLink checks link against d's [LinkPolicy]; the error's path is "link".
@@ -202,11 +233,37 @@ func ValidLink(link string) error {
 }
 
 // sortedAttrNames returns the names of a in order, for stable output.
-func sortedAttrNames(a Attrs) []string {
-	n := make([]string, 0, len(a))
-	for k := range a {
-		n = append(n, k)
+func sortedAttrNames(a Attrs) []string { return slices.Sorted(maps.Keys(a)) }
+
+// describe reports what d lacks of its description, nil when it has it all:
+// a family, a line of doc, a build function, at least one need, each known,
+// the proxy need its link policy implies, at least one known effect, and a
+// span among its attributes.
+func (d Def) describe() error {
+	switch {
+	case !slices.Contains(Families, d.Family):
+		return fmt.Errorf("%s: family %q is not one of %v", d.Name, d.Family, Families)
+	case d.Doc == "":
+		return fmt.Errorf("%s: no doc", d.Name)
+	case d.build == nil:
+		return fmt.Errorf("%s: no build function", d.Name)
+	case len(d.Needs) == 0:
+		return fmt.Errorf("%s: no needs: say what it needs from a target", d.Name)
+	case d.Effects == 0:
+		return fmt.Errorf("%s: no effects: say what it does", d.Name)
+	case d.Effects&^history.AllEffects != 0:
+		return fmt.Errorf("%s: effects %#x beyond the known ones", d.Name, uint32(d.Effects&^history.AllEffects))
+	case d.Link == AnyLink && !slices.Contains(d.Needs, NeedLinkProxy):
+		return fmt.Errorf("%s acts on a link: it needs %s", d.Name, NeedLinkProxy)
+	case d.Link == HTTPLink && !slices.Contains(d.Needs, NeedHTTPProxy):
+		return fmt.Errorf("%s acts in the reverse proxy: it needs %s", d.Name, NeedHTTPProxy)
+	case d.Span != "" && (!d.Instant || !slices.Contains(d.Attrs, d.Span)):
+		return fmt.Errorf("%s: span %q must be an attribute of an instant fault", d.Name, d.Span)
 	}
-	sort.Strings(n)
-	return n
+	for _, n := range d.Needs {
+		if _, ok := needText[n]; !ok {
+			return fmt.Errorf("%s: unknown need %q", d.Name, n)
+		}
+	}
+	return nil
 }

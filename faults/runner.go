@@ -132,7 +132,8 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 		active[p.w] = h
 		order = append(order, p.w)
 		log.Info("fault", "id", w.ID, "fault", w.Name, "link", w.Link, "for", w.End-w.Start)
-		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start"})
+		def, _ := Lookup(w.Name) // Build found it
+		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start", Effects: def.EffectsOn(w.Link)})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,14 +124,14 @@ func TestRunnerPlaysAndHeals(t *testing.T) {
 	var got []string
 	for _, ev := range sink.Events() {
 		require.Equal(t, history.KindFault, ev.Kind)
-		got = append(got, ev.ID+" "+ev.Name+" "+ev.Link+" "+ev.Phase)
+		got = append(got, ev.ID+" "+ev.Name+" "+ev.Link+" "+ev.Phase+" "+strings.Join(ev.Effects.Names(), ","))
 	}
 	require.Equal(t, []string{
-		"f1 down api-nats start",
-		"f2 cancel_job  start",
-		"f2 cancel_job  end",
-		"f1 down api-nats end",
-	}, got)
+		"f1 down api-nats start link-down,nats-unreachable",
+		"f2 cancel_job  start job-cancelled",
+		"f2 cancel_job  end ",
+		"f1 down api-nats end ",
+	}, got, "a start records what the fault does on its link")
 }
 
 func TestRunnerHealsOnCancel(t *testing.T) {

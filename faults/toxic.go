@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/natschaos/natschaos/chaos/history"
 )
 
 // Direction is the stream a toxic acts on.
@@ -116,6 +118,15 @@ func injectToxics(ctx context.Context, env Env, link string, ts []Toxic) (Heal, 
 	return heal, nil
 }
 
+func init() {
+	register(Def{Name: "latency", Family: "toxic", Doc: "delay data by latency ± jitter (default direction downstream)",
+		Attrs: withCommon(toxicAttrs, "latency", "jitter"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
+		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec {
+			required(r, "latency")
+			return Latency{Net: n, Latency: r.duration("latency", 0), Jitter: r.duration("jitter", 0)}
+		})})
+}
+
 // Latency delays data by Latency ± Jitter.
 type Latency struct {
 	Net
@@ -123,7 +134,7 @@ type Latency struct {
 	Jitter  time.Duration
 }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (Latency) Name() string { return "latency" }
 
 // Toxics returns the Toxiproxy toxics of f, attributes in milliseconds.
@@ -142,18 +153,10 @@ func (f Latency) Toxics() ([]Toxic, error) {
 	return f.toxics("latency", map[string]any{"latency": l, "jitter": j}), nil
 }
 
-// Inject implements Fault.
-func (f Latency) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildLatency(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := Latency{Net: readNet(r, id, link, Downstream), Latency: r.duration("latency", 0), Jitter: r.duration("jitter", 0)}
-	if _, ok := a["latency"]; !ok && r.err == nil {
-		r.fail("latency", "latency is required")
-	}
-	return checked(r, "latency", f)
+func init() {
+	register(Def{Name: "bandwidth", Family: "toxic", Doc: "limit throughput to rate KB/s (default direction downstream)",
+		Attrs: withCommon(toxicAttrs, "rate"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
+		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec { return Bandwidth{Net: n, Rate: r.int64("rate", 0)} })})
 }
 
 // Bandwidth limits throughput to Rate KB/s.
@@ -162,7 +165,7 @@ type Bandwidth struct {
 	Rate int64 // KB/s, > 0
 }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (Bandwidth) Name() string { return "bandwidth" }
 
 // Toxics returns the Toxiproxy toxics of f.
@@ -176,15 +179,10 @@ func (f Bandwidth) Toxics() ([]Toxic, error) {
 	return f.toxics("bandwidth", map[string]any{"rate": f.Rate}), nil
 }
 
-// Inject implements Fault.
-func (f Bandwidth) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildBandwidth(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := Bandwidth{Net: readNet(r, id, link, Downstream), Rate: r.int64("rate", 0)}
-	return checked(r, "bandwidth", f)
+func init() {
+	register(Def{Name: "slow_close", Family: "toxic", Doc: "delay the close of a connection by delay (default direction downstream)",
+		Attrs: withCommon(toxicAttrs, "delay"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
+		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec { return SlowClose{Net: n, Delay: r.duration("delay", 0)} })})
 }
 
 // SlowClose delays the close of a connection by Delay.
@@ -193,7 +191,7 @@ type SlowClose struct {
 	Delay time.Duration
 }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (SlowClose) Name() string { return "slow_close" }
 
 // Toxics returns the Toxiproxy toxics of f.
@@ -208,15 +206,10 @@ func (f SlowClose) Toxics() ([]Toxic, error) {
 	return f.toxics("slow_close", map[string]any{"delay": d}), nil
 }
 
-// Inject implements Fault.
-func (f SlowClose) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildSlowClose(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := SlowClose{Net: readNet(r, id, link, Downstream), Delay: r.duration("delay", 0)}
-	return checked(r, "slow_close", f)
+func init() {
+	register(Def{Name: "blackhole", Family: "toxic", Doc: "hold all data, keep connections open: a half-open peer (default direction both)",
+		Attrs: withCommon(toxicAttrs), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown,
+		build: buildToxic(Both, func(_ *attrReader, n Net) toxicSpec { return Blackhole{Net: n} })})
 }
 
 // Blackhole holds all data and keeps connections open: Toxiproxy's timeout
@@ -224,7 +217,7 @@ func buildSlowClose(id, link string, a Attrs) (Fault, error) {
 // Toxiproxy's timeout toxic).
 type Blackhole struct{ Net }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (Blackhole) Name() string { return "blackhole" }
 
 // Toxics returns the Toxiproxy toxics of f.
@@ -235,14 +228,10 @@ func (f Blackhole) Toxics() ([]Toxic, error) {
 	return f.toxics("timeout", map[string]any{"timeout": int64(0)}), nil
 }
 
-// Inject implements Fault.
-func (f Blackhole) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildBlackhole(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	return checked(r, "blackhole", Blackhole{Net: readNet(r, id, link, Both)})
+func init() {
+	register(Def{Name: "timeout", Family: "toxic", Doc: "hold all data and close the connection after timeout (default direction both)",
+		Attrs: withCommon(toxicAttrs, "timeout"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown,
+		build: buildToxic(Both, func(r *attrReader, n Net) toxicSpec { return Timeout{Net: n, Timeout: r.duration("timeout", 0)} })})
 }
 
 // Timeout holds all data and closes the connection after Timeout (> 0; a
@@ -252,7 +241,7 @@ type Timeout struct {
 	Timeout time.Duration
 }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (Timeout) Name() string { return "timeout" }
 
 // Toxics returns the Toxiproxy toxics of f.
@@ -270,15 +259,10 @@ func (f Timeout) Toxics() ([]Toxic, error) {
 	return f.toxics("timeout", map[string]any{"timeout": ms}), nil
 }
 
-// Inject implements Fault.
-func (f Timeout) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildTimeout(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := Timeout{Net: readNet(r, id, link, Both), Timeout: r.duration("timeout", 0)}
-	return checked(r, "timeout", f)
+func init() {
+	register(Def{Name: "reset", Family: "toxic", Doc: "reset the connection (TCP RST) timeout after data arrives (default direction both)",
+		Attrs: withCommon(toxicAttrs, "timeout"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown,
+		build: buildToxic(Both, func(r *attrReader, n Net) toxicSpec { return Reset{Net: n, Timeout: r.duration("timeout", 0)} })})
 }
 
 // Reset resets connections (TCP RST where Toxiproxy can set linger 0)
@@ -288,7 +272,7 @@ type Reset struct {
 	Timeout time.Duration
 }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (Reset) Name() string { return "reset" }
 
 // Toxics returns the Toxiproxy toxics of f.
@@ -303,15 +287,12 @@ func (f Reset) Toxics() ([]Toxic, error) {
 	return f.toxics("reset_peer", map[string]any{"timeout": ms}), nil
 }
 
-// Inject implements Fault.
-func (f Reset) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildReset(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := Reset{Net: readNet(r, id, link, Both), Timeout: r.duration("timeout", 0)}
-	return checked(r, "reset", f)
+func init() {
+	register(Def{Name: "slicer", Family: "toxic", Doc: "slice data into average_size ± size_variation byte pieces, delay apart (default direction downstream)",
+		Attrs: withCommon(toxicAttrs, "average_size", "size_variation", "delay"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
+		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec {
+			return Slicer{Net: n, AverageSize: int(r.int64("average_size", 0)), SizeVariation: int(r.int64("size_variation", 0)), Delay: r.duration("delay", 0)}
+		})})
 }
 
 // Slicer slices data into pieces of AverageSize ± SizeVariation bytes,
@@ -323,7 +304,7 @@ type Slicer struct {
 	Delay         time.Duration // between pieces; whole microseconds
 }
 
-// Name implements Fault.
+// Name implements [Fault].
 func (Slicer) Name() string { return "slicer" }
 
 // Toxics returns the Toxiproxy toxics of f (its delay in microseconds, as
@@ -351,74 +332,49 @@ func (f Slicer) Toxics() ([]Toxic, error) {
 	}), nil
 }
 
-// Inject implements Fault.
-func (f Slicer) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildSlicer(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := Slicer{
-		Net:           readNet(r, id, link, Downstream),
-		AverageSize:   int(r.int64("average_size", 0)),
-		SizeVariation: int(r.int64("size_variation", 0)),
-		Delay:         r.duration("delay", 0),
-	}
-	return checked(r, "slicer", f)
-}
-
-// LimitData closes the connection after Bytes bytes.
-type LimitData struct {
-	Net
-	Bytes int64 // ≥ 0
-}
-
-// Name implements Fault.
-func (LimitData) Name() string { return "limit_data" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f LimitData) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
-	if f.Bytes < 0 {
-		return nil, fieldErr("bytes", "bytes %d must be ≥ 0", f.Bytes)
-	}
-	return f.toxics("limit_data", map[string]any{"bytes": f.Bytes}), nil
-}
-
-// Inject implements Fault.
-func (f LimitData) Inject(ctx context.Context, env Env) (Heal, error) {
-	return injectToxicsOf(ctx, env, f.Link, f.Toxics)
-}
-
-func buildLimitData(id, link string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	f := LimitData{Net: readNet(r, id, link, Downstream), Bytes: r.int64("bytes", 0)}
-	return checked(r, "limit_data", f)
-}
-
-// toxicFault is what every toxic fault implements besides Fault.
-type toxicFault interface {
-	Fault
+// toxicSpec is what a toxic fault says: its name and the Toxiproxy toxics it
+// puts on its link. Every toxic fault is injected by [toxicFault].
+type toxicSpec interface {
+	Name() string
 	Toxics() ([]Toxic, error)
+	link() string
 }
 
-func injectToxicsOf(ctx context.Context, env Env, link string, toxics func() ([]Toxic, error)) (Heal, error) {
-	ts, err := toxics()
+func (n Net) link() string { return n.Link }
+
+// toxicFault is the one way a toxic fault is injected: its toxics added to
+// the proxy of its link, undone when one fails, removed by its Heal.
+type toxicFault struct{ toxicSpec }
+
+// Inject implements Fault.
+func (f toxicFault) Inject(ctx context.Context, env Env) (Heal, error) {
+	ts, err := f.Toxics()
 	if err != nil {
 		return nil, err
 	}
-	return injectToxics(ctx, env, link, ts)
+	return injectToxics(ctx, env, f.link(), ts)
 }
 
-// checked finishes reading attributes and validates the toxic fault.
-func checked(r *attrReader, name string, f toxicFault) (Fault, error) {
-	if err := r.done(name); err != nil {
-		return nil, err
+// buildToxic returns the build function of a toxic fault whose direction
+// defaults to def: read takes the fault's own attributes (the common ones,
+// direction and toxicity, are read into n), and the toxics are validated.
+func buildToxic(def Direction, read func(r *attrReader, n Net) toxicSpec) func(id, link string, a Attrs) (Fault, error) {
+	return func(id, link string, a Attrs) (Fault, error) {
+		r := newAttrReader(a)
+		f := read(r, readNet(r, id, link, def))
+		if err := r.done(f.Name()); err != nil {
+			return nil, err
+		}
+		if _, err := f.Toxics(); err != nil {
+			return nil, err
+		}
+		return toxicFault{f}, nil
 	}
-	if _, err := f.Toxics(); err != nil {
-		return nil, err
+}
+
+// required fails name when a did not give it.
+func required(r *attrReader, name string) {
+	if _, ok := r.a[name]; !ok {
+		r.fail(name, "%s is required", name)
 	}
-	return f, nil
 }

@@ -173,7 +173,7 @@ func TestProxiesHealAndStale(t *testing.T) {
 func TestToxicUnits(t *testing.T) {
 	f, err := Spec{Name: "latency", Attrs: Attrs{"latency": "1.5s", "jitter": "20ms", "direction": "both", "toxicity": "0.25"}}.Build("f9", LinkAPINATS)
 	require.NoError(t, err)
-	ts, err := f.(Latency).Toxics()
+	ts, err := f.(toxicFault).Toxics()
 	require.NoError(t, err)
 	require.Equal(t, []Toxic{
 		{Name: "f9-latency-upstream", Type: "latency", Stream: "upstream", Toxicity: 0.25, Attributes: map[string]any{"latency": int64(1500), "jitter": int64(20)}},
@@ -182,7 +182,7 @@ func TestToxicUnits(t *testing.T) {
 
 	f, err = Spec{Name: "slicer", Attrs: Attrs{"average_size": "64", "size_variation": "8", "delay": "2ms"}}.Build("f1", LinkAPINATS)
 	require.NoError(t, err)
-	ts, err = f.(Slicer).Toxics()
+	ts, err = f.(toxicFault).Toxics()
 	require.NoError(t, err)
 	require.Equal(t, int64(2000), ts[0].Attributes["delay"], "the slicer's delay is in microseconds")
 	require.Equal(t, "downstream", ts[0].Stream)
@@ -190,7 +190,7 @@ func TestToxicUnits(t *testing.T) {
 
 	f, err = Spec{Name: "blackhole"}.Build("f1", LinkAPINATS)
 	require.NoError(t, err)
-	ts, err = f.(Blackhole).Toxics()
+	ts, err = f.(toxicFault).Toxics()
 	require.NoError(t, err)
 	require.Len(t, ts, 2)
 	require.Equal(t, "timeout", ts[0].Type)

@@ -97,6 +97,16 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "name", e.Name, false)
 	buf = appendStr(buf, "link", e.Link, false)
 	buf = appendStr(buf, "phase", e.Phase, false)
+	if names := e.Effects.Names(); len(names) > 0 {
+		buf = append(appendKey(buf, "effects"), '[')
+		for i, n := range names {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, n)
+		}
+		buf = append(buf, ']')
+	}
 	buf = appendU(buf, "conn", e.ConnID, must)
 	buf = appendI(buf, "js_api", int64(e.JSAPI), must)
 	buf = appendI(buf, "pulls", int64(e.Pulls), must)
@@ -405,6 +415,46 @@ func (d *decoder) string(key string) (string, error) {
 	return s, nil
 }
 
+// effects reads a list of effect names; null and [] are none, and a name
+// this reader does not know is ignored.
+func (d *decoder) effects(key string) (Effects, error) {
+	if d.null() {
+		return 0, nil
+	}
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		return 0, fmt.Errorf("%q: %w", key, d.errf("want a list of strings"))
+	}
+	d.i++
+	var set Effects
+	for first := true; ; first = false {
+		d.ws()
+		if first && d.i < len(d.b) && d.b[d.i] == ']' {
+			d.i++
+			return set, nil
+		}
+		s, err := d.str()
+		if err != nil {
+			return 0, fmt.Errorf("%q: %w", key, err)
+		}
+		if x, ok := EffectNamed(s); ok {
+			set |= x
+		}
+		d.ws()
+		if d.i >= len(d.b) {
+			return 0, fmt.Errorf("%q: %w", key, d.errf("unterminated list"))
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return set, nil
+		default:
+			return 0, fmt.Errorf("%q: %w", key, d.errf("want , or ] in a list"))
+		}
+	}
+}
+
 func (d *decoder) null() bool {
 	if len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "null" {
 		d.i += 4
@@ -577,6 +627,8 @@ func (d *decoder) field(e *Event, key string) (err error) {
 		e.Link, err = d.string(key)
 	case "phase":
 		e.Phase, err = d.string(key)
+	case "effects":
+		e.Effects, err = d.effects(key)
 	case "conn":
 		e.ConnID, err = d.uint(key)
 	case "js_api":

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/bits"
 	"strings"
 	"testing"
 
@@ -28,6 +29,7 @@ var samples = []Event{
 	{T: 0.37, Kind: KindHTTP, Worker: ProbeWorker, Path: "/api/v2/", Status: 200, MS: 1.25},
 	{T: 0.38, Kind: KindHTTP, Worker: "w1", Path: "/api/v2/jobs/1/tasks/", Status: 0, MS: 1000, Err: "timeout", Batch: 24},
 	{T: 0.39, Kind: KindFault, ID: "f1", Name: "blackhole", Link: "api-nats", Phase: "start"},
+	{T: 0.391, Kind: KindFault, ID: "f2", Name: "down", Link: "api-nats", Phase: "start", Effects: EffectLinkDown | EffectNATSUnreachable},
 	{T: 0.4, Kind: KindPhase, Name: PhaseDrain},
 	{T: 1e-9, Kind: "future-kind", Task: "quote \" backslash \\ newline \n tab \t ctl \x01 del \x7f é ✓ \u2028"},
 	{T: -0.5, Kind: KindServer, Connections: -1, TotalConnections: math.MaxUint64, JSAPITotal: 1<<53 + 1},
@@ -95,6 +97,11 @@ func TestUnmarshalTolerates(t *testing.T) {
 		{`{"t":1,"kind":"http","status":503.0,"n":1e1,"sseq":2.0}`, Event{T: 1, Kind: KindHTTP, Status: 503, N: 10, SSeq: 2}},
 		// Escapes.
 		{`{"kind":"stored","task":"a\u0041\n\"","\u0074":2}`, Event{T: 2, Kind: KindStored, Task: "aA\n\""}},
+		// A fault's effects: a list; null and [] are none.
+		// Names this reader does not know are ignored.
+		{`{"kind":"fault","effects":[ "nats-cut" , "link-\u0064own", "from-the-future" ]}`, Event{Kind: KindFault, Effects: EffectLinkDown | EffectNATSCut}},
+		{`{"kind":"fault","effects":[ ]}`, Event{Kind: KindFault}},
+		{`{"kind":"fault","effects":null}`, Event{Kind: KindFault}},
 		// Big integers keep their precision.
 		{`{"kind":"job","job":9007199254740993}`, Event{Kind: KindJob, Job: 9007199254740993}},
 	} {
@@ -109,6 +116,7 @@ func TestUnmarshalRejects(t *testing.T) {
 		``, `[]`, `{`, `{"t":1`, `{"t":1,}`, `{"t":}`, `{"t":"1"}`, `{"t":1}x`, `{"t":1 "kind":"x"}`,
 		`{"kind":1}`, `{"dc":1.5}`, `{"sseq":-1}`, `{"job":9223372036854775808}`, `{"sseq":1e20}`,
 		`{"task":"unterminated}`, `{"task":"ctl ` + "\x01" + `"}`, `{"task":"bad utf8 ` + "\xff" + `"}`,
+		`{"effects":"link-down"}`, `{"effects":[1]}`, `{"effects":["a",]}`, `{"effects":["a"`, `{"effects":["a" "b"]}`,
 		`{"x":{"a":}}`, `{"x":[1,2}`, `{"x":tru}`, `{"t":1e999}`, `{"task":"\q"}`,
 	} {
 		var e Event
@@ -148,4 +156,18 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("unstable: %q → %q → %q", data, b1, b2)
 		}
 	})
+}
+
+func TestEffectNames(t *testing.T) {
+	require.Len(t, effectNames, bits.OnesCount32(uint32(AllEffects)), "one name per effect")
+	for i, n := range effectNames {
+		x, ok := EffectNamed(n)
+		require.True(t, ok, n)
+		require.Equal(t, Effects(1)<<i, x)
+		require.Equal(t, []string{n}, x.Names())
+	}
+	b := string((&Event{T: 1, Kind: KindFault, ID: "f1", Name: "down", Link: "api-nats", Phase: "start", Effects: EffectNATSUnreachable | EffectLinkDown}).AppendJSON(nil))
+	require.Equal(t, `{"t":1,"kind":"fault","id":"f1","name":"down","link":"api-nats","phase":"start","effects":["link-down","nats-unreachable"]}`, b)
+	require.True(t, (EffectLinkDown | EffectNATSCut).Has(EffectNATSCut))
+	require.False(t, EffectLinkDown.Has(0), "the empty set is no effect")
 }

@@ -1,0 +1,34 @@
+package faults
+
+import "github.com/natschaos/natschaos/chaos/history"
+
+// limit_data is the model of a fault in a file of its own: its Def
+// (what a scenario writes, what it needs, what it does), its type and how it
+// says its toxics; [toxicFault] injects and heals them. A new toxic fault
+// copies this file and its test.
+
+func init() {
+	register(Def{Name: "limit_data", Family: "toxic", Doc: "close the connection after bytes bytes (default direction downstream)",
+		Attrs: withCommon(toxicAttrs, "bytes"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkCut,
+		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec { return LimitData{Net: n, Bytes: r.int64("bytes", 0)} })})
+}
+
+// LimitData closes the connection after Bytes bytes.
+type LimitData struct {
+	Net
+	Bytes int64 // ≥ 0
+}
+
+// Name implements [Fault].
+func (LimitData) Name() string { return "limit_data" }
+
+// Toxics returns the Toxiproxy toxics of f.
+func (f LimitData) Toxics() ([]Toxic, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	if f.Bytes < 0 {
+		return nil, fieldErr("bytes", "bytes %d must be ≥ 0", f.Bytes)
+	}
+	return f.toxics("limit_data", map[string]any{"bytes": f.Bytes}), nil
+}
