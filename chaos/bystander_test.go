@@ -169,7 +169,7 @@ func TestCancelJobRefusedOnAJobNotCreated(t *testing.T) {
 	require.True(t, ok)
 	_, _, err := Prepare(sc, RunOptions{Seed: 1, External: &External{JobID: 7, ObservePublishes: true}})
 	require.True(t, IsUsage(err), "%v", err)
-	require.ErrorContains(t, err, "cancel_job would cancel job 7, which this run did not create")
+	require.ErrorContains(t, err, "cancel_job needs a job the run created: job 7 (--job-id) is not one")
 	_, _, err = Prepare(sc, RunOptions{Seed: 1, External: &External{}})
 	require.NoError(t, err, "on the job the run creates")
 }

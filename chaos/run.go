@@ -99,20 +99,21 @@ type External struct {
 	Err              io.Writer         // what the run did beyond its own job (publish into JobID, cancel its job); nil = Out
 }
 
-// checkExternal refuses, before anything starts, a scenario that an
-// external target cannot run: process faults on processes the harness does
-// not own.
-func checkExternal(sc Scenario, x *External) error {
-	if x == nil {
-		return nil
+// checkTarget refuses, before anything starts, a scenario whose faults its
+// target (the embedded stack, or x) cannot run: what a fault needs, the
+// target does not have.
+func checkTarget(sc Scenario, x *External) error {
+	target := harness.StackTarget()
+	if x != nil {
+		target = harness.ExternalTarget(x.ExternalWorkers, x.JobID)
 	}
 	for i, st := range sc.Faults {
-		if why := harness.ExternalUnsupported(st.Fault.Name, x.ExternalWorkers); why != "" {
-			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: %s", sc.Name, i, why)}
+		if err := st.Fault.Available(target); err != nil {
+			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: %w", sc.Name, i, err)}
 		}
-		if st.Fault.Name == "cancel_job" && x.JobID != 0 {
-			return &UsageError{fmt.Errorf("scenario %s: faults[%d]: cancel_job would cancel job %d, which this run did not create (--job-id): run it on a job the run creates", sc.Name, i, x.JobID)}
-		}
+	}
+	if x == nil {
+		return nil
 	}
 	if sc.SUT.Cluster > 1 {
 		return &UsageError{fmt.Errorf("scenario %s: sut.cluster %d starts an embedded cluster; in external mode give one --nats-url per node instead", sc.Name, sc.SUT.Cluster)}
@@ -163,7 +164,7 @@ func Prepare(sc Scenario, o RunOptions) (Scenario, *rand.Rand, error) {
 	}
 	rng := rand.New(rand.NewSource(sc.Seed))
 	sc = sc.Resolve(rng)
-	if err := checkExternal(sc, o.External); err != nil {
+	if err := checkTarget(sc, o.External); err != nil {
 		return sc, nil, err
 	}
 	return sc, rng, nil

@@ -309,8 +309,8 @@ func (s Scenario) Validate() error {
 // Nodes is how many NATS servers s runs (1 without a cluster).
 func (s Scenario) Nodes() int { return max(s.SUT.Cluster, 1) }
 
-// validateNodes refuses route links and nats_restart/nats_pause nodes that
-// the scenario's NATS does not have.
+// validateNodes refuses route links, and the nodes of faults that need a
+// NATS node ([faults.NeedNATSNode]), that the scenario's NATS does not have.
 func (s Scenario) validateNodes() error {
 	n := s.Nodes()
 	check := func(path, link string, spec faults.Spec) error {
@@ -322,12 +322,8 @@ func (s Scenario) validateNodes() error {
 				return &faults.FieldError{Path: path + ".link", Msg: fmt.Sprintf("link %s: a %d-node cluster has route-1 … route-%d", link, n, n)}
 			}
 		}
-		if spec.Name == "nats_restart" || spec.Name == "nats_pause" {
-			if v, ok := spec.Attrs["node"]; ok {
-				if i, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && i > n {
-					return &faults.FieldError{Path: path + "." + spec.Name + ".node", Msg: fmt.Sprintf("node %d: the NATS has %d node(s), numbered from 1 (0 = node 1)", i, n)}
-				}
-			}
+		if i, ok := spec.Node(); ok && i > n {
+			return &faults.FieldError{Path: path + "." + spec.Name + ".node", Msg: fmt.Sprintf("node %d: the NATS has %d node(s), numbered from 1 (0 = node 1)", i, n)}
 		}
 		return nil
 	}

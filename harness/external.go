@@ -604,15 +604,8 @@ func (e *External) Process() faults.Process { return externalProcess{e} }
 // ("" when it can): the harness controls neither the NATS processes nor the
 // API's result processor, nor external workers.
 func ExternalUnsupported(fault string, externalWorkers bool) string {
-	switch fault {
-	case "nats_restart", "nats_pause":
-		return fault + " needs a NATS process the harness controls: in external mode natschaos does not own the nats-server processes (run it embedded, or restart the server yourself)"
-	case "processor_crash":
-		return "processor_crash needs the reference API in the harness's process: an external API's result processor cannot be crashed from outside"
-	case "worker_crash":
-		if externalWorkers {
-			return "worker_crash crashes built-in workers: with --external-workers there are none"
-		}
+	if err := (faults.Spec{Name: fault}).Available(ExternalTarget(externalWorkers, 0)); err != nil {
+		return err.Error()
 	}
 	return ""
 }

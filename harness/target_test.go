@@ -1,0 +1,35 @@
+package harness
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/faults"
+)
+
+// Each target refuses exactly the faults whose needs it does not meet, and
+// says why.
+func TestTargets(t *testing.T) {
+	runs := func(target faults.Target) []string {
+		var ok []string
+		for _, d := range faults.All() {
+			if d.Available(target) == nil {
+				ok = append(ok, d.Name)
+			}
+		}
+		return ok
+	}
+	links := []string{"bandwidth", "blackhole", "latency", "limit_data", "reset", "slicer", "slow_close", "timeout", "down",
+		"http_abort", "http_delay", "http_drop_response", "http_status"}
+	require.Equal(t, append(links, "cancel_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackTarget()))
+	require.Equal(t, append(links, "cancel_job", "worker_crash"), runs(ExternalTarget(false, 0)))
+	require.Equal(t, append(links, "cancel_job"), runs(ExternalTarget(true, 0)))
+	require.Equal(t, links, runs(ExternalTarget(true, 7)))
+
+	require.Equal(t, "worker_crash needs the harness's built-in workers: with --external-workers there are none",
+		ExternalUnsupported("worker_crash", true))
+	require.Empty(t, ExternalUnsupported("worker_crash", false))
+	require.Contains(t, ExternalUnsupported("nats_restart", false), "nats_restart needs a NATS process the harness controls: in external mode")
+	require.ErrorContains(t, faults.Spec{Name: "nats_pause"}.Available(StackTarget()), "runs inside the harness's process")
+}
