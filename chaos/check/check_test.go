@@ -67,6 +67,10 @@ var cases = []tcase{
 	{file: "redelivery-timing/pass-late-nobody-asked.jsonl", verdict: "pass"},
 	{file: "redelivery-timing/fail-premature.jsonl", verdict: "fail", violations: 1},
 	{file: "redelivery-timing/pass-after-restart.jsonl", verdict: "pass", summary: "1 after a NATS restart"},
+	// A fault judged by the effects its start records, whatever its name;
+	// without them, a name the faults package does not know restarts nothing.
+	{file: "redelivery-timing/pass-after-restart-recorded-effects.jsonl", verdict: "pass", summary: "1 after a NATS restart"},
+	{file: "redelivery-timing/fail-premature-unknown-fault.jsonl", verdict: "fail", violations: 1},
 	// The same redelivery, 2.102 s after a receipt at 0.251 s: premature
 	// unless the reserve says its pull was asked 150 ms before the receipt.
 	{file: "redelivery-timing/pass-receipt-lag.jsonl", verdict: "pass"},
@@ -109,6 +113,10 @@ var cases = []tcase{
 	{file: "fast-503/pass.jsonl", verdict: "pass", summary: "4 fast 503s"},
 	{file: "fast-503/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
 	{file: "fast-503/fail-200-empty.jsonl", verdict: "fail", violations: 1},
+	// Recorded effects: a fault named nothing known that made NATS
+	// unreachable is judged; a blackhole that recorded only link-slow is not.
+	{file: "fast-503/fail-recorded-effects.jsonl", verdict: "fail", violations: 1},
+	{file: "fast-503/pass-recorded-effects-win.jsonl", verdict: "pass", summary: "in 1 unreachable windows"},
 	{file: "fast-503/fail-timeout.jsonl", verdict: "fail", violations: 1},
 	{file: "fast-503/fail-slow.jsonl", verdict: "fail", violations: 1},
 	{file: "fast-503/fail-other-5xx.jsonl", verdict: "fail", violations: 1},
@@ -148,6 +156,7 @@ var cases = []tcase{
 	{file: "round-trips/pass-pooled.jsonl", verdict: "pass"},
 	{file: "workers-seen/pass.jsonl", verdict: "pass"},
 	{file: "workers-seen/pass-injected-503.jsonl", verdict: "pass"},
+	{file: "workers-seen/pass-injected-recorded-effects.jsonl", verdict: "pass"},
 	{file: "workers-seen/fail-unseen-503.jsonl", verdict: "fail", violations: 2},
 	{file: "workers-seen/fail-other-worker.jsonl", verdict: "fail", violations: 1},
 	{file: "workers-seen/unknown-no-seen.jsonl", verdict: "unknown"},
@@ -414,6 +423,8 @@ func TestRunHugeSequences(t *testing.T) {
 // substring of its summary (or why).
 var faultEffectCases = map[string][2]string{
 	"fault-effect/pass.jsonl":                     {"pass", "4 faults, each acted on something"},
+	"fault-effect/pass-recorded-effects.jsonl":    {"pass", "4 faults, each acted on something"},
+	"fault-effect/unknown-recorded-effects.jsonl": {"unknown", "f1 (latency on results-nats at 0.310s), f2 (api_oom at 0.900s), f3 (worker_oom at 1.600s)"},
 	"fault-effect/pass-nothing-to-judge.jsonl":    {"pass", check.NothingToJudge},
 	"fault-effect/unknown-acted-on-nothing.jsonl": {"unknown", "f1 (latency on results-nats at 0.310s), f2 (processor_crash at 0.900s), f3 (worker_crash at 1.600s)"},
 }

@@ -45,16 +45,14 @@ func NewFast503(p Params) *Fast503 {
 func (*Fast503) Name() string { return "fast-503" }
 
 // cutsCalls: the faults fast-503 judges — those that make NATS unreachable,
-// and limit_data on api-nats, which cuts connections in the middle of
-// /tasks's JetStream calls. Under limit_data a call whose bytes fit in the
+// and those that cut the API's NATS connections in the middle of /tasks's
+// JetStream calls (limit_data on api-nats). Under limit_data a call whose bytes fit in the
 // budget completes: a 200 with tasks is fine then; a 200 without (a cut
 // fetch whose error was swallowed), an error or another status is not. A
 // scenario using limit_data keeps tasks available during its windows.
-func cutsCalls(name, link string) bool {
-	return unreachable(name, link) || name == faultLimitData && link == linkAPINATS
+func cutsCalls(w window) bool {
+	return unreachable(w) || w.effects.Has(history.EffectNATSCut)
 }
-
-const faultLimitData = "limit_data"
 
 func (c *Fast503) done(task string) {
 	if d, ok := c.tasks[task]; ok && !d {
@@ -148,7 +146,7 @@ func (c *Fast503) judge(x call503, w window) {
 	switch {
 	case x.err != "":
 		c.o.add("", "", x.t, "/tasks by %s %s: %s after %.0f ms, want a fast 503", x.worker, during, x.err, x.ms)
-	case x.status == 200 && w.name == faultLimitData && x.n > 0:
+	case x.status == 200 && w.effects.Has(history.EffectNATSCut) && x.n > 0:
 		c.fast++ // its bytes fitted in the budget, or it kept the part of the batch it got
 	case x.status == 200:
 		c.o.add("", "", x.t, "/tasks by %s %s: 200 with %d tasks, want 503", x.worker, during, x.n)

@@ -16,22 +16,24 @@ import (
 // checker of [All]: it never fails, as an idle fault is a fact about the
 // run, not about the system; [Run] runs it beside the checkers.
 //
-// The effect each fault must have had, read from the events of its window
-// (from its start to its end; for a fault without duration, such as
-// worker_crash, to the end of the run):
+// The effect each fault must have had, by what it does (the effects its
+// start event records), read from the events of its window (from its start
+// to its end; for a worker that dies or a job cancelled, to the end of the
+// run):
 //
 //   - a fault on api-nats or results-nats: a connection on that link (conn
 //     events) was open during the window, or work that needs the link was
 //     asked for during it (a /tasks call started, for api-nats; a result
 //     posted, for results-nats) — the link was used while the fault was on;
 //   - a fault on worker-api: an API call of a worker during the window;
-//   - worker_crash: a delivery handed out after the fault's start never got
-//     a result (the crashed worker held tasks);
-//   - processor_crash: a result posted during the window was answered 200
-//     but its delivery was never acked (a result dropped between save and
-//     ack);
-//   - cancel_job: the job became CANCELING or REVOKED (the event comes
-//     before the fault's start, which is written once the fault is in).
+//   - a worker dies (worker_crash): a delivery handed out after the fault's
+//     start never got a result (the crashed worker held tasks);
+//   - the result processor dies (processor_crash): a result posted during
+//     the window was answered 200 but its delivery was never acked (a
+//     result dropped between save and ack);
+//   - the job is cancelled (cancel_job): the job became CANCELING or
+//     REVOKED (the event comes before the fault's start, which is written
+//     once the fault is in).
 //
 // Other faults (NATS restarts and pauses, faults on cluster routes) are not
 // judged. Nothing to judge when the run had no judged fault.
@@ -65,15 +67,20 @@ func NewFaultEffect(p Params) *FaultEffect {
 // Name is "fault-effect".
 func (*FaultEffect) Name() string { return "fault-effect" }
 
-// judged reports whether the check knows what effect a fault must have.
-func judged(name, link string) bool {
-	switch name {
-	case "worker_crash", "processor_crash", "cancel_job":
+// judged reports whether the check knows what effect a fault must have: a
+// worker or the processor dies, the job is cancelled, or the fault acts on
+// a link whose traffic the history shows.
+func judged(fx history.Effects, link string) bool {
+	if fx.Has(history.EffectWorkerDies) || fx.Has(history.EffectProcessorDies) || fx.Has(history.EffectJobCancelled) {
 		return true
-	case "nats_restart", "nats_pause":
-		return false
 	}
-	return link == linkAPINATS || link == linkResultsNATS || link == "worker-api"
+	return link == linkAPINATS || link == linkResultsNATS || link == linkWorkerAPI
+}
+
+// onLinkTraffic reports whether w acts on the traffic of link (a cancelled
+// job acts on none).
+func (w *effectWindow) onLinkTraffic(link string) bool {
+	return w.link == link && !w.effects.Has(history.EffectJobCancelled)
 }
 
 func (c *FaultEffect) active(i int, t float64) bool {
@@ -98,7 +105,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 	}
 	c.lastT = math.Max(c.lastT, e.T)
 	onLink := func(link string) func(*effectWindow) bool {
-		return func(w *effectWindow) bool { return w.link == link && w.name != "cancel_job" }
+		return func(w *effectWindow) bool { return w.onLinkTraffic(link) }
 	}
 	switch e.Kind {
 	case history.KindFault:
@@ -118,7 +125,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 			// Open during the window: opened before its end, closed after its start.
 			for i := range c.open {
 				w := &c.open[i]
-				if !w.acted && w.link == e.Link && w.name != "cancel_job" && opened <= w.end && e.T >= w.start {
+				if !w.acted && w.onLinkTraffic(e.Link) && opened <= w.end && e.T >= w.start {
 					w.acted, w.why = true, "a connection was open"
 				}
 			}
@@ -127,8 +134,8 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		if e.Worker == history.ProbeWorker {
 			return
 		}
-		c.acts(callStart(e), onLink("worker-api"), "a worker called the API")
-		c.acts(e.T, onLink("worker-api"), "a worker called the API")
+		c.acts(callStart(e), onLink(linkWorkerAPI), "a worker called the API")
+		c.acts(e.T, onLink(linkWorkerAPI), "a worker called the API")
 		if isTasks(e) {
 			c.acts(callStart(e), onLink(linkAPINATS), "a /tasks call")
 		}
@@ -163,20 +170,21 @@ func (c *FaultEffect) Observe(e *history.Event) {
 func (c *FaultEffect) fault(e *history.Event) {
 	switch e.Phase {
 	case "start":
-		if !judged(e.Name, e.Link) {
+		fx := effectsOf(e)
+		if !judged(fx, e.Link) {
 			return
 		}
-		c.open = append(c.open, effectWindow{window: window{id: e.ID, name: e.Name, link: e.Link, start: e.T, end: math.Inf(1)}})
+		c.open = append(c.open, effectWindow{window: window{id: e.ID, name: e.Name, link: e.Link, effects: fx, start: e.T, end: math.Inf(1)}})
 		i := len(c.open) - 1
-		switch e.Name {
-		case "worker_crash":
+		if fx.Has(history.EffectWorkerDies) {
 			c.crashes = append(c.crashes, i)
-		case "processor_crash":
+		}
+		if fx.Has(history.EffectProcessorDies) {
 			c.procs = append(c.procs, i)
 		}
 		// Connections open when the fault starts are under it.
 		for k := range c.conns {
-			if k.link == e.Link && e.Name != "cancel_job" {
+			if c.open[i].onLinkTraffic(k.link) {
 				c.open[i].acted, c.open[i].why = true, "a connection was open"
 				break
 			}
@@ -185,9 +193,9 @@ func (c *FaultEffect) fault(e *history.Event) {
 		for i := range c.open {
 			w := &c.open[i]
 			if w.id == e.ID && math.IsInf(w.end, 1) {
-				// A fault without duration (worker_crash, cancel_job)
-				// acts after its window: keep it open to the run's end.
-				if w.name != "worker_crash" && w.name != "cancel_job" {
+				// A dead worker and a cancelled job act after the
+				// window: keep it open to the run's end.
+				if !w.effects.Has(history.EffectWorkerDies) && !w.effects.Has(history.EffectJobCancelled) {
 					w.end = e.T
 				}
 				return
@@ -220,7 +228,7 @@ func (c *FaultEffect) Result() Result {
 		}
 	}
 	for i := range c.open {
-		if w := &c.open[i]; w.name == "cancel_job" && c.cancelled {
+		if w := &c.open[i]; w.effects.Has(history.EffectJobCancelled) && c.cancelled {
 			w.acted, w.why = true, "the job was cancelled"
 		}
 	}

@@ -124,7 +124,7 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 			c.empty = max(c.empty, callStart(e))
 		}
 	case history.KindFault:
-		if e.Phase == "start" && e.Name == "nats_restart" {
+		if e.Phase == "start" && effectsOf(e).Has(history.EffectNATSRestart) {
 			c.restart = e.T
 		}
 	case history.KindAdvisory:

@@ -43,7 +43,7 @@ const DefaultCleanupBound = 2 * time.Second
 // NewResourceCleanup returns the resource-cleanup checker.
 func NewResourceCleanup(p Params) *ResourceCleanup {
 	return &ResourceCleanup{base: newBase(p), terminalAt: math.Inf(1),
-		faults:     windows{match: func(string, string) bool { return true }},
+		faults:     windows{match: func(window) bool { return true }},
 		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)}
 }
 

@@ -79,5 +79,6 @@ func (c *WorkersSeen) Result() Result {
 		c.judged, len(c.workers), c.o.n))
 }
 
-// injectedAnswer matches the faults whose answers do not come from the API.
-func injectedAnswer(name, _ string) bool { return name == "http_status" || name == "http_abort" }
+// injectedAnswer matches the faults whose answers do not come from the API
+// as it gave them (http_status, http_abort).
+func injectedAnswer(w window) bool { return w.effects.Has(history.EffectAnswerInjected) }
