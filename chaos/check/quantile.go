@@ -57,4 +57,3 @@ func (h *msHist) quantile(q float64) float64 {
 	over := slices.Sorted(slices.Values(h.over))
 	return over[max(0, min(rank-seen-1, len(over)-1))]
 }
-
