@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -97,16 +98,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "name", e.Name, false)
 	buf = appendStr(buf, "link", e.Link, false)
 	buf = appendStr(buf, "phase", e.Phase, false)
-	if names := e.Effects.Names(); len(names) > 0 {
-		buf = append(appendKey(buf, "effects"), '[')
-		for i, n := range names {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, n)
-		}
-		buf = append(buf, ']')
-	}
+	buf = appendStr(buf, "effects", strings.Join(e.Effects.Names(), ","), false)
 	buf = appendU(buf, "conn", e.ConnID, must)
 	buf = appendI(buf, "js_api", int64(e.JSAPI), must)
 	buf = appendI(buf, "pulls", int64(e.Pulls), must)
@@ -415,44 +407,20 @@ func (d *decoder) string(key string) (string, error) {
 	return s, nil
 }
 
-// effects reads a list of effect names; null and [] are none, and a name
-// this reader does not know is ignored.
+// effects reads a comma-separated list of effect names; "" and null are
+// none, and a name this reader does not know is ignored.
 func (d *decoder) effects(key string) (Effects, error) {
-	if d.null() {
-		return 0, nil
+	s, err := d.string(key)
+	if err != nil {
+		return 0, err
 	}
-	if d.i >= len(d.b) || d.b[d.i] != '[' {
-		return 0, fmt.Errorf("%q: %w", key, d.errf("want a list of strings"))
-	}
-	d.i++
 	var set Effects
-	for first := true; ; first = false {
-		d.ws()
-		if first && d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			return set, nil
-		}
-		s, err := d.str()
-		if err != nil {
-			return 0, fmt.Errorf("%q: %w", key, err)
-		}
-		if x, ok := EffectNamed(s); ok {
+	for n := range strings.SplitSeq(s, ",") {
+		if x, ok := EffectNamed(strings.TrimSpace(n)); ok {
 			set |= x
 		}
-		d.ws()
-		if d.i >= len(d.b) {
-			return 0, fmt.Errorf("%q: %w", key, d.errf("unterminated list"))
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return set, nil
-		default:
-			return 0, fmt.Errorf("%q: %w", key, d.errf("want , or ] in a list"))
-		}
 	}
+	return set, nil
 }
 
 func (d *decoder) null() bool {

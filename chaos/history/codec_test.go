@@ -99,8 +99,8 @@ func TestUnmarshalTolerates(t *testing.T) {
 		{`{"kind":"stored","task":"a\u0041\n\"","\u0074":2}`, Event{T: 2, Kind: KindStored, Task: "aA\n\""}},
 		// A fault's effects: a list; null and [] are none.
 		// Names this reader does not know are ignored.
-		{`{"kind":"fault","effects":[ "nats-cut" , "link-\u0064own", "from-the-future" ]}`, Event{Kind: KindFault, Effects: EffectLinkDown | EffectNATSCut}},
-		{`{"kind":"fault","effects":[ ]}`, Event{Kind: KindFault}},
+		{`{"kind":"fault","effects":"nats-cut, link-\u0064own,from-the-future"}`, Event{Kind: KindFault, Effects: EffectLinkDown | EffectNATSCut}},
+		{`{"kind":"fault","effects":""}`, Event{Kind: KindFault}},
 		{`{"kind":"fault","effects":null}`, Event{Kind: KindFault}},
 		// Big integers keep their precision.
 		{`{"kind":"job","job":9007199254740993}`, Event{Kind: KindJob, Job: 9007199254740993}},
@@ -116,7 +116,7 @@ func TestUnmarshalRejects(t *testing.T) {
 		``, `[]`, `{`, `{"t":1`, `{"t":1,}`, `{"t":}`, `{"t":"1"}`, `{"t":1}x`, `{"t":1 "kind":"x"}`,
 		`{"kind":1}`, `{"dc":1.5}`, `{"sseq":-1}`, `{"job":9223372036854775808}`, `{"sseq":1e20}`,
 		`{"task":"unterminated}`, `{"task":"ctl ` + "\x01" + `"}`, `{"task":"bad utf8 ` + "\xff" + `"}`,
-		`{"effects":"link-down"}`, `{"effects":[1]}`, `{"effects":["a",]}`, `{"effects":["a"`, `{"effects":["a" "b"]}`,
+		`{"effects":["link-down"]}`, `{"effects":1}`,
 		`{"x":{"a":}}`, `{"x":[1,2}`, `{"x":tru}`, `{"t":1e999}`, `{"task":"\q"}`,
 	} {
 		var e Event
@@ -167,7 +167,7 @@ func TestEffectNames(t *testing.T) {
 		require.Equal(t, []string{n}, x.Names())
 	}
 	b := string((&Event{T: 1, Kind: KindFault, ID: "f1", Name: "down", Link: "api-nats", Phase: "start", Effects: EffectNATSUnreachable | EffectLinkDown}).AppendJSON(nil))
-	require.Equal(t, `{"t":1,"kind":"fault","id":"f1","name":"down","link":"api-nats","phase":"start","effects":["link-down","nats-unreachable"]}`, b)
+	require.Equal(t, `{"t":1,"kind":"fault","id":"f1","name":"down","link":"api-nats","phase":"start","effects":"link-down,nats-unreachable"}`, b)
 	require.True(t, (EffectLinkDown | EffectNATSCut).Has(EffectNATSCut))
 	require.False(t, EffectLinkDown.Has(0), "the empty set is no effect")
 }

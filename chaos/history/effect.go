@@ -4,7 +4,7 @@ import "math/bits"
 
 // Effects is a set of what a fault does to the system under test, in the
 // words the checkers judge by. A fault's start event records its effects (the
-// "effects" key, a list of names: docs/history.md); the faults package
+// "effects" key, its names joined by commas: docs/history.md); the faults package
 // declares them with each fault, and a checker reads them instead of fault
 // names. The zero value is the empty set: a history written before faults
 // recorded their effects.

@@ -132,8 +132,9 @@ type Event struct {
 	Name  string // fault name, or phase name
 	Link  string // link the fault acts on (conn: the link the connection came through)
 	Phase string // fault: start or end; conn: open, ready or close
-	// Effects is, on a fault's start, what the fault does (key "effects", a
-	// list of names); empty in histories written before faults recorded them.
+	// Effects is, on a fault's start, what the fault does (key "effects",
+	// names joined by commas); empty in histories written before faults
+	// recorded them.
 	Effects Effects
 
 	// proc sample (Name: the process): resident memory in bytes, open file
