@@ -3,7 +3,7 @@ package faults
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,26 +169,17 @@ func (r *attrReader) done(fault string) error {
 	}
 	var unknown []string
 	for k := range r.a {
-		if !contains(r.known, k) {
+		if !slices.Contains(r.known, k) {
 			unknown = append(unknown, k)
 		}
 	}
 	if len(unknown) == 0 {
 		return nil
 	}
-	sort.Strings(unknown)
+	slices.Sort(unknown)
 	known := "none"
 	if len(r.known) > 0 {
 		known = strings.Join(r.known, ", ")
 	}
 	return fieldErr(unknown[0], "unknown attribute %q of %s (known: %s)", unknown[0], fault, known)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

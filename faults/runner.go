@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -70,11 +71,8 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 			return nil
 		}
 		delete(active, i)
-		for k, o := range order {
-			if o == i {
-				order = append(order[:k], order[k+1:]...)
-				break
-			}
+		if k := slices.Index(order, i); k >= 0 {
+			order = slices.Delete(order, k, k+1)
 		}
 		w := windows[i]
 		herr := h(hctx)

@@ -3,7 +3,7 @@ package check
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -242,7 +242,7 @@ func (c *FaultEffect) Result() Result {
 			idle = append(idle, fmt.Sprintf("%s (%s%s at %.3fs)", w.id, w.name, onLinkText(w.link), w.start))
 		}
 	}
-	sort.Strings(idle)
+	slices.Sort(idle)
 	figs["faults_without_effect"] = float64(len(idle))
 	if len(idle) > 0 {
 		return unknown(name, "faults that acted on nothing: "+strings.Join(idle, ", "), figs)
