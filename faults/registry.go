@@ -31,7 +31,7 @@ const (
 // registers its Def from the file that implements it ([register]).
 type Def struct {
 	Name    string     // as written in a scenario file
-	Family  string     // toxic, proxy, http or process (see [Families])
+	Family  string     // toxic, proxy, http or process (see families)
 	Doc     string     // one line
 	Attrs   []string   // the attributes it takes
 	Link    LinkPolicy // which link it takes
@@ -47,8 +47,8 @@ type Def struct {
 	build   func(id, link string, a Attrs) (Fault, error)
 }
 
-// Families are the fault families, in the order [All] lists them.
-var Families = []string{"toxic", "proxy", "http", "process"}
+// families are the fault families, in the order [All] lists them.
+var families = []string{"toxic", "proxy", "http", "process"}
 
 var (
 	toxicAttrs = []string{"direction", "toxicity"}
@@ -75,13 +75,13 @@ func register(d Def) {
 var all = sync.OnceValue(func() []Def {
 	defs := slices.Collect(maps.Values(registry))
 	slices.SortFunc(defs, func(a, b Def) int {
-		return cmp.Or(cmp.Compare(slices.Index(Families, a.Family), slices.Index(Families, b.Family)), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(slices.Index(families, a.Family), slices.Index(families, b.Family)), cmp.Compare(a.Name, b.Name))
 	})
 	return defs
 })
 
 // All returns every fault of the vocabulary (docs/scenarios.md), by family
-// (in the order of [Families]), then by name.
+// (toxic, proxy, http, process), then by name.
 func All() []Def { return slices.Clone(all()) }
 
 // Lookup returns the fault named name.
@@ -241,8 +241,8 @@ func sortedAttrNames(a Attrs) []string { return slices.Sorted(maps.Keys(a)) }
 // span among its attributes.
 func (d Def) describe() error {
 	switch {
-	case !slices.Contains(Families, d.Family):
-		return fmt.Errorf("%s: family %q is not one of %v", d.Name, d.Family, Families)
+	case !slices.Contains(families, d.Family):
+		return fmt.Errorf("%s: family %q is not one of %v", d.Name, d.Family, families)
 	case d.Doc == "":
 		return fmt.Errorf("%s: no doc", d.Name)
 	case d.build == nil:
