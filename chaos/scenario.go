@@ -176,11 +176,10 @@ func (s Scenario) WithDefaults() Scenario {
 	def(&s.SUT.OpTimeout, DefaultOpTimeout)
 	def(&s.SUT.FetchWait, DefaultFetchWait)
 	w := &s.Workload
-	if len(w.Jobs) > 0 {
+	if len(w.Jobs) > 0 && w.Tasks == 0 {
 		w.Tasks = w.Jobs[0].Tasks
 	}
-	if len(w.WorkerGroups) > 0 {
-		w.Workers = 0
+	if len(w.WorkerGroups) > 0 && w.Workers == 0 {
 		for _, g := range w.WorkerGroups {
 			w.Workers += g.Workers
 		}
