@@ -100,6 +100,7 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	// Someone else's worker on the busy job, straight to the API, during the run.
 	wc := worker.DefaultConfig(apiURL+"/api/v2", "theirs")
 	wc.Token, wc.Jobs, wc.BatchSize, wc.ProcessTime, wc.IdleSleep = token, []int64{busy}, 4, 10*time.Millisecond, 100*time.Millisecond
+	wc.JobsLimit = harness.RunJobsLimit // a job filter needs every job listed: without a limit the list has one job per poll
 	theirs, err := worker.NewPool(1, wc, history.Discard)
 	require.NoError(t, err)
 	wctx, stopTheirs := context.WithCancel(ctx)

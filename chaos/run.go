@@ -118,6 +118,9 @@ func checkTarget(sc Scenario, x *External) error {
 	if sc.SUT.Cluster > 1 {
 		return &UsageError{fmt.Errorf("scenario %s: sut.cluster %d starts an embedded cluster; in external mode give one --nats-url per node instead", sc.Name, sc.SUT.Cluster)}
 	}
+	if len(sc.Workload.Jobs) > 1 || len(sc.Workload.WorkerGroups) > 0 {
+		return &UsageError{fmt.Errorf("scenario %s: workload.jobs and workload.worker_groups run on the embedded stack only: an external run creates one job", sc.Name)}
+	}
 	return nil
 }
 
@@ -317,12 +320,15 @@ func (s Scenario) StackConfig(seed int64, proxies faults.Proxies, log *slog.Logg
 			IdleSleep:     w.IdleSleep,
 			Fetchers:      w.Fetchers,
 		},
-		Workers:      w.Workers,
-		AltBatchSize: w.AltBatchSize,
-		Cluster:      s.SUT.Cluster,
-		Proxies:      proxies,
-		Seed:         seed,
-		Logger:       log,
+		Workers:         w.Workers,
+		AltBatchSize:    w.AltBatchSize,
+		Cluster:         s.SUT.Cluster,
+		Proxies:         proxies,
+		Seed:            seed,
+		Logger:          log,
+		Pipeline:        w.runPipeline(),
+		MoreJobs:        w.moreJobs(),
+		WorkerPipelines: w.workerPipelines(),
 	}
 }
 
@@ -387,6 +393,10 @@ func (c *configTap) Emit(e history.Event) {
 		c.mu.Unlock()
 	case history.KindJob:
 		c.mu.Lock()
+		if c.cfg != nil && !c.ownJob(e.Job) { // another job of a run with several
+			c.mu.Unlock()
+			break
+		}
 		switch e.JobStatus {
 		case "SUCCESS", "FAILURE", "REVOKED":
 			if c.terminal.IsZero() {

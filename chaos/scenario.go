@@ -35,6 +35,7 @@ var Variants = []string{
 	"seen-only-on-success",
 	"early-success",
 	"no-cleanup",
+	"wrong-pipeline",
 }
 
 // The workers a workload can run (docs/protocol.md, "The workers").
@@ -101,6 +102,27 @@ type Workload struct {
 	ProcessTime  time.Duration // simulated work per task
 	Fetchers     int           // parallel fetchers per worker (adc)
 	IdleSleep    time.Duration // a worker's sleep when no job had work
+	// Jobs, when set, are the run's jobs, in the order they are created,
+	// each of its pipeline: several jobs in flight at once. The first is
+	// the run's job (Tasks is its tasks): the checks of one job judge it;
+	// pipeline and the checks of the whole API judge every job (jobs).
+	Jobs []JobLoad
+	// WorkerGroups, when set, are the workers (Workers is their sum), each
+	// group asking the job list for its pipelines only (worker_groups).
+	WorkerGroups []WorkerGroup
+}
+
+// JobLoad is one job of Workload.Jobs.
+type JobLoad struct {
+	Pipeline string `yaml:"pipeline"` // pipeline slug; "" = the API's default
+	Tasks    int    `yaml:"tasks"`    // tasks published into it, ≥ 1
+}
+
+// WorkerGroup is Workers workers that ask for the pipelines Pipelines
+// (empty: every pipeline).
+type WorkerGroup struct {
+	Workers   int      `yaml:"workers"`
+	Pipelines []string `yaml:"pipelines"`
 }
 
 // Expect holds the scenario's tolerances; zero values mean the checkers'
@@ -154,6 +176,14 @@ func (s Scenario) WithDefaults() Scenario {
 	def(&s.SUT.OpTimeout, DefaultOpTimeout)
 	def(&s.SUT.FetchWait, DefaultFetchWait)
 	w := &s.Workload
+	if len(w.Jobs) > 0 && w.Tasks == 0 {
+		w.Tasks = w.Jobs[0].Tasks
+	}
+	if len(w.WorkerGroups) > 0 && w.Workers == 0 {
+		for _, g := range w.WorkerGroups {
+			w.Workers += g.Workers
+		}
+	}
 	defInt(&w.Tasks, DefaultTasks)
 	defInt(&w.Workers, DefaultWorkers)
 	if w.Worker == "" {
@@ -282,6 +312,9 @@ func (s Scenario) Validate() error {
 		return bad("sut.cluster", "cluster %d: 1 (one server) or %d (a JetStream cluster)", c, ClusterSize)
 	}
 	if err := s.validateNodes(); err != nil {
+		return err
+	}
+	if err := s.validateJobs(); err != nil {
 		return err
 	}
 	if w := s.Workload.Worker; w != "" && w != WorkerADC && w != WorkerBasic {

@@ -359,6 +359,8 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 				"process_time":   d.dur(&w.ProcessTime),
 				"fetchers":       d.int(&w.Fetchers),
 				"idle_sleep":     d.dur(&w.IdleSleep),
+				"jobs":           d.jobs(&w.Jobs),
+				"worker_groups":  d.workerGroups(&w.WorkerGroups),
 			})
 		},
 		"warmup": d.dur(&s.Warmup),
@@ -528,6 +530,7 @@ func (s Scenario) MarshalYAML() (any, error) {
 	w.dur("process_time", s.Workload.ProcessTime)
 	w.int("fetchers", s.Workload.Fetchers)
 	w.dur("idle_sleep", s.Workload.IdleSleep)
+	addJobs(w, s.Workload)
 	m.sub("workload", w)
 	m.dur("warmup", s.Warmup)
 	m.dur("chaos", s.Chaos)

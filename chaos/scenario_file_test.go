@@ -57,6 +57,9 @@ func TestBadScenarioFiles(t *testing.T) {
 		{"long-for.yaml", 5, "faults[0].for", `duration "48h" is longer than 24h0m0s`},
 		{"huge-int.yaml", 3, "workload.tasks", `want an integer, got float "99999999999999999999999"`},
 		{"huge-duration.yaml", 3, "sut.ack_wait", `not a duration: "9999999999h"`},
+		{"job-without-tasks.yaml", 5, "workload.jobs[1].tasks", "0: want 1 … 10000000"},
+		{"pipeline-with-comma.yaml", 5, "workload.worker_groups[0].pipelines[1]", `pipeline "a,b": want a slug`},
+		{"workers-and-groups.yaml", 3, "workload.workers", "3: the worker groups have 1 workers: leave workers out"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "bad", tc.file)

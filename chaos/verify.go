@@ -70,6 +70,8 @@ var VerificationMatrix = []Expectation{
 		Invariants: []string{"job-consistency"}},
 	{Variant: "no-cleanup", Scenarios: []string{"baseline", "cleanup-outage"},
 		Invariants: []string{"resource-cleanup"}},
+	{Variant: "wrong-pipeline", Scenarios: []string{"multi-pipeline"},
+		Invariants: []string{"pipeline"}},
 }
 
 // GoodVariants are the variants that must pass every scenario of the

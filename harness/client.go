@@ -92,10 +92,19 @@ const CreateJobAttempts = 5
 
 // CreateJob creates a started async_api job of total tasks and returns its id.
 func (c *APIClient) CreateJob(ctx context.Context, name string, total int) (int64, error) {
+	return c.CreateJobIn(ctx, name, "", total)
+}
+
+// CreateJobIn is CreateJob in the pipeline of slug pipeline ("": the
+// API's default; the body then names none).
+func (c *APIClient) CreateJobIn(ctx context.Context, name, pipeline string, total int) (int64, error) {
 	var out struct {
 		ID json.Number `json:"id"`
 	}
 	body := map[string]any{"name": name, "dispatch_mode": "async_api", "start_now": true, "total": total}
+	if pipeline != "" {
+		body["pipeline"] = pipeline
+	}
 	var err error
 	for attempt := 1; attempt <= CreateJobAttempts; attempt++ {
 		if err = c.do(ctx, http.MethodPost, "/jobs/", body, &out); err == nil {

@@ -41,8 +41,9 @@ type rig struct {
 	prober  *observe.Prober
 	sampler *observe.Sampler
 
-	mu     sync.Mutex // guards job and the workers (and what the embedder says)
+	mu     sync.Mutex // guards job, more and the workers (and what the embedder says)
 	job    int64
+	more   []int64 // the run's other jobs (a Stack's Config.MoreJobs)
 	pool   *worker.Pool
 	stopWk context.CancelFunc
 	wkDone chan struct{}
@@ -206,11 +207,16 @@ func (r *rig) scope(id int64) {
 	}
 }
 
+// RunJobsLimit is the limit of the run's workers' job list: enough for them
+// to find the run's jobs among others' (the platform's list, without one,
+// answers one job per poll).
+const RunJobsLimit = 1000
+
 // startWorkers starts n workers from the template wc against the worker-api
-// link, with the API token token, serving the run's job and no other (the
+// link, with the API token token, serving the run's jobs and no other (the
 // job filter); every other one with the batch size alt when alt > 0. They
 // run until StopWorkers or Close.
-func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int, token string) error {
+func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int, token string, more ...worker.Option) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pool != nil {
@@ -221,7 +227,8 @@ func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int
 	}
 	wc.BaseURL = r.WorkerURL()
 	wc.Token = token
-	wc.Jobs = []int64{r.job}
+	wc.Jobs = append([]int64{r.job}, r.more...)
+	wc.JobsLimit = RunJobsLimit
 	if r.allJobs {
 		wc.Jobs = nil // every job of the embedded API is the soak's
 	}
@@ -229,6 +236,7 @@ func (r *rig) startWorkers(ctx context.Context, n int, wc worker.Config, alt int
 	if alt > 0 {
 		opts = append(opts, worker.WithAltBatchSize(alt))
 	}
+	opts = append(opts, more...)
 	pool, err := worker.NewPool(n, wc, r.sink, opts...)
 	if err != nil {
 		return fmt.Errorf("workers: %w", err)

@@ -72,6 +72,24 @@ type Config struct {
 	// workers serve every job (no job filter) and the sampler samples the
 	// servers only. Jobs are made with NewSoakJob.
 	AllJobs bool
+	// Pipeline is the pipeline slug of the run's job ("": the API's default).
+	Pipeline string
+	// MoreJobs are jobs NewJob creates and publishes after the run's job,
+	// each in its own pipeline: several jobs in flight at once. The
+	// workers serve them all and the observers record them all (no
+	// scope); the run's job is the one sampled, and Drained waits for
+	// every one of them to finish.
+	MoreJobs []JobSpec
+	// WorkerPipelines, when not empty, gives worker i (w1 is 0) the
+	// pipelines WorkerPipelines[i] to ask for (worker groups); a worker
+	// past its end asks for every pipeline.
+	WorkerPipelines [][]string
+}
+
+// JobSpec is one more job of a run (Config.MoreJobs).
+type JobSpec struct {
+	Pipeline string // pipeline slug ("": the API's default)
+	Tasks    int    // tasks published into it, ≥ 1
 }
 
 // Stack is the embedded system under test with its proxies and observers
@@ -175,7 +193,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
 	obsOpts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(nats.DontRandomize())}
-	if !cfg.AllJobs {
+	if !cfg.AllJobs && len(cfg.MoreJobs) == 0 {
 		obsOpts = append(obsOpts, observe.NATSScopeLater())
 	}
 	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, obsOpts...); err != nil {
@@ -194,12 +212,18 @@ func (s *Stack) APIURL() string { return s.apiURL + "/api/v2" }
 // exactly as the API would, records the consumer's real settings as the
 // config event, starts sampling it, and publishes the tasks (publish events).
 func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
-	id, err := s.Client.CreateJob(ctx, "natschaos", tasks)
+	id, err := s.Client.CreateJobIn(ctx, "natschaos", s.cfg.Pipeline, tasks)
 	if err != nil {
 		return 0, err
 	}
-	s.setJob(id)
-	s.scope(id)
+	if len(s.cfg.MoreJobs) == 0 {
+		s.setJob(id)
+		s.scope(id)
+	} else { // several jobs: every one is recorded, none is foreign
+		s.mu.Lock()
+		s.job = id
+		s.mu.Unlock()
+	}
 
 	nc, err := nats.Connect(s.NATS.ClientURL(), nats.Name("natschaos-publisher"))
 	if err != nil {
@@ -236,7 +260,28 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 	if err := Publish(ctx, js, id, tasks, s.sink); err != nil {
 		return 0, err
 	}
+	for _, more := range s.cfg.MoreJobs {
+		if err := s.newMoreJob(ctx, js, more); err != nil {
+			return 0, err
+		}
+	}
 	return id, nil
+}
+
+// newMoreJob creates one of Config.MoreJobs, its consumer as the API would,
+// and publishes its tasks.
+func (s *Stack) newMoreJob(ctx context.Context, js jetstream.JetStream, spec JobSpec) error {
+	id, err := s.Client.CreateJobIn(ctx, "natschaos", spec.Pipeline, spec.Tasks)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.more = append(s.more, id)
+	s.mu.Unlock()
+	if _, err := js.CreateOrUpdateConsumer(ctx, StreamName(id), s.API.ConsumerConfig(id)); err != nil {
+		return fmt.Errorf("create consumer of job %d: %w", id, err)
+	}
+	return Publish(ctx, js, id, spec.Tasks, s.sink)
 }
 
 // ConfigEvent is the config event of a run, read from the consumer itself.
@@ -264,13 +309,30 @@ func (s *Stack) Finish(context.Context) error { return nil }
 // StartWorkers starts the workers against the worker-api link. They run
 // until StopWorkers or Close.
 func (s *Stack) StartWorkers(ctx context.Context) error {
-	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.AltBatchSize, s.cfg.API.Token)
+	var opts []worker.Option
+	if groups := s.cfg.WorkerPipelines; len(groups) > 0 {
+		opts = append(opts, worker.WithPipelinesOf(func(i int) []string {
+			if i < len(groups) {
+				return groups[i]
+			}
+			return nil
+		}))
+	}
+	return s.startWorkers(ctx, s.cfg.Workers, s.cfg.Worker, s.cfg.AltBatchSize, s.cfg.API.Token, opts...)
 }
 
-// Drained reports whether the job needs nothing more: it is finished, or its
-// consumer has nothing pending and nothing awaiting an ack (read from the
+// Drained reports whether the job needs nothing more (and every one of
+// Config.MoreJobs is finished): it is finished, or its consumer has nothing pending and nothing awaiting an ack (read from the
 // monitoring port, so polling it opens no NATS connection).
 func (s *Stack) Drained(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	more := append([]int64(nil), s.more...)
+	s.mu.Unlock()
+	for _, id := range more {
+		if !s.JobDone(id) {
+			return false, nil
+		}
+	}
 	job, ok := s.API.Job(s.Job())
 	if !ok {
 		return false, fmt.Errorf("job %d unknown to the api", s.Job())

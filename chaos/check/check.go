@@ -34,6 +34,7 @@ func All(p Params) []Checker {
 		NewWorkersSeen(p),
 		NewJobConsistency(p),
 		NewResourceCleanup(p),
+		NewPipeline(p),
 	}
 }
 

@@ -160,6 +160,13 @@ var cases = []tcase{
 	{file: "workers-seen/fail-unseen-503.jsonl", verdict: "fail", violations: 2},
 	{file: "workers-seen/fail-other-worker.jsonl", verdict: "fail", violations: 1},
 	{file: "workers-seen/unknown-no-seen.jsonl", verdict: "unknown"},
+
+	{file: "pipeline/pass.jsonl", verdict: "pass", summary: "4 /tasks calls judged over 3 jobs of pipelines classify, detect"},
+	{file: "pipeline/pass-nothing-to-judge.jsonl", verdict: "pass", summary: check.NothingToJudge},
+	{file: "pipeline/fail-wrong-pipeline.jsonl", verdict: "fail", violations: 1, summary: "2 tasks in 1 /tasks calls"},
+	// The job's pipeline is named only after the call: still judged.
+	{file: "pipeline/fail-pipeline-named-later.jsonl", verdict: "fail", violations: 1},
+	{file: "pipeline/unknown-no-pipeline.jsonl", verdict: "unknown"},
 	{file: "round-trips/fail-budget-one-by-one.jsonl", verdict: "fail", violations: 1},
 	{file: "round-trips/unknown-no-conns.jsonl", verdict: "unknown"},
 
@@ -281,7 +288,7 @@ func TestEveryFileHasACase(t *testing.T) {
 func TestAllOrder(t *testing.T) {
 	want := []string{"no-loss", "max-deliver", "duplicates", "redelivery-timing", "ack-in-time", "orphaned", "stall",
 		"tasks-latency", "fast-503", "liveness", "connection-leak", "connection-flood", "round-trips", "terminal-guard",
-		"ack-pending-bound", "workers-seen", "job-consistency", "resource-cleanup"}
+		"ack-pending-bound", "workers-seen", "job-consistency", "resource-cleanup", "pipeline"}
 	var got []string
 	for _, c := range check.All(check.Params{}) {
 		got = append(got, c.Name())
@@ -324,6 +331,12 @@ var runCases = []runCase{
 	// breaks; it is not a harness problem.
 	{file: "run/errors-timeout-from-start.jsonl", judged: true, failed: []string{"orphaned", "tasks-latency"}},
 	{file: "run/errors-5xx-from-start.jsonl", judged: true, failed: []string{"no-loss"}},
+	// Two jobs of two pipelines: job 2 ends while job 1 is still handed
+	// out. The checks of one job judge the run's job (the config's), so
+	// terminal-guard and job-consistency do not take job 2's SUCCESS for
+	// job 1's; pipeline judges both.
+	{file: "run/multi-pipeline.jsonl", judged: true},
+	{file: "run/multi-pipeline-wrong.jsonl", judged: true, failed: []string{"pipeline"}},
 }
 
 // TestRunAssumptions: a history whose harness could not drive load is not
@@ -453,4 +466,40 @@ func TestFaultEffect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPipelineCases runs the pipeline check's histories (TestCheckers runs
+// them too; this keeps `-run Pipeline` complete).
+func TestPipelineCases(t *testing.T) {
+	for _, tc := range cases {
+		if filepath.Dir(tc.file) != "pipeline" {
+			continue
+		}
+		events, _, err := history.Load(filepath.Join("testdata", tc.file))
+		require.NoError(t, err)
+		r := check.Check(check.NewPipeline(tc.params), events)
+		require.Equal(t, tc.verdict, verdictOf(r), "%s: %s", tc.file, r.String())
+		require.Equal(t, tc.violations, r.Violations, tc.file)
+	}
+}
+
+// TestMultiPipelineRunScope: in a history of two jobs, the run judges the
+// checks of one job over the run's job alone. Fed every event, as a
+// single-job history would be, terminal-guard takes job 2's SUCCESS for the
+// run's and fails; through Run it passes, and pipeline still sees both jobs.
+func TestMultiPipelineRunScope(t *testing.T) {
+	const file = "testdata/run/multi-pipeline.jsonl"
+	events, _, err := history.Load(file)
+	require.NoError(t, err)
+	require.True(t, check.Check(check.NewTerminalGuard(check.Params{}), events).Failed(), "unscoped, job 2's end reads as the run's")
+	rs, err := check.RunFile(file, check.Params{})
+	require.NoError(t, err)
+	require.Empty(t, rs.Failed())
+	tg, _ := rs.Get("terminal-guard")
+	require.True(t, tg.Passed(), tg.String())
+	nl, _ := rs.Get("no-loss")
+	require.Equal(t, 2.0, nl.Figures["published"], "no-loss counts the run's job's tasks: %s", nl.String())
+	p, _ := rs.Get("pipeline")
+	require.True(t, p.Passed(), p.String())
+	require.Equal(t, 2.0, p.Figures["calls_judged"])
 }

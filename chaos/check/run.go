@@ -114,7 +114,8 @@ func RunFile(path string, p Params) (Results, error) {
 }
 
 // Run reads the whole history from r once and feeds every event to every
-// checker of [All]. Decoding runs on its own goroutine, a batch ahead of the
+// checker of [All] — the checkers of one job only those of the run's job,
+// when the history holds several (see jobScope). Decoding runs on its own goroutine, a batch ahead of the
 // checkers, which themselves run in two groups on two more goroutines: each
 // checker still sees every event, in order, from one goroutine. A malformed
 // line stops the run with the reader's error (a *history.LineError naming
@@ -125,14 +126,24 @@ func Run(r *history.Reader, p Params) (Results, error) {
 	effect := NewFaultEffect(p)
 	// Two groups of about equal cost (the checkers that keep per-task or
 	// per-delivery maps are the expensive ones).
+	// The checkers of one job judge the run's job alone (jobScope), one
+	// scope per group.
 	groups := [][]observer{{info, effect}, {}}
+	scoped := [][]Checker{nil, nil}
 	for _, c := range checkers {
 		g := 0
 		switch c.(type) {
 		case *AckInTime, *Stall, *RedeliveryTiming, *Fast503, *Liveness, *TasksLatency:
 			g = 1
 		}
-		groups[g] = append(groups[g], c)
+		if jobScoped(c) {
+			scoped[g] = append(scoped[g], c)
+		} else {
+			groups[g] = append(groups[g], c)
+		}
+	}
+	for g, cs := range scoped {
+		groups[g] = append(groups[g], newJobScope(cs))
 	}
 	err := fanOut(r, groups)
 	rs := info.results()

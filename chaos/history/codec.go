@@ -70,6 +70,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 			buf = appendI(buf, "stored", int64(e.ProgressStored), progressKeys)
 			buf = appendI(buf, "total", int64(e.ProgressTotal), progressKeys)
 		}
+		buf = appendStr(buf, "pipeline", e.Pipeline, false)
 	} else {
 		buf = appendI(buf, "status", int64(e.Status), must)
 	}
@@ -94,6 +95,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "err", e.Err, false)
 	buf = appendI(buf, "batch", int64(e.Batch), must)
 	buf = appendI(buf, "n", int64(e.N), must)
+	buf = appendStr(buf, "pipelines", e.Pipelines, false)
 	buf = appendStr(buf, "id", e.ID, false)
 	buf = appendStr(buf, "name", e.Name, false)
 	buf = appendStr(buf, "link", e.Link, false)
@@ -530,6 +532,10 @@ func (d *decoder) field(e *Event, key string) (err error) {
 	case "total":
 		i, err = d.int(key)
 		e.ProgressTotal = int(i)
+	case "pipeline":
+		e.Pipeline, err = d.string(key)
+	case "pipelines":
+		e.Pipelines, err = d.string(key)
 	case "ack":
 		e.Ack, err = d.string(key)
 	case "type":

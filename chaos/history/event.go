@@ -92,6 +92,9 @@ type Event struct {
 	// Total 0 means "progress not recorded".
 	ProgressStored int // stored
 	ProgressTotal  int // total
+	// Pipeline is, on a job event, the slug of the job's pipeline
+	// ("pipeline"); optional.
+	Pipeline string
 
 	// ack
 	Ack string // ack, nak, wpi, term
@@ -126,6 +129,11 @@ type Event struct {
 	Err   string  // timeout, reset, refused, ...
 	Batch int     // /tasks: the batch asked for
 	N     int     // /tasks: tasks received; /result: results posted
+	// Pipelines is, on a worker's /tasks call, the pipeline slugs it asked
+	// for in its job list (pipeline__slug__in), comma-separated
+	// ("pipelines"); absent when the caller asked for every pipeline or
+	// the writer does not know.
+	Pipelines string
 
 	// fault and phase
 	ID    string // fault id (unique within a run)

@@ -376,5 +376,5 @@ func (a *API) emitStored(_ int64, task string) {
 }
 
 func (a *API) emitJob(id int64, status string, p Progress) {
-	a.emit(history.Event{Kind: history.KindJob, Job: id, JobStatus: status, ProgressStored: p.Stored, ProgressTotal: p.Total})
+	a.emit(history.Event{Kind: history.KindJob, Job: id, JobStatus: status, ProgressStored: p.Stored, ProgressTotal: p.Total, Pipeline: a.jobs.pipeline(id)})
 }

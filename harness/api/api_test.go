@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/internal/poll"
 )
 
@@ -67,7 +68,7 @@ func TestVariantsListed(t *testing.T) {
 		require.NoError(t, err)
 		a.Close()
 	}
-	require.Len(t, seen, 21) // good, pooled, 18 caught by a run, slow-leak caught by a soak
+	require.Len(t, seen, 22) // good, pooled, 19 caught by a run, slow-leak caught by a soak
 	_, err := New(Config{NATSURL: "nats://x", Variant: "bogus"})
 	for name := range seen {
 		require.ErrorContains(t, err, name, "the unknown-variant error lists every variant")
@@ -213,14 +214,20 @@ func TestCreateAndListJobs(t *testing.T) {
 	require.Equal(t, 24*time.Hour, st.CachedInfo().Config.MaxAge)
 	require.Equal(t, []string{"job.1.tasks"}, st.CachedInfo().Config.Subjects)
 
+	other := e.createJobIn(1, true, "other")
 	tests := []struct {
 		query string
 		want  []int64
+		count int
 	}{
-		{"", []int64{1, 2}},
-		{"?ids_only=1&incomplete_only=1", []int64{1}},
-		{"?ids_only=1&pipeline__slug__in=default,other", []int64{1, 2}},
-		{"?ids_only=1&pipeline__slug__in=other", nil},
+		{"", []int64{1, 2, 3}, 3},
+		// Incomplete includes a job not yet started; ids_only without a
+		// limit is one job per poll (the oldest), count says how many match.
+		{"?ids_only=1&incomplete_only=1", []int64{1}, 3},
+		{"?ids_only=1&incomplete_only=1&limit=10", []int64{1, 2, 3}, 3},
+		{"?ids_only=1&pipeline__slug__in=default&limit=10", []int64{1, 2}, 2},
+		{"?ids_only=1&pipeline__slug__in=other,nope&limit=10", []int64{other}, 1},
+		{"?ids_only=1&pipeline__slug__in=nope", nil, 0},
 	}
 	for _, tt := range tests {
 		code, body := e.do("GET", "/api/v2/jobs/"+tt.query, testToken, nil, time.Second)
@@ -236,10 +243,24 @@ func TestCreateAndListJobs(t *testing.T) {
 		var got []int64
 		for _, j := range r.Results {
 			got = append(got, j.ID)
-			require.Equal(t, DefaultPipeline, j.Pipeline)
+			want := DefaultPipeline
+			if j.ID == other {
+				want = "other"
+			}
+			require.Equal(t, want, j.Pipeline)
 		}
 		require.Equal(t, tt.want, got, tt.query)
-		require.Equal(t, len(tt.want), r.Count)
+		require.Equal(t, tt.count, r.Count, tt.query)
+	}
+	code, _ := e.do("GET", "/api/v2/jobs/?limit=0", testToken, nil, time.Second)
+	require.Equal(t, http.StatusBadRequest, code)
+	// The job events name the job's pipeline.
+	for _, ev := range e.sink.Of(history.KindJob) {
+		want := DefaultPipeline
+		if ev.Job == other {
+			want = "other"
+		}
+		require.Equal(t, want, ev.Pipeline, "job event %+v", ev)
 	}
 	require.Equal(t, []string{StatusStarted}, e.sink.jobStatuses(started))
 }

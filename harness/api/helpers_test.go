@@ -161,9 +161,17 @@ func (e *env) do(method, path, token string, body any, timeout time.Duration) (i
 
 func (e *env) createJob(total int, startNow bool) int64 {
 	e.t.Helper()
-	code, body := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{
-		"name": "t", "dispatch_mode": "async_api", "start_now": startNow, "total": total,
-	}, 5*time.Second)
+	return e.createJobIn(total, startNow, "")
+}
+
+// createJobIn creates a job of the pipeline slug ("": the default).
+func (e *env) createJobIn(total int, startNow bool, pipeline string) int64 {
+	e.t.Helper()
+	req := map[string]any{"name": "t", "dispatch_mode": "async_api", "start_now": startNow, "total": total}
+	if pipeline != "" {
+		req["pipeline"] = pipeline
+	}
+	code, body := e.do("POST", "/api/v2/jobs/", testToken, req, 5*time.Second)
 	require.Equal(e.t, http.StatusCreated, code, string(body))
 	var r struct {
 		ID     int64  `json:"id"`

@@ -116,8 +116,19 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	idsOnly := truthy(q.Get("ids_only"))
 	incomplete := truthy(q.Get("incomplete_only"))
+	limit := -1 // every job
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want an integer ≥ 1", v))
+			return
+		}
+		limit = n
+	} else if idsOnly {
+		limit = 1 // the platform's page of ids: one job per poll
+	}
 	var slugs map[string]bool
-	if v := q.Get("pipeline__slug__in"); v != "" {
+	if v := q.Get("pipeline__slug__in"); v != "" && !a.beh.ignorePipeline {
 		slugs = map[string]bool{}
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -125,12 +136,16 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	results := []any{}
+	count, results := 0, []any{}
 	for _, j := range a.jobs.list() {
-		if incomplete && !servesTasks(j.Status) {
+		if incomplete && !listed(j.Status) {
 			continue
 		}
 		if slugs != nil && !slugs[j.Pipeline] {
+			continue
+		}
+		count++
+		if limit >= 0 && len(results) >= limit {
 			continue
 		}
 		if idsOnly {
@@ -139,7 +154,7 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {
 			results = append(results, j)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(results), "results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"count": count, "results": results})
 }
 
 func truthy(s string) bool {

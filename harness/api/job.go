@@ -21,6 +21,13 @@ const (
 // DefaultPipeline is the pipeline slug of a job created without one.
 const DefaultPipeline = "default"
 
+// listed reports whether the job list's incomplete_only keeps a job in
+// status s: as on the platform, every job not finished — not yet started
+// and being cancelled included.
+func listed(s string) bool {
+	return s == StatusStarted || s == StatusRetry || s == StatusCreated || s == StatusCanceling
+}
+
 // servesTasks reports whether /tasks may touch NATS for a job in status s
 // (the terminal-job guard).
 func servesTasks(s string) bool { return s == StatusStarted || s == StatusRetry }
@@ -126,6 +133,16 @@ func (s *jobStore) dispatch(id int64) string {
 	defer s.mu.Unlock()
 	if j, ok := s.jobs[id]; ok {
 		return j.dispatch
+	}
+	return ""
+}
+
+// pipeline returns the pipeline slug of job id ("" when unknown).
+func (s *jobStore) pipeline(id int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j, ok := s.jobs[id]; ok {
+		return j.pipeline
 	}
 	return ""
 }

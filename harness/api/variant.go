@@ -31,6 +31,7 @@ const (
 	VariantAckConnectionSetup    = "ack-connection-setup"
 	VariantConsumerFirstCleanup  = "consumer-first-cleanup"
 	VariantSeenOnlyOnSuccess     = "seen-only-on-success"
+	VariantWrongPipeline         = "wrong-pipeline"
 )
 
 // Variants of the job lifecycle (job-consistency, resource-cleanup).
@@ -71,6 +72,8 @@ type behaviour struct {
 	slowLeak      bool // a goroutine and a subscription leaked every 100 /tasks requests
 	earlySuccess  bool // a job becomes SUCCESS one result before its total
 	noCleanup     bool // a finished or cancelled job's stream is never deleted
+
+	ignorePipeline bool // the job list ignores pipeline__slug__in
 }
 
 var variants = []struct {
@@ -98,6 +101,7 @@ var variants = []struct {
 	{Variant{VariantSeenOnlyOnSuccess, "a worker is marked seen only when its /tasks or /result succeeded: during NATS trouble polling workers go unseen"}, behaviour{seenLate: true}},
 	{Variant{VariantSlowLeak, "every 100th /tasks request leaks a goroutine holding a NATS subscription, until the API shuts down (caught by a soak)"}, behaviour{slowLeak: true}},
 	{Variant{VariantEarlySuccess, "a job becomes SUCCESS (and its stream is deleted) one result before all of its tasks are stored"}, behaviour{earlySuccess: true}},
+	{Variant{VariantWrongPipeline, "the job list ignores pipeline__slug__in: a worker is handed the jobs, and then the tasks, of pipelines it did not ask for"}, behaviour{ignorePipeline: true}},
 	{Variant{VariantNoCleanup, "a finished or cancelled job's stream and consumer are never deleted (the cleanup is skipped)"}, behaviour{noCleanup: true}},
 }
 

@@ -34,6 +34,7 @@ import (
 //	                    NATS restart, a slow link or a race the scenario sets up
 //	early-success       TestVariantEarlySuccess
 //	no-cleanup          TestVariantNoCleanup
+//	wrong-pipeline      TestVariantWrongPipeline
 
 func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	const (
@@ -141,6 +142,28 @@ func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
 // TestVariantNoTerminalGuard: a job that was never started has tasks in its
 // stream; the good API serves none of them without touching NATS, the
 // variant serves them.
+// TestVariantWrongPipeline: the good job list keeps only the pipelines asked
+// for; wrong-pipeline lists every job.
+func TestVariantWrongPipeline(t *testing.T) {
+	tests := []struct {
+		variant string
+		want    string
+	}{
+		{VariantGood, `"results":[{"id":2,"pipeline_slug":"b"}]`},
+		{VariantWrongPipeline, `"results":[{"id":1,"pipeline_slug":"a"},{"id":2,"pipeline_slug":"b"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			e := newEnv(t, nil, withVariant(tt.variant))
+			e.createJobIn(1, true, "a")
+			e.createJobIn(1, true, "b")
+			code, body := e.do("GET", "/api/v2/jobs/?ids_only=1&incomplete_only=1&limit=10&pipeline__slug__in=b", testToken, nil, time.Second)
+			require.Equal(t, 200, code)
+			require.Contains(t, string(body), tt.want)
+		})
+	}
+}
+
 func TestVariantNoTerminalGuard(t *testing.T) {
 	tests := []struct {
 		variant string

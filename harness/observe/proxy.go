@@ -118,6 +118,45 @@ type Proxy struct {
 	closed   bool
 	inFlight sync.WaitGroup
 	tasks    map[taskKey]string // (stream, sseq) → task, learnt from /tasks responses
+	asked    map[string]string  // worker → the pipeline__slug__in of its last GET /jobs/
+}
+
+// maxAsked bounds the workers whose asked pipelines a Proxy keeps.
+const maxAsked = 10_000
+
+// noteAsked keeps, with ProxyRecordTasks, the pipelines a worker's job
+// list asked for (pipeline__slug__in), so that its /tasks calls record
+// them; a list without the parameter asked for every pipeline.
+func (p *Proxy) noteAsked(r *http.Request, worker string) {
+	if !p.cfg.record || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/jobs/") {
+		return
+	}
+	var slugs []string
+	for _, s := range strings.Split(r.URL.Query().Get("pipeline__slug__in"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			slugs = append(slugs, s)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(slugs) == 0 {
+		delete(p.asked, worker)
+		return
+	}
+	if p.asked == nil {
+		p.asked = map[string]string{}
+	}
+	if _, ok := p.asked[worker]; ok || len(p.asked) < maxAsked {
+		p.asked[worker] = strings.Join(slugs, ",")
+	}
+}
+
+// askedBy is the pipelines worker's last job list asked for ("" = every
+// pipeline, or not known).
+func (p *Proxy) askedBy(worker string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.asked[worker]
 }
 
 type taskKey struct {
@@ -282,6 +321,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	c := &call{record: p.cfg.record && p.ours(r.URL.Path), start: time.Now(),
 		ev: history.Event{Kind: history.KindHTTP, Path: r.URL.Path, Worker: workerOf(r)}}
+	p.noteAsked(r, c.ev.Worker)
 	if c.record && r.Method == http.MethodPost {
 		switch {
 		case strings.Contains(r.URL.Path, "/tasks"):
@@ -582,6 +622,7 @@ func (p *Proxy) record(c *call) {
 		if json.Unmarshal(reqBody, &tr) == nil {
 			c.ev.Batch = tr.BatchSize
 		}
+		c.ev.Pipelines = p.askedBy(c.ev.Worker)
 	case "result":
 		var rr resultRequest
 		if json.Unmarshal(reqBody, &rr) == nil {

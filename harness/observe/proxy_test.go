@@ -374,3 +374,35 @@ func TestProxyUpstreamUserInfo(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "ss-41")
 }
+
+// TestProxyRecordsPipelinesAsked: a /tasks call records the pipelines its
+// worker's last job list asked for; none for a worker that asked for every
+// pipeline, or never listed.
+func TestProxyRecordsPipelinesAsked(t *testing.T) {
+	api := newFakeAPI(t)
+	sink := history.NewMemory()
+	p := newProxy(t, api.URL, nil, sink)
+	c := newClient(t, 5*time.Second)
+	list := func(worker, query string) {
+		req, err := http.NewRequest(http.MethodGet, p.URL()+"/api/v2/jobs/?ids_only=1&incomplete_only=1"+query, nil)
+		require.NoError(t, err)
+		req.Header.Set(WorkerHeader, worker)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+	}
+	tasks := func(worker string) history.Event {
+		n := len(sink.Of(history.KindHTTP))
+		_, _, err := post(t, c, p.URL()+tasksPath, worker, `{"batch_size": 2}`)
+		require.NoError(t, err)
+		waitEvents(t, sink, history.KindHTTP, n+1)
+		calls := sink.Of(history.KindHTTP)
+		return calls[len(calls)-1]
+	}
+	list("w1", "&pipeline__slug__in=detect,%20classify")
+	require.Equal(t, "detect,classify", tasks("w1").Pipelines)
+	require.Empty(t, tasks("w2").Pipelines, "w2 never listed")
+	list("w1", "")
+	require.Empty(t, tasks("w1").Pipelines, "w1 now asks for every pipeline")
+}

@@ -217,6 +217,9 @@ func jobsURL(cfg Config) string {
 	if len(cfg.PipelineSlugs) > 0 {
 		q += "&pipeline__slug__in=" + url.QueryEscape(strings.Join(cfg.PipelineSlugs, ","))
 	}
+	if cfg.JobsLimit > 0 {
+		q += "&limit=" + strconv.Itoa(cfg.JobsLimit)
+	}
 	return cfg.BaseURL + "/jobs/?" + q
 }
 

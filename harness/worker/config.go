@@ -32,8 +32,15 @@ type Config struct {
 	ID string
 	// Preset is PresetADC (the default) or PresetBasic.
 	Preset string
-	// PipelineSlugs filters GET /jobs/ (pipeline__slug__in); empty means all.
+	// PipelineSlugs are the pipelines the worker serves: they filter GET
+	// /jobs/ (pipeline__slug__in), and its /tasks calls record them
+	// (http events' pipelines). Empty means all.
 	PipelineSlugs []string
+	// JobsLimit, when > 0, is the limit of GET /jobs/. 0 sends none, as the
+	// platform's worker does (the platform then lists one job per poll);
+	// the harness's runs set one so that their workers find the run's jobs
+	// among others'.
+	JobsLimit int
 	// Jobs, when not empty, is the only jobs the worker serves: the answer
 	// of GET /jobs/ is intersected with it, so that no /tasks or /result
 	// call is ever made for another job (a run's blast radius of one job).
@@ -158,6 +165,9 @@ func (c Config) Validate() error {
 		if s == "" || strings.Contains(s, ",") {
 			bad("pipeline slug %q: empty or contains a comma", s)
 		}
+	}
+	if c.JobsLimit < 0 {
+		bad("jobs limit %d: want >= 0", c.JobsLimit)
 	}
 	for _, id := range c.Jobs {
 		if id < 1 {

@@ -48,6 +48,9 @@ func NewPool(n int, cfg Config, sink history.Sink, opts ...Option) (*Pool, error
 		if o.altBatch > 0 && i%2 == 1 {
 			c.BatchSize = o.altBatch
 		}
+		if o.pipelines != nil {
+			c.PipelineSlugs = o.pipelines(i)
+		}
 		w, err := New(c, sink, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("worker pool: %w", err)

@@ -106,3 +106,15 @@ func TestPoolAltBatchSize(t *testing.T) {
 	_, err = NewPool(2, cfg, history.Discard, WithAltBatchSize(0))
 	require.Error(t, err)
 }
+
+func TestPoolPipelinesOf(t *testing.T) {
+	groups := [][]string{{"a"}, {"b"}, {"a", "b"}}
+	p, err := NewPool(3, testConfig("http://127.0.0.1:1/api/v2", PresetBasic), newSink(),
+		WithPipelinesOf(func(i int) []string { return groups[i] }))
+	require.NoError(t, err)
+	for i, w := range p.Workers() {
+		require.Equal(t, groups[i], w.Config().PipelineSlugs, w.ID())
+	}
+	_, err = NewPool(1, testConfig("http://127.0.0.1:1/api/v2", PresetBasic), newSink(), WithPipelinesOf(nil))
+	require.Error(t, err)
+}

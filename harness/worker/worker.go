@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,7 @@ type options struct {
 	log          *slog.Logger
 	restartAfter time.Duration
 	altBatch     int
+	pipelines    func(i int) []string
 }
 
 // WithLogger sends the worker's diagnostics to l (default: discarded).
@@ -86,6 +88,19 @@ func WithAltBatchSize(n int) Option {
 			return fmt.Errorf("worker: alternate batch size %d: want > 0", n)
 		}
 		o.altBatch = n
+		return nil
+	}
+}
+
+// WithPipelinesOf gives worker i of a [Pool] (0-based: w1 is 0) the
+// pipelines of(i) instead of the template's PipelineSlugs: worker groups
+// that each serve a subset of the pipelines. A lone Worker ignores it.
+func WithPipelinesOf(of func(i int) []string) Option {
+	return func(o *options) error {
+		if of == nil {
+			return errors.New("worker: nil pipelines function")
+		}
+		o.pipelines = of
 		return nil
 	}
 }
@@ -281,7 +296,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (r *run) emitHTTP(c call, batch, n int) {
-	r.w.sink.Emit(history.Event{
+	r.w.sink.Emit(r.httpEvent(c, batch, n))
+}
+
+func (r *run) httpEvent(c call, batch, n int) history.Event {
+	return history.Event{
 		Kind:   history.KindHTTP,
 		Worker: r.cfg.ID,
 		Path:   c.path,
@@ -290,7 +309,7 @@ func (r *run) emitHTTP(c call, batch, n int) {
 		Err:    c.errTag,
 		Batch:  batch,
 		N:      n,
-	})
+	}
 }
 
 // listJobs asks for the incomplete jobs, retrying at once on a 5xx up to
@@ -343,7 +362,9 @@ func (r *run) fetch(ctx context.Context, j job) (tasks []task, ok bool) {
 			c.err, c.errTag = err, "decode"
 		}
 	}
-	r.emitHTTP(c, r.cfg.BatchSize, len(resp.Tasks))
+	e := r.httpEvent(c, r.cfg.BatchSize, len(resp.Tasks))
+	e.Pipelines = strings.Join(r.cfg.PipelineSlugs, ",") // what the job list was asked for
+	r.w.sink.Emit(e)
 	if !c.ok() {
 		r.w.log.Debug("tasks", "job", j.ID, "status", c.status, "err", c.err)
 		return nil, false

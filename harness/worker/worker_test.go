@@ -360,14 +360,19 @@ func TestPipelineFilterAndHeaders(t *testing.T) {
 		}
 		return false
 	})
+	api.addJob(1, "a", 3)
 	cfg := testConfig(api.base(), PresetBasic)
 	cfg.PipelineSlugs = []string{"a", "b"}
+	cfg.JobsLimit = 5
 	s := newSink()
 	run := start(t, newWorker(t, cfg, s).Run)
-	waitFor(t, 10*time.Second, "a GET /jobs/", func() bool { return len(s.of(history.KindHTTP, "/jobs/")) >= 1 })
+	waitFor(t, 10*time.Second, "a /tasks call", func() bool { return len(s.of(history.KindHTTP, "/tasks/")) >= 1 })
 	require.NoError(t, run.stop(t))
-	require.Equal(t, "ids_only=1&incomplete_only=1&pipeline__slug__in=a%2Cb", query)
+	require.Equal(t, "ids_only=1&incomplete_only=1&pipeline__slug__in=a%2Cb&limit=5", query)
 	require.Empty(t, api.badHeaders)
+	for _, e := range s.of(history.KindHTTP, "/tasks/") {
+		require.Equal(t, "a,b", e.Pipelines, "a /tasks call records the pipelines its worker asked for")
+	}
 }
 
 func TestRunTwiceAtOnce(t *testing.T) {

@@ -1,0 +1,167 @@
+package chaos
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
+)
+
+// MaxJobs bounds workload.jobs.
+const MaxJobs = 100
+
+// validateJobs refuses workload.jobs and workload.worker_groups that cannot
+// run, and a workload that sets both jobs and tasks, or worker_groups and
+// workers, to different values.
+func (s Scenario) validateJobs() error {
+	w := s.Workload
+	bad := func(path, format string, a ...any) error {
+		return &faults.FieldError{Path: path, Msg: fmt.Sprintf(format, a...)}
+	}
+	if len(w.Jobs) > MaxJobs {
+		return bad("workload.jobs", "%d jobs is more than %d", len(w.Jobs), MaxJobs)
+	}
+	for i, j := range w.Jobs {
+		p := fmt.Sprintf("workload.jobs[%d]", i)
+		if j.Tasks < 1 || j.Tasks > MaxTasks {
+			return bad(p+".tasks", "%d: want 1 … %d", j.Tasks, MaxTasks)
+		}
+		if err := validSlug(p+".pipeline", j.Pipeline, true); err != nil {
+			return err
+		}
+	}
+	if len(w.Jobs) > 0 && w.Tasks != 0 && w.Tasks != w.Jobs[0].Tasks {
+		return bad("workload.tasks", "%d: with jobs, the run's job is jobs[0] (%d tasks): leave tasks out", w.Tasks, w.Jobs[0].Tasks)
+	}
+	sum := 0
+	for i, g := range w.WorkerGroups {
+		p := fmt.Sprintf("workload.worker_groups[%d]", i)
+		if g.Workers < 1 || g.Workers > MaxWorkers {
+			return bad(p+".workers", "%d: want 1 … %d", g.Workers, MaxWorkers)
+		}
+		for k, slug := range g.Pipelines {
+			if err := validSlug(fmt.Sprintf("%s.pipelines[%d]", p, k), slug, false); err != nil {
+				return err
+			}
+		}
+		sum += g.Workers
+	}
+	if len(w.WorkerGroups) > 0 && w.Workers != 0 && w.Workers != sum {
+		return bad("workload.workers", "%d: the worker groups have %d workers: leave workers out", w.Workers, sum)
+	}
+	if sum > MaxWorkers {
+		return bad("workload.worker_groups", "%d workers is more than %d", sum, MaxWorkers)
+	}
+	return nil
+}
+
+// validSlug refuses a pipeline slug the job list's pipeline__slug__in
+// cannot carry; "" is the API's default pipeline where empty is allowed.
+func validSlug(path, slug string, empty bool) error {
+	if (slug == "" && !empty) || strings.ContainsAny(slug, ", \t\n") {
+		return &faults.FieldError{Path: path, Msg: fmt.Sprintf("pipeline %q: want a slug without commas or spaces", slug)}
+	}
+	return nil
+}
+
+// workerPipelines expands the worker groups into the pipelines of each
+// worker, w1 first (nil without groups).
+func (w Workload) workerPipelines() [][]string {
+	var out [][]string
+	for _, g := range w.WorkerGroups {
+		for range g.Workers {
+			out = append(out, g.Pipelines)
+		}
+	}
+	return out
+}
+
+// runPipeline is the pipeline of the run's job ("" = the API's default).
+func (w Workload) runPipeline() string {
+	if len(w.Jobs) == 0 {
+		return ""
+	}
+	return w.Jobs[0].Pipeline
+}
+
+// moreJobs are the jobs after the run's job.
+func (w Workload) moreJobs() []harness.JobSpec {
+	var out []harness.JobSpec
+	for _, j := range w.Jobs[min(1, len(w.Jobs)):] {
+		out = append(out, harness.JobSpec{Pipeline: j.Pipeline, Tasks: j.Tasks})
+	}
+	return out
+}
+
+// ownJob says whether a job event's job is the run's: that of the config
+// event's stream (job_<id>), or any job when the config names none. The
+// caller holds c.mu.
+func (c *configTap) ownJob(job int64) bool {
+	id, ok := strings.CutPrefix(c.cfg.Stream, "job_")
+	return !ok || job == 0 || id == strconv.FormatInt(job, 10)
+}
+
+// jobs decodes workload.jobs: a list of {pipeline, tasks}.
+func (d *decoder) jobs(p *[]JobLoad) field {
+	return func(n *yaml.Node, path string) {
+		d.list(n, path, func(item *yaml.Node, ip string) {
+			var j JobLoad
+			d.mapping(item, ip, map[string]field{"pipeline": d.str(&j.Pipeline), "tasks": d.int(&j.Tasks)})
+			*p = append(*p, j)
+		})
+	}
+}
+
+// workerGroups decodes workload.worker_groups: a list of {workers, pipelines: [slug, ...]}.
+func (d *decoder) workerGroups(p *[]WorkerGroup) field {
+	return func(n *yaml.Node, path string) {
+		d.list(n, path, func(item *yaml.Node, ip string) {
+			var g WorkerGroup
+			d.mapping(item, ip, map[string]field{
+				"workers": d.int(&g.Workers),
+				"pipelines": func(n *yaml.Node, path string) {
+					d.list(n, path, func(s *yaml.Node, sp string) {
+						var slug string
+						d.str(&slug)(s, sp)
+						g.Pipelines = append(g.Pipelines, slug)
+					})
+				},
+			})
+			*p = append(*p, g)
+		})
+	}
+}
+
+// addJobs writes workload.jobs and workload.worker_groups, when set.
+func addJobs(m *mapNode, w Workload) {
+	if len(w.Jobs) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, j := range w.Jobs {
+			jm := &mapNode{n: &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}}
+			jm.str("pipeline", j.Pipeline)
+			jm.int("tasks", j.Tasks)
+			seq.Content = append(seq.Content, jm.n)
+		}
+		m.add("jobs", seq)
+	}
+	if len(w.WorkerGroups) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, g := range w.WorkerGroups {
+			gm := &mapNode{n: &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}}
+			gm.int("workers", g.Workers)
+			if len(g.Pipelines) > 0 {
+				ps := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+				for _, p := range g.Pipelines {
+					ps.Content = append(ps.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p})
+				}
+				gm.add("pipelines", ps)
+			}
+			seq.Content = append(seq.Content, gm.n)
+		}
+		m.add("worker_groups", seq)
+	}
+}
