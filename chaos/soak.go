@@ -332,7 +332,7 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 
 // run drives the soak until its duration passed or ctx ended, then drains.
 func (s *soak) run(ctx context.Context) error {
-	cfg := s.sc.StackConfig(s.rng.Int63(), s.o.Proxies, s.log)
+	cfg := StackConfig(s.sc, s.rng.Int63(), s.o.Proxies, s.log)
 	cfg.AllJobs = true
 	st, err := harness.Start(ctx, cfg, s.rec)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,39 +20,6 @@ import (
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/harness/worker"
 )
-
-// NATSAuth are the credentials of the harness's own NATS connections (the
-// observer, the publisher) to an external NATS. At most one of a user, a
-// token and a creds file. They are never printed, logged or recorded.
-type NATSAuth struct {
-	User      string
-	Password  string
-	Token     string
-	CredsFile string
-}
-
-// options are the nats.go options of a.
-func (a NATSAuth) options() ([]nats.Option, error) {
-	n := 0
-	for _, set := range []bool{a.User != "", a.Token != "", a.CredsFile != ""} {
-		if set {
-			n++
-		}
-	}
-	switch {
-	case n > 1:
-		return nil, errors.New("nats credentials: give a user and password, a token or a creds file, not several")
-	case a.Password != "" && a.User == "":
-		return nil, errors.New("nats credentials: a password needs a user")
-	case a.User != "":
-		return []nats.Option{nats.UserInfo(a.User, a.Password)}, nil
-	case a.Token != "":
-		return []nats.Option{nats.Token(a.Token)}, nil
-	case a.CredsFile != "":
-		return []nats.Option{nats.UserCredentials(a.CredsFile)}, nil
-	}
-	return nil, nil
-}
 
 // DefaultReadyTimeout bounds external mode's waits for the system under
 // test: the API answering, its consumer appearing, traffic on the proxies.
@@ -69,40 +35,12 @@ const DefaultMonitorPort = "8222"
 const DefaultStoredEvery = 100 * time.Millisecond
 
 // ExternalConfig describes an external target: a NATS (or cluster) and an
-// API that already run. Zero values take the defaults of the packages they
-// configure.
+// API that already run, and the run's settings for it. Zero values take
+// the defaults of the packages they configure.
 type ExternalConfig struct {
-	// NATSURLs are the client URLs of the real NATS, one per node (at
-	// least one). The api-nats and results-nats proxies forward to the first.
-	NATSURLs []string
-	// MonitorURLs are the monitoring URLs (http://host:8222), one per node
-	// in the order of NATSURLs; empty means port DefaultMonitorPort on the
-	// host of each NATS URL.
-	MonitorURLs []string
-	// APIURL is the API's address, "http://host:8000" (a trailing /api/v2
-	// is accepted). Required.
-	APIURL string
-	// APIToken is the API key ("Authorization: Token <key>"); never printed.
-	APIToken string
-	// NATS are the credentials of the harness's own NATS connections.
-	NATS NATSAuth
-	// JobID is an existing job to drive; 0 creates one through the API.
-	// The run never cancels a job it did not create.
-	JobID int64
-	// PublishIntoJob allows publishing the run's made-up tasks into JobID,
-	// a job the run did not create (said on Err). Without it, a JobID
-	// needs ObservePublishes.
-	PublishIntoJob bool
-	// ExternalWorkers says that the platform's own workers poll the API
-	// through the worker-api proxy: no built-in worker runs, and the
-	// recording proxy records handouts, results and calls for them.
-	ExternalWorkers bool
-	// ObservePublishes records the API's own task publishes (observed on
-	// job.*.tasks) instead of publishing the tasks.
-	ObservePublishes bool
-	// Listen fixes the listen address of a link's proxy (api-nats,
-	// results-nats, worker-api); others listen on 127.0.0.1:0.
-	Listen map[string]string
+	// ExternalTarget is where the target runs and how the run may treat
+	// it, as the user gave it.
+	ExternalTarget
 	// Worker is the template of every built-in worker.
 	Worker worker.Config
 	// Workers is how many built-in workers run (default 1).
@@ -117,18 +55,8 @@ type ExternalConfig struct {
 	// SampleEvery, ProbeEvery, StoredEvery: periods of the sampler, the
 	// liveness prober and the read-back of stored results.
 	SampleEvery, ProbeEvery, StoredEvery time.Duration
-	// ReadyTimeout bounds each wait for the system under test (default
-	// DefaultReadyTimeout).
-	ReadyTimeout time.Duration
 	// Proxies is the Toxiproxy to use; nil starts one embedded.
 	Proxies faults.Proxies
-	// Out receives the lines that ask something of the user (the addresses
-	// to point the system under test at, what the harness waits for).
-	Out io.Writer
-	// Err receives what the run did to the system under test beyond its
-	// own job's work: publishing into a job it did not create, cancelling
-	// the job it created on the way out (default: Out).
-	Err io.Writer
 	// Clock is the run's clock, seconds since its start (for a Recorder,
 	// its Since): it stamps the events held until the config is known.
 	Clock func() float64
@@ -265,49 +193,21 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	return e, nil
 }
 
+// validate checks the target (see [ExternalTarget.Check]) and derives
+// what the run needs from it: the API's base URL, the monitoring URLs.
 func (e *External) validate() error {
 	c := &e.cfg
-	if len(c.NATSURLs) == 0 {
-		return errors.New("external mode needs a NATS URL (--nats-url)")
-	}
-	if c.APIURL == "" {
-		return errors.New("external mode needs the API's URL (--api-url)")
+	if err := c.Check(); err != nil {
+		return err
 	}
 	u, err := url.Parse(c.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil {
 		return fmt.Errorf("--api-url %q: want http://host:port", StripUser(c.APIURL))
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v2")
 	u.RawQuery, u.Fragment = "", ""
 	e.apiBase = strings.TrimSuffix(u.String(), "/")
-	for _, n := range c.NATSURLs {
-		if _, err := hostPort(n, "4222"); err != nil {
-			return err
-		}
-	}
-	if len(c.MonitorURLs) == 0 {
-		for _, n := range c.NATSURLs {
-			hp, _ := hostPort(n, "4222")
-			host, _, _ := net.SplitHostPort(hp)
-			c.MonitorURLs = append(c.MonitorURLs, "http://"+net.JoinHostPort(host, DefaultMonitorPort))
-		}
-	}
-	if len(c.MonitorURLs) != len(c.NATSURLs) {
-		return fmt.Errorf("%d monitoring URLs for %d NATS URLs: give one --nats-monitor-url per --nats-url, in the same order", len(c.MonitorURLs), len(c.NATSURLs))
-	}
-	for link, addr := range c.Listen {
-		switch link {
-		case faults.LinkAPINATS, faults.LinkResultsNATS, faults.LinkWorkerAPI:
-		default:
-			return fmt.Errorf("--proxy %s=%s: external mode has the links %s, %s and %s", link, addr, faults.LinkAPINATS, faults.LinkResultsNATS, faults.LinkWorkerAPI)
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("--proxy %s=%s: want host:port: %w", link, addr, err)
-		}
-	}
-	if c.JobID != 0 && !c.ObservePublishes && !c.PublishIntoJob {
-		return fmt.Errorf("job %d was not created by this run: give --observe-publishes (the API publishes its tasks), or --publish-into-job to publish made-up tasks into it", c.JobID)
-	}
+	c.MonitorURLs = c.monitorURLs()
 	if c.ExternalWorkers && c.Worker.HTTPTimeout == 0 {
 		c.Worker.HTTPTimeout = 30 * time.Second
 	}
