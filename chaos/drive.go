@@ -11,6 +11,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // configTap passes every event on to its sink and keeps the first config
@@ -168,7 +169,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 
 	phase(history.PhaseDrain)
 	limit := drainLimit(sc, cfg, haveCfg)
-	if err := poll(ctx, limit, func() (bool, error) { return stack.Drained(ctx) }); err != nil && !errors.Is(err, errTimedOut) {
+	if err := waitUntil(ctx, limit, func() (bool, error) { return stack.Drained(ctx) }); err != nil {
 		return err
 	}
 
@@ -193,7 +194,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 		}
 		settle = sc.Params().Resolve(history.Event{}).LeakGrace + SettleMargin
 	}
-	if err := poll(ctx, settle, settled); err != nil && !errors.Is(err, errTimedOut) {
+	if err := waitUntil(ctx, settle, settled); err != nil {
 		return err
 	}
 	// Cleanup: a job that ended has its stream and consumer deleted
@@ -210,15 +211,13 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 			gone, err := stack.Cleaned(ctx)
 			return err == nil && gone, nil
 		}
-		if err := poll(ctx, limit, cleaned); err != nil && !errors.Is(err, errTimedOut) {
+		if err := waitUntil(ctx, limit, cleaned); err != nil {
 			return err
 		}
 	}
 	stack.Sample(ctx)
 	return nil
 }
-
-var errTimedOut = errors.New("timed out")
 
 // wait waits d unless ctx ends first: the scenario's own schedule, not a
 // guess at how long something takes.
@@ -236,23 +235,22 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// poll calls done every pollEvery until it says true, fails, ctx ends, or
-// limit passes (errTimedOut).
-func poll(ctx context.Context, limit time.Duration, done func() (bool, error)) error {
-	deadline := time.Now().Add(limit)
-	for {
+// waitUntil polls done every pollEvery until it says true, fails, ctx
+// ends, or limit passes — which is no error: the phase bound is reached
+// and the history shows what happened.
+func waitUntil(ctx context.Context, limit time.Duration, done func() (bool, error)) error {
+	err := poll.Until(ctx, limit, pollEvery, func(context.Context) error {
 		ok, err := done()
-		if err != nil {
-			return err
+		switch {
+		case err != nil:
+			return poll.Stop(err)
+		case !ok:
+			return poll.NotYet
 		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errTimedOut
-		}
-		if err := wait(ctx, pollEvery); err != nil {
-			return err
-		}
+		return nil
+	})
+	if errors.Is(err, poll.ErrTimedOut) {
+		return nil
 	}
+	return err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // DefaultReadyTimeout bounds external mode's waits for the system under
@@ -377,28 +378,25 @@ func (e *External) Ready(ctx context.Context) error {
 // waitFor polls cond until it holds, ctx ends or cfg.ReadyTimeout passes;
 // the error names what never happened.
 func (e *External) waitFor(ctx context.Context, what string, cond func(context.Context) (bool, error)) error {
-	deadline := time.Now().Add(e.cfg.ReadyTimeout)
-	var last error
-	for {
+	err := poll.Until(ctx, e.cfg.ReadyTimeout, 50*time.Millisecond, func(ctx context.Context) error {
 		ok, err := cond(ctx)
-		if ok {
+		switch {
+		case ok:
 			return nil
+		case err != nil:
+			return err
 		}
-		if err != nil {
-			last = err
-		}
-		if time.Now().After(deadline) {
-			if last != nil {
-				return fmt.Errorf("waited %s for %s: never happened (last error: %v)", e.cfg.ReadyTimeout, what, last)
-			}
-			return fmt.Errorf("waited %s for %s: never happened", e.cfg.ReadyTimeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return poll.NotYet
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, poll.ErrTimedOut):
+		return fmt.Errorf("waiting for %s: %w", what, err)
+	case errors.Is(err, poll.NotYet):
+		return fmt.Errorf("waited %s for %s: never happened", e.cfg.ReadyTimeout, what)
 	}
+	return fmt.Errorf("waited %s for %s: never happened (last error: %v)", e.cfg.ReadyTimeout, what, errors.Unwrap(err))
 }
 
 // readBackLoop reads the stored results back every cfg.StoredEvery until ctx ends.
