@@ -174,12 +174,12 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		return nil, err
 	}
 
-	oopts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(e.natsOpts...), observe.NATSScopeLater()}
+	oopts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(e.natsOpts...), observe.WithNATSScopeLater()}
 	if cfg.ExternalWorkers {
-		oopts = append(oopts, observe.NATSTaskLookup(e.httpProxy.TaskOf))
+		oopts = append(oopts, observe.WithNATSTaskLookup(e.httpProxy.TaskOf))
 	}
 	if cfg.ObservePublishes {
-		oopts = append(oopts, observe.ObservePublishes(""))
+		oopts = append(oopts, observe.WithObservePublishes(""))
 	}
 	if e.natsObs, err = observe.NewNATSObserver(ctx, strings.Join(cfg.NATSURLs, ","), e.gate, oopts...); err != nil {
 		return nil, fmt.Errorf("start nats observer: %s", Redact(err.Error(), cfg.NATSURLs...))
