@@ -205,11 +205,9 @@ const (
 
 // Validate refuses a scenario that cannot run: impossible values, unknown
 // variants, links or faults, a schedule outside the chaos phase, and values
-// past the upper bounds: every duration (sut.ack_wait, sut.connect_timeout,
-// sut.op_timeout, sut.fetch_wait, workload.http_timeout,
-// workload.process_time, workload.idle_sleep, warmup, chaos,
-// expect.max_stall, expect.probe_p99, expect.tolerance, and those of the
-// faults and the nemesis) ≤ [MaxDuration] (24 h); workload.tasks, expect.orphaned, expect.late_acks and
+// past the upper bounds: every duration (each of sut, workload, expect,
+// warmup and chaos, found by their tags, and those of the faults and the
+// nemesis) ≤ [MaxDuration] (24 h); workload.tasks, expect.orphaned, expect.late_acks and
 // expect.duplicates ≤ [MaxTasks] (10,000,000); workload.workers ≤
 // [MaxWorkers] (1000); workload.fetchers ≤ [MaxFetchers] (100);
 // workload.batch_size ≤ [MaxBatchSize] (10,000); sut.max_deliver ≤
@@ -228,24 +226,18 @@ func (s Scenario) Validate() error {
 	if s.SUT.Variant != "" && !KnownVariant(s.SUT.Variant) {
 		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(Variants, ", "))
 	}
-	for _, d := range []struct {
-		path string
-		v    time.Duration
-	}{
-		{"sut.ack_wait", s.SUT.AckWait}, {"sut.connect_timeout", s.SUT.ConnectTimeout},
-		{"sut.op_timeout", s.SUT.OpTimeout}, {"sut.fetch_wait", s.SUT.FetchWait},
-		{"workload.http_timeout", s.Workload.HTTPTimeout}, {"workload.process_time", s.Workload.ProcessTime},
-		{"workload.idle_sleep", s.Workload.IdleSleep},
-		{"warmup", s.Warmup}, {"chaos", s.Chaos},
-		{"expect.max_stall", s.Expect.MaxStall}, {"expect.probe_p99", s.Expect.ProbeP99},
-		{"expect.tolerance", s.Expect.Tolerance},
-	} {
-		if d.v < 0 {
-			return bad(d.path, "negative duration %q", d.v)
+	var derr error
+	s.durations(func(path string, d *time.Duration) {
+		switch {
+		case derr != nil:
+		case *d < 0:
+			derr = bad(path, "negative duration %q", *d)
+		case *d > MaxDuration:
+			derr = bad(path, "%s is longer than %s", *d, MaxDuration)
 		}
-		if d.v > MaxDuration {
-			return bad(d.path, "%s is longer than %s", d.v, MaxDuration)
-		}
+	})
+	if derr != nil {
+		return derr
 	}
 	dup := 0
 	if s.Expect.Duplicates != nil {

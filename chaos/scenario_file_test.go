@@ -218,3 +218,24 @@ func FuzzScenario(f *testing.F) {
 		_ = s.Windows()
 	})
 }
+
+// The duration settings Validate bounds and Scale stretches are found by
+// the same tags a file is read by.
+func TestDurationsFollowTheTags(t *testing.T) {
+	s := Scenario{}.WithDefaults()
+	var paths []string
+	s.durations(func(path string, d *time.Duration) {
+		paths = append(paths, path)
+		*d = 25 * time.Hour
+	})
+	require.Equal(t, []string{
+		"sut.ack_wait", "sut.connect_timeout", "sut.op_timeout", "sut.fetch_wait",
+		"workload.http_timeout", "workload.process_time", "workload.idle_sleep",
+		"warmup", "chaos", "expect.max_stall", "expect.probe_p99", "expect.tolerance",
+	}, paths)
+	s.Name = "x"
+	var fe *faults.FieldError
+	require.ErrorAs(t, s.Validate(), &fe)
+	require.Equal(t, "sut.ack_wait", fe.Path)
+	require.Equal(t, 2*time.Second, Scenario{Warmup: time.Second}.Scale(2).Warmup)
+}

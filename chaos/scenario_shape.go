@@ -94,15 +94,9 @@ func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 	}
 	fields := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || name == "-" {
-			continue
+		if name := yamlName(t.Field(i)); name != "" {
+			fields[name] = t.Field(i).Type
 		}
-		if name == "" {
-			name = strings.ToLower(f.Name) // the library's default
-		}
-		fields[name] = f.Type
 	}
 	err := faults.Pairs(n, func(k string, kn, v *yaml.Node) error {
 		ft, ok := fields[k]
@@ -131,4 +125,44 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// yamlName is the key of struct field f in a scenario file, as the YAML
+// library reads it ("" for a field a file cannot set).
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if !f.IsExported() || name == "-" {
+		return ""
+	}
+	if name == "" {
+		return strings.ToLower(f.Name) // the library's default
+	}
+	return name
+}
+
+// durations calls f with every duration setting of s outside its fault
+// schedule (sut, workload, warmup, chaos, expect), named as a scenario
+// file spells it ("sut.ack_wait"): [Scenario.Validate] bounds them and
+// [Scenario.Scale] stretches them, so that a new duration field needs
+// neither to list it.
+func (s *Scenario) durations(f func(path string, d *time.Duration)) {
+	walkDurations(reflect.ValueOf(s).Elem(), "", f)
+}
+
+func walkDurations(v reflect.Value, path string, f func(string, *time.Duration)) {
+	for i := 0; i < v.NumField(); i++ {
+		name := yamlName(v.Type().Field(i))
+		if name == "" {
+			continue
+		}
+		if path != "" {
+			name = path + "." + name
+		}
+		switch fv := v.Field(i); {
+		case fv.Type() == durationType:
+			f(name, fv.Addr().Interface().(*time.Duration))
+		case fv.Kind() == reflect.Struct:
+			walkDurations(fv, name, f)
+		}
+	}
 }
