@@ -71,12 +71,19 @@ func ParseScenario(file string, data []byte) (Scenario, error) {
 		return Scenario{}, &FileError{File: file, Line: 1, Msg: "empty scenario file"}
 	}
 	doc := root.Content[0]
-	if err := checkShape(doc, reflect.TypeOf(Scenario{}), ""); err != nil {
+	respelled, err := checkShape(doc, reflect.TypeOf(Scenario{}), "")
+	if err != nil {
 		var de *faults.DecodeError
 		if !errors.As(err, &de) {
 			return Scenario{}, &FileError{File: file, Line: doc.Line, Msg: err.Error()}
 		}
 		return Scenario{}, &FileError{File: file, Line: de.Line, Field: de.Path, Msg: de.Msg}
+	}
+	if respelled {
+		// The library reads the node tree as checkShape left it.
+		if data, err = yaml.Marshal(doc); err != nil {
+			return Scenario{}, &FileError{File: file, Line: doc.Line, Msg: err.Error()}
+		}
 	}
 	var s Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(data))

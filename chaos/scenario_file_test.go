@@ -92,6 +92,13 @@ func TestDefaults(t *testing.T) {
 	require.Nil(t, s.Expect.Duplicates)
 	require.Zero(t, s.Seed)
 
+	// A bare 0 is the one duration without a unit: zero, the default.
+	z, err := ParseScenario("zero.yaml", []byte("name: z\nwarmup: 0\nsut: {ack_wait: 0, max_deliver: 0}\nchaos: 2s\nfaults: [{at: 0, link: api-nats, down: {}}]\n"))
+	require.NoError(t, err)
+	require.Equal(t, DefaultWarmup, z.Warmup)
+	require.Equal(t, DefaultAckWait, z.SUT.AckWait)
+	require.Zero(t, z.Faults[0].At)
+
 	b, err := ParseScenario("basic.yaml", []byte("name: b\nworkload: {worker: basic}\n"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.Workload.Fetchers)

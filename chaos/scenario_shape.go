@@ -27,8 +27,20 @@ var (
 // spells it ("workload.tasks", "faults[0].latency"). Values whose type
 // decodes itself (a [yaml.Unmarshaler]: steps, choices, ranges) are decoded
 // once here for their errors. Adding a field to [Scenario] or its parts
-// needs nothing here: its tag is read.
-func checkShape(n *yaml.Node, t reflect.Type, path string) error {
+// needs nothing here: its tag is read. A bare 0 given for a duration is
+// rewritten in n as "0s", the spelling the library reads.
+func checkShape(n *yaml.Node, t reflect.Type, path string) (respelled bool, err error) {
+	var c shapeCheck
+	err = c.check(n, t, path)
+	return c.respelled, err
+}
+
+// shapeCheck is one walk of checkShape.
+type shapeCheck struct {
+	respelled bool // a bare 0 duration was rewritten as "0s"
+}
+
+func (c *shapeCheck) check(n *yaml.Node, t reflect.Type, path string) error {
 	n = faults.Deref(n)
 	fail := func(format string, a ...any) error {
 		return &faults.DecodeError{Line: n.Line, Path: path, Msg: fmt.Sprintf(format, a...)}
@@ -41,14 +53,14 @@ func checkShape(n *yaml.Node, t reflect.Type, path string) error {
 		t = t.Elem()
 	}
 	if t.Kind() == reflect.Struct {
-		return checkStruct(n, t, path)
+		return c.checkStruct(n, t, path)
 	}
 	if t.Kind() == reflect.Slice {
 		if n.Kind != yaml.SequenceNode {
 			return fail("want a list, got %s", faults.NodeKind(n))
 		}
-		for i, c := range n.Content {
-			if err := checkShape(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i, item := range n.Content {
+			if err := c.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -59,11 +71,13 @@ func checkShape(n *yaml.Node, t reflect.Type, path string) error {
 	}
 	switch {
 	case t == durationType:
-		if n.Tag != "!!str" {
-			// The library takes no bare number as a duration.
-			return fail("duration %q needs a unit, e.g. \"%sms\"", n.Value, n.Value)
+		d, err := faults.DecodeDuration(n)
+		if err == nil && n.Tag != "!!str" {
+			// A bare 0, the one number that needs no unit: the library
+			// takes no number as a duration, so it is given the text.
+			n.Tag, n.Value = "!!str", d.String()
+			c.respelled = true
 		}
-		_, err := faults.DecodeDuration(n)
 		return faults.PrefixDecode(path, err)
 	case t.Kind() == reflect.String:
 		if n.Tag != "!!str" {
@@ -88,7 +102,7 @@ func checkShape(n *yaml.Node, t reflect.Type, path string) error {
 }
 
 // checkStruct checks a mapping against struct t's yaml tags.
-func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
+func (c *shapeCheck) checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 	if n.Kind != yaml.MappingNode {
 		return &faults.DecodeError{Line: n.Line, Path: path, Msg: "want a mapping, got " + faults.NodeKind(n)}
 	}
@@ -108,7 +122,7 @@ func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 			sort.Strings(known)
 			return &faults.DecodeError{Line: kn.Line, Path: k, Msg: fmt.Sprintf("unknown field %q (known: %s)", k, strings.Join(known, ", "))}
 		}
-		return faults.PrefixDecode(k, checkShape(v, ft, ""))
+		return faults.PrefixDecode(k, c.check(v, ft, ""))
 	})
 	return faults.PrefixDecode(path, err)
 }
