@@ -45,12 +45,12 @@ func (c *shapeCheck) check(n *yaml.Node, t reflect.Type, path string) error {
 	fail := func(format string, a ...any) error {
 		return &faults.DecodeError{Line: n.Line, Path: path, Msg: fmt.Sprintf(format, a...)}
 	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		u := reflect.New(t).Interface().(yaml.Unmarshaler)
 		return faults.PrefixDecode(path, u.UnmarshalYAML(n))
-	}
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
 	}
 	if t.Kind() == reflect.Struct {
 		return c.checkStruct(n, t, path)
