@@ -36,18 +36,7 @@ func ValidTimeScale(f float64) error {
 // the scaled ack_wait)). f must pass [ValidTimeScale].
 func (s Scenario) Scale(f float64) Scenario {
 	d := func(v *time.Duration) { *v = scaleDuration(*v, f) }
-	d(&s.Warmup)
-	d(&s.Chaos)
-	d(&s.SUT.AckWait)
-	d(&s.SUT.ConnectTimeout)
-	d(&s.SUT.OpTimeout)
-	d(&s.SUT.FetchWait)
-	d(&s.Workload.HTTPTimeout)
-	d(&s.Workload.ProcessTime)
-	d(&s.Workload.IdleSleep)
-	d(&s.Expect.MaxStall)
-	d(&s.Expect.ProbeP99)
-	d(&s.Expect.Tolerance)
+	s.durations(func(_ string, v *time.Duration) { d(v) })
 	steps := make([]faults.Step, len(s.Faults))
 	for i, st := range s.Faults {
 		d(&st.At)

@@ -48,41 +48,41 @@ const (
 // test, the load, the fault schedule and what to expect. Parse one with
 // [ParseScenario], check it with [Scenario.Validate].
 type Scenario struct {
-	Name        string // lower-case words joined by '-'
-	Description string // what it does, one line
-	Proves      string // what a pass proves, one line
+	Name        string `yaml:"name,omitempty"`        // lower-case words joined by '-'
+	Description string `yaml:"description,omitempty"` // what it does, one line
+	Proves      string `yaml:"proves,omitempty"`      // what a pass proves, one line
 	// Seed drives every random choice of the run. 0 means "not set": the
 	// harness picks one (from --seed or the clock) and records it.
-	Seed     int64
-	SUT      SUT
-	Workload Workload
-	Warmup   time.Duration   // load without faults before the chaos phase
-	Chaos    time.Duration   // length of the chaos phase; faults are offsets into it
-	Faults   []faults.Step   // the fixed schedule
-	Nemesis  *faults.Nemesis // random faults drawn from the seed; nil = none
-	Expect   Expect
+	Seed     int64           `yaml:"seed,omitempty"`
+	SUT      SUT             `yaml:"sut,omitempty"`
+	Workload Workload        `yaml:"workload,omitempty"`
+	Warmup   time.Duration   `yaml:"warmup,omitempty"`  // load without faults before the chaos phase
+	Chaos    time.Duration   `yaml:"chaos,omitempty"`   // length of the chaos phase; faults are offsets into it
+	Faults   []faults.Step   `yaml:"faults,omitempty"`  // the fixed schedule
+	Nemesis  *faults.Nemesis `yaml:"nemesis,omitempty"` // random faults drawn from the seed; nil = none
+	Expect   Expect          `yaml:"expect,omitempty"`
 }
 
 // SUT configures the system under test (the reference API, docs/protocol.md).
 type SUT struct {
-	Variant        string        // one of Variants
-	AckWait        time.Duration // consumer ack_wait (A)
-	MaxDeliver     int           // consumer max_deliver (M)
-	MaxAckPending  int           // consumer max_ack_pending
-	ConnectTimeout time.Duration // the API's NATS connect timeout
-	OpTimeout      time.Duration // timeout of every JetStream metadata call and publish
-	FetchWait      time.Duration // the batch fetch's wait
-	MaxConcurrent  int           // requests the API serves at once; 0 = unbounded
+	Variant        string        `yaml:"variant,omitempty"`         // one of Variants
+	AckWait        time.Duration `yaml:"ack_wait,omitempty"`        // consumer ack_wait (A)
+	MaxDeliver     int           `yaml:"max_deliver,omitempty"`     // consumer max_deliver (M)
+	MaxAckPending  int           `yaml:"max_ack_pending,omitempty"` // consumer max_ack_pending
+	ConnectTimeout time.Duration `yaml:"connect_timeout,omitempty"` // the API's NATS connect timeout
+	OpTimeout      time.Duration `yaml:"op_timeout,omitempty"`      // timeout of every JetStream metadata call and publish
+	FetchWait      time.Duration `yaml:"fetch_wait,omitempty"`      // the batch fetch's wait
+	MaxConcurrent  int           `yaml:"max_concurrent,omitempty"`  // requests the API serves at once; 0 = unbounded
 	// Processes and Threads run the API as Processes web-server processes
 	// of Threads request threads (default 1: one request at a time per
 	// process); see api.Config. 0 = unbounded.
-	Processes int
-	Threads   int
+	Processes int `yaml:"processes,omitempty"`
+	Threads   int `yaml:"threads,omitempty"`
 	// Cluster is how many NATS servers the embedded stack runs: 0 or 1 for
 	// one server, 3 for a JetStream cluster whose routes go through the
 	// links route-1 (node 1 ↔ 2), route-2 (2 ↔ 3) and route-3 (3 ↔ 1), with
 	// the job's stream and consumer on 3 replicas.
-	Cluster int
+	Cluster int `yaml:"cluster,omitempty"`
 }
 
 // ClusterSize is the one cluster size the embedded stack runs.
@@ -90,26 +90,26 @@ const ClusterSize = 3
 
 // Workload configures the tasks and the built-in workers.
 type Workload struct {
-	Tasks     int    // tasks published into the job
-	Workers   int    // worker processes
-	Worker    string // WorkerADC or WorkerBasic
-	BatchSize int    // batch_size of each /tasks call
+	Tasks     int    `yaml:"tasks,omitempty"`      // tasks published into the job
+	Workers   int    `yaml:"workers,omitempty"`    // worker processes
+	Worker    string `yaml:"worker,omitempty"`     // WorkerADC or WorkerBasic
+	BatchSize int    `yaml:"batch_size,omitempty"` // batch_size of each /tasks call
 	// AltBatchSize, when > 0, is the batch_size of every other worker (w2,
 	// w4, …): two batch sizes, so that round trips growing with the batch
 	// size show (alt_batch_size).
-	AltBatchSize int
-	HTTPTimeout  time.Duration // the workers' /tasks timeout
-	ProcessTime  time.Duration // simulated work per task
-	Fetchers     int           // parallel fetchers per worker (adc)
-	IdleSleep    time.Duration // a worker's sleep when no job had work
+	AltBatchSize int           `yaml:"alt_batch_size,omitempty"`
+	HTTPTimeout  time.Duration `yaml:"http_timeout,omitempty"` // the workers' /tasks timeout
+	ProcessTime  time.Duration `yaml:"process_time,omitempty"` // simulated work per task
+	Fetchers     int           `yaml:"fetchers,omitempty"`     // parallel fetchers per worker (adc)
+	IdleSleep    time.Duration `yaml:"idle_sleep,omitempty"`   // a worker's sleep when no job had work
 	// Jobs, when set, are the run's jobs, in the order they are created,
 	// each of its pipeline: several jobs in flight at once. The first is
 	// the run's job (Tasks is its tasks): the checks of one job judge it;
-	// pipeline and the checks of the whole API judge every job (jobs).
-	Jobs []JobLoad
+	// pipeline and the checks of the whole API judge every job.
+	Jobs []JobLoad `yaml:"jobs,omitempty"`
 	// WorkerGroups, when set, are the workers (Workers is their sum), each
-	// group asking the job list for its pipelines only (worker_groups).
-	WorkerGroups []WorkerGroup
+	// group asking the job list for its pipelines only.
+	WorkerGroups []WorkerGroup `yaml:"worker_groups,omitempty"`
 }
 
 // JobLoad is one job of Workload.Jobs.
@@ -128,12 +128,12 @@ type WorkerGroup struct {
 // Expect holds the scenario's tolerances; zero values mean the checkers'
 // defaults (docs/invariants.md).
 type Expect struct {
-	Orphaned   int           // orphaned reservations allowed (default 0)
-	MaxStall   time.Duration // longest stall allowed; 0 = A/2
-	Duplicates *int          // tasks processed twice allowed; nil = not judged
-	LateAcks   int           // late acks allowed (default 0)
-	ProbeP99   time.Duration // liveness probe p99 bound; 0 = 250ms
-	Tolerance  time.Duration // ε; 0 = max(100ms, 5% of A)
+	Orphaned   int           `yaml:"orphaned,omitempty"`   // orphaned reservations allowed (default 0)
+	MaxStall   time.Duration `yaml:"max_stall,omitempty"`  // longest stall allowed; 0 = A/2
+	Duplicates *int          `yaml:"duplicates,omitempty"` // tasks processed twice allowed; nil = not judged
+	LateAcks   int           `yaml:"late_acks,omitempty"`  // late acks allowed (default 0)
+	ProbeP99   time.Duration `yaml:"probe_p99,omitempty"`  // liveness probe p99 bound; 0 = 250ms
+	Tolerance  time.Duration `yaml:"tolerance,omitempty"`  // ε; 0 = max(100ms, 5% of A)
 }
 
 // Defaults of a scenario, scaled for runs of seconds (docs/scenarios.md).
@@ -235,11 +235,9 @@ const (
 
 // Validate refuses a scenario that cannot run: impossible values, unknown
 // variants, links or faults, a schedule outside the chaos phase, and values
-// past the upper bounds: every duration (sut.ack_wait, sut.connect_timeout,
-// sut.op_timeout, sut.fetch_wait, workload.http_timeout,
-// workload.process_time, workload.idle_sleep, warmup, chaos,
-// expect.max_stall, expect.probe_p99, expect.tolerance, and those of the
-// faults and the nemesis) ≤ [MaxDuration] (24 h); workload.tasks, expect.orphaned, expect.late_acks and
+// past the upper bounds: every duration (each of sut, workload, expect,
+// warmup and chaos, found by their tags, and those of the faults and the
+// nemesis) ≤ [MaxDuration] (24 h); workload.tasks, expect.orphaned, expect.late_acks and
 // expect.duplicates ≤ [MaxTasks] (10,000,000); workload.workers ≤
 // [MaxWorkers] (1000); workload.fetchers ≤ [MaxFetchers] (100);
 // workload.batch_size ≤ [MaxBatchSize] (10,000); sut.max_deliver ≤
@@ -258,24 +256,18 @@ func (s Scenario) Validate() error {
 	if s.SUT.Variant != "" && !KnownVariant(s.SUT.Variant) {
 		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(Variants, ", "))
 	}
-	for _, d := range []struct {
-		path string
-		v    time.Duration
-	}{
-		{"sut.ack_wait", s.SUT.AckWait}, {"sut.connect_timeout", s.SUT.ConnectTimeout},
-		{"sut.op_timeout", s.SUT.OpTimeout}, {"sut.fetch_wait", s.SUT.FetchWait},
-		{"workload.http_timeout", s.Workload.HTTPTimeout}, {"workload.process_time", s.Workload.ProcessTime},
-		{"workload.idle_sleep", s.Workload.IdleSleep},
-		{"warmup", s.Warmup}, {"chaos", s.Chaos},
-		{"expect.max_stall", s.Expect.MaxStall}, {"expect.probe_p99", s.Expect.ProbeP99},
-		{"expect.tolerance", s.Expect.Tolerance},
-	} {
-		if d.v < 0 {
-			return bad(d.path, "negative duration %q", d.v)
+	var derr error
+	s.durations(func(path string, d *time.Duration) {
+		switch {
+		case derr != nil:
+		case *d < 0:
+			derr = bad(path, "negative duration %q", *d)
+		case *d > MaxDuration:
+			derr = bad(path, "%s is longer than %s", *d, MaxDuration)
 		}
-		if d.v > MaxDuration {
-			return bad(d.path, "%s is longer than %s", d.v, MaxDuration)
-		}
+	})
+	if derr != nil {
+		return derr
 	}
 	dup := 0
 	if s.Expect.Duplicates != nil {

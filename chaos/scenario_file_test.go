@@ -95,6 +95,13 @@ func TestDefaults(t *testing.T) {
 	require.Nil(t, s.Expect.Duplicates)
 	require.Zero(t, s.Seed)
 
+	// A bare 0 is the one duration without a unit: zero, the default.
+	z, err := ParseScenario("zero.yaml", []byte("name: z\nwarmup: 0\nsut: {ack_wait: 0, max_deliver: 0}\nchaos: 2s\nfaults: [{at: 0, link: api-nats, down: {}}]\n"))
+	require.NoError(t, err)
+	require.Equal(t, DefaultWarmup, z.Warmup)
+	require.Equal(t, DefaultAckWait, z.SUT.AckWait)
+	require.Zero(t, z.Faults[0].At)
+
 	b, err := ParseScenario("basic.yaml", []byte("name: b\nworkload: {worker: basic}\n"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.Workload.Fetchers)
@@ -220,4 +227,25 @@ func FuzzScenario(f *testing.F) {
 		require.Equal(t, s, back)
 		_ = s.Windows()
 	})
+}
+
+// The duration settings Validate bounds and Scale stretches are found by
+// the same tags a file is read by.
+func TestDurationsFollowTheTags(t *testing.T) {
+	s := Scenario{}.WithDefaults()
+	var paths []string
+	s.durations(func(path string, d *time.Duration) {
+		paths = append(paths, path)
+		*d = 25 * time.Hour
+	})
+	require.Equal(t, []string{
+		"sut.ack_wait", "sut.connect_timeout", "sut.op_timeout", "sut.fetch_wait",
+		"workload.http_timeout", "workload.process_time", "workload.idle_sleep",
+		"warmup", "chaos", "expect.max_stall", "expect.probe_p99", "expect.tolerance",
+	}, paths)
+	s.Name = "x"
+	var fe *faults.FieldError
+	require.ErrorAs(t, s.Validate(), &fe)
+	require.Equal(t, "sut.ack_wait", fe.Path)
+	require.Equal(t, 2*time.Second, Scenario{Warmup: time.Second}.Scale(2).Warmup)
 }

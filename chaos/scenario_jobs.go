@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
 )
@@ -103,65 +101,4 @@ func (w Workload) moreJobs() []harness.JobSpec {
 func (c *configTap) ownJob(job int64) bool {
 	id, ok := strings.CutPrefix(c.cfg.Stream, "job_")
 	return !ok || job == 0 || id == strconv.FormatInt(job, 10)
-}
-
-// jobs decodes workload.jobs: a list of {pipeline, tasks}.
-func (d *decoder) jobs(p *[]JobLoad) field {
-	return func(n *yaml.Node, path string) {
-		d.list(n, path, func(item *yaml.Node, ip string) {
-			var j JobLoad
-			d.mapping(item, ip, map[string]field{"pipeline": d.str(&j.Pipeline), "tasks": d.int(&j.Tasks)})
-			*p = append(*p, j)
-		})
-	}
-}
-
-// workerGroups decodes workload.worker_groups: a list of {workers, pipelines: [slug, ...]}.
-func (d *decoder) workerGroups(p *[]WorkerGroup) field {
-	return func(n *yaml.Node, path string) {
-		d.list(n, path, func(item *yaml.Node, ip string) {
-			var g WorkerGroup
-			d.mapping(item, ip, map[string]field{
-				"workers": d.int(&g.Workers),
-				"pipelines": func(n *yaml.Node, path string) {
-					d.list(n, path, func(s *yaml.Node, sp string) {
-						var slug string
-						d.str(&slug)(s, sp)
-						g.Pipelines = append(g.Pipelines, slug)
-					})
-				},
-			})
-			*p = append(*p, g)
-		})
-	}
-}
-
-// addJobs writes workload.jobs and workload.worker_groups, when set.
-func addJobs(m *mapNode, w Workload) {
-	if len(w.Jobs) > 0 {
-		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, j := range w.Jobs {
-			jm := &mapNode{n: &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}}
-			jm.str("pipeline", j.Pipeline)
-			jm.int("tasks", j.Tasks)
-			seq.Content = append(seq.Content, jm.n)
-		}
-		m.add("jobs", seq)
-	}
-	if len(w.WorkerGroups) > 0 {
-		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, g := range w.WorkerGroups {
-			gm := &mapNode{n: &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}}
-			gm.int("workers", g.Workers)
-			if len(g.Pipelines) > 0 {
-				ps := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-				for _, p := range g.Pipelines {
-					ps.Content = append(ps.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p})
-				}
-				gm.add("pipelines", ps)
-			}
-			seq.Content = append(seq.Content, gm.n)
-		}
-		m.add("worker_groups", seq)
-	}
 }

@@ -93,9 +93,9 @@ type Choice struct {
 // and again, until the chaos phase ends. The draws come from the run's
 // seeded source: the same seed gives the same schedule.
 type Nemesis struct {
-	Faults   []Choice
-	Interval Range // quiet time before each fault
-	Duration Range // how long each fault holds (instant faults ignore it)
+	Faults   []Choice `yaml:"faults"`
+	Interval Range    `yaml:"interval"` // quiet time before each fault
+	Duration Range    `yaml:"duration"` // how long each fault holds (instant faults ignore it)
 }
 
 // Validate checks the nemesis; error paths are relative to it.

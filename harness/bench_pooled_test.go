@@ -82,7 +82,7 @@ func endToEndMemory(b *testing.B, sc chaos.Scenario) (time.Duration, *history.Me
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	m := history.NewMemory()
-	s, err := harness.Start(ctx, sc.StackConfig(sc.Seed, nil, nil), m)
+	s, err := harness.Start(ctx, chaos.StackConfig(sc, sc.Seed, nil, nil), m)
 	require.NoError(b, err)
 	defer s.Close()
 	begin := time.Now()

@@ -48,7 +48,7 @@ func workloads(b *testing.B) []chaos.Scenario {
 }
 
 func BenchmarkStackReady(b *testing.B) {
-	cfg := baseline(b).StackConfig(1, nil, nil)
+	cfg := chaos.StackConfig(baseline(b), 1, nil, nil)
 	ctx := context.Background()
 	var ready time.Duration
 	b.ResetTimer()
@@ -76,7 +76,7 @@ func endToEnd(b *testing.B, sc chaos.Scenario, noObservers bool) time.Duration {
 	rec, err := history.Create(filepath.Join(b.TempDir(), "history.jsonl"), start)
 	require.NoError(b, err)
 	defer func() { require.NoError(b, rec.Close()) }()
-	cfg := sc.StackConfig(sc.Seed, nil, nil)
+	cfg := chaos.StackConfig(sc, sc.Seed, nil, nil)
 	cfg.NoObservers = noObservers
 	s, err := harness.Start(ctx, cfg, rec)
 	require.NoError(b, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // ClusterName is the name of the embedded JetStream cluster.
@@ -96,32 +97,25 @@ func startCluster(ctx context.Context, proxies faults.Proxies, n int, links map[
 // route to each other node, knows the JetStream meta leader and says it is
 // healthy (/healthz).
 func waitClusterReady(ctx context.Context, nodes []*natsd.Server, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
 	client := &http.Client{Timeout: time.Second}
-	var last error
-	for {
-		last = nil
+	err := poll.Until(ctx, limit, 50*time.Millisecond, func(ctx context.Context) error {
 		for i, nd := range nodes {
 			if !nd.Running() {
 				continue
 			}
 			if err := nodeReady(ctx, client, nd.MonitorURL(), len(nodes)); err != nil {
-				last = fmt.Errorf("node %d: %w", i+1, err)
-				break
+				return fmt.Errorf("node %d: %w", i+1, err)
 			}
 		}
-		if last == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster not ready within %s: %w", limit, last)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cluster not ready: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, poll.ErrTimedOut):
+		return fmt.Errorf("cluster not ready within %s: %w", limit, errors.Unwrap(err))
 	}
+	return fmt.Errorf("cluster not ready: %w", err)
 }
 
 func nodeReady(ctx context.Context, client *http.Client, monitor string, n int) error {

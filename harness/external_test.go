@@ -68,10 +68,12 @@ func startExtTarget(t testing.TB) *extTarget {
 func (x *extTarget) config(out, errOut *syncio.Buffer) ExternalConfig {
 	tc := testConfig()
 	return ExternalConfig{
-		NATSURLs: []string{x.nats.ClientURL()}, MonitorURLs: []string{x.nats.MonitorURL()},
-		APIURL: x.apiURL, APIToken: testToken, Listen: x.listen,
+		ExternalTarget: ExternalTarget{
+			NATSURLs: []string{x.nats.ClientURL()}, MonitorURLs: []string{x.nats.MonitorURL()},
+			APIURL: x.apiURL, APIToken: testToken, Listen: x.listen,
+			ReadyTimeout: 20 * time.Second, Out: out, Err: errOut,
+		},
 		Worker: tc.Worker, Workers: 1, ConnectTimeout: tc.API.ConnectTimeout,
-		ReadyTimeout: 20 * time.Second, Out: out, Err: errOut,
 	}
 }
 

@@ -120,7 +120,7 @@ func (r *rig) startProber(ctx context.Context, apiBase string, every time.Durati
 		every = observe.DefaultProbeInterval
 	}
 	var err error
-	if r.prober, err = observe.NewProber(ctx, apiBase+"/api/v2/", r.sink, observe.ProberInterval(every), observe.ProberLogger(r.log)); err != nil {
+	if r.prober, err = observe.NewProber(ctx, apiBase+"/api/v2/", r.sink, observe.WithProberInterval(every), observe.WithProberLogger(r.log)); err != nil {
 		return fmt.Errorf("start prober: %w", err)
 	}
 	return nil
@@ -132,12 +132,12 @@ func (r *rig) startSampler(ctx context.Context, job int64, monitorURLs []string,
 	if every <= 0 {
 		every = observe.DefaultSampleInterval
 	}
-	sopts := []observe.SamplerOption{observe.SamplerInterval(every), observe.SamplerLogger(r.log)}
+	sopts := []observe.SamplerOption{observe.WithSamplerInterval(every), observe.WithSamplerLogger(r.log)}
 	if job != 0 { // 0: the servers only (a soak's jobs come and go)
-		sopts = append(sopts, observe.SamplerConsumer(StreamName(job), ConsumerName(job)))
+		sopts = append(sopts, observe.WithSamplerConsumer(StreamName(job), ConsumerName(job)))
 	}
 	if len(monitorURLs) > 1 {
-		sopts = append(sopts, observe.SamplerNodes(monitorURLs[1:]...))
+		sopts = append(sopts, observe.WithSamplerNodes(monitorURLs[1:]...))
 	}
 	var err error
 	if r.sampler, err = observe.NewSampler(ctx, monitorURLs[0], r.sink, sopts...); err != nil {

@@ -192,9 +192,9 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	}
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
-	obsOpts := []observe.NATSOption{observe.NATSLogger(log), observe.NATSConnectOptions(nats.DontRandomize())}
+	obsOpts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(nats.DontRandomize())}
 	if !cfg.AllJobs && len(cfg.MoreJobs) == 0 {
-		obsOpts = append(obsOpts, observe.NATSScopeLater())
+		obsOpts = append(obsOpts, observe.WithNATSScopeLater())
 	}
 	if s.natsObs, err = observe.NewNATSObserver(ctx, s.clientURLs(), sink, obsOpts...); err != nil {
 		return nil, fmt.Errorf("start nats observer: %w", err)

@@ -10,12 +10,12 @@ import (
 // notOwnedNATS is why external mode meets no need of a NATS process.
 const notOwnedNATS = "in external mode natschaos does not own the nats-server processes (run it embedded, or restart the server yourself)"
 
-// StackTarget is what the embedded stack — one server or a cluster — can
+// StackCapabilities is what the embedded stack — one server or a cluster — can
 // do for faults: its links' proxies and reverse proxy, NATS servers it
 // starts and restarts (each node of a cluster), the reference API in its
 // process, its built-in workers and a job it creates. It cannot signal NATS:
 // the embedded servers run inside the harness's process.
-func StackTarget() faults.Target {
+func StackCapabilities() faults.Target {
 	return faults.Target{
 		Meets: []faults.Need{faults.NeedLinkProxy, faults.NeedHTTPProxy, faults.NeedNATSControl, faults.NeedNATSNode,
 			faults.NeedInProcessAPI, faults.NeedBuiltinWorkers, faults.NeedOwnJob},
@@ -25,12 +25,13 @@ func StackTarget() faults.Target {
 	}
 }
 
-// ExternalTarget is what external mode can do for faults: the proxies of
+// Capabilities is what external mode can do for faults: the proxies of
 // its links and the reverse proxy on worker-api, built-in workers unless
-// externalWorkers (--external-workers), and a job it creates unless jobID
+// ExternalWorkers (--external-workers), and a job it creates unless JobID
 // (--job-id) names one it did not. It owns neither the NATS processes nor
 // the API's.
-func ExternalTarget(externalWorkers bool, jobID int64) faults.Target {
+func (x ExternalTarget) Capabilities() faults.Target {
+	externalWorkers, jobID := x.ExternalWorkers, x.JobID
 	t := faults.Target{
 		Meets: []faults.Need{faults.NeedLinkProxy, faults.NeedHTTPProxy, faults.NeedBuiltinWorkers, faults.NeedOwnJob},
 		Why: map[faults.Need]string{

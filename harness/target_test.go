@@ -22,14 +22,14 @@ func TestTargets(t *testing.T) {
 	}
 	links := []string{"bandwidth", "blackhole", "latency", "limit_data", "reset", "slicer", "slow_close", "timeout", "down",
 		"http_abort", "http_delay", "http_drop_response", "http_status"}
-	require.Equal(t, append(links, "cancel_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackTarget()))
-	require.Equal(t, append(links, "cancel_job", "worker_crash"), runs(ExternalTarget(false, 0)))
-	require.Equal(t, append(links, "cancel_job"), runs(ExternalTarget(true, 0)))
-	require.Equal(t, links, runs(ExternalTarget(true, 7)))
+	require.Equal(t, append(links, "cancel_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackCapabilities()))
+	require.Equal(t, append(links, "cancel_job", "worker_crash"), runs(ExternalTarget{ExternalWorkers: false}.Capabilities()))
+	require.Equal(t, append(links, "cancel_job"), runs(ExternalTarget{ExternalWorkers: true}.Capabilities()))
+	require.Equal(t, links, runs(ExternalTarget{ExternalWorkers: true, JobID: 7}.Capabilities()))
 
 	require.Equal(t, "worker_crash needs the harness's built-in workers: with --external-workers there are none",
 		ExternalUnsupported("worker_crash", true))
 	require.Empty(t, ExternalUnsupported("worker_crash", false))
 	require.Contains(t, ExternalUnsupported("nats_restart", false), "nats_restart needs a NATS process the harness controls: in external mode")
-	require.ErrorContains(t, faults.Spec{Name: "nats_pause"}.Available(StackTarget()), "runs inside the harness's process")
+	require.ErrorContains(t, faults.Spec{Name: "nats_pause"}.Available(StackCapabilities()), "runs inside the harness's process")
 }

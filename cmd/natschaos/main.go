@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,8 +18,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/natschaos/natschaos/chaos"
 )
 
 func main() {
@@ -36,11 +33,6 @@ func run(args []string) int {
 	err := root.ExecuteContext(withCommandLine(ctx, args))
 	return exitCode(err)
 }
-
-// exitInterrupted is the exit code of a run stopped by SIGINT or SIGTERM,
-// 128+SIGINT as shells report it. A second signal forces the exit with the
-// same code: the user asked to stop, and the message says what may remain.
-const exitInterrupted = 130
 
 // signalContext is canceled by the first SIGINT or SIGTERM, so that every
 // fault is healed on the way out; a second one exits at once.
@@ -67,44 +59,6 @@ func signalContext() (context.Context, func()) {
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); close(stopped); cancel() }
-}
-
-// exitCode maps an error to the documented exit codes.
-func exitCode(err error) int {
-	var usage usageError
-	var intr interruptedError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &intr):
-		fmt.Fprintln(os.Stderr, "natschaos:", err)
-		return exitInterrupted
-	case errors.Is(err, chaos.ErrViolated):
-		return 1
-	case errors.As(err, &usage), chaos.IsUsage(err):
-		fmt.Fprintln(os.Stderr, "natschaos:", err)
-		return 2
-	default:
-		fmt.Fprintln(os.Stderr, "natschaos:", err)
-		return 3
-	}
-}
-
-// usageError is a bad flag or argument: exit 2.
-type usageError struct{ error }
-
-// interruptedError is a run stopped by a signal after every fault was
-// healed: exit 130.
-type interruptedError struct{ error }
-
-// usageArgs makes the errors of an argument check usage errors (exit 2).
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
-		if err := check(c, args); err != nil {
-			return usageError{fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath())}
-		}
-		return nil
-	}
 }
 
 func newRoot() *cobra.Command {

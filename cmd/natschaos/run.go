@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -177,65 +175,20 @@ func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
 		return out
 	}
 	x.NATSURLs, x.MonitorURLs = split(f.natsURLs), split(f.monitorURLs)
-	for _, u := range x.NATSURLs {
-		if err := harness.CheckURL("--nats-url", u, "nats", "tls", "ws", "wss"); err != nil {
-			return nil, usageError{err}
-		}
-	}
-	for _, u := range x.MonitorURLs {
-		if err := harness.CheckURL("--nats-monitor-url", u, "http", "https"); err != nil {
-			return nil, usageError{err}
-		}
-	}
-	if err := harness.CheckURL("--api-url", f.apiURL, "http", "https"); err != nil {
-		return nil, usageError{err}
-	}
-	if len(x.MonitorURLs) > 0 && len(x.MonitorURLs) != len(x.NATSURLs) {
-		return nil, usageError{fmt.Errorf("%d --nats-monitor-url for %d --nats-url: give one per node, in the same order", len(x.MonitorURLs), len(x.NATSURLs))}
-	}
 	for _, p := range f.proxies {
 		link, addr, ok := strings.Cut(p, "=")
 		if !ok || link == "" || addr == "" {
 			return nil, usageError{fmt.Errorf("--proxy %q: want LINK=HOST:PORT", p)}
-		}
-		switch link {
-		case faults.LinkAPINATS, faults.LinkResultsNATS, faults.LinkWorkerAPI:
-		default:
-			return nil, usageError{fmt.Errorf("--proxy %q: unknown link %q (api-nats, results-nats, worker-api)", p, link)}
-		}
-		if err := checkListen(addr); err != nil {
-			return nil, usageError{fmt.Errorf("--proxy %q: %w", p, err)}
 		}
 		if _, dup := x.Listen[link]; dup {
 			return nil, usageError{fmt.Errorf("--proxy %s given twice", link)}
 		}
 		x.Listen[link] = addr
 	}
-	if f.jobID < 0 {
-		return nil, usageError{fmt.Errorf("--job-id %d: want a job id ≥ 1", f.jobID)}
-	}
-	switch {
-	case f.jobID != 0 && !f.observePublishes && !f.publishIntoJob:
-		return nil, usageError{fmt.Errorf("--job-id %d: the run did not create that job, so it does not publish into it: give --observe-publishes (the API publishes its own tasks), or --publish-into-job to publish made-up tasks into it anyway", f.jobID)}
-	case f.publishIntoJob && f.jobID == 0:
-		return nil, usageError{errors.New("--publish-into-job needs --job-id (without it the run publishes into the job it creates)")}
-	case f.publishIntoJob && f.observePublishes:
-		return nil, usageError{errors.New("--publish-into-job and --observe-publishes exclude each other")}
+	if err := x.Check(); err != nil {
+		return nil, usageError{err}
 	}
 	return x, nil
-}
-
-// checkListen refuses a listen address that is not host:port with a port
-// from 0 to 65535.
-func checkListen(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("want LINK=HOST:PORT: %w", err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
-	}
-	return nil
 }
 
 // proxyRunID is the run id of the run's proxies on a remote

@@ -11,7 +11,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 )
 
-// SamplerNodes makes the sampler watch a cluster: urls are the monitoring
+// WithSamplerNodes makes the sampler watch a cluster: urls are the monitoring
 // URLs of the other nodes (the one given to [NewSampler] is the first).
 // Each sample then reads /varz and /jsz of every node that answers, and
 //
@@ -24,7 +24,7 @@ import (
 //     server_name is the consumer's cluster.leader; the first node that
 //     knows the consumer when no leader is known): followers' num_pending
 //     and num_ack_pending lag behind the leader's.
-func SamplerNodes(urls ...string) SamplerOption {
+func WithSamplerNodes(urls ...string) SamplerOption {
 	return func(c *samplerConfig) error {
 		for _, u := range urls {
 			p, err := url.Parse(u)

@@ -43,8 +43,8 @@ func TestSamplerCluster(t *testing.T) {
 	down.Close()
 
 	sink := history.NewMemory()
-	s, err := NewSampler(context.Background(), n1.URL, sink, SamplerConsumer("job_1", "job-1-consumer"),
-		SamplerNodes(n2.URL, downURL), SamplerInterval(time.Hour))
+	s, err := NewSampler(context.Background(), n1.URL, sink, WithSamplerConsumer("job_1", "job-1-consumer"),
+		WithSamplerNodes(n2.URL, downURL), WithSamplerInterval(time.Hour))
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Sample(context.Background()))
@@ -69,5 +69,5 @@ func TestSamplerCluster(t *testing.T) {
 	require.True(t, found)
 	require.Equal(t, ConsumerSettings{AckWait: 2 * time.Second, MaxDeliver: 3, MaxAckPending: 1000}, cfg)
 
-	require.Error(t, SamplerNodes("not a url")(&samplerConfig{}))
+	require.Error(t, WithSamplerNodes("not a url")(&samplerConfig{}))
 }

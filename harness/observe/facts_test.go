@@ -127,7 +127,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
-	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, ObservePublishes(""))
+	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, WithObservePublishes(""))
 	require.NoError(t, err)
 	t.Cleanup(o.Close)
 	nc := connect(t, s.ClientURL())
@@ -286,7 +286,7 @@ func TestFactAPITotal(t *testing.T) {
 			ackSync(t, nc, held[2], "+WPI")
 		}},
 		{"NATS observer start and stop", 0, func(t *testing.T) {
-			o, err := NewNATSObserver(ctx, s.ClientURL(), history.Discard, ObservePublishes(""))
+			o, err := NewNATSObserver(ctx, s.ClientURL(), history.Discard, WithObservePublishes(""))
 			require.NoError(t, err)
 			o.Close()
 		}},
@@ -397,7 +397,7 @@ func natsdAuth(user, pass string) natsd.Option {
 // TestFactListenersHideNoResponders: a core listener is interest, so a
 // request that no JetStream component answers times out instead of failing
 // at once with no responders. It matters for ack requests (AckSync,
-// DoubleAck) to a consumer that is gone, and, with ObservePublishes, for a
+// DoubleAck) to a consumer that is gone, and, with WithObservePublishes, for a
 // JetStream publish to a subject no stream captures. Plain acks (+ACK
 // published without a reply, as the reference API does) are not affected.
 func TestFactListenersHideNoResponders(t *testing.T) {
@@ -408,7 +408,7 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 		observed error
 	}{
 		{"ack request to a deleted consumer", nil, func(reply string) string { return reply }, nats.ErrTimeout},
-		{"publish request without a stream, publishes observed", []NATSOption{ObservePublishes("")},
+		{"publish request without a stream, publishes observed", []NATSOption{WithObservePublishes("")},
 			func(string) string { return "job.2.tasks" }, nats.ErrTimeout},
 		{"publish request without a stream, publishes not observed", nil,
 			func(string) string { return "job.2.tasks" }, nats.ErrNoResponders},

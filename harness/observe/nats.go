@@ -81,11 +81,11 @@ type natsConfig struct {
 	scopeLater  bool
 }
 
-// NATSScopeLater makes the observer drop (and count as foreign) every
+// WithNATSScopeLater makes the observer drop (and count as foreign) every
 // event until [NATSObserver.Scope] names the run's stream, consumer and
 // task subject: on a shared server nothing it sees before the run's job
 // exists is the run's.
-func NATSScopeLater() NATSOption {
+func WithNATSScopeLater() NATSOption {
 	return func(c *natsConfig) error { c.scopeLater = true; return nil }
 }
 
@@ -95,14 +95,14 @@ const ObserverNATS = "nats-observer"
 // scope is the run's stream, consumer and task subject.
 type scope struct{ stream, consumer, taskSubject string }
 
-// ObservePublishes makes the observer listen to the task subject (wildcards
+// WithObservePublishes makes the observer listen to the task subject (wildcards
 // allowed; "" means [DefaultTaskSubject]) and emit a publish event per
 // message, with the task's image_id and no sseq (a core subscription cannot
 // know it). It sees publishes only, never redeliveries. For external mode,
 // where the API publishes its own tasks. Beware: a listener on the task
 // subject answers "there is interest" for it, so a publish request to a
 // subject no stream captures times out instead of failing with no responders.
-func ObservePublishes(subject string) NATSOption {
+func WithObservePublishes(subject string) NATSOption {
 	return func(c *natsConfig) error {
 		if subject == "" {
 			subject = DefaultTaskSubject
@@ -115,16 +115,16 @@ func ObservePublishes(subject string) NATSOption {
 	}
 }
 
-// NATSConnectOptions adds options to the observer's connection (credentials,
+// WithNATSConnectOptions adds options to the observer's connection (credentials,
 // TLS). The observer's own reconnect settings come first, so these may
 // override them.
-func NATSConnectOptions(opts ...nats.Option) NATSOption {
+func WithNATSConnectOptions(opts ...nats.Option) NATSOption {
 	return func(c *natsConfig) error { c.connOpts = append(c.connOpts, opts...); return nil }
 }
 
-// NATSLogger sets where the observer logs (connection trouble, dropped
+// WithNATSLogger sets where the observer logs (connection trouble, dropped
 // messages). The default discards.
-func NATSLogger(l *slog.Logger) NATSOption {
+func WithNATSLogger(l *slog.Logger) NATSOption {
 	return func(c *natsConfig) error {
 		if l == nil {
 			return errors.New("observe: nil logger")
@@ -134,15 +134,15 @@ func NATSLogger(l *slog.Logger) NATSOption {
 	}
 }
 
-// NATSTaskLookup gives the observer a way to name the task of an ack's reply
+// WithNATSTaskLookup gives the observer a way to name the task of an ack's reply
 // subject (for example [Proxy.TaskOf]); without it ack events carry no task.
-func NATSTaskLookup(f func(reply string) string) NATSOption {
+func WithNATSTaskLookup(f func(reply string) string) NATSOption {
 	return func(c *natsConfig) error { c.taskOf = f; return nil }
 }
 
 // NATSObserver listens on its own NATS connection to every ack and to the
 // JetStream consumer advisories, and emits ack and advisory events (and
-// publish events with [ObservePublishes]). It reconnects forever, so it
+// publish events with [WithObservePublishes]). It reconnects forever, so it
 // survives a nats_restart. Whoever starts it must Close it.
 type NATSObserver struct {
 	nc     *nats.Conn
@@ -162,7 +162,7 @@ type NATSObserver struct {
 }
 
 // Scope makes the observer record only the acks and advisories of stream
-// and consumer and the publishes on taskSubject (with [ObservePublishes]):
+// and consumer and the publishes on taskSubject (with [WithObservePublishes]):
 // what other jobs on the same server do is dropped at the source, and
 // counted ([NATSObserver.Foreign]; one foreign event at Close).
 func (o *NATSObserver) Scope(stream, consumer, taskSubject string) {

@@ -41,7 +41,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink,
-		NATSTaskLookup(func(reply string) string {
+		WithNATSTaskLookup(func(reply string) string {
 			m, err := ackreply.Parse(reply)
 			if err != nil {
 				return ""
@@ -96,7 +96,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 }
 
 func TestNATSObserverOptions(t *testing.T) {
-	for _, opt := range []NATSOption{ObservePublishes("_INBOX.>"), ObservePublishes("$JS.API.>"), ObservePublishes(">"), NATSLogger(nil)} {
+	for _, opt := range []NATSOption{WithObservePublishes("_INBOX.>"), WithObservePublishes("$JS.API.>"), WithObservePublishes(">"), WithNATSLogger(nil)} {
 		_, err := NewNATSObserver(context.Background(), "nats://127.0.0.1:1", history.Discard, opt)
 		require.ErrorContains(t, err, "observe:")
 	}

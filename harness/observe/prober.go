@@ -30,9 +30,9 @@ type proberConfig struct {
 	log         *slog.Logger
 }
 
-// ProberInterval sets the time between the starts of two probes (default
+// WithProberInterval sets the time between the starts of two probes (default
 // [DefaultProbeInterval]).
-func ProberInterval(d time.Duration) ProberOption {
+func WithProberInterval(d time.Duration) ProberOption {
 	return func(c *proberConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("observe: probe interval %s is not positive", d)
@@ -42,9 +42,9 @@ func ProberInterval(d time.Duration) ProberOption {
 	}
 }
 
-// ProberTimeout bounds each probe (default [DefaultProbeTimeout]); a probe
+// WithProberTimeout bounds each probe (default [DefaultProbeTimeout]); a probe
 // that runs out is recorded with err "timeout".
-func ProberTimeout(d time.Duration) ProberOption {
+func WithProberTimeout(d time.Duration) ProberOption {
 	return func(c *proberConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("observe: probe timeout %s is not positive", d)
@@ -54,10 +54,10 @@ func ProberTimeout(d time.Duration) ProberOption {
 	}
 }
 
-// ProberMaxInFlight bounds how many probes may run at once (default: as many
+// WithProberMaxInFlight bounds how many probes may run at once (default: as many
 // as fit in one timeout at the interval, plus one, so that slow probes never
 // shift the schedule). A probe due while n are in flight is skipped and logged.
-func ProberMaxInFlight(n int) ProberOption {
+func WithProberMaxInFlight(n int) ProberOption {
 	return func(c *proberConfig) error {
 		if n <= 0 {
 			return fmt.Errorf("observe: probe max in flight %d is not positive", n)
@@ -67,8 +67,8 @@ func ProberMaxInFlight(n int) ProberOption {
 	}
 }
 
-// ProberLogger sets where the prober logs. The default discards.
-func ProberLogger(l *slog.Logger) ProberOption {
+// WithProberLogger sets where the prober logs. The default discards.
+func WithProberLogger(l *slog.Logger) ProberOption {
 	return func(c *proberConfig) error {
 		if l == nil {
 			return errors.New("observe: nil logger")

@@ -24,7 +24,7 @@ func TestProberRecordsProbes(t *testing.T) {
 	}))
 	t.Cleanup(api.Close)
 	sink := history.NewMemory()
-	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, ProberInterval(10*time.Millisecond))
+	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, WithProberInterval(10*time.Millisecond))
 	require.NoError(t, err)
 	waitEvents(t, sink, history.KindHTTP, 5)
 	p.Close()
@@ -41,7 +41,7 @@ func TestProberRecordsFailures(t *testing.T) {
 		url := api.URL + "/api/v2/"
 		api.Close()
 		sink := history.NewMemory()
-		p, err := NewProber(context.Background(), url, sink, ProberInterval(10*time.Millisecond))
+		p, err := NewProber(context.Background(), url, sink, WithProberInterval(10*time.Millisecond))
 		require.NoError(t, err)
 		waitEvents(t, sink, history.KindHTTP, 2)
 		p.Close()
@@ -80,7 +80,7 @@ func TestProberSlowProbesKeepSchedule(t *testing.T) {
 	sink := history.NewMemory()
 	const interval, timeout = 20 * time.Millisecond, 400 * time.Millisecond
 	begin := time.Now()
-	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, ProberInterval(interval), ProberTimeout(timeout))
+	p, err := NewProber(context.Background(), api.URL+"/api/v2/", sink, WithProberInterval(interval), WithProberTimeout(timeout))
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 
@@ -107,7 +107,7 @@ func TestProberStopsWithContext(t *testing.T) {
 	api := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(api.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := NewProber(ctx, api.URL, history.Discard, ProberInterval(5*time.Millisecond))
+	p, err := NewProber(ctx, api.URL, history.Discard, WithProberInterval(5*time.Millisecond))
 	require.NoError(t, err)
 	cancel()
 	select {
@@ -120,7 +120,7 @@ func TestProberStopsWithContext(t *testing.T) {
 }
 
 func TestProberOptions(t *testing.T) {
-	for _, opt := range []ProberOption{ProberInterval(0), ProberTimeout(0), ProberMaxInFlight(0), ProberLogger(nil)} {
+	for _, opt := range []ProberOption{WithProberInterval(0), WithProberTimeout(0), WithProberMaxInFlight(0), WithProberLogger(nil)} {
 		_, err := NewProber(context.Background(), "http://127.0.0.1:1/", history.Discard, opt)
 		require.Error(t, err)
 	}

@@ -32,10 +32,10 @@ type samplerConfig struct {
 	log      *slog.Logger
 }
 
-// SamplerInterval sets the time between samples (default
+// WithSamplerInterval sets the time between samples (default
 // [DefaultSampleInterval]). A sample slower than d delays the next one; it
 // never piles up.
-func SamplerInterval(d time.Duration) SamplerOption {
+func WithSamplerInterval(d time.Duration) SamplerOption {
 	return func(c *samplerConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("observe: sampler interval %s is not positive", d)
@@ -45,8 +45,8 @@ func SamplerInterval(d time.Duration) SamplerOption {
 	}
 }
 
-// SamplerTimeout bounds each HTTP request to the monitoring port (default 1 s).
-func SamplerTimeout(d time.Duration) SamplerOption {
+// WithSamplerTimeout bounds each HTTP request to the monitoring port (default 1 s).
+func WithSamplerTimeout(d time.Duration) SamplerOption {
 	return func(c *samplerConfig) error {
 		if d <= 0 {
 			return fmt.Errorf("observe: sampler timeout %s is not positive", d)
@@ -56,10 +56,10 @@ func SamplerTimeout(d time.Duration) SamplerOption {
 	}
 }
 
-// SamplerConsumer makes the sampler emit a consumer event per sample for
+// WithSamplerConsumer makes the sampler emit a consumer event per sample for
 // the durable consumer of stream, read from /jsz?consumers=true. While the
 // consumer does not exist no consumer event is emitted (not zeros).
-func SamplerConsumer(stream, consumer string) SamplerOption {
+func WithSamplerConsumer(stream, consumer string) SamplerOption {
 	return func(c *samplerConfig) error {
 		if stream == "" || consumer == "" {
 			return errors.New("observe: sampler needs both a stream and a consumer name")
@@ -69,14 +69,14 @@ func SamplerConsumer(stream, consumer string) SamplerOption {
 	}
 }
 
-// SamplerAccount limits the consumer lookup to one account (nats-server's
+// WithSamplerAccount limits the consumer lookup to one account (nats-server's
 // default account is "$G"). The default looks in every account.
-func SamplerAccount(account string) SamplerOption {
+func WithSamplerAccount(account string) SamplerOption {
 	return func(c *samplerConfig) error { c.account = account; return nil }
 }
 
-// SamplerLogger sets where the sampler logs failed samples. The default discards.
-func SamplerLogger(l *slog.Logger) SamplerOption {
+// WithSamplerLogger sets where the sampler logs failed samples. The default discards.
+func WithSamplerLogger(l *slog.Logger) SamplerOption {
 	return func(c *samplerConfig) error {
 		if l == nil {
 			return errors.New("observe: nil logger")
@@ -89,7 +89,7 @@ func SamplerLogger(l *slog.Logger) SamplerOption {
 // Sampler polls a nats-server's HTTP monitoring port and emits a server
 // event per sample (from /varz: connections, total_connections,
 // subscriptions, slow_consumers; from /jsz: js_api_total) and, with
-// [SamplerConsumer], a consumer event (num_pending, num_ack_pending,
+// [WithSamplerConsumer], a consumer event (num_pending, num_ack_pending,
 // num_redelivered, num_waiting, delivered and ack_floor consumer sequences).
 // It makes no NATS connection and no JetStream API call, so it changes
 // neither connections nor api.total, and works unchanged against an external

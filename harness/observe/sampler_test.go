@@ -19,7 +19,7 @@ func TestSamplerValues(t *testing.T) {
 	sink := history.NewMemory()
 	// A long interval: the test takes its samples itself.
 	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink,
-		SamplerConsumer(testStream, testConsumer), SamplerInterval(time.Hour))
+		WithSamplerConsumer(testStream, testConsumer), WithSamplerInterval(time.Hour))
 	require.NoError(t, err)
 	t.Cleanup(sm.Close)
 	ctx := context.Background()
@@ -79,7 +79,7 @@ func TestSamplerValues(t *testing.T) {
 func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
-	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink, SamplerInterval(20*time.Millisecond))
+	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink, WithSamplerInterval(20*time.Millisecond))
 	require.NoError(t, err)
 	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.Of(history.KindServer)) < 3 {
@@ -113,7 +113,7 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 func TestSamplerStopsWithContext(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	sm, err := NewSampler(ctx, s.MonitorURL(), history.Discard, SamplerInterval(10*time.Millisecond))
+	sm, err := NewSampler(ctx, s.MonitorURL(), history.Discard, WithSamplerInterval(10*time.Millisecond))
 	require.NoError(t, err)
 	cancel()
 	select {
@@ -131,10 +131,10 @@ func TestSamplerOptions(t *testing.T) {
 		opt  SamplerOption
 	}{
 		{"bad url", "localhost:8222", nil},
-		{"zero interval", "http://127.0.0.1:1", SamplerInterval(0)},
-		{"negative timeout", "http://127.0.0.1:1", SamplerTimeout(-time.Second)},
-		{"consumer without stream", "http://127.0.0.1:1", SamplerConsumer("", "c")},
-		{"nil logger", "http://127.0.0.1:1", SamplerLogger(nil)},
+		{"zero interval", "http://127.0.0.1:1", WithSamplerInterval(0)},
+		{"negative timeout", "http://127.0.0.1:1", WithSamplerTimeout(-time.Second)},
+		{"consumer without stream", "http://127.0.0.1:1", WithSamplerConsumer("", "c")},
+		{"nil logger", "http://127.0.0.1:1", WithSamplerLogger(nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opts []SamplerOption

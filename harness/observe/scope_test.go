@@ -22,7 +22,7 @@ import (
 func TestNATSObserverScope(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
-	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, NATSScopeLater(), ObservePublishes(""))
+	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, WithNATSScopeLater(), WithObservePublishes(""))
 	require.NoError(t, err)
 	nc := connect(t, s.ClientURL())
 	js, err := jetstream.New(nc)

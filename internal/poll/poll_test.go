@@ -1,0 +1,40 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestUntil(t *testing.T) {
+	ctx := context.Background()
+	n := 0
+	require.NoError(t, Until(ctx, time.Second, time.Millisecond, func(context.Context) error {
+		if n++; n < 3 {
+			return NotYet
+		}
+		return nil
+	}))
+	require.Equal(t, 3, n, "called until it held")
+
+	why := errors.New("consumer missing")
+	err := Until(ctx, 20*time.Millisecond, 5*time.Millisecond, func(context.Context) error { return why })
+	require.ErrorIs(t, err, ErrTimedOut)
+	require.ErrorIs(t, err, why, "the last reason is kept")
+	require.EqualError(t, err, "not within 20ms: consumer missing")
+
+	calls := 0
+	err = Until(ctx, time.Minute, time.Millisecond, func(context.Context) error { calls++; return Stop(why) })
+	require.Equal(t, why, err, "Stop ends the wait with the error as it is")
+	require.Equal(t, 1, calls)
+
+	cctx, cancel := context.WithCancel(ctx)
+	start := time.Now()
+	time.AfterFunc(10*time.Millisecond, cancel)
+	err = Until(cctx, time.Minute, time.Second, func(context.Context) error { return NotYet })
+	require.ErrorIs(t, err, context.Canceled)
+	require.Less(t, time.Since(start), 5*time.Second, "a cancelled context ends the wait")
+}
