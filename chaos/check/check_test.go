@@ -337,6 +337,7 @@ var runCases = []runCase{
 	// job 1's; pipeline judges both.
 	{file: "run/multi-pipeline.jsonl", judged: true},
 	{file: "run/multi-pipeline-wrong.jsonl", judged: true, failed: []string{"pipeline"}},
+	{file: "run/multi-pipeline-lost.jsonl", judged: true, failed: []string{"no-loss"}},
 }
 
 // TestRunAssumptions: a history whose harness could not drive load is not
@@ -484,7 +485,7 @@ func TestPipelineCases(t *testing.T) {
 }
 
 // TestMultiPipelineRunScope: in a history of two jobs, the run judges the
-// checks of one job over the run's job alone. Fed every event, as a
+// checks of one job over each job on its own. Fed every event, as a
 // single-job history would be, terminal-guard takes job 2's SUCCESS for the
 // run's and fails; through Run it passes, and pipeline still sees both jobs.
 func TestMultiPipelineRunScope(t *testing.T) {
@@ -498,8 +499,25 @@ func TestMultiPipelineRunScope(t *testing.T) {
 	tg, _ := rs.Get("terminal-guard")
 	require.True(t, tg.Passed(), tg.String())
 	nl, _ := rs.Get("no-loss")
-	require.Equal(t, 2.0, nl.Figures["published"], "no-loss counts the run's job's tasks: %s", nl.String())
+	require.Equal(t, 3.0, nl.Figures["published"], "no-loss counts every job's tasks: %s", nl.String())
+	require.Contains(t, nl.Summary, "job 2 passed too")
 	p, _ := rs.Get("pipeline")
 	require.True(t, p.Passed(), p.String())
 	require.Equal(t, 2.0, p.Figures["calls_judged"])
+}
+
+// TestMultiJobLossIsJudged: a task lost in a job other than the run's
+// fails no-loss, named by its job — the other jobs of a run are judged too,
+// not only the run's.
+func TestMultiJobLossIsJudged(t *testing.T) {
+	rs, err := check.RunFile("testdata/run/multi-pipeline-lost.jsonl", check.Params{})
+	require.NoError(t, err)
+	nl, _ := rs.Get("no-loss")
+	require.True(t, nl.Failed(), nl.String())
+	require.Equal(t, 1, nl.Violations)
+	require.Contains(t, nl.Summary, "job 2: ")
+	require.Equal(t, 1.0, nl.Figures["lost"])
+	require.Equal(t, 3.0, nl.Figures["published"])
+	require.NotEmpty(t, nl.Offending)
+	require.Contains(t, nl.Offending[0].Detail, "job 2: ")
 }

@@ -114,9 +114,10 @@ func RunFile(path string, p Params) (Results, error) {
 }
 
 // Run reads the whole history from r once and feeds every event to every
-// checker of [All] — the checkers of one job only those of the run's job,
-// when the history holds several (see jobScope). Decoding runs on its own goroutine, a batch ahead of the
-// checkers, which themselves run in two groups on two more goroutines: each
+// checker of [All] — the checkers of one job only the events of their job,
+// each job of a history of several judged on its own and the verdicts folded
+// into one per check (see jobScope). Decoding runs on its own goroutine, a
+// batch ahead of the checkers, which themselves run in two groups on two more goroutines: each
 // checker still sees every event, in order, from one goroutine. A malformed
 // line stops the run with the reader's error (a *history.LineError naming
 // the line).
@@ -124,26 +125,31 @@ func Run(r *history.Reader, p Params) (Results, error) {
 	checkers := All(p)
 	info := newRunInfo(p)
 	effect := NewFaultEffect(p)
-	// Two groups of about equal cost (the checkers that keep per-task or
-	// per-delivery maps are the expensive ones).
-	// The checkers of one job judge the run's job alone (jobScope), one
-	// scope per group.
+	// The checkers of one job judge each job of the history on its own
+	// (jobScope), one scope per group.
 	groups := [][]observer{{info, effect}, {}}
 	scoped := [][]Checker{nil, nil}
 	for _, c := range checkers {
-		g := 0
-		switch c.(type) {
-		case *AckInTime, *Stall, *RedeliveryTiming, *Fast503, *Liveness, *TasksLatency:
-			g = 1
-		}
+		g := group(c)
 		if jobScoped(c) {
 			scoped[g] = append(scoped[g], c)
 		} else {
 			groups[g] = append(groups[g], c)
 		}
 	}
+	scopes := make([]*jobScope, len(scoped))
 	for g, cs := range scoped {
-		groups[g] = append(groups[g], newJobScope(cs))
+		fresh := func() []Checker {
+			var out []Checker
+			for _, c := range All(p) {
+				if jobScoped(c) && group(c) == g {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		scopes[g] = newJobScope(cs, fresh)
+		groups[g] = append(groups[g], scopes[g])
 	}
 	err := fanOut(r, groups)
 	rs := info.results()
@@ -152,10 +158,25 @@ func Run(r *history.Reader, p Params) (Results, error) {
 		return rs, err
 	}
 	for _, c := range checkers {
-		rs.Checks = append(rs.Checks, c.Result())
+		res := c.Result()
+		if jobScoped(c) {
+			res = scopes[group(c)].fold(res)
+		}
+		rs.Checks = append(rs.Checks, res)
 	}
 	rs.FaultEffect = effect.Result()
 	return rs, nil
+}
+
+// group is the goroutine of Run that feeds c: two groups of about equal
+// cost (the checkers that keep per-task or per-delivery maps are the
+// expensive ones).
+func group(c Checker) int {
+	switch c.(type) {
+	case *AckInTime, *Stall, *RedeliveryTiming, *Fast503, *Liveness, *TasksLatency:
+		return 1
+	}
+	return 0
 }
 
 type observer interface{ Observe(e *history.Event) }

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -10,7 +12,7 @@ import (
 // jobScoped says whether a checker judges one job — its tasks, its
 // deliveries, its consumer and its status — rather than the whole API.
 // In a history with several jobs (a run with more jobs in flight than its
-// own, of other pipelines) such a checker judges the run's job alone.
+// own, of other pipelines) each job is judged by a set of its own.
 func jobScoped(c Checker) bool {
 	switch c.(type) {
 	case *NoLoss, *MaxDeliver, *Duplicates, *RedeliveryTiming, *AckInTime, *Orphaned, *Stall,
@@ -20,20 +22,37 @@ func jobScoped(c Checker) bool {
 	return false
 }
 
-// jobScope feeds its checkers the events of the run's job only: the run's
-// job is that of the first config event (its stream job_<id>); an event
-// that belongs (by [JobOf]) to another job the history announced — by a
-// job event or a config event — is not fed. Until a second job is
-// announced every event goes through, so a history of one job is judged
-// exactly as without the scope; an event naming a job the history never
-// announced (an image id that merely looks like "<n>-<m>") goes through too.
+// maxReplayed bounds the phase and fault events a jobScope keeps to replay
+// to a job announced late (a run has a handful of each).
+const maxReplayed = 10_000
+
+// jobScope feeds the checkers of one job the events of their job only.
+//
+// The run's job is that of the first config event (its stream job_<id>);
+// its checkers are the ones [Run] reports. Each other job the history
+// announces (by a job event) gets fresh checkers of the same kinds, fed the
+// run's config with the job's own stream and the phases and faults seen so
+// far, then every event of that job and every event of no job; their
+// verdicts are folded into the run's ([jobScope.fold]), so that a task lost
+// in any job of the run fails no-loss. Until a second job is announced every
+// event goes through to the run's checkers, so a history of one job is
+// judged exactly as without the scope; an event naming a job the history
+// never announced (an image id that merely looks like "<n>-<m>") goes to
+// the run's checkers too.
 type jobScope struct {
-	checkers []Checker
-	run      int64          // the run's job; 0 until the first config event names it
-	known    map[int64]bool // jobs announced by job or config events
+	checkers []Checker        // the run's job's
+	fresh    func() []Checker // new checkers of the same kinds, for another job
+	run      int64            // the run's job; 0 until the first config event names it
+	cfg      *history.Event   // the run's config
+	known    map[int64]bool   // jobs announced by job or config events
+	others   map[int64][]Checker
+	order    []int64         // other jobs, in order of announcement
+	replay   []history.Event // phases and faults so far
 }
 
-func newJobScope(cs []Checker) *jobScope { return &jobScope{checkers: cs, known: map[int64]bool{}} }
+func newJobScope(cs []Checker, fresh func() []Checker) *jobScope {
+	return &jobScope{checkers: cs, fresh: fresh, known: map[int64]bool{}, others: map[int64][]Checker{}}
+}
 
 // Observe implements observer.
 func (s *jobScope) Observe(e *history.Event) {
@@ -42,23 +61,129 @@ func (s *jobScope) Observe(e *history.Event) {
 		if id, ok := jobOfStream(e.Stream); ok {
 			s.known[id] = true
 			if s.run == 0 {
-				s.run = id
+				s.run, s.cfg = id, new(history.Event)
+				*s.cfg = *e
 			}
 		}
 	case history.KindJob:
 		if e.Job != 0 {
 			s.known[e.Job] = true
+			s.announce(e.Job)
+		}
+	case history.KindPhase, history.KindFault:
+		if len(s.replay) < maxReplayed {
+			s.replay = append(s.replay, *e)
 		}
 	}
-	if s.run != 0 && len(s.known) > 1 {
-		if id := JobOf(e); id != 0 && id != s.run && s.known[id] {
-			return
-		}
+	id := JobOf(e)
+	if s.run == 0 || len(s.known) < 2 || id == s.run || (id != 0 && !s.known[id]) {
+		feed(s.checkers, e)
+		return
 	}
-	for _, c := range s.checkers {
+	if id != 0 {
+		feed(s.others[id], e)
+		return
+	}
+	feed(s.checkers, e)
+	for _, j := range s.order {
+		feed(s.others[j], e)
+	}
+}
+
+// announce gives job id, another job than the run's, checkers of its own:
+// fed the run's config with the job's stream, and the phases and faults so
+// far.
+func (s *jobScope) announce(id int64) {
+	if s.run == 0 || id == s.run || s.others[id] != nil {
+		return
+	}
+	cs := s.fresh()
+	cfg := *s.cfg
+	cfg.Stream, cfg.ConsumerName = "job_"+strconv.FormatInt(id, 10), ""
+	feed(cs, &cfg)
+	for i := range s.replay {
+		feed(cs, &s.replay[i])
+	}
+	s.others[id] = cs
+	s.order = append(s.order, id)
+}
+
+func feed(cs []Checker, e *history.Event) {
+	for _, c := range cs {
 		c.Observe(e)
 	}
 }
+
+// fold adds the verdicts of the other jobs to the run's job's result r of
+// the same check: any job's violation fails it (its offenses and summary
+// named by job); a job whose no-loss cannot decide makes no-loss unknown
+// (the run is then inconclusive); another check that could not judge a job
+// (the consumer sampler watches the run's job's consumer only, say) keeps
+// the run's job's verdict and says which job it did not judge.
+func (s *jobScope) fold(r Result) Result {
+	if len(s.order) == 0 {
+		return r
+	}
+	if r.Passed() {
+		r.Summary = fmt.Sprintf("job %d: %s", s.run, r.Summary)
+	}
+	passed := []string{}
+	var unjudged []string // other jobs this check could not judge (no-loss aside)
+	for _, j := range s.order {
+		for _, c := range s.others[j] {
+			o := c.Result()
+			if o.Name != r.Name {
+				continue
+			}
+			if summedFigures[r.Name] {
+				r.Figures = maps.Clone(r.Figures)
+				for k, v := range o.Figures {
+					r.Figures[k] += v
+				}
+			}
+			if o.Passed() {
+				passed = append(passed, strconv.FormatInt(j, 10))
+				continue
+			}
+			tag := fmt.Sprintf("job %d: ", j)
+			switch {
+			case o.Failed():
+				if !r.Failed() {
+					r.OK, r.Summary, r.Why = boolp(false), "", ""
+				}
+				r.Violations += o.Violations
+				r.Summary = strings.TrimPrefix(r.Summary+"; "+tag+o.Summary, "; ")
+				for _, off := range o.Offending {
+					if len(r.Offending) < MaxOffenses {
+						off.Detail = tag + off.Detail
+						r.Offending = append(r.Offending, off)
+					}
+				}
+			case r.Name == "no-loss" && !r.Failed() && r.Why == "":
+				// A job whose loss cannot be decided leaves the run undecided.
+				r.OK, r.Why = nil, tag+o.Why
+				r.Summary = "unknown: " + r.Why
+			default:
+				unjudged = append(unjudged, tag+o.Why)
+			}
+		}
+	}
+	if r.Passed() && len(passed) > 0 {
+		word := "job"
+		if len(passed) > 1 {
+			word = "jobs"
+		}
+		r.Summary += fmt.Sprintf("; %s %s passed too", word, strings.Join(passed, ", "))
+	}
+	if len(unjudged) > 0 {
+		r.Summary += "; not judged on " + strings.Join(unjudged, "; ")
+	}
+	return r
+}
+
+// summedFigures are the checks whose figures are counts over a job's tasks
+// (published, stored, lost, …): folded, they count every job's.
+var summedFigures = map[string]bool{"no-loss": true, "job-consistency": true}
 
 // jobOfStream is the job id of a stream named job_<id>.
 func jobOfStream(stream string) (int64, bool) {
