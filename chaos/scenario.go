@@ -9,33 +9,8 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// Variants are the reference API's variants (docs/protocol.md): "good" and the
-// known-bad ones, each a real bug that some invariant must catch.
-var Variants = []string{
-	"good",
-	"reserve-one-by-one",
-	"reconnect",
-	"no-connect-timeout",
-	"swallow-timeout",
-	"no-terminal-guard",
-	"ack-before-save",
-	"recreate-stream",
-	"slow-ack",
-	"leak-connections",
-
-	"pooled",
-	"pooled-stale",
-	"connect-retry-on-refused",
-	"empty-on-error",
-	"late-fetch",
-	"ack-connection-setup",
-	"consumer-first-cleanup",
-	"seen-only-on-success",
-	"early-success",
-	"no-cleanup",
-}
 
 // The workers a workload can run (docs/protocol.md, "The workers").
 const (
@@ -64,7 +39,7 @@ type Scenario struct {
 
 // SUT configures the system under test (the reference API, docs/protocol.md).
 type SUT struct {
-	Variant        string        // one of Variants
+	Variant        string        // one of protocol.Variants
 	AckWait        time.Duration // consumer ack_wait (A)
 	MaxDeliver     int           // consumer max_deliver (M)
 	MaxAckPending  int           // consumer max_ack_pending
@@ -145,7 +120,7 @@ func (s Scenario) WithDefaults() Scenario {
 		}
 	}
 	if s.SUT.Variant == "" {
-		s.SUT.Variant = "good"
+		s.SUT.Variant = protocol.VariantGood
 	}
 	def(&s.SUT.AckWait, DefaultAckWait)
 	defInt(&s.SUT.MaxDeliver, DefaultMaxDeliver)
@@ -173,21 +148,6 @@ func (s Scenario) WithDefaults() Scenario {
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-
-// SoakVariants are the known-bad variants only a soak catches (minutes of
-// load, not seconds): they are not in Variants, nor in the verification
-// matrix, but a scenario may name them.
-var SoakVariants = []string{"slow-leak"}
-
-// KnownVariant says whether v is one of Variants or SoakVariants.
-func KnownVariant(v string) bool {
-	for _, k := range append(Variants[:len(Variants):len(Variants)], SoakVariants...) {
-		if k == v {
-			return true
-		}
-	}
-	return false
-}
 
 // Upper bounds of a scenario's settings: beyond them a run would not end in
 // a day or would hold more than one machine can (docs/external.md, "Bad
@@ -225,8 +185,8 @@ func (s Scenario) Validate() error {
 	if !nameRE.MatchString(s.Name) {
 		return bad("name", "name %q must be lower-case words joined by '-'", s.Name)
 	}
-	if s.SUT.Variant != "" && !KnownVariant(s.SUT.Variant) {
-		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(Variants, ", "))
+	if s.SUT.Variant != "" && !protocol.KnownVariant(s.SUT.Variant) {
+		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(protocol.VariantNames(), ", "))
 	}
 	for _, d := range []struct {
 		path string

@@ -13,8 +13,8 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness"
-	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // The benchmarks of the README, "Figures" for the embedded stack:
@@ -89,7 +89,7 @@ func endToEnd(b *testing.B, sc chaos.Scenario, noObservers bool) time.Duration {
 	for {
 		j, ok := s.API.Job(id)
 		require.True(b, ok)
-		if j.Status == api.StatusSuccess {
+		if j.Status == protocol.StatusSuccess {
 			break
 		}
 		require.NoError(b, ctx.Err(), "job %d: %s, %d of %d stored", id, j.Status, j.Progress.Stored, j.Progress.Total)

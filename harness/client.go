@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // APIClient is the harness's own client of an API that speaks docs/protocol.md:
@@ -54,7 +56,7 @@ func (c *APIClient) do(ctx context.Context, method, path string, body, out any) 
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Natschaos-Worker", "harness")
+	req.Header.Set(protocol.WorkerHeader, "harness")
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Token "+c.Token)
 	}
@@ -95,7 +97,8 @@ func (c *APIClient) CreateJob(ctx context.Context, name string, total int) (int6
 	var out struct {
 		ID json.Number `json:"id"`
 	}
-	body := map[string]any{"name": name, "dispatch_mode": "async_api", "start_now": true, "total": total}
+	startNow := true
+	body := protocol.CreateJobRequest{Name: name, DispatchMode: protocol.DispatchAsyncAPI, StartNow: &startNow, Total: &total}
 	var err error
 	for attempt := 1; attempt <= CreateJobAttempts; attempt++ {
 		if err = c.do(ctx, http.MethodPost, "/jobs/", body, &out); err == nil {

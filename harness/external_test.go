@@ -16,6 +16,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // freeAddr is a free 127.0.0.1 port, as host:port.
@@ -107,7 +108,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 		j, ok := x.api.Job(id)
 		require.True(t, ok)
 		require.Less(t, j.Progress.Stored, 200, "the job was cut in the middle")
-		require.Equal(t, api.StatusRevoked, j.Status, "the job the run created is cancelled on the way out\n%s", errOut.String())
+		require.Equal(t, protocol.StatusRevoked, j.Status, "the job the run created is cancelled on the way out\n%s", errOut.String())
 		require.Contains(t, errOut.String(), "cancelled job 1 that this run created")
 		t.Logf("job %d: %s with %d of 200 stored; stderr: %q", id, j.Status, j.Progress.Stored, errOut.String())
 	})
@@ -138,7 +139,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 		e.Close()
 		j, ok := x.api.Job(id)
 		require.True(t, ok)
-		require.Equal(t, api.StatusStarted, j.Status, "a job the run did not create is never cancelled")
+		require.Equal(t, protocol.StatusStarted, j.Status, "a job the run did not create is never cancelled")
 		require.NotContains(t, errOut.String(), "cancelled")
 	})
 }

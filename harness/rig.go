@@ -13,6 +13,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // rig is what a Stack and an External share around the system under test:
@@ -133,7 +134,7 @@ func (r *rig) startSampler(ctx context.Context, job int64, monitorURLs []string,
 	}
 	sopts := []observe.SamplerOption{observe.SamplerInterval(every), observe.SamplerLogger(r.log)}
 	if job != 0 { // 0: the servers only (a soak's jobs come and go)
-		sopts = append(sopts, observe.SamplerConsumer(StreamName(job), ConsumerName(job)))
+		sopts = append(sopts, observe.SamplerConsumer(protocol.StreamName(job), protocol.ConsumerName(job)))
 	}
 	if len(monitorURLs) > 1 {
 		sopts = append(sopts, observe.SamplerNodes(monitorURLs[1:]...))
@@ -170,7 +171,7 @@ func (r *rig) setJob(id int64) {
 	r.job = id
 	r.mu.Unlock()
 	for _, tap := range r.taps {
-		tap.SetStream(StreamName(id))
+		tap.SetStream(protocol.StreamName(id))
 	}
 }
 
@@ -199,7 +200,7 @@ func (r *rig) closeTaps() {
 // dropped and counted as foreign.
 func (r *rig) scope(id int64) {
 	if r.natsObs != nil {
-		r.natsObs.Scope(StreamName(id), ConsumerName(id), TaskSubject(id))
+		r.natsObs.Scope(protocol.StreamName(id), protocol.ConsumerName(id), protocol.TaskSubject(id))
 	}
 	if r.httpProxy != nil {
 		r.httpProxy.SetJob(id)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // FaultEffect is the fault-effect assumption of a run: every fault acted on
@@ -73,7 +74,7 @@ func judged(name, link string) bool {
 	case "nats_restart", "nats_pause":
 		return false
 	}
-	return link == linkAPINATS || link == linkResultsNATS || link == "worker-api"
+	return link == linkAPINATS || link == linkResultsNATS || link == protocol.LinkWorkerAPI
 }
 
 func (c *FaultEffect) active(i int, t float64) bool {
@@ -127,8 +128,8 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		if e.Worker == history.ProbeWorker {
 			return
 		}
-		c.acts(callStart(e), onLink("worker-api"), "a worker called the API")
-		c.acts(e.T, onLink("worker-api"), "a worker called the API")
+		c.acts(callStart(e), onLink(protocol.LinkWorkerAPI), "a worker called the API")
+		c.acts(e.T, onLink(protocol.LinkWorkerAPI), "a worker called the API")
 		if isTasks(e) {
 			c.acts(callStart(e), onLink(linkAPINATS), "a /tasks call")
 		}

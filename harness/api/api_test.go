@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -42,7 +43,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			require.NoError(t, err)
 			defer a.Close()
 			c := a.Config()
-			require.Equal(t, VariantGood, c.Variant)
+			require.Equal(t, protocol.VariantGood, c.Variant)
 			require.Equal(t, "nats://x", c.ResultsNATSURL)
 			require.Equal(t, 5*time.Second, c.ConnectTimeout)
 			require.Equal(t, 10*time.Second, c.OpTimeout)
@@ -55,8 +56,8 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestVariantsListed(t *testing.T) {
-	vs := Variants()
-	require.Equal(t, VariantGood, vs[0].Name)
+	vs := protocol.Variants()
+	require.Equal(t, protocol.VariantGood, vs[0].Name)
 	seen := map[string]bool{}
 	for _, v := range vs {
 		require.False(t, seen[v.Name], "duplicate %s", v.Name)
@@ -68,6 +69,7 @@ func TestVariantsListed(t *testing.T) {
 		a.Close()
 	}
 	require.Len(t, seen, 21) // good, pooled, 18 caught by a run, slow-leak caught by a soak
+	require.Len(t, behaviours, len(seen), "a behaviour for every variant, and for nothing else")
 	_, err := New(Config{NATSURL: "nats://x", Variant: "bogus"})
 	for name := range seen {
 		require.ErrorContains(t, err, name, "the unknown-variant error lists every variant")
@@ -144,7 +146,9 @@ func TestResultValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			it, err := parseResultItem(json.RawMessage(tt.item))
+			var item protocol.ResultItem
+			require.NoError(t, json.Unmarshal([]byte(tt.item), &item))
+			it, err := parseResultItem(item)
 			if tt.errHas != "" {
 				require.ErrorContains(t, err, tt.errHas)
 				return
@@ -208,7 +212,7 @@ func TestCreateAndListJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"$JS.EVENT.ADVISORY.>"}, adv.CachedInfo().Config.Subjects)
 	require.Equal(t, time.Hour, adv.CachedInfo().Config.MaxAge)
-	st, err := e.js.Stream(ctx, StreamName(started))
+	st, err := e.js.Stream(ctx, protocol.StreamName(started))
 	require.NoError(t, err)
 	require.Equal(t, 24*time.Hour, st.CachedInfo().Config.MaxAge)
 	require.Equal(t, []string{"job.1.tasks"}, st.CachedInfo().Config.Subjects)
@@ -241,7 +245,7 @@ func TestCreateAndListJobs(t *testing.T) {
 		require.Equal(t, tt.want, got, tt.query)
 		require.Equal(t, len(tt.want), r.Count)
 	}
-	require.Equal(t, []string{StatusStarted}, e.sink.jobStatuses(started))
+	require.Equal(t, []string{protocol.StatusStarted}, e.sink.jobStatuses(started))
 }
 
 // TestTerminalGuardNoNATSTraffic: a job that is not STARTED/RETRY gets
@@ -270,8 +274,8 @@ func TestMissingStream(t *testing.T) {
 		variant   string
 		recreated bool
 	}{
-		{VariantGood, false},
-		{VariantRecreateStream, true},
+		{protocol.VariantGood, false},
+		{protocol.VariantRecreateStream, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -279,7 +283,7 @@ func TestMissingStream(t *testing.T) {
 			id := e.createJob(3, true)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			require.NoError(t, e.js.DeleteStream(ctx, StreamName(id)))
+			require.NoError(t, e.js.DeleteStream(ctx, protocol.StreamName(id)))
 			code, tasks := e.tasks(id, 3, 5*time.Second)
 			require.Equal(t, 200, code)
 			require.Empty(t, tasks)
@@ -299,23 +303,23 @@ func TestNATSUnreachable(t *testing.T) {
 		url      func(testing.TB) string
 		wantCode int // 0: no answer within the client's timeout
 	}{
-		{"good refused", VariantGood, refused, 503},
-		{"good blackhole", VariantGood, blackhole, 503},
-		{"reconnect refused", VariantReconnect, refused, 503},
-		{"swallow-timeout refused", VariantSwallowTimeout, refused, 200},
-		{"swallow-timeout blackhole", VariantSwallowTimeout, blackhole, 200},
-		{"no-connect-timeout blackhole", VariantNoConnectTimeout, blackhole, 0},
-		{"empty-on-error refused", VariantEmptyOnError, refused, 200},
-		{"empty-on-error blackhole", VariantEmptyOnError, blackhole, 503},
-		{"connect-retry-on-refused refused", VariantConnectRetryOnRefused, refused, 0},
-		{"connect-retry-on-refused blackhole", VariantConnectRetryOnRefused, blackhole, 503},
-		{"pooled refused", VariantPooled, refused, 503},
-		{"pooled blackhole", VariantPooled, blackhole, 503},
+		{"good refused", protocol.VariantGood, refused, 503},
+		{"good blackhole", protocol.VariantGood, blackhole, 503},
+		{"reconnect refused", protocol.VariantReconnect, refused, 503},
+		{"swallow-timeout refused", protocol.VariantSwallowTimeout, refused, 200},
+		{"swallow-timeout blackhole", protocol.VariantSwallowTimeout, blackhole, 200},
+		{"no-connect-timeout blackhole", protocol.VariantNoConnectTimeout, blackhole, 0},
+		{"empty-on-error refused", protocol.VariantEmptyOnError, refused, 200},
+		{"empty-on-error blackhole", protocol.VariantEmptyOnError, blackhole, 503},
+		{"connect-retry-on-refused refused", protocol.VariantConnectRetryOnRefused, refused, 0},
+		{"connect-retry-on-refused blackhole", protocol.VariantConnectRetryOnRefused, blackhole, 503},
+		{"pooled refused", protocol.VariantPooled, refused, 503},
+		{"pooled blackhole", protocol.VariantPooled, blackhole, 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(tt.url(t)))
-			id := seedJob(bad.api, StatusStarted, 3)
+			id := seedJob(bad.api, protocol.StatusStarted, 3)
 			start := time.Now()
 			code, body := bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 3}, 2*bound)
 			took := time.Since(start)
@@ -343,9 +347,9 @@ func TestOnePullPerBatch(t *testing.T) {
 		maxAPICalls func(batch int) int
 		minAPICalls func(batch int) int
 	}{
-		{VariantGood, []int{1, 5, 20},
+		{protocol.VariantGood, []int{1, 5, 20},
 			func(int) int { return 1 }, func(int) int { return 4 }, func(int) int { return 2 }},
-		{VariantReserveOneByOne, []int{5, 10},
+		{protocol.VariantReserveOneByOne, []int{5, 10},
 			func(b int) int { return b }, func(b int) int { return 5 * b }, func(b int) int { return 4 * b }},
 	}
 	for _, tt := range tests {
@@ -406,8 +410,8 @@ func TestTasksResponseAndReserveEvents(t *testing.T) {
 	reserves := e.sink.Of("reserve")
 	require.Len(t, reserves, 3)
 	for i, task := range tasks {
-		require.Equal(t, imgs[i], task.ID)
-		require.Equal(t, imgs[i], task.ImageID)
+		require.Equal(t, imgs[i], string(task.ID))
+		require.Equal(t, imgs[i], string(task.ImageID))
 		require.Equal(t, "http://x/"+imgs[i], task.ImageURL)
 		require.True(t, strings.HasPrefix(*task.ReplySubject, "$JS.ACK."))
 		r := reserves[i]
@@ -441,7 +445,7 @@ func watchAcks(t testing.TB, e *env, id int64, byReply map[string]string) *ackWa
 	t.Helper()
 	w := &ackWatch{acks: map[string]bool{}}
 	var mu sync.Mutex
-	sub, err := e.nc.Subscribe("$JS.ACK."+StreamName(id)+".>", func(m *nats.Msg) {
+	sub, err := e.nc.Subscribe("$JS.ACK."+protocol.StreamName(id)+".>", func(m *nats.Msg) {
 		mu.Lock()
 		task := byReply[m.Subject]
 		mu.Unlock()
@@ -477,8 +481,8 @@ func TestProcessorCrash(t *testing.T) {
 		variant string
 		lost    bool
 	}{
-		{VariantGood, false},
-		{VariantAckBeforeSave, true},
+		{protocol.VariantGood, false},
+		{protocol.VariantAckBeforeSave, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -536,7 +540,7 @@ func TestProcessorCrash(t *testing.T) {
 			ok, _ := w.acked(*first.ReplySubject)
 			require.False(t, ok, "acked although the processor died before the ack")
 			// NATS redelivers it after ack_wait.
-			var again Task
+			var again protocol.Task
 			poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
 				code, tasks := e.tasks(id, 1, 5*time.Second)
 				if code != 200 || len(tasks) == 0 {
@@ -545,10 +549,10 @@ func TestProcessorCrash(t *testing.T) {
 				again = tasks[0]
 				return nil
 			})
-			require.Equal(t, imgs[0], again.ImageID)
+			require.Equal(t, imgs[0], string(again.ImageID))
 			require.Equal(t, 2, dc(t, again))
 			mu.Lock()
-			replies[*again.ReplySubject] = again.ImageID
+			replies[*again.ReplySubject] = string(again.ImageID)
 			mu.Unlock()
 			e.postResults(id, again)
 			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
@@ -587,7 +591,7 @@ func TestJobCompletion(t *testing.T) {
 	require.Len(t, tasks, 3)
 	replies := map[string]string{}
 	for _, task := range tasks {
-		replies[*task.ReplySubject] = task.ImageID
+		replies[*task.ReplySubject] = string(task.ImageID)
 	}
 	w := watchAcks(t, e, id, replies)
 	// Cleanup deletes the stream in one call: never the consumer alone, or a
@@ -601,12 +605,12 @@ func TestJobCompletion(t *testing.T) {
 	e.postResults(id, tasks...)
 	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		j, _ := e.api.Job(id)
-		if j.Status != StatusSuccess {
+		if j.Status != protocol.StatusSuccess {
 			return fmt.Errorf("job %s", j.Status)
 		}
 		return nil
 	})
-	require.Equal(t, []string{StatusStarted, StatusSuccess}, e.sink.jobStatuses(id))
+	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusSuccess}, e.sink.jobStatuses(id))
 	for _, img := range imgs {
 		require.Equal(t, 1, e.sink.storedCount(img))
 	}
@@ -628,9 +632,9 @@ func TestJobCompletion(t *testing.T) {
 
 	code, body := e.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), testToken, nil, time.Second)
 	require.Equal(t, 200, code)
-	var j Job
+	var j protocol.Job
 	require.NoError(t, json.Unmarshal(body, &j))
-	require.Equal(t, Progress{Stored: 3, Total: 3}, j.Progress)
+	require.Equal(t, protocol.Progress{Stored: 3, Total: 3}, j.Progress)
 	require.ElementsMatch(t, imgs, j.StoredIDs)
 
 	// A stale result for the finished job is accepted and changes nothing.
@@ -650,7 +654,7 @@ func TestCancel(t *testing.T) {
 	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 	require.Equal(t, 200, code, string(body))
 	require.JSONEq(t, fmt.Sprintf(`{"id": %d, "status": "REVOKED"}`, id), string(body))
-	require.Equal(t, []string{StatusStarted, StatusCanceling, StatusRevoked}, e.sink.jobStatuses(id))
+	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling, protocol.StatusRevoked}, e.sink.jobStatuses(id))
 	require.False(t, e.streamExists(id))
 	code, tasks = e.tasks(id, 3, time.Second)
 	require.Equal(t, 200, code)
@@ -658,7 +662,7 @@ func TestCancel(t *testing.T) {
 	// Cancelling again changes nothing.
 	j, err := e.api.CancelJob(context.Background(), id)
 	require.NoError(t, err)
-	require.Equal(t, StatusRevoked, j.Status)
+	require.Equal(t, protocol.StatusRevoked, j.Status)
 	require.Len(t, e.sink.jobStatuses(id), 3)
 	_, err = e.api.CancelJob(context.Background(), 999)
 	require.ErrorIs(t, err, ErrNotFound)
@@ -688,7 +692,7 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 		e.publish(id, 3)
 		code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 		require.Equal(t, 503, code)
-		require.Equal(t, []string{StatusStarted, StatusCanceling}, e.sink.jobStatuses(id))
+		require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling}, e.sink.jobStatuses(id))
 		require.True(t, e.streamExists(id))
 		code, tasks := e.tasks(id, 3, time.Second)
 		require.Equal(t, 200, code)
@@ -704,8 +708,8 @@ func TestConnectionPerRequest(t *testing.T) {
 		variant string
 		leaked  int
 	}{
-		{VariantGood, 0},
-		{VariantReconnect, 1},
+		{protocol.VariantGood, 0},
+		{protocol.VariantReconnect, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -751,7 +755,7 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 	for procs, waits := range map[int]bool{1: true, 2: false} {
 		t.Run(fmt.Sprintf("processes=%d", procs), func(t *testing.T) {
 			e := newEnv(t, nil, withNATSURL(blackhole(t)), func(c *Config) { c.Processes, c.Threads = procs, 1 })
-			id := seedJob(e.api, StatusStarted, 1)
+			id := seedJob(e.api, protocol.StatusStarted, 1)
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
@@ -783,7 +787,7 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 // NATS; an unknown mode is refused at creation.
 func TestDispatchMode(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, mode := range []string{DispatchSyncAPI, DispatchInternal} {
+	for _, mode := range []string{protocol.DispatchSyncAPI, protocol.DispatchInternal} {
 		t.Run(mode, func(t *testing.T) {
 			dials := e.api.Stats().Dials
 			code, body := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{
@@ -807,5 +811,5 @@ func TestDispatchMode(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	id := e.createJob(1, true)
 	j, _ := e.api.Job(id)
-	require.Equal(t, DispatchAsyncAPI, j.Dispatch)
+	require.Equal(t, protocol.DispatchAsyncAPI, j.Dispatch)
 }

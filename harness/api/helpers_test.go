@@ -24,6 +24,7 @@ import (
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestMain(m *testing.M) {
@@ -182,7 +183,7 @@ func (e *env) publish(id int64, n int) []string {
 		p, err := json.Marshal(map[string]any{"id": img, "image_id": img, "image_url": "http://x/" + img, "reply_subject": nil})
 		require.NoError(e.t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = e.js.Publish(ctx, Subject(id), p)
+		_, err = e.js.Publish(ctx, protocol.TaskSubject(id), p)
 		cancel()
 		require.NoError(e.t, err)
 		ids = append(ids, img)
@@ -191,19 +192,19 @@ func (e *env) publish(id int64, n int) []string {
 }
 
 // tasks calls /tasks and returns the status and the tasks.
-func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []Task) {
+func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []protocol.Task) {
 	e.t.Helper()
 	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": n}, timeout)
 	if code != http.StatusOK {
 		return code, nil
 	}
-	var r tasksBody
+	var r protocol.TasksResponse
 	require.NoError(e.t, json.Unmarshal(body, &r), string(body))
 	require.NotNil(e.t, r.Tasks, "tasks must be a list, not null: %s", body)
 	return code, r.Tasks
 }
 
-func successResult(t Task) map[string]any {
+func successResult(t protocol.Task) map[string]any {
 	return map[string]any{
 		"reply_subject": *t.ReplySubject,
 		"result": map[string]any{
@@ -215,7 +216,7 @@ func successResult(t Task) map[string]any {
 	}
 }
 
-func (e *env) postResults(id int64, tasks ...Task) {
+func (e *env) postResults(id int64, tasks ...protocol.Task) {
 	e.t.Helper()
 	var items []any
 	for _, t := range tasks {
@@ -229,7 +230,7 @@ func (e *env) streamExists(id int64) bool {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := e.js.Stream(ctx, StreamName(id))
+	_, err := e.js.Stream(ctx, protocol.StreamName(id))
 	if err == jetstream.ErrStreamNotFound {
 		return false
 	}
@@ -240,7 +241,7 @@ func (e *env) streamExists(id int64) bool {
 func (e *env) consumerInfo(id int64) (*jetstream.ConsumerInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := e.js.Consumer(ctx, StreamName(id), ConsumerName(id))
+	c, err := e.js.Consumer(ctx, protocol.StreamName(id), protocol.ConsumerName(id))
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +282,7 @@ func serverConns(t testing.TB, s *natsd.Server) varz {
 }
 
 // dc is the delivery count of a task's reply subject.
-func dc(t testing.TB, task Task) int {
+func dc(t testing.TB, task protocol.Task) int {
 	t.Helper()
 	m, err := ackreply.Parse(*task.ReplySubject)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestVariantSlowLeak: 300 /tasks calls of the slow-leak variant leave 3
@@ -16,7 +17,7 @@ import (
 // started: the calls answer at once), and Close ends the leaked goroutines
 // (goleak in TestMain checks).
 func TestVariantSlowLeak(t *testing.T) {
-	for v, leaked := range map[string]int{VariantGood: 0, VariantSlowLeak: 3} {
+	for v, leaked := range map[string]int{protocol.VariantGood: 0, protocol.VariantSlowLeak: 3} {
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			id := e.createJob(3, false)
@@ -45,7 +46,7 @@ func TestForget(t *testing.T) {
 	require.NoError(t, err)
 	st, ok := e.api.JobStatus(id)
 	require.True(t, ok)
-	require.Equal(t, StatusRevoked, st)
+	require.Equal(t, protocol.StatusRevoked, st)
 	require.True(t, e.api.Forget(id))
 	_, ok = e.api.JobStatus(id)
 	require.False(t, ok)

@@ -12,6 +12,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Each known-bad variant is shown here (or in the api_test.go table named
@@ -41,7 +42,7 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 		batch  = 10
 	)
 	took := map[string]time.Duration{}
-	for _, v := range []string{VariantGood, VariantReserveOneByOne} {
+	for _, v := range []string{protocol.VariantGood, protocol.VariantReserveOneByOne} {
 		t.Run(v, func(t *testing.T) {
 			ns := natsdtest.StartNATS(t)
 			slow := latencyProxy(t, ns.ClientURL(), oneWay)
@@ -57,9 +58,9 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	}
 	// Four JetStream round trips per task at least, against a handful.
 	rtt := 2 * oneWay
-	require.Greater(t, took[VariantReserveOneByOne], 4*batch*rtt, "one-by-one took %s", took[VariantReserveOneByOne])
-	require.Less(t, took[VariantGood], 4*batch*rtt, "good took %s", took[VariantGood])
-	require.Greater(t, took[VariantReserveOneByOne], 3*took[VariantGood])
+	require.Greater(t, took[protocol.VariantReserveOneByOne], 4*batch*rtt, "one-by-one took %s", took[protocol.VariantReserveOneByOne])
+	require.Less(t, took[protocol.VariantGood], 4*batch*rtt, "good took %s", took[protocol.VariantGood])
+	require.Greater(t, took[protocol.VariantReserveOneByOne], 3*took[protocol.VariantGood])
 }
 
 // TestVariantReconnectComesBack: a connection the reconnect variant leaked
@@ -69,8 +70,8 @@ func TestVariantReconnectComesBack(t *testing.T) {
 		variant string
 		leaked  int
 	}{
-		{VariantGood, 0},
-		{VariantReconnect, 1},
+		{protocol.VariantGood, 0},
+		{protocol.VariantReconnect, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -107,14 +108,14 @@ func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
 		variant string
 		live    bool
 	}{
-		{VariantGood, true},
-		{VariantNoConnectTimeout, false},
+		{protocol.VariantGood, true},
+		{protocol.VariantNoConnectTimeout, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
 			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(blackhole(t)),
 				func(c *Config) { c.MaxConcurrent = 1 })
-			id := seedJob(bad.api, StatusStarted, 1)
+			id := seedJob(bad.api, protocol.StatusStarted, 1)
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
@@ -146,8 +147,8 @@ func TestVariantNoTerminalGuard(t *testing.T) {
 		variant string
 		served  int
 	}{
-		{VariantGood, 0},
-		{VariantNoTerminalGuard, 2},
+		{protocol.VariantGood, 0},
+		{protocol.VariantNoTerminalGuard, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -173,8 +174,8 @@ func TestVariantSlowAck(t *testing.T) {
 		variant     string
 		redelivered bool
 	}{
-		{VariantGood, false},
-		{VariantSlowAck, true},
+		{protocol.VariantGood, false},
+		{protocol.VariantSlowAck, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -207,7 +208,7 @@ func TestVariantSlowAck(t *testing.T) {
 				}
 				return
 			}
-			var again []Task
+			var again []protocol.Task
 			poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
 				code, again = e.tasks(id, 1, 5*time.Second)
 				if code != 200 || len(again) == 0 {
@@ -215,7 +216,7 @@ func TestVariantSlowAck(t *testing.T) {
 				}
 				return nil
 			})
-			require.Equal(t, imgs[0], again[0].ImageID)
+			require.Equal(t, imgs[0], string(again[0].ImageID))
 			require.Equal(t, 2, dc(t, again[0]))
 			ok, _ := w.acked(*tasks[0].ReplySubject)
 			require.False(t, ok, "acked before the redelivery")
@@ -233,7 +234,7 @@ func TestVariantSlowAck(t *testing.T) {
 // TestCloseUnblocksAndCloses: Close returns while requests hang on a
 // half-open NATS, and leaves no connection open (goleak checks goroutines).
 func TestCloseUnblocksAndCloses(t *testing.T) {
-	for _, v := range Variants() {
+	for _, v := range protocol.Variants() {
 		t.Run(v.Name, func(t *testing.T) {
 			a, err := New(Config{NATSURL: blackhole(t), Variant: v.Name, ConnectTimeout: 10 * time.Second})
 			require.NoError(t, err)
@@ -260,7 +261,7 @@ func TestCloseUnblocksAndCloses(t *testing.T) {
 // TestVariantLeakConnections: a complete /tasks call of the leak-connections
 // variant leaves its NATS connection open; the good variant's is closed.
 func TestVariantLeakConnections(t *testing.T) {
-	for v, leaked := range map[string]int{VariantGood: 0, VariantLeakConnections: 3} { // the job's creation, 2 /tasks
+	for v, leaked := range map[string]int{protocol.VariantGood: 0, protocol.VariantLeakConnections: 3} { // the job's creation, 2 /tasks
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			base := serverConns(t, e.nats).Connections
@@ -283,7 +284,7 @@ func TestVariantLeakConnections(t *testing.T) {
 // one connection (the per-request mode opens one each), a job's later
 // calls cost one pull, and the pool's idle connection closes by itself.
 func TestVariantPooled(t *testing.T) {
-	for v, conns := range map[string]uint64{VariantGood: 4, VariantPooled: 1} { // 4 /tasks
+	for v, conns := range map[string]uint64{protocol.VariantGood: 4, protocol.VariantPooled: 1} { // 4 /tasks
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			id := e.createJob(8, true)
@@ -296,7 +297,7 @@ func TestVariantPooled(t *testing.T) {
 				require.Len(t, got, 2)
 			}
 			require.Equal(t, conns, e.api.Stats().RequestConns-before)
-			if v == VariantPooled {
+			if v == protocol.VariantPooled {
 				// stream info, consumer info, consumer create once; pulls are not API calls
 				require.LessOrEqual(t, jsAPITotal(t, e.nats)-js0, uint64(3))
 			}
@@ -314,7 +315,7 @@ func TestVariantPooled(t *testing.T) {
 // API's job is STARTED with progress 1/2; the early-success variant's is
 // SUCCESS already. Every job event carries the progress of its change.
 func TestVariantEarlySuccess(t *testing.T) {
-	for v, want := range map[string]string{VariantGood: StatusStarted, VariantEarlySuccess: StatusSuccess} {
+	for v, want := range map[string]string{protocol.VariantGood: protocol.StatusStarted, protocol.VariantEarlySuccess: protocol.StatusSuccess} {
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			id := e.createJob(2, true)
@@ -324,7 +325,7 @@ func TestVariantEarlySuccess(t *testing.T) {
 			require.Len(t, tasks, 2)
 			e.postResults(id, tasks[0])
 			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if n := e.sink.storedCount(tasks[0].ImageID); n != 1 {
+				if n := e.sink.storedCount(string(tasks[0].ImageID)); n != 1 {
 					return fmt.Errorf("%d stored events", n)
 				}
 				if j, _ := e.api.Job(id); j.Status != want || j.Progress.Stored != 1 {
@@ -337,7 +338,7 @@ func TestVariantEarlySuccess(t *testing.T) {
 			require.Equal(t, want, last.JobStatus)
 			require.Equal(t, 2, last.ProgressTotal)
 			wantStored := 0
-			if want == StatusSuccess {
+			if want == protocol.StatusSuccess {
 				wantStored = 1
 			}
 			require.Equal(t, wantStored, last.ProgressStored)
@@ -348,7 +349,7 @@ func TestVariantEarlySuccess(t *testing.T) {
 // TestVariantNoCleanup: a finished job's stream is deleted by the good API
 // and left by the no-cleanup variant.
 func TestVariantNoCleanup(t *testing.T) {
-	for v, kept := range map[string]bool{VariantGood: false, VariantNoCleanup: true} {
+	for v, kept := range map[string]bool{protocol.VariantGood: false, protocol.VariantNoCleanup: true} {
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			id := e.createJob(1, true)
@@ -358,7 +359,7 @@ func TestVariantNoCleanup(t *testing.T) {
 			require.Len(t, tasks, 1)
 			e.postResults(id, tasks[0])
 			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if j, _ := e.api.Job(id); j.Status != StatusSuccess {
+				if j, _ := e.api.Job(id); j.Status != protocol.StatusSuccess {
 					return fmt.Errorf("job %s", j.Status)
 				}
 				if e.streamExists(id) != kept {
@@ -375,7 +376,7 @@ func TestVariantNoCleanup(t *testing.T) {
 // Consumer Deleted", and answers as for a missing stream: 200 with no task
 // (it answered 503, which a worker reads as NATS trouble).
 func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
-	for _, v := range []string{VariantGood, VariantPooled} {
+	for _, v := range []string{protocol.VariantGood, protocol.VariantPooled} {
 		t.Run(v, func(t *testing.T) {
 			const wait = 2 * time.Second
 			e := newEnv(t, nil, withVariant(v), func(c *Config) { c.FetchWait = wait })
@@ -393,7 +394,7 @@ func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
 			}()
 			// Delete the stream once the pull is waiting on the consumer.
 			poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-				c, err := e.js.Consumer(context.Background(), StreamName(id), ConsumerName(id))
+				c, err := e.js.Consumer(context.Background(), protocol.StreamName(id), protocol.ConsumerName(id))
 				if err != nil {
 					return err
 				}
@@ -402,7 +403,7 @@ func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
 				}
 				return nil
 			})
-			require.NoError(t, e.js.DeleteStream(context.Background(), StreamName(id)))
+			require.NoError(t, e.js.DeleteStream(context.Background(), protocol.StreamName(id)))
 			select {
 			case a := <-done:
 				require.Equal(t, 200, a.code, "a job whose stream is gone answers 200 with no task")

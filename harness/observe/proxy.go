@@ -19,11 +19,8 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// WorkerHeader is the request header a worker may name itself with; the
-// [Proxy] records it as the worker of its events (else the remote address).
-const WorkerHeader = "X-Natschaos-Worker"
 
 // Values of the err field of the http events a [Proxy] records for requests
 // its faults cut short.
@@ -457,7 +454,7 @@ func closeWithoutResponse(w http.ResponseWriter) {
 }
 
 func workerOf(r *http.Request) string {
-	if w := r.Header.Get(WorkerHeader); w != "" {
+	if w := r.Header.Get(protocol.WorkerHeader); w != "" {
 		return w
 	}
 	return r.RemoteAddr
@@ -489,28 +486,6 @@ type readCloser struct {
 	io.Closer
 }
 
-// The bodies of docs/protocol.md the proxy records from. Fields are raw so that a
-// malformed body records nothing rather than failing.
-type tasksResponse struct {
-	Tasks []struct {
-		ImageID json.RawMessage `json:"image_id"`
-		Reply   *string         `json:"reply_subject"`
-	} `json:"tasks"`
-}
-
-type tasksRequest struct {
-	BatchSize int `json:"batch_size"`
-}
-
-type resultRequest struct {
-	Results []struct {
-		Reply  *string `json:"reply_subject"`
-		Result struct {
-			ImageID json.RawMessage `json:"image_id"`
-		} `json:"result"`
-	} `json:"results"`
-}
-
 type handout struct {
 	task  string
 	reply string
@@ -520,18 +495,14 @@ type handout struct {
 
 // parseTasks reads a /tasks response body; nil when it is malformed.
 func parseTasks(body []byte) []handout {
-	var tr tasksResponse
+	var tr protocol.TasksResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return nil
 	}
 	out := make([]handout, 0, len(tr.Tasks))
 	for _, t := range tr.Tasks {
-		var h handout
-		if len(t.ImageID) > 0 {
-			h.task, _ = idString(t.ImageID)
-		}
-		if t.Reply != nil {
-			h.reply = *t.Reply
+		h := handout{task: string(t.ImageID), reply: t.Reply()}
+		if t.ReplySubject != nil {
 			m, err := ackreply.Parse(h.reply)
 			h.meta, h.ok = m, err == nil
 		}
@@ -578,21 +549,22 @@ func (p *Proxy) record(c *call) {
 	reqBody := c.reqBody
 	switch c.kind {
 	case "tasks":
-		var tr tasksRequest
+		var tr protocol.TasksRequest
 		if json.Unmarshal(reqBody, &tr) == nil {
 			c.ev.Batch = tr.BatchSize
 		}
 	case "result":
-		var rr resultRequest
+		var rr protocol.ResultRequest
 		if json.Unmarshal(reqBody, &rr) == nil {
 			for _, it := range rr.Results {
 				e := history.Event{Kind: history.KindResult, Worker: c.ev.Worker, Status: c.status}
-				if it.Reply != nil {
-					e.Reply = *it.Reply
+				if it.ReplySubject != nil {
+					e.Reply = *it.ReplySubject
 					e.Task = p.TaskOf(e.Reply)
 				}
-				if e.Task == "" && len(it.Result.ImageID) > 0 {
-					e.Task, _ = idString(it.Result.ImageID)
+				var res protocol.Result
+				if e.Task == "" && json.Unmarshal(it.Result, &res) == nil {
+					e.Task, _ = protocol.IDString(res.ImageID)
 				}
 				p.sink.Emit(e)
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // fakeAPI answers /tasks and /result as docs/protocol.md says, and echoes
@@ -82,7 +83,7 @@ func post(t *testing.T, c *http.Client, url, worker, body string) (*http.Respons
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	require.NoError(t, err)
-	req.Header.Set(WorkerHeader, worker)
+	req.Header.Set(protocol.WorkerHeader, worker)
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // adc is the "adc" preset, docs/protocol.md's pseudo-code:
@@ -33,7 +35,7 @@ func (r *run) adc(ctx context.Context) {
 
 // batch is what a fetcher hands to the model loop.
 type batch struct {
-	tasks   []task
+	tasks   []protocol.Task
 	release func() // frees the fetcher's prefetch slot
 }
 
@@ -41,7 +43,7 @@ type batch struct {
 // processes their batches in arrival order and submits the results to p. It
 // returns when every fetcher stopped, every batch was processed and every
 // post still pending finished; worked tells whether any task came in.
-func (r *run) processJob(ctx context.Context, j job, p *poster) (worked bool) {
+func (r *run) processJob(ctx context.Context, j protocol.JobRef, p *poster) (worked bool) {
 	jctx, cancel := context.WithCancel(ctx)
 	out := make(chan batch)
 	closed := make(chan struct{})
@@ -86,7 +88,7 @@ func (r *run) processJob(ctx context.Context, j job, p *poster) (worked bool) {
 // fetcher reserves batches of j until a /tasks call fails or answers no
 // task, holding at most Prefetch fetched batches the model loop has not
 // taken yet.
-func (r *run) fetcher(ctx context.Context, j job, out chan<- batch) {
+func (r *run) fetcher(ctx context.Context, j protocol.JobRef, out chan<- batch) {
 	slots := make(chan struct{}, r.cfg.Prefetch)
 	release := func() { <-slots }
 	for {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 var presets = []string{PresetADC, PresetBasic}
@@ -97,7 +98,7 @@ func TestTasksFailureStopsFetcher(t *testing.T) {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "Task queue temporarily unavailable"})
 		}, http.StatusServiceUnavailable, ""},
 		{"empty", func(_ testing.TB, w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, tasksResponse{Tasks: []task{}})
+			writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: []protocol.Task{}})
 		}, http.StatusOK, ""},
 		{"reset", func(t testing.TB, w http.ResponseWriter, _ *http.Request) { hangUp(t, w, true) }, 0, "reset"},
 		{"eof", func(t testing.TB, w http.ResponseWriter, _ *http.Request) { hangUp(t, w, false) }, 0, "eof"},
