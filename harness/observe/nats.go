@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -123,13 +122,7 @@ func NATSConnectOptions(opts ...nats.Option) NATSOption {
 // NATSLogger sets where the observer logs (connection trouble, dropped
 // messages). The default discards.
 func NATSLogger(l *slog.Logger) NATSOption {
-	return func(c *natsConfig) error {
-		if l == nil {
-			return errors.New("observe: nil logger")
-		}
-		c.log = l
-		return nil
-	}
+	return func(c *natsConfig) error { return setLogger(l, &c.log) }
 }
 
 // NATSTaskLookup gives the observer a way to name the task of an ack's reply

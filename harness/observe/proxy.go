@@ -63,13 +63,7 @@ func ProxyRecordTasks() ProxyOption {
 // from (default [MaxBody]). A longer body is still forwarded whole, in a
 // stream; only its tasks go unrecorded.
 func ProxyMaxBody(n int64) ProxyOption {
-	return func(c *proxyConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("observe: proxy max body %d is not positive", n)
-		}
-		c.maxBody = n
-		return nil
-	}
+	return func(c *proxyConfig) error { return setPositive("proxy max body", n, &c.maxBody) }
 }
 
 // ProxyListen sets the address the proxy listens on (default "127.0.0.1:0").
@@ -79,13 +73,7 @@ func ProxyListen(addr string) ProxyOption {
 
 // ProxyLogger sets where the proxy logs. The default discards.
 func ProxyLogger(l *slog.Logger) ProxyOption {
-	return func(c *proxyConfig) error {
-		if l == nil {
-			return errors.New("observe: nil logger")
-		}
-		c.log = l
-		return nil
-	}
+	return func(c *proxyConfig) error { return setLogger(l, &c.log) }
 }
 
 // Proxy is the harness's HTTP reverse proxy on the worker-api link. It
