@@ -270,26 +270,17 @@ func TestTerminalGuardNoNATSTraffic(t *testing.T) {
 }
 
 func TestMissingStream(t *testing.T) {
-	tests := []struct {
-		variant   string
-		recreated bool
-	}{
-		{protocol.VariantGood, false},
-		{protocol.VariantRecreateStream, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(3, true)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			require.NoError(t, e.js.DeleteStream(ctx, protocol.StreamName(id)))
-			code, tasks := e.tasks(id, 3, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Empty(t, tasks)
-			require.Equal(t, tt.recreated, e.streamExists(id))
-		})
-	}
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantRecreateStream: true}, func(t *testing.T, variant string, recreated bool) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, true)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, e.js.DeleteStream(ctx, protocol.StreamName(id)))
+		code, tasks := e.tasks(id, 3, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Empty(t, tasks)
+		require.Equal(t, recreated, e.streamExists(id))
+	})
 }
 
 // TestNATSUnreachable: NATS refusing or half-open (accepting TCP, never
@@ -477,107 +468,98 @@ func (w *ackWatch) acked(reply string) (acked, storedFirst bool) {
 // ack-before-save: acked, never stored, never redelivered: lost.
 func TestProcessorCrash(t *testing.T) {
 	const ackWait = time.Second
-	tests := []struct {
-		variant string
-		lost    bool
-	}{
-		{protocol.VariantGood, false},
-		{protocol.VariantAckBeforeSave, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant), withAckWait(ackWait))
-			id := e.createJob(2, true)
-			imgs := e.publish(id, 1)
-			replies := map[string]string{}
-			w := watchAcks(t, e, id, replies)
-			var mu sync.Mutex
-			crashes := 0
-			e.api.SetProcessorCrash(func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				crashes++
-				return crashes == 1
-			})
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 1)
-			first := tasks[0]
-			e.postResults(id, first)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				mu.Lock()
-				defer mu.Unlock()
-				if crashes < 1 {
-					return fmt.Errorf("the processor did not take the result")
-				}
-				return nil
-			})
-			if tt.lost {
-				poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-					if ok, _ := w.acked(*first.ReplySubject); !ok {
-						return fmt.Errorf("no ack for %s", *first.ReplySubject)
-					}
-					return nil
-				})
-				// Nothing comes back after ack_wait, and nothing is stored.
-				deadline := time.Now().Add(ackWait + 500*time.Millisecond)
-				for time.Now().Before(deadline) {
-					code, tasks := e.tasks(id, 1, 5*time.Second)
-					require.Equal(t, 200, code)
-					require.Empty(t, tasks, "an acked task came back")
-				}
-				j, _ := e.api.Job(id)
-				require.Empty(t, j.StoredIDs, "the result was stored")
-				require.Zero(t, e.sink.storedCount(imgs[0]))
-				return
-			}
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.sink.storedCount(imgs[0]) != 1 {
-					return fmt.Errorf("not stored")
-				}
-				return nil
-			})
-			ok, _ := w.acked(*first.ReplySubject)
-			require.False(t, ok, "acked although the processor died before the ack")
-			// NATS redelivers it after ack_wait.
-			var again protocol.Task
-			poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
-				code, tasks := e.tasks(id, 1, 5*time.Second)
-				if code != 200 || len(tasks) == 0 {
-					return fmt.Errorf("no redelivery (status %d)", code)
-				}
-				again = tasks[0]
-				return nil
-			})
-			require.Equal(t, imgs[0], string(again.ImageID))
-			require.Equal(t, 2, dc(t, again))
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantAckBeforeSave: true}, func(t *testing.T, variant string, lost bool) {
+		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
+		id := e.createJob(2, true)
+		imgs := e.publish(id, 1)
+		replies := map[string]string{}
+		w := watchAcks(t, e, id, replies)
+		var mu sync.Mutex
+		crashes := 0
+		e.api.SetProcessorCrash(func() bool {
 			mu.Lock()
-			replies[*again.ReplySubject] = string(again.ImageID)
-			mu.Unlock()
-			e.postResults(id, again)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if ok, _ := w.acked(*again.ReplySubject); !ok {
-					return fmt.Errorf("redelivery not acked")
-				}
-				return nil
-			})
-			_, storedFirst := w.acked(*again.ReplySubject)
-			require.True(t, storedFirst, "acked before the result was stored")
-			j, _ := e.api.Job(id)
-			require.Equal(t, []string{imgs[0]}, j.StoredIDs)
-			require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				info, err := e.consumerInfo(id)
-				if err != nil {
-					return err
-				}
-				if info.NumAckPending != 0 {
-					return fmt.Errorf("ack pending %d", info.NumAckPending)
-				}
-				return nil
-			})
+			defer mu.Unlock()
+			crashes++
+			return crashes == 1
 		})
-	}
+		code, tasks := e.tasks(id, 1, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Len(t, tasks, 1)
+		first := tasks[0]
+		e.postResults(id, first)
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if crashes < 1 {
+				return fmt.Errorf("the processor did not take the result")
+			}
+			return nil
+		})
+		if lost {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if ok, _ := w.acked(*first.ReplySubject); !ok {
+					return fmt.Errorf("no ack for %s", *first.ReplySubject)
+				}
+				return nil
+			})
+			// Nothing comes back after ack_wait, and nothing is stored.
+			deadline := time.Now().Add(ackWait + 500*time.Millisecond)
+			for time.Now().Before(deadline) {
+				code, tasks := e.tasks(id, 1, 5*time.Second)
+				require.Equal(t, 200, code)
+				require.Empty(t, tasks, "an acked task came back")
+			}
+			j, _ := e.api.Job(id)
+			require.Empty(t, j.StoredIDs, "the result was stored")
+			require.Zero(t, e.sink.storedCount(imgs[0]))
+			return
+		}
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if e.sink.storedCount(imgs[0]) != 1 {
+				return fmt.Errorf("not stored")
+			}
+			return nil
+		})
+		ok, _ := w.acked(*first.ReplySubject)
+		require.False(t, ok, "acked although the processor died before the ack")
+		// NATS redelivers it after ack_wait.
+		var again protocol.Task
+		poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
+			code, tasks := e.tasks(id, 1, 5*time.Second)
+			if code != 200 || len(tasks) == 0 {
+				return fmt.Errorf("no redelivery (status %d)", code)
+			}
+			again = tasks[0]
+			return nil
+		})
+		require.Equal(t, imgs[0], string(again.ImageID))
+		require.Equal(t, 2, dc(t, again))
+		mu.Lock()
+		replies[*again.ReplySubject] = string(again.ImageID)
+		mu.Unlock()
+		e.postResults(id, again)
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if ok, _ := w.acked(*again.ReplySubject); !ok {
+				return fmt.Errorf("redelivery not acked")
+			}
+			return nil
+		})
+		_, storedFirst := w.acked(*again.ReplySubject)
+		require.True(t, storedFirst, "acked before the result was stored")
+		j, _ := e.api.Job(id)
+		require.Equal(t, []string{imgs[0]}, j.StoredIDs)
+		require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			info, err := e.consumerInfo(id)
+			if err != nil {
+				return err
+			}
+			if info.NumAckPending != 0 {
+				return fmt.Errorf("ack pending %d", info.NumAckPending)
+			}
+			return nil
+		})
+	})
 }
 
 // TestJobCompletion: the last stored result makes the job SUCCESS and
@@ -702,49 +684,32 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 
 // TestConnectionPerRequest: each NATS-touching request opens one connection
 // and closes it, also when the request is interrupted; the reconnect variant
-// leaves an interrupted request's connection open.
+// leaves an interrupted request's connection open, and it reconnects by
+// itself when NATS comes back.
 func TestConnectionPerRequest(t *testing.T) {
-	tests := []struct {
-		variant string
-		leaked  int
-	}{
-		{protocol.VariantGood, 0},
-		{protocol.VariantReconnect, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(3, true)
-			base := serverConns(t, e.nats)
-			// A complete request: one connection, closed.
-			code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
-			require.Equal(t, 200, code)
-			require.Equal(t, uint64(2), e.api.Stats().RequestConns) // create + tasks
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if c := serverConns(t, e.nats); c.Connections != base.Connections {
-					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections)
-				}
-				return nil
-			})
-			require.Equal(t, base.TotalConnections+1, serverConns(t, e.nats).TotalConnections)
-			// An interrupted request: the client gives up during the fetch.
-			code, _ = e.tasks(id, 1, 100*time.Millisecond)
-			require.Zero(t, code)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.busy.Load() != 0 {
-					return fmt.Errorf("handler still running")
-				}
-				return nil
-			})
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if c := serverConns(t, e.nats); c.Connections != base.Connections+tt.leaked {
-					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections+tt.leaked)
-				}
-				return nil
-			})
-			require.Equal(t, tt.leaked, e.api.Stats().Open)
-		})
-	}
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantReconnect: 1}, func(t *testing.T, variant string, leaked int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, true)
+		base := serverConns(t, e.nats)
+		// A complete request: one connection, closed.
+		code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
+		require.Equal(t, 200, code)
+		require.Equal(t, uint64(2), e.api.Stats().RequestConns) // create + tasks
+		e.waitConns(t, base.Connections, 2*time.Second)
+		require.Equal(t, base.TotalConnections+1, serverConns(t, e.nats).TotalConnections)
+		// An interrupted request: the client gives up during the fetch.
+		code, _ = e.tasks(id, 1, 100*time.Millisecond)
+		require.Zero(t, code)
+		e.waitIdle(t)
+		e.waitConns(t, base.Connections+leaked, 2*time.Second)
+		require.Equal(t, leaked, e.api.Stats().Open)
+		// NATS restarts: a leaked connection reconnects by itself, as the
+		// test's own (default options) does.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, e.nats.Restart(ctx))
+		e.waitConns(t, 1+leaked, 3*badReconnectWait)
+	})
 }
 
 // TestProcessesServeOneRequestEach: with sync processes (Threads 1) a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -281,6 +283,28 @@ func serverConns(t testing.TB, s *natsd.Server) varz {
 	return v
 }
 
+// waitConns waits, up to within, until NATS counts want client connections.
+func (e *env) waitConns(t testing.TB, want int, within time.Duration) {
+	t.Helper()
+	poll.CheckFor(t, within, 10*time.Millisecond, func() error {
+		if c := serverConns(t, e.nats); c.Connections != want {
+			return fmt.Errorf("%d connections, want %d", c.Connections, want)
+		}
+		return nil
+	})
+}
+
+// waitIdle waits until no request handler runs.
+func (e *env) waitIdle(t testing.TB) {
+	t.Helper()
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if e.busy.Load() != 0 {
+			return errors.New("handler still running")
+		}
+		return nil
+	})
+}
+
 // dc is the delivery count of a task's reply subject.
 func dc(t testing.TB, task protocol.Task) int {
 	t.Helper()
@@ -402,4 +426,13 @@ func forwardOn(t testing.TB, listen, upstream string, d time.Duration) string {
 		wg.Wait()
 	})
 	return "nats://" + ln.Addr().String()
+}
+
+// eachVariant runs test once per variant of want, in a subtest named after
+// the variant, with what that variant should show.
+func eachVariant[T any](t *testing.T, want map[string]T, test func(t *testing.T, variant string, want T)) {
+	t.Helper()
+	for v, w := range want {
+		t.Run(v, func(t *testing.T) { test(t, v, w) })
+	}
 }

@@ -19,7 +19,7 @@ import (
 // after it) to differ from the good one in its one behaviour:
 //
 //	reserve-one-by-one  TestOnePullPerBatch, TestVariantReserveOneByOneSlowUnderLatency
-//	reconnect           TestConnectionPerRequest, TestVariantReconnectComesBack
+//	reconnect           TestConnectionPerRequest
 //	no-connect-timeout  TestNATSUnreachable, TestVariantNoConnectTimeoutStarvesLiveness
 //	swallow-timeout     TestNATSUnreachable
 //	no-terminal-guard   TestVariantNoTerminalGuard
@@ -63,172 +63,109 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	require.Greater(t, took[protocol.VariantReserveOneByOne], 3*took[protocol.VariantGood])
 }
 
-// TestVariantReconnectComesBack: a connection the reconnect variant leaked
-// reconnects by itself when NATS comes back; the good API has none.
-func TestVariantReconnectComesBack(t *testing.T) {
-	tests := []struct {
-		variant string
-		leaked  int
-	}{
-		{protocol.VariantGood, 0},
-		{protocol.VariantReconnect, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(1, true)
-			code, _ := e.tasks(id, 1, 100*time.Millisecond) // interrupted during the fetch
-			require.Zero(t, code)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.busy.Load() != 0 {
-					return fmt.Errorf("handler still running")
-				}
-				return nil
-			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			require.NoError(t, e.nats.Restart(ctx))
-			// The test's own connection (default options) reconnects too.
-			poll.CheckFor(t, 3*badReconnectWait, 20*time.Millisecond, func() error {
-				if c := serverConns(t, e.nats); c.Connections != 1+tt.leaked {
-					return fmt.Errorf("%d connections after restart, want %d", c.Connections, 1+tt.leaked)
-				}
-				return nil
-			})
-		})
-	}
-}
-
 // TestVariantNoConnectTimeoutStarvesLiveness: with a pool of one request
 // slot and a half-open NATS, a /tasks call of the no-connect-timeout variant
 // holds the slot (far beyond the client's patience) and the liveness probe
 // cannot get through; the good API frees it after ConnectTimeout.
 func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
-	tests := []struct {
-		variant string
-		live    bool
-	}{
-		{protocol.VariantGood, true},
-		{protocol.VariantNoConnectTimeout, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(blackhole(t)),
-				func(c *Config) { c.MaxConcurrent = 1 })
-			id := seedJob(bad.api, protocol.StatusStarted, 1)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
-			}()
-			t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
-			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-				if bad.api.Stats().Dials == 0 {
-					return fmt.Errorf("the /tasks call has not dialed NATS yet")
-				}
-				return nil
-			})
-			code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
-			if tt.live {
-				require.Equal(t, 200, code)
-			} else {
-				require.Zero(t, code, "the probe got through")
+	eachVariant(t, map[string]bool{protocol.VariantGood: true, protocol.VariantNoConnectTimeout: false}, func(t *testing.T, variant string, live bool) {
+		bad := newEnv(t, nil, withVariant(variant), withNATSURL(blackhole(t)),
+			func(c *Config) { c.MaxConcurrent = 1 })
+		id := seedJob(bad.api, protocol.StatusStarted, 1)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+		}()
+		t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
+		poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+			if bad.api.Stats().Dials == 0 {
+				return fmt.Errorf("the /tasks call has not dialed NATS yet")
 			}
+			return nil
 		})
-	}
+		code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
+		if live {
+			require.Equal(t, 200, code)
+		} else {
+			require.Zero(t, code, "the probe got through")
+		}
+	})
 }
 
 // TestVariantNoTerminalGuard: a job that was never started has tasks in its
 // stream; the good API serves none of them without touching NATS, the
 // variant serves them.
 func TestVariantNoTerminalGuard(t *testing.T) {
-	tests := []struct {
-		variant string
-		served  int
-	}{
-		{protocol.VariantGood, 0},
-		{protocol.VariantNoTerminalGuard, 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(2, false)
-			e.publish(id, 2)
-			before := e.api.Stats().RequestConns
-			code, tasks := e.tasks(id, 5, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, tt.served)
-			if tt.served == 0 {
-				require.Equal(t, before, e.api.Stats().RequestConns)
-			}
-		})
-	}
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantNoTerminalGuard: 2}, func(t *testing.T, variant string, served int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(2, false)
+		e.publish(id, 2)
+		before := e.api.Stats().RequestConns
+		code, tasks := e.tasks(id, 5, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Len(t, tasks, served)
+		if served == 0 {
+			require.Equal(t, before, e.api.Stats().RequestConns)
+		}
+	})
 }
 
 // TestVariantSlowAck: the good processor acks at once; slow-ack holds the
 // result past ack_wait, so NATS hands the task out again while it is held.
 func TestVariantSlowAck(t *testing.T) {
 	const ackWait = time.Second
-	tests := []struct {
-		variant     string
-		redelivered bool
-	}{
-		{protocol.VariantGood, false},
-		{protocol.VariantSlowAck, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant), withAckWait(ackWait))
-			id := e.createJob(2, true)
-			imgs := e.publish(id, 1)
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 1)
-			w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
-			e.postResults(id, tasks[0])
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.sink.storedCount(imgs[0]) != 1 {
-					return fmt.Errorf("not stored")
-				}
-				return nil
-			})
-			if !tt.redelivered {
-				poll.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
-					if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
-						return fmt.Errorf("not acked within half an ack_wait")
-					}
-					return nil
-				})
-				deadline := time.Now().Add(ackWait + 300*time.Millisecond)
-				for time.Now().Before(deadline) {
-					code, again := e.tasks(id, 1, 5*time.Second)
-					require.Equal(t, 200, code)
-					require.Empty(t, again, "an acked task came back")
-				}
-				return
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantSlowAck: true}, func(t *testing.T, variant string, redelivered bool) {
+		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
+		id := e.createJob(2, true)
+		imgs := e.publish(id, 1)
+		code, tasks := e.tasks(id, 1, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Len(t, tasks, 1)
+		w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
+		e.postResults(id, tasks[0])
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if e.sink.storedCount(imgs[0]) != 1 {
+				return fmt.Errorf("not stored")
 			}
-			var again []protocol.Task
-			poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
-				code, again = e.tasks(id, 1, 5*time.Second)
-				if code != 200 || len(again) == 0 {
-					return fmt.Errorf("no redelivery (status %d)", code)
-				}
-				return nil
-			})
-			require.Equal(t, imgs[0], string(again[0].ImageID))
-			require.Equal(t, 2, dc(t, again[0]))
-			ok, _ := w.acked(*tasks[0].ReplySubject)
-			require.False(t, ok, "acked before the redelivery")
-			// The late ack comes at 1.5 x ack_wait.
-			poll.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
-				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
-					return fmt.Errorf("never acked")
-				}
-				return nil
-			})
+			return nil
 		})
-	}
+		if !redelivered {
+			poll.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
+				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
+					return fmt.Errorf("not acked within half an ack_wait")
+				}
+				return nil
+			})
+			deadline := time.Now().Add(ackWait + 300*time.Millisecond)
+			for time.Now().Before(deadline) {
+				code, again := e.tasks(id, 1, 5*time.Second)
+				require.Equal(t, 200, code)
+				require.Empty(t, again, "an acked task came back")
+			}
+			return
+		}
+		var again []protocol.Task
+		poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
+			code, again = e.tasks(id, 1, 5*time.Second)
+			if code != 200 || len(again) == 0 {
+				return fmt.Errorf("no redelivery (status %d)", code)
+			}
+			return nil
+		})
+		require.Equal(t, imgs[0], string(again[0].ImageID))
+		require.Equal(t, 2, dc(t, again[0]))
+		ok, _ := w.acked(*tasks[0].ReplySubject)
+		require.False(t, ok, "acked before the redelivery")
+		// The late ack comes at 1.5 x ack_wait.
+		poll.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
+			if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
+				return fmt.Errorf("never acked")
+			}
+			return nil
+		})
+	})
 }
 
 // TestCloseUnblocksAndCloses: Close returns while requests hang on a

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -33,9 +32,7 @@ func TestSamplerValues(t *testing.T) {
 	})
 	require.Empty(t, sink.Of(history.KindConsumer))
 
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 5)
 	ms := fetch(t, c, 2, time.Second)

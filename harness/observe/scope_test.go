@@ -24,9 +24,7 @@ func TestNATSObserverScope(t *testing.T) {
 	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, NATSScopeLater(), ObservePublishes(""))
 	require.NoError(t, err)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, s.ClientURL())
 
 	// Before the scope is known, nothing is recorded: an ack of another job.
 	other := otherJob(t, js, 2)
