@@ -85,20 +85,7 @@ func endToEndMemory(b *testing.B, sc chaos.Scenario) (time.Duration, *history.Me
 	s, err := harness.Start(ctx, sc.StackConfig(sc.Seed, nil, nil), m)
 	require.NoError(b, err)
 	defer s.Close()
-	begin := time.Now()
-	id, err := s.NewJob(ctx, sc.Workload.Tasks)
-	require.NoError(b, err)
-	require.NoError(b, s.StartWorkers(ctx))
-	for {
-		j, ok := s.API.Job(id)
-		require.True(b, ok)
-		if j.Status == protocol.StatusSuccess {
-			break
-		}
-		require.NoError(b, ctx.Err(), "job %d: %s, %d of %d stored", id, j.Status, j.Progress.Stored, j.Progress.Total)
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(begin), m
+	return runJob(ctx, b, s, sc.Workload.Tasks), m
 }
 
 func p99(ms []float64) float64 {

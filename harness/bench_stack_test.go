@@ -82,8 +82,15 @@ func endToEnd(b *testing.B, sc chaos.Scenario, noObservers bool) time.Duration {
 	require.NoError(b, err)
 	defer s.Close()
 
+	return runJob(ctx, b, s, sc.Workload.Tasks)
+}
+
+// runJob creates a job of tasks on s, starts the workers and returns how
+// long the job took to succeed.
+func runJob(ctx context.Context, b *testing.B, s *harness.Stack, tasks int) time.Duration {
+	b.Helper()
 	begin := time.Now()
-	id, err := s.NewJob(ctx, sc.Workload.Tasks)
+	id, err := s.NewJob(ctx, tasks)
 	require.NoError(b, err)
 	require.NoError(b, s.StartWorkers(ctx))
 	for {
