@@ -346,6 +346,15 @@ func start(t testing.TB, run func(context.Context) error) *running {
 	return r
 }
 
+// runWorker starts a worker of cfg that records into a new sink; it stops
+// when the test ends.
+func runWorker(t testing.TB, cfg Config) (*Worker, *sink, *running) {
+	t.Helper()
+	s := newSink()
+	w := newWorker(t, cfg, s)
+	return w, s, start(t, w.Run)
+}
+
 func newWorker(t testing.TB, cfg Config, s history.Sink) *Worker {
 	t.Helper()
 	w, err := New(cfg, s)
