@@ -393,11 +393,7 @@ func TestOnePullPerBatch(t *testing.T) {
 // $JS.ACK reply subject, and every delivery is a reserve event.
 func TestTasksResponseAndReserveEvents(t *testing.T) {
 	e := newEnv(t, nil)
-	id := e.createJob(3, true)
-	imgs := e.publish(id, 3)
-	code, tasks := e.tasks(id, 10, 5*time.Second)
-	require.Equal(t, 200, code)
-	require.Len(t, tasks, 3)
+	id, imgs, tasks := e.reservedJob(3, 10)
 	reserves := e.sink.Of("reserve")
 	require.Len(t, reserves, 3)
 	for i, task := range tasks {
@@ -566,11 +562,7 @@ func TestProcessorCrash(t *testing.T) {
 // deletes its consumer and stream; every result is acked after it is stored.
 func TestJobCompletion(t *testing.T) {
 	e := newEnv(t, nil)
-	id := e.createJob(3, true)
-	imgs := e.publish(id, 3)
-	code, tasks := e.tasks(id, 3, 5*time.Second)
-	require.Equal(t, 200, code)
-	require.Len(t, tasks, 3)
+	id, imgs, tasks := e.reservedJob(3, 3)
 	replies := map[string]string{}
 	for _, task := range tasks {
 		replies[*task.ReplySubject] = string(task.ImageID)

@@ -193,6 +193,18 @@ func (e *env) publish(id int64, n int) []string {
 	return ids
 }
 
+// reservedJob creates a started job of n published tasks and reserves all
+// of them with one /tasks call of batch size batch.
+func (e *env) reservedJob(n, batch int) (id int64, imgs []string, tasks []protocol.Task) {
+	e.t.Helper()
+	id = e.createJob(n, true)
+	imgs = e.publish(id, n)
+	code, tasks := e.tasks(id, batch, 5*time.Second)
+	require.Equal(e.t, 200, code)
+	require.Len(e.t, tasks, n)
+	return id, imgs, tasks
+}
+
 // tasks calls /tasks and returns the status and the tasks.
 func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []protocol.Task) {
 	e.t.Helper()

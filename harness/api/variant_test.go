@@ -252,60 +252,48 @@ func TestVariantPooled(t *testing.T) {
 // API's job is STARTED with progress 1/2; the early-success variant's is
 // SUCCESS already. Every job event carries the progress of its change.
 func TestVariantEarlySuccess(t *testing.T) {
-	for v, want := range map[string]string{protocol.VariantGood: protocol.StatusStarted, protocol.VariantEarlySuccess: protocol.StatusSuccess} {
-		t.Run(v, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(2, true)
-			e.publish(id, 2)
-			code, tasks := e.tasks(id, 2, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 2)
-			e.postResults(id, tasks[0])
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if n := e.sink.storedCount(string(tasks[0].ImageID)); n != 1 {
-					return fmt.Errorf("%d stored events", n)
-				}
-				if j, _ := e.api.Job(id); j.Status != want || j.Progress.Stored != 1 {
-					return fmt.Errorf("job %s %d/%d, want %s 1/2", j.Status, j.Progress.Stored, j.Progress.Total, want)
-				}
-				return nil
-			})
-			jobs := e.sink.Of(history.KindJob)
-			last := jobs[len(jobs)-1]
-			require.Equal(t, want, last.JobStatus)
-			require.Equal(t, 2, last.ProgressTotal)
-			wantStored := 0
-			if want == protocol.StatusSuccess {
-				wantStored = 1
+	eachVariant(t, map[string]string{protocol.VariantGood: protocol.StatusStarted, protocol.VariantEarlySuccess: protocol.StatusSuccess}, func(t *testing.T, variant string, want string) {
+		e := newEnv(t, nil, withVariant(variant))
+		id, _, tasks := e.reservedJob(2, 2)
+		e.postResults(id, tasks[0])
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if n := e.sink.storedCount(string(tasks[0].ImageID)); n != 1 {
+				return fmt.Errorf("%d stored events", n)
 			}
-			require.Equal(t, wantStored, last.ProgressStored)
+			if j, _ := e.api.Job(id); j.Status != want || j.Progress.Stored != 1 {
+				return fmt.Errorf("job %s %d/%d, want %s 1/2", j.Status, j.Progress.Stored, j.Progress.Total, want)
+			}
+			return nil
 		})
-	}
+		jobs := e.sink.Of(history.KindJob)
+		last := jobs[len(jobs)-1]
+		require.Equal(t, want, last.JobStatus)
+		require.Equal(t, 2, last.ProgressTotal)
+		wantStored := 0
+		if want == protocol.StatusSuccess {
+			wantStored = 1
+		}
+		require.Equal(t, wantStored, last.ProgressStored)
+	})
 }
 
 // TestVariantNoCleanup: a finished job's stream is deleted by the good API
 // and left by the no-cleanup variant.
 func TestVariantNoCleanup(t *testing.T) {
-	for v, kept := range map[string]bool{protocol.VariantGood: false, protocol.VariantNoCleanup: true} {
-		t.Run(v, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(1, true)
-			e.publish(id, 1)
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 1)
-			e.postResults(id, tasks[0])
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if j, _ := e.api.Job(id); j.Status != protocol.StatusSuccess {
-					return fmt.Errorf("job %s", j.Status)
-				}
-				if e.streamExists(id) != kept {
-					return fmt.Errorf("stream exists: %v, want %v", !kept, kept)
-				}
-				return nil
-			})
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantNoCleanup: true}, func(t *testing.T, variant string, kept bool) {
+		e := newEnv(t, nil, withVariant(variant))
+		id, _, tasks := e.reservedJob(1, 1)
+		e.postResults(id, tasks[0])
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if j, _ := e.api.Job(id); j.Status != protocol.StatusSuccess {
+				return fmt.Errorf("job %s", j.Status)
+			}
+			if e.streamExists(id) != kept {
+				return fmt.Errorf("stream exists: %variant, want %variant", !kept, kept)
+			}
+			return nil
 		})
-	}
+	})
 }
 
 // TestPullEndsWhenTheStreamIsDeleted: a /tasks pull waiting on a job whose

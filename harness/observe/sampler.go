@@ -114,6 +114,22 @@ func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts 
 	return s, nil
 }
 
+// jszPath is /jsz, with the consumers (of the sampled account, when set)
+// when consumers, and their configuration too when config.
+func (s *Sampler) jszPath(consumers, config bool) string {
+	q := url.Values{}
+	if consumers {
+		q.Set("consumers", "true")
+		if config {
+			q.Set("config", "true")
+		}
+		if s.cfg.account != "" {
+			q.Set("acc", s.cfg.account)
+		}
+	}
+	return "/jsz?" + q.Encode()
+}
+
 // Sample takes one sample now and emits its events: the server event when
 // both /varz and /jsz answered, the consumer event when the consumer exists.
 // The loop calls it; a caller may too, to take a sample at a phase change.
@@ -123,15 +139,8 @@ func (s *Sampler) Sample(ctx context.Context) error {
 	}
 	var v varz
 	verr := s.get(ctx, "/varz", &v)
-	q := url.Values{}
-	if s.cfg.consumer != "" {
-		q.Set("consumers", "true")
-		if s.cfg.account != "" {
-			q.Set("acc", s.cfg.account)
-		}
-	}
 	var j jsz
-	jerr := s.get(ctx, "/jsz?"+q.Encode(), &j)
+	jerr := s.get(ctx, s.jszPath(s.cfg.consumer != "", false), &j)
 	if jerr == nil && s.cfg.consumer != "" {
 		if c := j.find(s.cfg.stream, s.cfg.consumer); c != nil {
 			s.sink.Emit(history.Event{
