@@ -21,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -39,13 +40,7 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ns := natsdtest.StartNATS(t)
-	freeAddr := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	listen := map[string]string{faults.LinkAPINATS: freeAddr(), faults.LinkResultsNATS: freeAddr()}
+	listen := map[string]string{faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t)}
 
 	// The platform's API reaches NATS through the addresses the run's
 	// proxies will take over (--proxy); until the run they forward as is.

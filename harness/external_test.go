@@ -16,18 +16,9 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 )
-
-// freeAddr is a free 127.0.0.1 port, as host:port.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // extTarget is an external target made of real parts: an embedded
 // nats-server with JetStream and monitoring, and the reference API served
@@ -43,7 +34,7 @@ type extTarget struct {
 func startExtTarget(t testing.TB) *extTarget {
 	t.Helper()
 	x := &extTarget{nats: natsdtest.StartNATS(t), listen: map[string]string{
-		faults.LinkAPINATS: freeAddr(t), faults.LinkResultsNATS: freeAddr(t),
+		faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t),
 	}}
 	cfg := testConfig().API
 	cfg.NATSURL = "nats://" + x.listen[faults.LinkAPINATS]

@@ -21,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
 // The heal guarantee of issue 4, against real processes: a toxiproxy-server
@@ -250,11 +251,11 @@ func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
 // freePort is a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, err := net.SplitHostPort(tcptest.FreeAddr(t))
 	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
+	n, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	return n
 }
 
 // child is a natschaos process.

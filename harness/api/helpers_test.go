@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -328,43 +327,13 @@ func dc(t testing.TB, task protocol.Task) int {
 // blackhole accepts TCP connections and never answers: a half-open NATS.
 func blackhole(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-	})
-	return "nats://" + ln.Addr().String()
+	return "nats://" + tcptest.Blackhole(t)
 }
 
 // refused is a URL where nothing listens.
 func refused(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return "nats://" + addr
+	return "nats://" + tcptest.FreeAddr(t)
 }
 
 // latencyProxy forwards TCP to upstream, delaying every chunk by d in each
@@ -379,65 +348,7 @@ func latencyProxy(t testing.TB, upstream string, d time.Duration) string {
 // none), and returns its URL. It closes with the test.
 func forwardOn(t testing.TB, listen, upstream string, d time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", strings.TrimPrefix(listen, "nats://"))
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				if d > 0 {
-					time.Sleep(d)
-				}
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				_ = dst.Close()
-				return
-			}
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", strings.TrimPrefix(upstream, "nats://"))
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			track(c)
-			track(u)
-			wg.Add(2)
-			go pipe(u, c)
-			go pipe(c, u)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "nats://" + ln.Addr().String()
+	return "nats://" + tcptest.Forward(t, strings.TrimPrefix(listen, "nats://"), strings.TrimPrefix(upstream, "nats://"), d)
 }
 
 // eachVariant runs test once per variant of want, in a subtest named after
