@@ -155,7 +155,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		c.acked[e.Reply] = true
 		delete(c.results, e.Reply)
 	case history.KindJob:
-		if e.JobStatus == "CANCELING" || e.JobStatus == "REVOKED" {
+		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
 			c.cancelled = true
 		}
 	}
