@@ -16,21 +16,7 @@ import (
 //	  if no job had work: sleep IdleSleep
 func (r *run) adc(ctx context.Context) {
 	p := newPoster(r)
-	for ctx.Err() == nil {
-		jobs, _ := r.listJobs(ctx)
-		worked := false
-		for _, j := range jobs {
-			if ctx.Err() != nil {
-				return
-			}
-			if r.processJob(ctx, j, p) {
-				worked = true
-			}
-		}
-		if !worked {
-			sleep(ctx, r.cfg.IdleSleep)
-		}
-	}
+	r.rounds(ctx, func(j protocol.JobRef) (worked, stop bool) { return r.processJob(ctx, j, p), false })
 }
 
 // batch is what a fetcher hands to the model loop.
