@@ -133,3 +133,19 @@ func SuccessResult(pipeline, id, url string, totalTime float64) (json.RawMessage
 	}
 	return b, nil
 }
+
+// ResultResponse is the body of a 200 answer to POST /jobs/{id}/result/:
+// every item was queued for the result processor.
+type ResultResponse struct {
+	Status        string         `json:"status"` // "accepted"
+	JobID         int64          `json:"job_id"`
+	ResultsQueued int            `json:"results_queued"`
+	Tasks         []QueuedResult `json:"tasks"`
+}
+
+// QueuedResult is one item of a [ResultResponse].
+type QueuedResult struct {
+	ReplySubject string `json:"reply_subject"`
+	Status       string `json:"status"` // "queued"
+	TaskID       string `json:"task_id"`
+}

@@ -322,10 +322,10 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 		a.markSeen(r)
 	}
 	items := make([]item, len(parsed))
-	tasks := make([]map[string]string, len(parsed))
+	tasks := make([]protocol.QueuedResult, len(parsed))
 	for i, p := range parsed {
 		items[i] = item{job: id, task: p.task, reply: p.reply, result: p.result}
-		tasks[i] = map[string]string{"reply_subject": p.reply, "status": "queued", "task_id": p.task}
+		tasks[i] = protocol.QueuedResult{ReplySubject: p.reply, Status: "queued", TaskID: p.task}
 	}
 	if err := a.proc.enqueue(items); err != nil {
 		a.log.Warn("queue results", "job", id, "n", len(items), "err", err)
@@ -335,9 +335,7 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 	if a.beh.seenLate {
 		a.markSeen(r)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"status": "accepted", "job_id": id, "results_queued": len(items), "tasks": tasks,
-	})
+	writeJSON(w, http.StatusOK, protocol.ResultResponse{Status: "accepted", JobID: id, ResultsQueued: len(items), Tasks: tasks})
 }
 
 func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {

@@ -222,7 +222,7 @@ func (f *fakeAPI) result(w http.ResponseWriter, r *http.Request, id string) {
 		f.posts[*it.ReplySubject]++
 		j.stored[stored[i]] = true
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "job_id": j.id, "results_queued": len(req.Results)})
+	writeJSON(w, http.StatusOK, protocol.ResultResponse{Status: "accepted", JobID: j.id, ResultsQueued: len(req.Results)})
 }
 
 // block holds a request until release is closed or the client goes away (at
