@@ -31,7 +31,7 @@ func StreamConfig(id int64) jetstream.StreamConfig {
 // keeps JetStream advisories for dead-letter accounting.
 func AdvisoryStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:      "advisories",
+		Name:      protocol.AdvisoryStream,
 		Subjects:  []string{"$JS.EVENT.ADVISORY.>"},
 		Retention: jetstream.LimitsPolicy,
 		MaxAge:    time.Hour,
