@@ -41,6 +41,14 @@ const testToken = "natschaos-test"
 // redelivery is seconds away.
 const testAckWait = 2 * time.Second
 
+// newJob creates a job of tasks on s, failing the test when it cannot.
+func newJob(t testing.TB, s *Stack, ctx context.Context, tasks int) int64 {
+	t.Helper()
+	id, err := s.NewJob(ctx, tasks)
+	require.NoError(t, err)
+	return id
+}
+
 // memSink keeps every event of a stack, with the time it arrived.
 type memSink struct {
 	mu     sync.Mutex
@@ -287,8 +295,7 @@ func TestStackStartsAndClosesCleanly(t *testing.T) {
 func TestJobDrainsEachTaskStoredOnce(t *testing.T) {
 	const tasks = 300
 	s, sink := startStack(t, testConfig())
-	_, err := s.NewJob(testCtx(t, 10*time.Second), tasks)
-	require.NoError(t, err)
+	newJob(t, s, testCtx(t, 10*time.Second), tasks)
 	drain(t, s, 30*time.Second)
 	requireStoredOnce(t, s, sink, tasks)
 	require.Equal(t, 1, sink.count(history.KindConfig, nil))
@@ -338,8 +345,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 	const tasks = 40
 	s, sink := startStack(t, testConfig())
 	ctx := testCtx(t, 60*time.Second)
-	_, err := s.NewJob(ctx, tasks)
-	require.NoError(t, err)
+	newJob(t, s, ctx, tasks)
 
 	heal := inject(t, s, faults.Spec{Name: "http_drop_response", Attrs: faults.Attrs{"path": "/tasks/"}}, "")
 	require.NoError(t, s.StartWorkers(ctx))
@@ -382,8 +388,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 	const tasks = 400
 	s, sink := startStack(t, testConfig())
 	ctx := testCtx(t, 60*time.Second)
-	job, err := s.NewJob(ctx, tasks)
-	require.NoError(t, err)
+	job := newJob(t, s, ctx, tasks)
 
 	state := func() (jetstream.StreamState, jetstream.ConsumerConfig, uint64) {
 		t.Helper()
@@ -442,8 +447,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	const tasks = 2
 	s, sink := startStack(t, testConfig())
-	job, err := s.NewJob(testCtx(t, 10*time.Second), tasks)
-	require.NoError(t, err)
+	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
 	c := newCaller(t, s)
 
 	status, got := c.tasks(job, 1)
@@ -495,8 +499,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 // down on api-nats: /tasks answers 503 fast; healed, it serves tasks again.
 func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 	s, _ := startStack(t, testConfig())
-	job, err := s.NewJob(testCtx(t, 10*time.Second), 20)
-	require.NoError(t, err)
+	job := newJob(t, s, testCtx(t, 10*time.Second), 20)
 	c := newCaller(t, s)
 
 	heal := inject(t, s, faults.Spec{Name: "down"}, faults.LinkAPINATS)
@@ -525,8 +528,7 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 func TestLatencyOnAPINATSSlowsTasks(t *testing.T) {
 	const latency = 100 * time.Millisecond
 	s, _ := startStack(t, testConfig())
-	job, err := s.NewJob(testCtx(t, 10*time.Second), 100)
-	require.NoError(t, err)
+	job := newJob(t, s, testCtx(t, 10*time.Second), 100)
 	c := newCaller(t, s)
 	fastest := func(n int) time.Duration {
 		t.Helper()
