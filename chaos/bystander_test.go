@@ -21,6 +21,8 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/internal/tcptest"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestExternalRunLeavesBystandersAlone is the blast radius of one job: a
@@ -38,13 +40,7 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ns := natsdtest.StartNATS(t)
-	freeAddr := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	listen := map[string]string{faults.LinkAPINATS: freeAddr(), faults.LinkResultsNATS: freeAddr()}
+	listen := map[string]string{faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t)}
 
 	// The platform's API reaches NATS through the addresses the run's
 	// proxies will take over (--proxy); until the run they forward as is.
@@ -83,13 +79,13 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, harness.Publish(ctx, js, idle, bystanderTasks, history.Discard))
 	// Its consumer exists, as after a first /tasks call of the platform.
-	_, err = js.CreateOrUpdateConsumer(ctx, harness.StreamName(idle), a.ConsumerConfig(idle))
+	_, err = js.CreateOrUpdateConsumer(ctx, protocol.StreamName(idle), a.ConsumerConfig(idle))
 	require.NoError(t, err)
 	busy, err := client.CreateJob(ctx, "busy", busyTasks)
 	require.NoError(t, err)
 	require.NoError(t, harness.Publish(ctx, js, busy, busyTasks, history.Discard))
 	consumerOf := func(job int64) *jetstream.ConsumerInfo {
-		c, err := js.Consumer(ctx, harness.StreamName(job), harness.ConsumerName(job))
+		c, err := js.Consumer(ctx, protocol.StreamName(job), protocol.ConsumerName(job))
 		require.NoError(t, err)
 		info, err := c.Info(ctx)
 		require.NoError(t, err)
@@ -133,7 +129,7 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 		after.NumAckPending, before.NumPending, after.NumPending)
 	require.Zero(t, job.Progress.Stored, "results stored in the bystander")
 	require.Empty(t, job.StoredIDs)
-	require.Equal(t, api.StatusStarted, job.Status, "the bystander is not cancelled")
+	require.Equal(t, protocol.StatusStarted, job.Status, "the bystander is not cancelled")
 	require.Equal(t, before.Delivered.Consumer, after.Delivered.Consumer, "deliveries of the bystander's tasks")
 	require.Zero(t, after.Delivered.Consumer)
 	require.Zero(t, after.NumAckPending)
@@ -152,10 +148,10 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	for _, e := range events {
 		if e.Kind == history.KindAck || e.Kind == history.KindAdvisory || e.Kind == history.KindHandout {
 			if e.Reply != "" {
-				require.Contains(t, e.Reply, "."+harness.StreamName(3)+".", "an event of another job in the history: %+v", e)
+				require.Contains(t, e.Reply, "."+protocol.StreamName(3)+".", "an event of another job in the history: %+v", e)
 			}
 			if e.Stream != "" {
-				require.Equal(t, harness.StreamName(3), e.Stream, "%+v", e)
+				require.Equal(t, protocol.StreamName(3), e.Stream, "%+v", e)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // configTap passes every event on to its sink and keeps the first config
@@ -41,12 +42,12 @@ func (c *configTap) Emit(e history.Event) {
 			c.mu.Unlock()
 			break
 		}
-		switch e.JobStatus {
-		case "SUCCESS", "FAILURE", "REVOKED":
+		switch {
+		case protocol.Ended(e.JobStatus):
 			if c.terminal.IsZero() {
 				c.terminal = time.Now()
 			}
-		case "CANCELING":
+		case e.JobStatus == protocol.StatusCanceling:
 		default:
 			c.terminal = time.Time{}
 		}

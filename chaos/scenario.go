@@ -9,34 +9,8 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// Variants are the reference API's variants (docs/protocol.md): "good" and the
-// known-bad ones, each a real bug that some invariant must catch.
-var Variants = []string{
-	"good",
-	"reserve-one-by-one",
-	"reconnect",
-	"no-connect-timeout",
-	"swallow-timeout",
-	"no-terminal-guard",
-	"ack-before-save",
-	"recreate-stream",
-	"slow-ack",
-	"leak-connections",
-
-	"pooled",
-	"pooled-stale",
-	"connect-retry-on-refused",
-	"empty-on-error",
-	"late-fetch",
-	"ack-connection-setup",
-	"consumer-first-cleanup",
-	"seen-only-on-success",
-	"early-success",
-	"no-cleanup",
-	"wrong-pipeline",
-}
 
 // The workers a workload can run (docs/protocol.md, "The workers").
 const (
@@ -65,7 +39,7 @@ type Scenario struct {
 
 // SUT configures the system under test (the reference API, docs/protocol.md).
 type SUT struct {
-	Variant        string        `yaml:"variant,omitempty"`         // one of Variants
+	Variant        string        `yaml:"variant,omitempty"`         // one of protocol.VariantNames()
 	AckWait        time.Duration `yaml:"ack_wait,omitempty"`        // consumer ack_wait (A)
 	MaxDeliver     int           `yaml:"max_deliver,omitempty"`     // consumer max_deliver (M)
 	MaxAckPending  int           `yaml:"max_ack_pending,omitempty"` // consumer max_ack_pending
@@ -167,7 +141,7 @@ func (s Scenario) WithDefaults() Scenario {
 		}
 	}
 	if s.SUT.Variant == "" {
-		s.SUT.Variant = "good"
+		s.SUT.Variant = protocol.VariantGood
 	}
 	def(&s.SUT.AckWait, DefaultAckWait)
 	defInt(&s.SUT.MaxDeliver, DefaultMaxDeliver)
@@ -204,21 +178,6 @@ func (s Scenario) WithDefaults() Scenario {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
-// SoakVariants are the known-bad variants only a soak catches (minutes of
-// load, not seconds): they are not in Variants, nor in the verification
-// matrix, but a scenario may name them.
-var SoakVariants = []string{"slow-leak"}
-
-// KnownVariant says whether v is one of Variants or SoakVariants.
-func KnownVariant(v string) bool {
-	for _, k := range append(Variants[:len(Variants):len(Variants)], SoakVariants...) {
-		if k == v {
-			return true
-		}
-	}
-	return false
-}
-
 // Upper bounds of a scenario's settings: beyond them a run would not end in
 // a day or would hold more than one machine can (docs/external.md, "Bad
 // input").
@@ -253,8 +212,8 @@ func (s Scenario) Validate() error {
 	if !nameRE.MatchString(s.Name) {
 		return bad("name", "name %q must be lower-case words joined by '-'", s.Name)
 	}
-	if s.SUT.Variant != "" && !KnownVariant(s.SUT.Variant) {
-		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(Variants, ", "))
+	if s.SUT.Variant != "" && !protocol.KnownVariant(s.SUT.Variant) {
+		return bad("sut.variant", "unknown variant %q (known: %s)", s.SUT.Variant, strings.Join(protocol.VariantNames(), ", "))
 	}
 	var derr error
 	s.durations(func(path string, d *time.Duration) {

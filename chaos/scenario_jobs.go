@@ -2,11 +2,11 @@ package chaos
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // MaxJobs bounds workload.jobs.
@@ -99,6 +99,6 @@ func (w Workload) moreJobs() []harness.JobSpec {
 // event's stream (job_<id>), or any job when the config names none. The
 // caller holds c.mu.
 func (c *configTap) ownJob(job int64) bool {
-	id, ok := strings.CutPrefix(c.cfg.Stream, "job_")
-	return !ok || job == 0 || id == strconv.FormatInt(job, 10)
+	id, ok := protocol.JobOfStream(c.cfg.Stream)
+	return !ok || job == 0 || id == job
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Expectation is one row of the verification matrix (docs/verify.md): a
@@ -33,42 +34,42 @@ type Expectation struct {
 // why each scenario is the one, and which needed a change to catch its
 // variant.
 var VerificationMatrix = []Expectation{
-	{Variant: "reserve-one-by-one", Scenarios: []string{"batch-reserve-incident"},
+	{Variant: protocol.VariantReserveOneByOne, Scenarios: []string{"batch-reserve-incident"},
 		Invariants: []string{"orphaned", "stall", "round-trips", "tasks-latency"}, Short: true},
-	{Variant: "reconnect", Scenarios: []string{"nats-down-slow"},
+	{Variant: protocol.VariantReconnect, Scenarios: []string{"nats-down-slow"},
 		Invariants: []string{"connection-leak", "connection-flood", "liveness"}},
-	{Variant: "no-connect-timeout", Scenarios: []string{"nats-blackhole"},
+	{Variant: protocol.VariantNoConnectTimeout, Scenarios: []string{"nats-blackhole"},
 		Invariants: []string{"tasks-latency", "fast-503", "liveness"}},
-	{Variant: "swallow-timeout", Scenarios: []string{"nats-down"},
+	{Variant: protocol.VariantSwallowTimeout, Scenarios: []string{"nats-down"},
 		Invariants: []string{"fast-503"}, Short: true},
-	{Variant: "no-terminal-guard", Scenarios: []string{"terminal-job"},
+	{Variant: protocol.VariantNoTerminalGuard, Scenarios: []string{"terminal-job"},
 		Invariants: []string{"terminal-guard"}},
-	{Variant: "ack-before-save", Scenarios: []string{"processor-crash"},
+	{Variant: protocol.VariantAckBeforeSave, Scenarios: []string{"processor-crash"},
 		Invariants: []string{"no-loss"}},
-	{Variant: "recreate-stream", Scenarios: []string{"zombie-stream"},
+	{Variant: protocol.VariantRecreateStream, Scenarios: []string{"zombie-stream"},
 		Invariants: []string{"terminal-guard"}},
-	{Variant: "slow-ack", Scenarios: []string{"baseline"},
+	{Variant: protocol.VariantSlowAck, Scenarios: []string{"baseline"},
 		Invariants: []string{"ack-in-time", "duplicates"}},
-	{Variant: "leak-connections", Scenarios: []string{"baseline"},
+	{Variant: protocol.VariantLeakConnections, Scenarios: []string{"baseline"},
 		Invariants: []string{"connection-leak"}},
 
-	{Variant: "pooled-stale", Scenarios: []string{"nats-restart"},
+	{Variant: protocol.VariantPooledStale, Scenarios: []string{"nats-restart"},
 		Invariants: []string{"fast-503", "tasks-latency"}},
-	{Variant: "connect-retry-on-refused", Scenarios: []string{"nats-down", "nats-down-long"},
+	{Variant: protocol.VariantConnectRetryOnRefused, Scenarios: []string{"nats-down", "nats-down-long"},
 		Invariants: []string{"fast-503", "tasks-latency", "liveness"}},
-	{Variant: "empty-on-error", Scenarios: []string{"nats-down"},
+	{Variant: protocol.VariantEmptyOnError, Scenarios: []string{"nats-down"},
 		Invariants: []string{"fast-503"}},
-	{Variant: "late-fetch", Scenarios: []string{"slow-fetch"},
+	{Variant: protocol.VariantLateFetch, Scenarios: []string{"slow-fetch"},
 		Invariants: []string{"orphaned", "stall"}},
-	{Variant: "ack-connection-setup", Scenarios: []string{"slow-results-link"},
+	{Variant: protocol.VariantAckConnectionSetup, Scenarios: []string{"slow-results-link"},
 		Invariants: []string{"ack-in-time", "duplicates"}},
-	{Variant: "consumer-first-cleanup", Scenarios: []string{"job-end-race"},
+	{Variant: protocol.VariantConsumerFirstCleanup, Scenarios: []string{"job-end-race"},
 		Invariants: []string{"duplicates", "terminal-guard"}},
-	{Variant: "seen-only-on-success", Scenarios: []string{"nats-down"},
+	{Variant: protocol.VariantSeenOnlyOnSuccess, Scenarios: []string{"nats-down"},
 		Invariants: []string{"workers-seen"}},
-	{Variant: "early-success", Scenarios: []string{"baseline"},
+	{Variant: protocol.VariantEarlySuccess, Scenarios: []string{"baseline"},
 		Invariants: []string{"job-consistency"}},
-	{Variant: "no-cleanup", Scenarios: []string{"baseline", "cleanup-outage"},
+	{Variant: protocol.VariantNoCleanup, Scenarios: []string{"baseline", "cleanup-outage"},
 		Invariants: []string{"resource-cleanup"}},
 	{Variant: "wrong-pipeline", Scenarios: []string{"multi-pipeline"},
 		Invariants: []string{"pipeline"}},
@@ -76,7 +77,7 @@ var VerificationMatrix = []Expectation{
 
 // GoodVariants are the variants that must pass every scenario of the
 // matrix: the reference behaviour and its pooled mode.
-var GoodVariants = []string{"good", "pooled"}
+var GoodVariants = []string{protocol.VariantGood, protocol.VariantPooled}
 
 // isGood says whether v is one of GoodVariants.
 func isGood(v string) bool {
@@ -246,7 +247,7 @@ type VerifyOptions struct {
 func Plan(o VerifyOptions) ([]Cell, error) {
 	want := map[string]bool{}
 	for _, v := range o.Variants {
-		if !KnownVariant(v) || isGood(v) {
+		if !protocol.KnownVariant(v) || isGood(v) {
 			return nil, &UsageError{fmt.Errorf("variant %q is not a known-bad variant", v)}
 		}
 		want[v] = true

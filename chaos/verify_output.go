@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // VerifyFile is verify.json: the matrix's verdict and its cells.
@@ -79,7 +80,7 @@ func (m Matrix) JUnit() *report.JUnitTestSuites {
 			s = report.JUnitTestSuite{Name: name, Properties: []report.JUnitProperty{{Name: "variant", Value: c.Variant}, {Name: "scenario", Value: c.Scenario}}}
 		}
 		s.Time = fmt.Sprintf("%.3f", c.Duration.Seconds())
-		if c.Variant != "good" {
+		if c.Variant != protocol.VariantGood {
 			var cases []report.JUnitTestCase
 			for _, tc := range s.Cases {
 				if tc.Name == "verdict" && tc.Error != nil {

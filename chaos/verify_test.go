@@ -13,6 +13,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/check"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestVerificationMatrixCoversEveryVariant: every known-bad variant has a
@@ -35,7 +36,7 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 			require.True(t, ok, "%s: %q is not a built-in scenario", e.Variant, s)
 		}
 	}
-	for _, v := range chaos.Variants {
+	for _, v := range protocol.VariantNames() {
 		if v != "good" && v != "pooled" {
 			require.True(t, rows[v], "no row for %s", v)
 		}

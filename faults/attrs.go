@@ -76,18 +76,24 @@ func (r *attrReader) raw(name string) (string, bool) {
 	return strings.TrimSpace(v), ok
 }
 
-// duration reads a Go duration; neither negative nor unit-less.
-func (r *attrReader) duration(name string, def time.Duration) time.Duration {
+// read reads name with parse, or returns def when it was not given; a
+// value parse refuses fails the reader with parse's error.
+func read[T any](r *attrReader, name string, def T, parse func(string) (T, error)) T {
 	v, ok := r.raw(name)
 	if !ok {
 		return def
 	}
-	d, err := ParseDuration(v)
+	x, err := parse(v)
 	if err != nil {
 		r.fail(name, "%v", err)
 		return def
 	}
-	return d
+	return x
+}
+
+// duration reads a Go duration; neither negative nor unit-less.
+func (r *attrReader) duration(name string, def time.Duration) time.Duration {
+	return read(r, name, def, ParseDuration)
 }
 
 // ParseDuration parses a Go duration ("250ms", "2s"), refusing negative
@@ -114,44 +120,35 @@ func ParseDuration(v string) (time.Duration, error) {
 const MaxDuration = 24 * time.Hour
 
 func (r *attrReader) int64(name string, def int64) int64 {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		r.fail(name, "not an integer: %q", v)
-		return def
-	}
-	return n
+	return read(r, name, def, func(v string) (int64, error) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("not an integer: %q", v)
+		}
+		return n, nil
+	})
 }
 
 func (r *attrReader) float(name string, def float64) float64 {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		r.fail(name, "not a number: %q", v)
-		return def
-	}
-	return f
+	return read(r, name, def, func(v string) (float64, error) {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("not a number: %q", v)
+		}
+		return f, nil
+	})
 }
 
 func (r *attrReader) bool(name string, def bool) bool {
-	v, ok := r.raw(name)
-	if !ok {
-		return def
-	}
-	switch v {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	r.fail(name, "not true or false: %q", v)
-	return def
+	return read(r, name, def, func(v string) (bool, error) {
+		switch v {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		return false, fmt.Errorf("not true or false: %q", v)
+	})
 }
 
 func (r *attrReader) string(name, def string) string {

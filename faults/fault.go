@@ -10,13 +10,16 @@ import (
 	"math/rand"
 	"net/http"
 	"time"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
-// The links of docs/scenarios.md, "Links": each one a Toxiproxy proxy.
+// The links of docs/scenarios.md, "Links", as the protocol package names
+// them: each one a Toxiproxy proxy.
 const (
-	LinkAPINATS     = "api-nats"     // reference API → NATS
-	LinkWorkerAPI   = "worker-api"   // workers → API
-	LinkResultsNATS = "results-nats" // result processor → NATS
+	LinkAPINATS     = protocol.LinkAPINATS
+	LinkWorkerAPI   = protocol.LinkWorkerAPI
+	LinkResultsNATS = protocol.LinkResultsNATS
 	// Cluster routes are named "route-1", "route-2", ... (see RouteLink).
 )
 

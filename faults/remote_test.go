@@ -2,13 +2,11 @@ package faults
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
 // toxiproxyServer builds toxiproxy-server from the module cache, starts it
@@ -29,11 +28,9 @@ func toxiproxyServer(t *testing.T) string {
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/Shopify/toxiproxy/v2/cmd/server").CombinedOutput()
 	require.NoError(t, err, "go build toxiproxy-server: %s", out)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host, port, err := net.SplitHostPort(tcptest.FreeAddr(t))
 	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-host", host, "-port", port)
 	require.NoError(t, cmd.Start())
 	waited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(waited) }()
@@ -42,7 +39,7 @@ func toxiproxyServer(t *testing.T) string {
 		<-waited
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	url := "http://" + net.JoinHostPort(host, port)
 	c := toxiclient.NewClient(url)
 	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		_, err := c.Version()

@@ -12,7 +12,7 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness"
-	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // BenchmarkPooledVsPerRequest puts the reference API's two connection
@@ -28,7 +28,7 @@ import (
 func BenchmarkPooledVsPerRequest(b *testing.B) {
 	for _, sc := range workloads(b) {
 		b.Run(sc.Name, func(b *testing.B) {
-			modes := []string{api.VariantGood, api.VariantPooled}
+			modes := []string{protocol.VariantGood, protocol.VariantPooled}
 			took := map[string]time.Duration{}
 			conns := map[string]int{}
 			calls := map[string]int{}
@@ -61,7 +61,7 @@ func BenchmarkPooledVsPerRequest(b *testing.B) {
 			b.ReportMetric(rawTPS, "raw-tasks/s")
 			for _, v := range modes {
 				name := "per-request"
-				if v == api.VariantPooled {
+				if v == protocol.VariantPooled {
 					name = "pooled"
 				}
 				tps := tasksPerSecond(sc.Workload.Tasks, b.N, took[v])
@@ -85,20 +85,7 @@ func endToEndMemory(b *testing.B, sc chaos.Scenario) (time.Duration, *history.Me
 	s, err := harness.Start(ctx, chaos.StackConfig(sc, sc.Seed, nil, nil), m)
 	require.NoError(b, err)
 	defer s.Close()
-	begin := time.Now()
-	id, err := s.NewJob(ctx, sc.Workload.Tasks)
-	require.NoError(b, err)
-	require.NoError(b, s.StartWorkers(ctx))
-	for {
-		j, ok := s.API.Job(id)
-		require.True(b, ok)
-		if j.Status == api.StatusSuccess {
-			break
-		}
-		require.NoError(b, ctx.Err(), "job %d: %s, %d of %d stored", id, j.Status, j.Progress.Stored, j.Progress.Total)
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(begin), m
+	return runJob(ctx, b, s, sc.Workload.Tasks), m
 }
 
 func p99(ms []float64) float64 {

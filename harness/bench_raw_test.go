@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // RawFetchAck is one round of the raw ceiling: create job's stream and a
@@ -14,11 +15,11 @@ import (
 // fetch(64)+ack. Exported for the benchmarks of package harness_test, which
 // put it beside the end-to-end figure.
 func RawFetchAck(ctx context.Context, js jetstream.JetStream, job int64, tasks int) error {
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(job), Subjects: []string{TaskSubject(job)}}); err != nil {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: protocol.StreamName(job), Subjects: []string{protocol.TaskSubject(job)}}); err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName(job), jetstream.ConsumerConfig{
-		Durable: ConsumerName(job), AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1000,
+	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(job), jetstream.ConsumerConfig{
+		Durable: protocol.ConsumerName(job), AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1000,
 	})
 	if err != nil {
 		return err

@@ -13,8 +13,8 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness"
-	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // The benchmarks of the README, "Figures" for the embedded stack:
@@ -82,14 +82,21 @@ func endToEnd(b *testing.B, sc chaos.Scenario, noObservers bool) time.Duration {
 	require.NoError(b, err)
 	defer s.Close()
 
+	return runJob(ctx, b, s, sc.Workload.Tasks)
+}
+
+// runJob creates a job of tasks on s, starts the workers and returns how
+// long the job took to succeed.
+func runJob(ctx context.Context, b *testing.B, s *harness.Stack, tasks int) time.Duration {
+	b.Helper()
 	begin := time.Now()
-	id, err := s.NewJob(ctx, sc.Workload.Tasks)
+	id, err := s.NewJob(ctx, tasks)
 	require.NoError(b, err)
 	require.NoError(b, s.StartWorkers(ctx))
 	for {
 		j, ok := s.API.Job(id)
 		require.True(b, ok)
-		if j.Status == api.StatusSuccess {
+		if j.Status == protocol.StatusSuccess {
 			break
 		}
 		require.NoError(b, ctx.Err(), "job %d: %s, %d of %d stored", id, j.Status, j.Progress.Stored, j.Progress.Total)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // APIClient is the harness's own client of an API that speaks docs/protocol.md:
@@ -20,17 +22,6 @@ type APIClient struct {
 	BaseURL string       // e.g. http://127.0.0.1:8000/api/v2 (no trailing slash)
 	Token   string       // sent as "Authorization: Token <key>" when not empty; never logged
 	HTTP    *http.Client // nil = a client with a 10 s timeout
-}
-
-// JobStatus is what GET /jobs/{id}/ says about a job.
-type JobStatus struct {
-	ID       int64    `json:"id"`
-	Status   string   `json:"status"`
-	StoredID []string `json:"stored_ids"`
-	Progress struct {
-		Stored int `json:"stored"`
-		Total  int `json:"total"`
-	} `json:"progress"`
 }
 
 func (c *APIClient) client() *http.Client {
@@ -54,7 +45,7 @@ func (c *APIClient) do(ctx context.Context, method, path string, body, out any) 
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Natschaos-Worker", "harness")
+	req.Header.Set(protocol.WorkerHeader, "harness")
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Token "+c.Token)
 	}
@@ -101,10 +92,8 @@ func (c *APIClient) CreateJobIn(ctx context.Context, name, pipeline string, tota
 	var out struct {
 		ID json.Number `json:"id"`
 	}
-	body := map[string]any{"name": name, "dispatch_mode": "async_api", "start_now": true, "total": total}
-	if pipeline != "" {
-		body["pipeline"] = pipeline
-	}
+	startNow := true
+	body := protocol.CreateJobRequest{Name: name, DispatchMode: protocol.DispatchAsyncAPI, StartNow: &startNow, Total: &total, Pipeline: pipeline}
 	var err error
 	for attempt := 1; attempt <= CreateJobAttempts; attempt++ {
 		if err = c.do(ctx, http.MethodPost, "/jobs/", body, &out); err == nil {
@@ -127,8 +116,8 @@ func (c *APIClient) CreateJobIn(ctx context.Context, name, pipeline string, tota
 }
 
 // Job reads a job's status and the ids of the results the API holds.
-func (c *APIClient) Job(ctx context.Context, id int64) (JobStatus, error) {
-	var js JobStatus
+func (c *APIClient) Job(ctx context.Context, id int64) (protocol.Job, error) {
+	var js protocol.Job
 	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/jobs/%d/", id), nil, &js); err != nil {
 		return js, fmt.Errorf("read job %d: %w", id, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // routePeers is the set of node names a node has a route to.
@@ -70,12 +71,12 @@ func TestClusterRoutesGoThroughLinks(t *testing.T) {
 	replicas := -1
 	for _, a := range jsz.Accounts {
 		for _, st := range a.Streams {
-			if st.Name == StreamName(id) {
+			if st.Name == protocol.StreamName(id) {
 				replicas = len(st.Cluster.Replicas) + 1 // the leader and its followers
 			}
 		}
 	}
-	require.Equal(t, 3, replicas, "stream %s on every node", StreamName(id))
+	require.Equal(t, 3, replicas, "stream %s on every node", protocol.StreamName(id))
 
 	require.NoError(t, s.Proxies().SetEnabled(ctx, faults.RouteLink(1), false))
 	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {

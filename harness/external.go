@@ -17,6 +17,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // DefaultReadyTimeout bounds external mode's waits for the system under
@@ -166,9 +167,9 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	e.Client = &APIClient{BaseURL: e.apiBase + "/api/v2", Token: cfg.APIToken, HTTP: client}
-	popts := []observe.ProxyOption{observe.ProxyScopeLater()}
+	popts := []observe.ProxyOption{observe.WithProxyScopeLater()}
 	if cfg.ExternalWorkers {
-		popts = append(popts, observe.ProxyRecordTasks())
+		popts = append(popts, observe.WithProxyRecordTasks())
 	}
 	if err := e.startRecordingProxy(ctx, e.apiBase, popts...); err != nil {
 		return nil, err
@@ -270,21 +271,12 @@ func (e *External) Close() {
 // CancelTimeout bounds the cancel of the run's job on the way out.
 const CancelTimeout = 10 * time.Second
 
-// terminal says whether a job status needs no cancel.
-func terminal(status string) bool {
-	switch status {
-	case "SUCCESS", "FAILURE", "REVOKED", "CANCELING":
-		return true
-	}
-	return false
-}
-
 // cancelCreated cancels job, which this run created, through POST
 // /jobs/{id}/cancel/ unless the API says it already ended, and says so on Err.
 func (e *External) cancelCreated(job int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), CancelTimeout)
 	defer cancel()
-	if st, err := e.Client.Job(ctx, job); err == nil && terminal(st.Status) {
+	if st, err := e.Client.Job(ctx, job); err == nil && protocol.Terminal(st.Status) {
 		return
 	}
 	if err := e.Client.CancelJob(ctx, job); err != nil {

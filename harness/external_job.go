@@ -16,6 +16,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // NewJob waits for the API to answer, then creates a job of tasks tasks
@@ -61,7 +62,7 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 	go e.readBackLoop(rctx)
 
 	if e.cfg.ObservePublishes {
-		fmt.Fprintf(e.out, "natschaos: recording the API's own publishes on %s\n", TaskSubject(id))
+		fmt.Fprintf(e.out, "natschaos: recording the API's own publishes on %s\n", protocol.TaskSubject(id))
 		return id, nil
 	}
 	nc, err := nats.Connect(strings.Join(e.cfg.NATSURLs, ","), append([]nats.Option{nats.Name("natschaos-publisher")}, e.natsOpts...)...)
@@ -77,9 +78,9 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		fmt.Fprintf(e.errOut, "natschaos: publishing %d made-up tasks into job %d, which this run did not create (--publish-into-job)\n", tasks, id)
 	}
 	if err := Publish(ctx, js, id, tasks, e.gate); err != nil {
-		return 0, fmt.Errorf("%w (the API must have created stream %s for job %d)", err, StreamName(id), id)
+		return 0, fmt.Errorf("%w (the API must have created stream %s for job %d)", err, protocol.StreamName(id), id)
 	}
-	fmt.Fprintf(e.out, "natschaos: published %d tasks into %s\n", tasks, TaskSubject(id))
+	fmt.Fprintf(e.out, "natschaos: published %d tasks into %s\n", tasks, protocol.TaskSubject(id))
 	return id, nil
 }
 
@@ -125,9 +126,9 @@ func (e *External) Ready(ctx context.Context) error {
 	}
 	job := e.Job()
 	fmt.Fprintf(e.out, "natschaos: waiting up to %s for consumer %s of stream %s (the API creates it on the first /tasks call)\n",
-		e.cfg.ReadyTimeout, ConsumerName(job), StreamName(job))
+		e.cfg.ReadyTimeout, protocol.ConsumerName(job), protocol.StreamName(job))
 	var cs observe.ConsumerSettings
-	if err := e.waitFor(ctx, "consumer "+ConsumerName(job)+" on the monitoring port", func(ctx context.Context) (bool, error) {
+	if err := e.waitFor(ctx, "consumer "+protocol.ConsumerName(job)+" on the monitoring port", func(ctx context.Context) (bool, error) {
 		var found bool
 		var err error
 		cs, found, err = e.sampler.ConsumerConfig(ctx)
@@ -137,10 +138,10 @@ func (e *External) Ready(ctx context.Context) error {
 	}
 	e.gate.Open(history.Event{
 		Kind: history.KindConfig, AckWait: cs.AckWait.Seconds(), MaxDeliver: cs.MaxDeliver, MaxAckPending: cs.MaxAckPending,
-		Stream: StreamName(job), ConsumerName: ConsumerName(job),
+		Stream: protocol.StreamName(job), ConsumerName: protocol.ConsumerName(job),
 		WorkerHTTPTimeout: e.cfg.Worker.HTTPTimeout.Seconds(), ConnectTimeout: e.cfg.ConnectTimeout.Seconds(),
 	})
-	fmt.Fprintf(e.out, "natschaos: consumer %s: ack_wait %s, max_deliver %d, max_ack_pending %d\n", ConsumerName(job), cs.AckWait, cs.MaxDeliver, cs.MaxAckPending)
+	fmt.Fprintf(e.out, "natschaos: consumer %s: ack_wait %s, max_deliver %d, max_ack_pending %d\n", protocol.ConsumerName(job), cs.AckWait, cs.MaxDeliver, cs.MaxAckPending)
 	tc, ok := e.proxies.(faults.TrafficCounter)
 	if !ok {
 		fmt.Fprintf(e.out, "natschaos: this toxiproxy counts no bytes: make sure the API's NATS URL is nats://%s, or faults on api-nats act on nothing\n", e.links[faults.LinkAPINATS])
@@ -208,7 +209,7 @@ func (e *External) readBack(ctx context.Context) (string, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, id := range st.StoredID {
+	for _, id := range st.StoredIDs {
 		if !e.stored[id] {
 			e.stored[id] = true
 			e.gate.Emit(history.Event{Kind: history.KindStored, Task: id})

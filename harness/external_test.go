@@ -16,17 +16,9 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/internal/tcptest"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// freeAddr is a free 127.0.0.1 port, as host:port.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // extTarget is an external target made of real parts: an embedded
 // nats-server with JetStream and monitoring, and the reference API served
@@ -42,7 +34,7 @@ type extTarget struct {
 func startExtTarget(t testing.TB) *extTarget {
 	t.Helper()
 	x := &extTarget{nats: natsdtest.StartNATS(t), listen: map[string]string{
-		faults.LinkAPINATS: freeAddr(t), faults.LinkResultsNATS: freeAddr(t),
+		faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t),
 	}}
 	cfg := testConfig().API
 	cfg.NATSURL = "nats://" + x.listen[faults.LinkAPINATS]
@@ -109,7 +101,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 		j, ok := x.api.Job(id)
 		require.True(t, ok)
 		require.Less(t, j.Progress.Stored, 200, "the job was cut in the middle")
-		require.Equal(t, api.StatusRevoked, j.Status, "the job the run created is cancelled on the way out\n%s", errOut.String())
+		require.Equal(t, protocol.StatusRevoked, j.Status, "the job the run created is cancelled on the way out\n%s", errOut.String())
 		require.Contains(t, errOut.String(), "cancelled job 1 that this run created")
 		t.Logf("job %d: %s with %d of 200 stored; stderr: %q", id, j.Status, j.Progress.Stored, errOut.String())
 	})
@@ -140,7 +132,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 		e.Close()
 		j, ok := x.api.Job(id)
 		require.True(t, ok)
-		require.Equal(t, api.StatusStarted, j.Status, "a job the run did not create is never cancelled")
+		require.Equal(t, protocol.StatusStarted, j.Status, "a job the run did not create is never cancelled")
 		require.NotContains(t, errOut.String(), "cancelled")
 	})
 }

@@ -9,24 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// Task is the payload of one task message (docs/protocol.md "task payload").
-type Task struct {
-	ID           string  `json:"id"`
-	ImageID      string  `json:"image_id"`
-	ImageURL     string  `json:"image_url"`
-	ReplySubject *string `json:"reply_subject"`
-}
-
-// TaskSubject is the subject a job's tasks are published on.
-func TaskSubject(job int64) string { return fmt.Sprintf("job.%d.tasks", job) }
-
-// StreamName is the stream of a job.
-func StreamName(job int64) string { return fmt.Sprintf("job_%d", job) }
-
-// ConsumerName is the durable pull consumer of a job.
-func ConsumerName(job int64) string { return fmt.Sprintf("job-%d-consumer", job) }
 
 // Publish stores n tasks of job in its stream, with image ids "<job>-<i>",
 // and emits a publish event per PubAck. Publishing is asynchronous with at
@@ -40,7 +24,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, job int64, n int, sink
 // tasks are published one at a time, each PubAck awaited.
 func PublishPaced(ctx context.Context, js jetstream.JetStream, job int64, n int, sink history.Sink, pace func(context.Context) error) error {
 	const window = 256
-	subject := TaskSubject(job)
+	subject := protocol.TaskSubject(job)
 	type pending struct {
 		task string
 		fut  jetstream.PubAckFuture
@@ -64,7 +48,7 @@ func PublishPaced(ctx context.Context, js jetstream.JetStream, job int64, n int,
 				return fmt.Errorf("publish task %s: %w", id, err)
 			}
 		}
-		payload, err := json.Marshal(Task{ID: id, ImageID: id, ImageURL: "http://127.0.0.1/images/" + id + ".jpg"})
+		payload, err := json.Marshal(protocol.Task{ID: protocol.ID(id), ImageID: protocol.ID(id), ImageURL: "http://127.0.0.1/images/" + id + ".jpg"})
 		if err != nil {
 			return fmt.Errorf("encode task %s: %w", id, err)
 		}

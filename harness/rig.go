@@ -13,6 +13,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // rig is what a Stack and an External share around the system under test:
@@ -106,7 +107,7 @@ func (r *rig) link(ctx context.Context, link, upstream string) error {
 // apiBase (http://host:port, no /api/v2) and the worker-api link in front of it.
 func (r *rig) startRecordingProxy(ctx context.Context, apiBase string, opts ...observe.ProxyOption) error {
 	var err error
-	opts = append([]observe.ProxyOption{observe.ProxyLogger(r.log)}, opts...)
+	opts = append([]observe.ProxyOption{observe.WithProxyLogger(r.log)}, opts...)
 	if r.httpProxy, err = observe.NewProxy(apiBase, &r.rules, r.sink, opts...); err != nil {
 		return fmt.Errorf("start recording proxy: %w", err)
 	}
@@ -134,7 +135,7 @@ func (r *rig) startSampler(ctx context.Context, job int64, monitorURLs []string,
 	}
 	sopts := []observe.SamplerOption{observe.WithSamplerInterval(every), observe.WithSamplerLogger(r.log)}
 	if job != 0 { // 0: the servers only (a soak's jobs come and go)
-		sopts = append(sopts, observe.WithSamplerConsumer(StreamName(job), ConsumerName(job)))
+		sopts = append(sopts, observe.WithSamplerConsumer(protocol.StreamName(job), protocol.ConsumerName(job)))
 	}
 	if len(monitorURLs) > 1 {
 		sopts = append(sopts, observe.WithSamplerNodes(monitorURLs[1:]...))
@@ -171,7 +172,7 @@ func (r *rig) setJob(id int64) {
 	r.job = id
 	r.mu.Unlock()
 	for _, tap := range r.taps {
-		tap.SetStream(StreamName(id))
+		tap.SetStream(protocol.StreamName(id))
 	}
 }
 
@@ -200,7 +201,7 @@ func (r *rig) closeTaps() {
 // dropped and counted as foreign.
 func (r *rig) scope(id int64) {
 	if r.natsObs != nil {
-		r.natsObs.Scope(StreamName(id), ConsumerName(id), TaskSubject(id))
+		r.natsObs.Scope(protocol.StreamName(id), protocol.ConsumerName(id), protocol.TaskSubject(id))
 	}
 	if r.httpProxy != nil {
 		r.httpProxy.SetJob(id)

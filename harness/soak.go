@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // StartSoak starts, on a stack with Config.AllJobs, the sampler of the
@@ -51,7 +51,7 @@ func (s *Stack) NewSoakJob(ctx context.Context, tasks int, pace func(context.Con
 	if err != nil {
 		return id, fmt.Errorf("publisher jetstream: %w", err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName(id), s.API.ConsumerConfig(id))
+	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API.ConsumerConfig(id))
 	if err != nil {
 		return id, fmt.Errorf("create consumer of job %d: %w", id, err)
 	}
@@ -71,7 +71,7 @@ func (s *Stack) JobDone(id int64) bool {
 		return true
 	}
 	switch status {
-	case api.StatusSuccess, api.StatusFailure, api.StatusRevoked:
+	case protocol.StatusSuccess, protocol.StatusFailure, protocol.StatusRevoked:
 		return true
 	}
 	return false

@@ -33,6 +33,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/observe"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Config describes an embedded stack. Zero values take the defaults of the
@@ -234,7 +235,7 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("publisher jetstream: %w", err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName(id), s.API.ConsumerConfig(id))
+	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API.ConsumerConfig(id))
 	if err != nil {
 		return 0, fmt.Errorf("create consumer of job %d: %w", id, err)
 	}
@@ -278,7 +279,7 @@ func (s *Stack) newMoreJob(ctx context.Context, js jetstream.JetStream, spec Job
 	s.mu.Lock()
 	s.more = append(s.more, id)
 	s.mu.Unlock()
-	if _, err := js.CreateOrUpdateConsumer(ctx, StreamName(id), s.API.ConsumerConfig(id)); err != nil {
+	if _, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API.ConsumerConfig(id)); err != nil {
 		return fmt.Errorf("create consumer of job %d: %w", id, err)
 	}
 	return Publish(ctx, js, id, spec.Tasks, s.sink)
@@ -338,7 +339,7 @@ func (s *Stack) Drained(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("job %d unknown to the api", s.Job())
 	}
 	switch job.Status {
-	case api.StatusSuccess, api.StatusFailure, api.StatusRevoked:
+	case protocol.StatusSuccess, protocol.StatusFailure, protocol.StatusRevoked:
 		return true, nil
 	}
 	if s.sampler == nil && s.cfg.NoObservers {

@@ -27,6 +27,7 @@ import (
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestMain checks that nothing the stack starts outlives it: embedded NATS
@@ -39,6 +40,14 @@ const testToken = "natschaos-test"
 // testAckWait is the consumer's ack_wait in these tests: short, so that a
 // redelivery is seconds away.
 const testAckWait = 2 * time.Second
+
+// newJob creates a job of tasks on s, failing the test when it cannot.
+func newJob(t testing.TB, s *Stack, ctx context.Context, tasks int) int64 {
+	t.Helper()
+	id, err := s.NewJob(ctx, tasks)
+	require.NoError(t, err)
+	return id
+}
 
 // memSink keeps every event of a stack, with the time it arrived.
 type memSink struct {
@@ -167,7 +176,7 @@ func (c *caller) post(base, path string, body any) (int, []byte, error) {
 	require.NoError(c.t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Token "+testToken)
-	req.Header.Set(worker.WorkerHeader, "test")
+	req.Header.Set(protocol.WorkerHeader, "test")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -178,13 +187,11 @@ func (c *caller) post(base, path string, body any) (int, []byte, error) {
 }
 
 // tasks is one /tasks call through worker-api; a transport error fails the test.
-func (c *caller) tasks(job int64, batch int) (int, []api.Task) {
+func (c *caller) tasks(job int64, batch int) (int, []protocol.Task) {
 	c.t.Helper()
-	status, data, err := c.post(c.s.WorkerURL(), fmt.Sprintf("/jobs/%d/tasks/", job), map[string]int{"batch_size": batch})
+	status, data, err := c.post(c.s.WorkerURL(), fmt.Sprintf("/jobs/%d/tasks/", job), protocol.TasksRequest{BatchSize: batch})
 	require.NoError(c.t, err)
-	var out struct {
-		Tasks []api.Task `json:"tasks"`
-	}
+	var out protocol.TasksResponse
 	if status == http.StatusOK {
 		require.NoError(c.t, json.Unmarshal(data, &out), "body %s", data)
 	}
@@ -192,7 +199,7 @@ func (c *caller) tasks(job int64, batch int) (int, []api.Task) {
 }
 
 // result posts one successful result for task through worker-api.
-func (c *caller) result(job int64, task api.Task) {
+func (c *caller) result(job int64, task protocol.Task) {
 	c.t.Helper()
 	body := map[string]any{"results": []any{map[string]any{
 		"reply_subject": *task.ReplySubject,
@@ -207,7 +214,7 @@ func (c *caller) result(job int64, task api.Task) {
 	require.Equal(c.t, http.StatusOK, status, "result: %s", data)
 }
 
-func dc(t testing.TB, task api.Task) int {
+func dc(t testing.TB, task protocol.Task) int {
 	t.Helper()
 	require.NotNil(t, task.ReplySubject)
 	m, err := ackreply.Parse(*task.ReplySubject)
@@ -250,14 +257,14 @@ func requireStoredOnce(t testing.TB, s *Stack, sink *memSink, tasks int) {
 	t.Helper()
 	job, err := s.Client.Job(context.Background(), s.Job())
 	require.NoError(t, err)
-	require.Equal(t, api.StatusSuccess, job.Status)
+	require.Equal(t, protocol.StatusSuccess, job.Status)
 	published, _ := sink.of(history.KindPublish, nil)
 	require.Len(t, published, tasks)
 	var want []string
 	for _, p := range published {
 		want = append(want, p.Task)
 	}
-	got := append([]string(nil), job.StoredID...)
+	got := append([]string(nil), job.StoredIDs...)
 	sort.Strings(want)
 	sort.Strings(got)
 	require.Equal(t, want, got, "stored_ids must be the published tasks, each once")
@@ -288,8 +295,7 @@ func TestStackStartsAndClosesCleanly(t *testing.T) {
 func TestJobDrainsEachTaskStoredOnce(t *testing.T) {
 	const tasks = 300
 	s, sink := startStack(t, testConfig())
-	_, err := s.NewJob(testCtx(t, 10*time.Second), tasks)
-	require.NoError(t, err)
+	newJob(t, s, testCtx(t, 10*time.Second), tasks)
 	drain(t, s, 30*time.Second)
 	requireStoredOnce(t, s, sink, tasks)
 	require.Equal(t, 1, sink.count(history.KindConfig, nil))
@@ -339,8 +345,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 	const tasks = 40
 	s, sink := startStack(t, testConfig())
 	ctx := testCtx(t, 60*time.Second)
-	_, err := s.NewJob(ctx, tasks)
-	require.NoError(t, err)
+	newJob(t, s, ctx, tasks)
 
 	heal := inject(t, s, faults.Spec{Name: "http_drop_response", Attrs: faults.Attrs{"path": "/tasks/"}}, "")
 	require.NoError(t, s.StartWorkers(ctx))
@@ -383,8 +388,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 	const tasks = 400
 	s, sink := startStack(t, testConfig())
 	ctx := testCtx(t, 60*time.Second)
-	job, err := s.NewJob(ctx, tasks)
-	require.NoError(t, err)
+	job := newJob(t, s, ctx, tasks)
 
 	state := func() (jetstream.StreamState, jetstream.ConsumerConfig, uint64) {
 		t.Helper()
@@ -397,14 +401,14 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 		var ci *jetstream.ConsumerInfo
 		// Right after a restart JetStream may still be recovering its streams.
 		poll.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-			st, err := js.Stream(ctx, StreamName(job))
+			st, err := js.Stream(ctx, protocol.StreamName(job))
 			if err != nil {
 				return err
 			}
 			if si, err = st.Info(ctx); err != nil {
 				return err
 			}
-			cons, err := st.Consumer(ctx, ConsumerName(job))
+			cons, err := st.Consumer(ctx, protocol.ConsumerName(job))
 			if err != nil {
 				return err
 			}
@@ -443,8 +447,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	const tasks = 2
 	s, sink := startStack(t, testConfig())
-	job, err := s.NewJob(testCtx(t, 10*time.Second), tasks)
-	require.NoError(t, err)
+	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
 	c := newCaller(t, s)
 
 	status, got := c.tasks(job, 1)
@@ -454,8 +457,8 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	heal := inject(t, s, faults.Spec{Name: "processor_crash", Attrs: faults.Attrs{"every": "1"}}, "")
 	c.result(job, first)
 	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if sink.count(history.KindStored, byTask(first.ImageID)) != 1 {
-			return fmt.Errorf("task %s not stored", first.ImageID)
+		if sink.count(history.KindStored, byTask(string(first.ImageID))) != 1 {
+			return fmt.Errorf("task %s not stored", string(first.ImageID))
 		}
 		return nil
 	})
@@ -463,7 +466,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 
 	// The processor died before acking: no ack, and after ack_wait the task
 	// comes back (the other task is taken and held meanwhile).
-	var redelivered *api.Task
+	var redelivered *protocol.Task
 	poll.CheckFor(t, testAckWait+5*time.Second, 50*time.Millisecond, func() error {
 		status, got := c.tasks(job, 1)
 		if status != http.StatusOK {
@@ -475,29 +478,28 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 				return nil
 			}
 		}
-		return fmt.Errorf("task %s not redelivered", first.ImageID)
+		return fmt.Errorf("task %s not redelivered", string(first.ImageID))
 	})
 	require.Zero(t, sink.count(history.KindAck, byReply(*first.ReplySubject)), "the crashed delivery was acked")
 	require.Equal(t, 2, dc(t, *redelivered))
 	c.result(job, *redelivered)
 	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindAck, byReply(*redelivered.ReplySubject)) != 1 {
-			return fmt.Errorf("redelivery of %s not acked", first.ImageID)
+			return fmt.Errorf("redelivery of %s not acked", string(first.ImageID))
 		}
 		return nil
 	})
-	require.Equal(t, 1, sink.count(history.KindStored, byTask(first.ImageID)), "stored once")
+	require.Equal(t, 1, sink.count(history.KindStored, byTask(string(first.ImageID))), "stored once")
 	job2, err := s.Client.Job(context.Background(), job)
 	require.NoError(t, err)
-	require.Equal(t, []string{first.ImageID}, job2.StoredID)
-	require.Equal(t, api.StatusStarted, job2.Status, "one of two tasks stored")
+	require.Equal(t, []string{string(first.ImageID)}, job2.StoredIDs)
+	require.Equal(t, protocol.StatusStarted, job2.Status, "one of two tasks stored")
 }
 
 // down on api-nats: /tasks answers 503 fast; healed, it serves tasks again.
 func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 	s, _ := startStack(t, testConfig())
-	job, err := s.NewJob(testCtx(t, 10*time.Second), 20)
-	require.NoError(t, err)
+	job := newJob(t, s, testCtx(t, 10*time.Second), 20)
 	c := newCaller(t, s)
 
 	heal := inject(t, s, faults.Spec{Name: "down"}, faults.LinkAPINATS)
@@ -526,8 +528,7 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 func TestLatencyOnAPINATSSlowsTasks(t *testing.T) {
 	const latency = 100 * time.Millisecond
 	s, _ := startStack(t, testConfig())
-	job, err := s.NewJob(testCtx(t, 10*time.Second), 100)
-	require.NoError(t, err)
+	job := newJob(t, s, testCtx(t, 10*time.Second), 100)
 	c := newCaller(t, s)
 	fastest := func(n int) time.Duration {
 		t.Helper()

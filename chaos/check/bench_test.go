@@ -1,7 +1,6 @@
 package check_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math/rand"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // writeBigHistory writes a realistic history of about n events: tasks go
@@ -24,25 +24,20 @@ import (
 // 24, the prober runs every 100 ms and consumer/server samples every 250 ms.
 func writeBigHistory(tb testing.TB, path string, n int) int {
 	tb.Helper()
-	f, err := os.Create(path)
+	rec, err := history.Create(path, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
 	rng := rand.New(rand.NewSource(1))
-	var buf []byte
 	count := 0
 	emit := func(e history.Event) {
-		buf = e.AppendJSON(buf[:0])
-		buf = append(buf, '\n')
-		w.Write(buf)
+		rec.Emit(e)
 		count++
 	}
 	const ackWait = 30.0
 	tasks := n / 6
 	emit(history.Event{T: 0.001, Kind: history.KindConfig, AckWait: ackWait, MaxDeliver: 3, MaxAckPending: 1000,
-		Stream: "job_1", ConsumerName: "job-1-consumer", WorkerHTTPTimeout: 30, ConnectTimeout: 5})
+		Stream: protocol.StreamName(1), ConsumerName: protocol.ConsumerName(1), WorkerHTTPTimeout: 30, ConnectTimeout: 5})
 	emit(history.Event{T: 0.002, Kind: history.KindPhase, Name: history.PhaseWarmup})
 	for i := 1; i <= tasks; i++ {
 		emit(history.Event{T: 0.01 + float64(i)*1e-6, Kind: history.KindPublish, Task: fmt.Sprintf("img-%d", i), SSeq: uint64(i)})
@@ -126,7 +121,7 @@ func writeBigHistory(tb testing.TB, path string, n int) int {
 	emit(history.Event{T: t + 1, Kind: history.KindPhase, Name: history.PhaseDrain})
 	emit(history.Event{T: t + 2, Kind: history.KindServer, Connections: int(conns), TotalConnections: total, Subscriptions: 20, JSAPITotal: api})
 	emit(history.Event{T: t + 2, Kind: history.KindPhase, Name: history.PhaseEnd})
-	if err := w.Flush(); err != nil {
+	if err := rec.Close(); err != nil {
 		tb.Fatal(err)
 	}
 	return count

@@ -11,6 +11,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // All returns a fresh instance of every checker, in docs/invariants.md order.
@@ -112,19 +113,8 @@ func callStart(e *history.Event) float64 { return e.T - e.MS/1000 }
 
 // isTerminal reports whether a job status is one that no task may be served after.
 func isTerminal(status string) bool {
-	switch strings.ToUpper(status) {
-	case "CANCELING", "REVOKED", "SUCCESS", "FAILURE":
-		return true
-	}
-	return false
+	return protocol.Terminal(strings.ToUpper(status))
 }
-
-// The links the checkers read traffic of.
-const (
-	linkAPINATS     = "api-nats"
-	linkResultsNATS = "results-nats"
-	linkWorkerAPI   = "worker-api"
-)
 
 // foreignOnly says whether a conn close event shows a connection that
 // served only other jobs: requests or acks naming another job's stream, and

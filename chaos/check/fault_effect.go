@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // FaultEffect is the fault-effect assumption of a run: every fault acted on
@@ -74,7 +75,7 @@ func judged(fx history.Effects, link string) bool {
 	if fx.Has(history.EffectWorkerDies) || fx.Has(history.EffectProcessorDies) || fx.Has(history.EffectJobCancelled) {
 		return true
 	}
-	return link == linkAPINATS || link == linkResultsNATS || link == linkWorkerAPI
+	return link == protocol.LinkAPINATS || link == protocol.LinkResultsNATS || link == protocol.LinkWorkerAPI
 }
 
 // onLinkTraffic reports whether w acts on the traffic of link (a cancelled
@@ -134,10 +135,10 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		if e.Worker == history.ProbeWorker {
 			return
 		}
-		c.acts(callStart(e), onLink(linkWorkerAPI), "a worker called the API")
-		c.acts(e.T, onLink(linkWorkerAPI), "a worker called the API")
+		c.acts(callStart(e), onLink(protocol.LinkWorkerAPI), "a worker called the API")
+		c.acts(e.T, onLink(protocol.LinkWorkerAPI), "a worker called the API")
 		if isTasks(e) {
-			c.acts(callStart(e), onLink(linkAPINATS), "a /tasks call")
+			c.acts(callStart(e), onLink(protocol.LinkAPINATS), "a /tasks call")
 		}
 	case history.KindHandout:
 		for _, i := range c.crashes {
@@ -148,7 +149,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		}
 	case history.KindResult:
 		if e.Status == 200 {
-			c.acts(e.T, onLink(linkResultsNATS), "a result was posted")
+			c.acts(e.T, onLink(protocol.LinkResultsNATS), "a result was posted")
 			for _, i := range c.procs {
 				if c.active(i, e.T) && e.Reply != "" {
 					c.results[e.Reply] = e.T
@@ -161,7 +162,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		c.acked[e.Reply] = true
 		delete(c.results, e.Reply)
 	case history.KindJob:
-		if e.JobStatus == "CANCELING" || e.JobStatus == "REVOKED" {
+		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
 			c.cancelled = true
 		}
 	}

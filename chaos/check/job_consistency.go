@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // JobConsistency is the job-consistency check: the job the API reports
@@ -98,7 +99,7 @@ func (c *JobConsistency) job(e *history.Event) {
 				e.Job, e.ProgressStored, e.ProgressTotal, e.JobStatus, len(c.stored))
 		}
 	}
-	if e.JobStatus != "SUCCESS" {
+	if e.JobStatus != protocol.StatusSuccess {
 		return
 	}
 	c.successes++

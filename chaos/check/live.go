@@ -7,6 +7,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // PerJob returns a fresh instance of every per-task check, the ones a soak
@@ -58,10 +59,8 @@ func JobOf(e *history.Event) int64 {
 			stream = m.Stream
 		}
 	}
-	if id, ok := strings.CutPrefix(stream, "job_"); ok {
-		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-			return n
-		}
+	if n, ok := protocol.JobOfStream(stream); ok {
+		return n
 	}
 	if e.Kind == history.KindHTTP {
 		if n, ok := jobOfPath(e.Path); ok {

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // NoLoss is the no-loss check: after the drain phase, every published task
@@ -157,7 +158,7 @@ func (c *NoLoss) Observe(e *history.Event) {
 			c.unexpected.add(e.Task, e.Reply, e.T, "result for a task never published")
 		}
 	case history.KindJob:
-		if e.JobStatus == "CANCELING" || e.JobStatus == "REVOKED" {
+		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
 			c.cancelled = true
 		}
 	case history.KindAdvisory:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // ResourceCleanup is the resource-cleanup check: within Params.CleanupBound
@@ -52,7 +53,7 @@ func (*ResourceCleanup) Name() string { return "resource-cleanup" }
 
 func cleanedUp(status string) bool {
 	switch status {
-	case "SUCCESS", "FAILURE", "REVOKED":
+	case protocol.StatusSuccess, protocol.StatusFailure, protocol.StatusRevoked:
 		return true
 	}
 	return false

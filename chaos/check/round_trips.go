@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // maxRoundTripSlope is the growth of JetStream API requests per task
@@ -78,7 +79,7 @@ func (c *RoundTrips) Observe(e *history.Event) {
 			}
 		}
 	case history.KindConn:
-		if e.Link != linkAPINATS {
+		if e.Link != protocol.LinkAPINATS {
 			return
 		}
 		c.seen = true

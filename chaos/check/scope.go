@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // jobScoped says whether a checker judges one job — its tasks, its
@@ -58,7 +59,7 @@ func newJobScope(cs []Checker, fresh func() []Checker) *jobScope {
 func (s *jobScope) Observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindConfig:
-		if id, ok := jobOfStream(e.Stream); ok {
+		if id, ok := protocol.JobOfStream(e.Stream); ok {
 			s.known[id] = true
 			if s.run == 0 {
 				s.run, s.cfg = id, new(history.Event)
@@ -99,7 +100,7 @@ func (s *jobScope) announce(id int64) {
 	}
 	cs := s.fresh()
 	cfg := *s.cfg
-	cfg.Stream, cfg.ConsumerName = "job_"+strconv.FormatInt(id, 10), ""
+	cfg.Stream, cfg.ConsumerName = protocol.StreamName(id), ""
 	feed(cs, &cfg)
 	for i := range s.replay {
 		feed(cs, &s.replay[i])
@@ -184,13 +185,3 @@ func (s *jobScope) fold(r Result) Result {
 // summedFigures are the checks whose figures are counts over a job's tasks
 // (published, stored, lost, …): folded, they count every job's.
 var summedFigures = map[string]bool{"no-loss": true, "job-consistency": true}
-
-// jobOfStream is the job id of a stream named job_<id>.
-func jobOfStream(stream string) (int64, bool) {
-	id, ok := strings.CutPrefix(stream, "job_")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(id, 10, 64)
-	return n, err == nil && n > 0
-}

@@ -5,6 +5,8 @@
 // they cannot know rather than guess them.
 package history
 
+import "github.com/natschaos/natschaos/protocol"
+
 // Kind names what an [Event] records.
 type Kind string
 
@@ -32,9 +34,9 @@ const (
 
 // Phases of a [KindConn] event, in the order a connection goes through them.
 const (
-	ConnOpen  = "open"  // the link's proxy accepted the connection
-	ConnReady = "ready" // the NATS handshake completed (the server answered the client's first PING)
-	ConnClose = "close" // the connection closed, or the run ended with it still open
+	ConnOpen  = protocol.ConnOpen  // the link's proxy accepted the connection
+	ConnReady = protocol.ConnReady // the NATS handshake completed
+	ConnClose = protocol.ConnClose // the connection closed, or the run ended with it still open
 )
 
 // ConnOpenAtEnd is the Err of the [KindConn] close written at the run's end
@@ -43,11 +45,11 @@ const ConnOpenAtEnd = "open at end"
 
 // Phase names used in [KindPhase] events, in the order a run goes through them.
 const (
-	PhaseWarmup = "warmup"
-	PhaseChaos  = "chaos"
-	PhaseHeal   = "heal"
-	PhaseDrain  = "drain"
-	PhaseEnd    = "end"
+	PhaseWarmup = protocol.PhaseWarmup
+	PhaseChaos  = protocol.PhaseChaos
+	PhaseHeal   = protocol.PhaseHeal
+	PhaseDrain  = protocol.PhaseDrain
+	PhaseEnd    = protocol.PhaseEnd
 )
 
 // ProbeWorker is the Worker of the liveness prober's [KindHTTP] events.

@@ -1,17 +1,17 @@
 package report_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // writeLongHistory writes about n events: every task published, reserved,
@@ -19,22 +19,18 @@ import (
 // 24, consumer and server samples every 250 ms, a fault window in the middle.
 func writeLongHistory(tb testing.TB, path string, n int) int {
 	tb.Helper()
-	f, err := os.Create(path)
+	rec, err := history.Create(path, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	var buf []byte
 	count := 0
 	emit := func(e history.Event) {
-		buf = append(e.AppendJSON(buf[:0]), '\n')
-		w.Write(buf)
+		rec.Emit(e)
 		count++
 	}
 	tasks := n / 6
 	emit(history.Event{T: 0.001, Kind: history.KindConfig, AckWait: 30, MaxDeliver: 3, MaxAckPending: 1000,
-		Stream: "job_1", ConsumerName: "job-1-consumer", WorkerHTTPTimeout: 30, ConnectTimeout: 5})
+		Stream: protocol.StreamName(1), ConsumerName: protocol.ConsumerName(1), WorkerHTTPTimeout: 30, ConnectTimeout: 5})
 	emit(history.Event{T: 0.002, Kind: history.KindPhase, Name: history.PhaseWarmup})
 	for i := 1; i <= tasks; i++ {
 		emit(history.Event{T: 0.01 + float64(i)*1e-7, Kind: history.KindPublish, Task: fmt.Sprintf("img-%d", i), SSeq: uint64(i)})
@@ -60,13 +56,13 @@ func writeLongHistory(tb testing.TB, path string, n int) int {
 		emit(history.Event{T: t + 0.021, Kind: history.KindStored, Task: task})
 		emit(history.Event{T: t + 0.022, Kind: history.KindAck, Reply: reply, SSeq: uint64(i), DSeq: uint64(i), DC: 1, Ack: "ack"})
 		if t >= sample {
-			emit(history.Event{T: t, Kind: history.KindConsumer, Stream: "job_1", ConsumerName: "job-1-consumer", NumPending: uint64(tasks - i), NumAckPending: 40})
+			emit(history.Event{T: t, Kind: history.KindConsumer, Stream: protocol.StreamName(1), ConsumerName: protocol.ConsumerName(1), NumPending: uint64(tasks - i), NumAckPending: 40})
 			emit(history.Event{T: t, Kind: history.KindServer, Connections: 5, TotalConnections: 5})
 			sample += 0.25
 		}
 	}
 	emit(history.Event{T: 1 + dur + 0.1, Kind: history.KindPhase, Name: history.PhaseEnd})
-	if err := w.Flush(); err != nil {
+	if err := rec.Close(); err != nil {
 		tb.Fatal(err)
 	}
 	return count

@@ -125,14 +125,7 @@ func offendingText(c Check) string {
 			fmt.Fprintf(&b, "… %d more in report.json\n", len(c.Offending)-i)
 			break
 		}
-		fmt.Fprintf(&b, "t=%.3fs", o.T)
-		if o.Task != "" {
-			fmt.Fprintf(&b, " task=%s", o.Task)
-		}
-		if o.Reply != "" {
-			fmt.Fprintf(&b, " reply=%s", o.Reply)
-		}
-		fmt.Fprintf(&b, ": %s\n", oneLine(o.Detail))
+		fmt.Fprintf(&b, "%s: %s\n", where(o), oneLine(o.Detail))
 	}
 	return b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/natschaos/natschaos/chaos/check"
 )
 
 // MaxOffendingShown is how many offending events Summary prints per failed check.
@@ -56,14 +58,7 @@ func (r *Report) Summary(w io.Writer) error {
 				fmt.Fprintf(&b, "  … %d more in report.json\n", len(c.Offending)-i)
 				break
 			}
-			fmt.Fprintf(&b, "  t=%.3fs", o.T)
-			if o.Task != "" {
-				fmt.Fprintf(&b, " task=%s", o.Task)
-			}
-			if o.Reply != "" {
-				fmt.Fprintf(&b, " reply=%s", o.Reply)
-			}
-			fmt.Fprintf(&b, "\n    %s\n", oneLine(o.Detail))
+			fmt.Fprintf(&b, "  %s\n    %s\n", where(o), oneLine(o.Detail))
 		}
 	}
 	if len(r.Warnings) > 0 {
@@ -137,3 +132,16 @@ func orDash(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// where names an offending event: "t=1.234s task=... reply=...", without
+// the parts it has not.
+func where(o check.Offense) string {
+	s := fmt.Sprintf("t=%.3fs", o.T)
+	if o.Task != "" {
+		s += " task=" + o.Task
+	}
+	if o.Reply != "" {
+		s += " reply=" + o.Reply
+	}
+	return s
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // completeScenario offers the built-in scenario names; a word that looks
@@ -27,7 +28,7 @@ func completeScenario(_ *cobra.Command, _ []string, toComplete string) ([]string
 // completeVariant offers the reference API's variants.
 func completeVariant(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	var out []string
-	for _, v := range chaos.Variants {
+	for _, v := range protocol.VariantNames() {
 		if strings.HasPrefix(v, toComplete) {
 			out = append(out, v)
 		}
@@ -48,7 +49,7 @@ func addCompletions(root *cobra.Command) {
 		case "verify": // only the known-bad variants
 			_ = c.RegisterFlagCompletionFunc("variant", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				all, d := completeVariant(c, args, toComplete)
-				return slices.DeleteFunc(all, func(v string) bool { return v == "good" }), d
+				return slices.DeleteFunc(all, func(v string) bool { return v == protocol.VariantGood }), d
 			})
 		}
 	}

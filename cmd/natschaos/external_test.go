@@ -137,6 +137,17 @@ type externalRun struct {
 	report map[string]any
 }
 
+// readRun is a finished run that exited code, printed output and wrote
+// the report of scenario under out.
+func readRun(t *testing.T, code int, output, out, scenario string) externalRun {
+	t.Helper()
+	r := externalRun{code: code, output: output, out: out}
+	data, err := os.ReadFile(filepath.Join(out, scenario, "report.json"))
+	require.NoError(t, err, "report.json\n%s", r.output)
+	require.NoError(t, json.Unmarshal(data, &r.report))
+	return r
+}
+
 // runExternal starts `natschaos sut --variant variant` pointed at the proxy
 // addresses natschaos will create, then `natschaos run -s scenario` in
 // external mode, and returns its exit code and report.
@@ -163,10 +174,7 @@ func runExternal(t *testing.T, nats externalNATS, variant, scenario string, sutA
 		"--proxy", fmt.Sprintf("results-nats=127.0.0.1:%d", resultsNATS),
 		"--ready-timeout", "30s")
 	code := run.wait(t, 2*time.Minute)
-	r := externalRun{code: code, output: run.output() + "\n--- sut ---\n" + sut.output(), out: out}
-	data, err := os.ReadFile(filepath.Join(out, scenario, "report.json"))
-	require.NoError(t, err, "report.json\n%s", r.output)
-	require.NoError(t, json.Unmarshal(data, &r.report))
+	r := readRun(t, code, run.output()+"\n--- sut ---\n"+sut.output(), out, scenario)
 	requireNoSecret(t, r)
 	// The checkers judge nothing before the config event: external mode
 	// writes it first although it learns it after the run started.
@@ -369,10 +377,7 @@ func TestExternalModePlatform(t *testing.T) {
 	defer func() { stop(); <-done }()
 
 	code := run.wait(t, 2*time.Minute)
-	r := externalRun{code: code, output: run.output(), out: out}
-	data, err := os.ReadFile(filepath.Join(out, "platform", "report.json"))
-	require.NoError(t, err, "%s", r.output)
-	require.NoError(t, json.Unmarshal(data, &r.report))
+	r := readRun(t, code, run.output(), out, "platform")
 	requireNoSecret(t, r)
 	if code != 0 {
 		t.Logf("sut:\n%s", sut.output())

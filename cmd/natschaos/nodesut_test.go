@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -140,10 +139,7 @@ func runNodeSUT(t *testing.T, node, scenario string, leak bool) (nodeCell, exter
 		"--proxy", fmt.Sprintf("api-nats=127.0.0.1:%d", apiNATS),
 		"--ready-timeout", "30s")
 	code := run.wait(t, 3*time.Minute)
-	r := externalRun{code: code, output: run.output() + "\n--- nodesut ---\n" + sut.output(), out: out}
-	data, err := os.ReadFile(filepath.Join(out, scenario, "report.json"))
-	require.NoError(t, err, "report.json\n%s", r.output)
-	require.NoError(t, json.Unmarshal(data, &r.report))
+	r := readRun(t, code, run.output()+"\n--- nodesut ---\n"+sut.output(), out, scenario)
 	verdict, _ := r.report["verdict"].(string)
 	figures := map[string]string{}
 	for _, name := range []string{"round-trips", "connection-flood", "connection-leak"} {

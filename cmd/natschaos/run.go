@@ -18,6 +18,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 type runFlags struct {
@@ -229,8 +230,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err := chaos.ValidTimeScale(f.timeScale); err != nil {
 		return usageError{fmt.Errorf("--time-scale: %w", err)}
 	}
-	if f.variant != "" && !chaos.KnownVariant(f.variant) {
-		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(chaos.Variants, ", "))}
+	if f.variant != "" && !protocol.KnownVariant(f.variant) {
+		return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", f.variant, strings.Join(protocol.VariantNames(), ", "))}
 	}
 	external, err := f.external(stderr, stderr)
 	if err != nil {
@@ -264,7 +265,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	if external != nil {
 		for _, sc := range scenarios {
-			if sc.SUT.Variant != "" && sc.SUT.Variant != "good" {
+			if sc.SUT.Variant != "" && sc.SUT.Variant != protocol.VariantGood {
 				fmt.Fprintf(stderr, "natschaos: note: scenario %s names variant %s; in external mode the API under test is whatever runs at --api-url\n", sc.Name, sc.SUT.Variant)
 			}
 		}

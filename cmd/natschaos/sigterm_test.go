@@ -21,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
 // The heal guarantee of issue 4, against real processes: a toxiproxy-server
@@ -36,11 +37,7 @@ const childWait = 30 * time.Second
 const testRunID = "sigterm"
 
 func TestSIGTERMHealsRemoteToxics(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes (about 15 s)")
-	}
-	bin := buildTools(t)
-	tp := startToxiproxy(t, bin.toxiproxy)
+	bin, tp := processTest(t)
 
 	// A run interrupted by SIGTERM (or Ctrl-C) in the middle of a 20 s
 	// latency fault on api-nats leaves no toxic behind and exits 130.
@@ -74,11 +71,7 @@ func TestSIGTERMHealsRemoteToxics(t *testing.T) {
 // (here on a toxiproxy-server stopped with SIGSTOP), with the code of an
 // interrupted run and a message saying what may remain.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
-	}
-	bin := buildTools(t)
-	tp := startToxiproxy(t, bin.toxiproxy)
+	bin, tp := processTest(t)
 	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
 	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
 	require.NoError(t, tp.proc.Signal(syscall.SIGSTOP)) // every heal now hangs
@@ -106,11 +99,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 // A heal that fails (the toxiproxy-server is gone) is printed and exits 3,
 // and the run never claims that every fault was healed.
 func TestFailedHealExits3(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
-	}
-	bin := buildTools(t)
-	tp := startToxiproxy(t, bin.toxiproxy)
+	bin, tp := processTest(t)
 	child := startRun(t, bin.natschaos, tp.url, "testdata/long-latency.yaml", t.TempDir())
 	waitToxic(t, tp.client, faults.ProxyName(testRunID, faults.LinkAPINATS), child)
 	require.NoError(t, tp.proc.Kill()) // the heal cannot reach it
@@ -123,11 +112,7 @@ func TestFailedHealExits3(t *testing.T) {
 }
 
 func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes (about 15 s)")
-	}
-	bin := buildTools(t)
-	tp := startToxiproxy(t, bin.toxiproxy)
+	bin, tp := processTest(t)
 
 	// Somebody else's proxy, with a toxic: natschaos must never touch it.
 	foreign, err := tp.client.CreateProxy("someone-else", "127.0.0.1:0", "127.0.0.1:1")
@@ -171,6 +156,18 @@ func TestRunAfterSIGKILLRemovesLeftovers(t *testing.T) {
 }
 
 type tools struct{ natschaos, toxiproxy string }
+
+// processTest skips under -short; otherwise it builds toxiproxy-server and
+// natschaos and starts the toxiproxy-server, for a test that runs them as
+// processes (about 15 s).
+func processTest(t *testing.T) (tools, toxiproxyServer) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
+	}
+	bin := buildTools(t)
+	return bin, startToxiproxy(t, bin.toxiproxy)
+}
 
 var (
 	buildOnce sync.Once
@@ -254,11 +251,11 @@ func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
 // freePort is a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, err := net.SplitHostPort(tcptest.FreeAddr(t))
 	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
+	n, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	return n
 }
 
 // child is a natschaos process.

@@ -15,6 +15,7 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func newSoakCmd() *cobra.Command {
@@ -51,8 +52,8 @@ The embedded stack only: external mode is not supported by soak yet.`,
 			ctx := cmd.Context()
 			stdout := cmd.OutOrStdout()
 			stderr, terminal := progressTo(cmd.ErrOrStderr(), verbose)
-			if variant != "" && !chaos.KnownVariant(variant) {
-				return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", variant, strings.Join(append(chaos.Variants, chaos.SoakVariants...), ", "))}
+			if variant != "" && !protocol.KnownVariant(variant) {
+				return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", variant, strings.Join(append(protocol.VariantNames(), protocol.SoakVariantNames()...), ", "))}
 			}
 			if o.Duration <= 0 {
 				return usageError{errors.New("--duration is required and must be > 0 (e.g. --duration 2h)")}
@@ -114,7 +115,7 @@ func orGood(vs ...string) string {
 			return v
 		}
 	}
-	return "good"
+	return protocol.VariantGood
 }
 
 // parseRange parses "MIN-MAX" or "N".

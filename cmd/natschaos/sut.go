@@ -14,6 +14,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // tokenEnv is where `natschaos sut` takes its API token from when --token is not given.
@@ -22,7 +23,7 @@ const tokenEnv = "NATSCHAOS_API_TOKEN"
 func variantTable() string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, v := range api.Variants() {
+	for _, v := range protocol.Variants() {
 		fmt.Fprintf(tw, "  %s\t%s\n", v.Name, v.Description)
 	}
 	_ = tw.Flush() // a strings.Builder does not fail
@@ -93,7 +94,7 @@ Variants (each one real bug from the platform's history, docs/protocol.md):
 	fl.StringVar(&cfg.ResultsNATSURL, "results-nats-url", "", "the result processor's NATS URL (default: --nats-url; point it at the results-nats proxy)")
 	fl.StringVar(&listen, "listen", "127.0.0.1:8000", "address to serve HTTP on")
 	fl.StringVar(&cfg.Token, "token", "", "API token (default $"+tokenEnv+"; never printed)")
-	fl.StringVar(&cfg.Variant, "variant", "good", "the variant to serve (see above)")
+	fl.StringVar(&cfg.Variant, "variant", protocol.VariantGood, "the variant to serve (see above)")
 	fl.DurationVar(&cfg.AckWait, "ack-wait", 300*time.Second, "consumer ack_wait (TASK_TTR)")
 	fl.IntVar(&cfg.MaxDeliver, "max-deliver", 2, "consumer max_deliver")
 	fl.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "NATS connect timeout")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -40,8 +41,8 @@ the first error otherwise.`,
 			if err := chaos.ValidTimeScale(timeScale); err != nil {
 				return usageError{fmt.Errorf("--time-scale: %w", err)}
 			}
-			if variant != "" && !chaos.KnownVariant(variant) {
-				return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", variant, strings.Join(chaos.Variants, ", "))}
+			if variant != "" && !protocol.KnownVariant(variant) {
+				return usageError{fmt.Errorf("--variant %q: unknown (known: %s)", variant, strings.Join(protocol.VariantNames(), ", "))}
 			}
 			sc, err := chaos.FindScenario(args[0])
 			if err != nil {

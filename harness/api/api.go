@@ -8,7 +8,7 @@
 // Auth: when [Config.Token] is set, every endpoint but the liveness probe
 // GET /api/v2/ requires "Authorization: Token <key>"; the probe stays open,
 // like a load balancer's health check, so that it never depends on anything.
-// Job endpoints check in docs/protocol.md's order: bad body 400, unknown job 404,
+// protocol.Job endpoints check in docs/protocol.md's order: bad body 400, unknown job 404,
 // then token 401.
 //
 // Connections: request handlers open one NATS connection per request that
@@ -36,6 +36,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Defaults of [Config], the production values of docs/protocol.md.
@@ -117,7 +118,7 @@ func (c *Config) setDefaults() {
 		c.ResultsNATSURL = c.NATSURL
 	}
 	if c.Variant == "" {
-		c.Variant = VariantGood
+		c.Variant = protocol.VariantGood
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -375,6 +376,6 @@ func (a *API) emitStored(_ int64, task string) {
 	a.emit(history.Event{Kind: history.KindStored, Task: task})
 }
 
-func (a *API) emitJob(id int64, status string, p Progress) {
+func (a *API) emitJob(id int64, status string, p protocol.Progress) {
 	a.emit(history.Event{Kind: history.KindJob, Job: id, JobStatus: status, ProgressStored: p.Stored, ProgressTotal: p.Total, Pipeline: a.jobs.pipeline(id)})
 }

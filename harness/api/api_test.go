@@ -17,6 +17,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -43,7 +44,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			require.NoError(t, err)
 			defer a.Close()
 			c := a.Config()
-			require.Equal(t, VariantGood, c.Variant)
+			require.Equal(t, protocol.VariantGood, c.Variant)
 			require.Equal(t, "nats://x", c.ResultsNATSURL)
 			require.Equal(t, 5*time.Second, c.ConnectTimeout)
 			require.Equal(t, 10*time.Second, c.OpTimeout)
@@ -56,8 +57,8 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestVariantsListed(t *testing.T) {
-	vs := Variants()
-	require.Equal(t, VariantGood, vs[0].Name)
+	vs := protocol.Variants()
+	require.Equal(t, protocol.VariantGood, vs[0].Name)
 	seen := map[string]bool{}
 	for _, v := range vs {
 		require.False(t, seen[v.Name], "duplicate %s", v.Name)
@@ -69,6 +70,7 @@ func TestVariantsListed(t *testing.T) {
 		a.Close()
 	}
 	require.Len(t, seen, 22) // good, pooled, 19 caught by a run, slow-leak caught by a soak
+	require.Len(t, behaviours, len(seen), "a behaviour for every variant, and for nothing else")
 	_, err := New(Config{NATSURL: "nats://x", Variant: "bogus"})
 	for name := range seen {
 		require.ErrorContains(t, err, name, "the unknown-variant error lists every variant")
@@ -145,7 +147,9 @@ func TestResultValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			it, err := parseResultItem(json.RawMessage(tt.item))
+			var item protocol.ResultItem
+			require.NoError(t, json.Unmarshal([]byte(tt.item), &item))
+			it, err := parseResultItem(item)
 			if tt.errHas != "" {
 				require.ErrorContains(t, err, tt.errHas)
 				return
@@ -209,7 +213,7 @@ func TestCreateAndListJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"$JS.EVENT.ADVISORY.>"}, adv.CachedInfo().Config.Subjects)
 	require.Equal(t, time.Hour, adv.CachedInfo().Config.MaxAge)
-	st, err := e.js.Stream(ctx, StreamName(started))
+	st, err := e.js.Stream(ctx, protocol.StreamName(started))
 	require.NoError(t, err)
 	require.Equal(t, 24*time.Hour, st.CachedInfo().Config.MaxAge)
 	require.Equal(t, []string{"job.1.tasks"}, st.CachedInfo().Config.Subjects)
@@ -262,7 +266,7 @@ func TestCreateAndListJobs(t *testing.T) {
 		}
 		require.Equal(t, want, ev.Pipeline, "job event %+v", ev)
 	}
-	require.Equal(t, []string{StatusStarted}, e.sink.jobStatuses(started))
+	require.Equal(t, []string{protocol.StatusStarted}, e.sink.jobStatuses(started))
 }
 
 // TestTerminalGuardNoNATSTraffic: a job that is not STARTED/RETRY gets
@@ -287,26 +291,17 @@ func TestTerminalGuardNoNATSTraffic(t *testing.T) {
 }
 
 func TestMissingStream(t *testing.T) {
-	tests := []struct {
-		variant   string
-		recreated bool
-	}{
-		{VariantGood, false},
-		{VariantRecreateStream, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(3, true)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			require.NoError(t, e.js.DeleteStream(ctx, StreamName(id)))
-			code, tasks := e.tasks(id, 3, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Empty(t, tasks)
-			require.Equal(t, tt.recreated, e.streamExists(id))
-		})
-	}
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantRecreateStream: true}, func(t *testing.T, variant string, recreated bool) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, true)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, e.js.DeleteStream(ctx, protocol.StreamName(id)))
+		code, tasks := e.tasks(id, 3, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Empty(t, tasks)
+		require.Equal(t, recreated, e.streamExists(id))
+	})
 }
 
 // TestNATSUnreachable: NATS refusing or half-open (accepting TCP, never
@@ -320,23 +315,23 @@ func TestNATSUnreachable(t *testing.T) {
 		url      func(testing.TB) string
 		wantCode int // 0: no answer within the client's timeout
 	}{
-		{"good refused", VariantGood, refused, 503},
-		{"good blackhole", VariantGood, blackhole, 503},
-		{"reconnect refused", VariantReconnect, refused, 503},
-		{"swallow-timeout refused", VariantSwallowTimeout, refused, 200},
-		{"swallow-timeout blackhole", VariantSwallowTimeout, blackhole, 200},
-		{"no-connect-timeout blackhole", VariantNoConnectTimeout, blackhole, 0},
-		{"empty-on-error refused", VariantEmptyOnError, refused, 200},
-		{"empty-on-error blackhole", VariantEmptyOnError, blackhole, 503},
-		{"connect-retry-on-refused refused", VariantConnectRetryOnRefused, refused, 0},
-		{"connect-retry-on-refused blackhole", VariantConnectRetryOnRefused, blackhole, 503},
-		{"pooled refused", VariantPooled, refused, 503},
-		{"pooled blackhole", VariantPooled, blackhole, 503},
+		{"good refused", protocol.VariantGood, refused, 503},
+		{"good blackhole", protocol.VariantGood, blackhole, 503},
+		{"reconnect refused", protocol.VariantReconnect, refused, 503},
+		{"swallow-timeout refused", protocol.VariantSwallowTimeout, refused, 200},
+		{"swallow-timeout blackhole", protocol.VariantSwallowTimeout, blackhole, 200},
+		{"no-connect-timeout blackhole", protocol.VariantNoConnectTimeout, blackhole, 0},
+		{"empty-on-error refused", protocol.VariantEmptyOnError, refused, 200},
+		{"empty-on-error blackhole", protocol.VariantEmptyOnError, blackhole, 503},
+		{"connect-retry-on-refused refused", protocol.VariantConnectRetryOnRefused, refused, 0},
+		{"connect-retry-on-refused blackhole", protocol.VariantConnectRetryOnRefused, blackhole, 503},
+		{"pooled refused", protocol.VariantPooled, refused, 503},
+		{"pooled blackhole", protocol.VariantPooled, blackhole, 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(tt.url(t)))
-			id := seedJob(bad.api, StatusStarted, 3)
+			id := seedJob(bad.api, protocol.StatusStarted, 3)
 			start := time.Now()
 			code, body := bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 3}, 2*bound)
 			took := time.Since(start)
@@ -364,9 +359,9 @@ func TestOnePullPerBatch(t *testing.T) {
 		maxAPICalls func(batch int) int
 		minAPICalls func(batch int) int
 	}{
-		{VariantGood, []int{1, 5, 20},
+		{protocol.VariantGood, []int{1, 5, 20},
 			func(int) int { return 1 }, func(int) int { return 4 }, func(int) int { return 2 }},
-		{VariantReserveOneByOne, []int{5, 10},
+		{protocol.VariantReserveOneByOne, []int{5, 10},
 			func(b int) int { return b }, func(b int) int { return 5 * b }, func(b int) int { return 4 * b }},
 	}
 	for _, tt := range tests {
@@ -419,16 +414,12 @@ func TestOnePullPerBatch(t *testing.T) {
 // $JS.ACK reply subject, and every delivery is a reserve event.
 func TestTasksResponseAndReserveEvents(t *testing.T) {
 	e := newEnv(t, nil)
-	id := e.createJob(3, true)
-	imgs := e.publish(id, 3)
-	code, tasks := e.tasks(id, 10, 5*time.Second)
-	require.Equal(t, 200, code)
-	require.Len(t, tasks, 3)
+	id, imgs, tasks := e.reservedJob(3, 10)
 	reserves := e.sink.Of("reserve")
 	require.Len(t, reserves, 3)
 	for i, task := range tasks {
-		require.Equal(t, imgs[i], task.ID)
-		require.Equal(t, imgs[i], task.ImageID)
+		require.Equal(t, imgs[i], string(task.ID))
+		require.Equal(t, imgs[i], string(task.ImageID))
 		require.Equal(t, "http://x/"+imgs[i], task.ImageURL)
 		require.True(t, strings.HasPrefix(*task.ReplySubject, "$JS.ACK."))
 		r := reserves[i]
@@ -462,7 +453,7 @@ func watchAcks(t testing.TB, e *env, id int64, byReply map[string]string) *ackWa
 	t.Helper()
 	w := &ackWatch{acks: map[string]bool{}}
 	var mu sync.Mutex
-	sub, err := e.nc.Subscribe("$JS.ACK."+StreamName(id)+".>", func(m *nats.Msg) {
+	sub, err := e.nc.Subscribe("$JS.ACK."+protocol.StreamName(id)+".>", func(m *nats.Msg) {
 		mu.Lock()
 		task := byReply[m.Subject]
 		mu.Unlock()
@@ -494,121 +485,108 @@ func (w *ackWatch) acked(reply string) (acked, storedFirst bool) {
 // ack-before-save: acked, never stored, never redelivered: lost.
 func TestProcessorCrash(t *testing.T) {
 	const ackWait = time.Second
-	tests := []struct {
-		variant string
-		lost    bool
-	}{
-		{VariantGood, false},
-		{VariantAckBeforeSave, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant), withAckWait(ackWait))
-			id := e.createJob(2, true)
-			imgs := e.publish(id, 1)
-			replies := map[string]string{}
-			w := watchAcks(t, e, id, replies)
-			var mu sync.Mutex
-			crashes := 0
-			e.api.SetProcessorCrash(func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				crashes++
-				return crashes == 1
-			})
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 1)
-			first := tasks[0]
-			e.postResults(id, first)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				mu.Lock()
-				defer mu.Unlock()
-				if crashes < 1 {
-					return fmt.Errorf("the processor did not take the result")
-				}
-				return nil
-			})
-			if tt.lost {
-				poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-					if ok, _ := w.acked(*first.ReplySubject); !ok {
-						return fmt.Errorf("no ack for %s", *first.ReplySubject)
-					}
-					return nil
-				})
-				// Nothing comes back after ack_wait, and nothing is stored.
-				deadline := time.Now().Add(ackWait + 500*time.Millisecond)
-				for time.Now().Before(deadline) {
-					code, tasks := e.tasks(id, 1, 5*time.Second)
-					require.Equal(t, 200, code)
-					require.Empty(t, tasks, "an acked task came back")
-				}
-				j, _ := e.api.Job(id)
-				require.Empty(t, j.StoredIDs, "the result was stored")
-				require.Zero(t, e.sink.storedCount(imgs[0]))
-				return
-			}
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.sink.storedCount(imgs[0]) != 1 {
-					return fmt.Errorf("not stored")
-				}
-				return nil
-			})
-			ok, _ := w.acked(*first.ReplySubject)
-			require.False(t, ok, "acked although the processor died before the ack")
-			// NATS redelivers it after ack_wait.
-			var again Task
-			poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
-				code, tasks := e.tasks(id, 1, 5*time.Second)
-				if code != 200 || len(tasks) == 0 {
-					return fmt.Errorf("no redelivery (status %d)", code)
-				}
-				again = tasks[0]
-				return nil
-			})
-			require.Equal(t, imgs[0], again.ImageID)
-			require.Equal(t, 2, dc(t, again))
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantAckBeforeSave: true}, func(t *testing.T, variant string, lost bool) {
+		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
+		id := e.createJob(2, true)
+		imgs := e.publish(id, 1)
+		replies := map[string]string{}
+		w := watchAcks(t, e, id, replies)
+		var mu sync.Mutex
+		crashes := 0
+		e.api.SetProcessorCrash(func() bool {
 			mu.Lock()
-			replies[*again.ReplySubject] = again.ImageID
-			mu.Unlock()
-			e.postResults(id, again)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if ok, _ := w.acked(*again.ReplySubject); !ok {
-					return fmt.Errorf("redelivery not acked")
-				}
-				return nil
-			})
-			_, storedFirst := w.acked(*again.ReplySubject)
-			require.True(t, storedFirst, "acked before the result was stored")
-			j, _ := e.api.Job(id)
-			require.Equal(t, []string{imgs[0]}, j.StoredIDs)
-			require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				info, err := e.consumerInfo(id)
-				if err != nil {
-					return err
-				}
-				if info.NumAckPending != 0 {
-					return fmt.Errorf("ack pending %d", info.NumAckPending)
-				}
-				return nil
-			})
+			defer mu.Unlock()
+			crashes++
+			return crashes == 1
 		})
-	}
+		code, tasks := e.tasks(id, 1, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Len(t, tasks, 1)
+		first := tasks[0]
+		e.postResults(id, first)
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if crashes < 1 {
+				return fmt.Errorf("the processor did not take the result")
+			}
+			return nil
+		})
+		if lost {
+			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+				if ok, _ := w.acked(*first.ReplySubject); !ok {
+					return fmt.Errorf("no ack for %s", *first.ReplySubject)
+				}
+				return nil
+			})
+			// Nothing comes back after ack_wait, and nothing is stored.
+			deadline := time.Now().Add(ackWait + 500*time.Millisecond)
+			for time.Now().Before(deadline) {
+				code, tasks := e.tasks(id, 1, 5*time.Second)
+				require.Equal(t, 200, code)
+				require.Empty(t, tasks, "an acked task came back")
+			}
+			j, _ := e.api.Job(id)
+			require.Empty(t, j.StoredIDs, "the result was stored")
+			require.Zero(t, e.sink.storedCount(imgs[0]))
+			return
+		}
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if e.sink.storedCount(imgs[0]) != 1 {
+				return fmt.Errorf("not stored")
+			}
+			return nil
+		})
+		ok, _ := w.acked(*first.ReplySubject)
+		require.False(t, ok, "acked although the processor died before the ack")
+		// NATS redelivers it after ack_wait.
+		var again protocol.Task
+		poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
+			code, tasks := e.tasks(id, 1, 5*time.Second)
+			if code != 200 || len(tasks) == 0 {
+				return fmt.Errorf("no redelivery (status %d)", code)
+			}
+			again = tasks[0]
+			return nil
+		})
+		require.Equal(t, imgs[0], string(again.ImageID))
+		require.Equal(t, 2, dc(t, again))
+		mu.Lock()
+		replies[*again.ReplySubject] = string(again.ImageID)
+		mu.Unlock()
+		e.postResults(id, again)
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if ok, _ := w.acked(*again.ReplySubject); !ok {
+				return fmt.Errorf("redelivery not acked")
+			}
+			return nil
+		})
+		_, storedFirst := w.acked(*again.ReplySubject)
+		require.True(t, storedFirst, "acked before the result was stored")
+		j, _ := e.api.Job(id)
+		require.Equal(t, []string{imgs[0]}, j.StoredIDs)
+		require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			info, err := e.consumerInfo(id)
+			if err != nil {
+				return err
+			}
+			if info.NumAckPending != 0 {
+				return fmt.Errorf("ack pending %d", info.NumAckPending)
+			}
+			return nil
+		})
+	})
 }
 
 // TestJobCompletion: the last stored result makes the job SUCCESS and
 // deletes its consumer and stream; every result is acked after it is stored.
 func TestJobCompletion(t *testing.T) {
 	e := newEnv(t, nil)
-	id := e.createJob(3, true)
-	imgs := e.publish(id, 3)
-	code, tasks := e.tasks(id, 3, 5*time.Second)
-	require.Equal(t, 200, code)
-	require.Len(t, tasks, 3)
+	id, imgs, tasks := e.reservedJob(3, 3)
 	replies := map[string]string{}
 	for _, task := range tasks {
-		replies[*task.ReplySubject] = task.ImageID
+		replies[*task.ReplySubject] = string(task.ImageID)
 	}
 	w := watchAcks(t, e, id, replies)
 	// Cleanup deletes the stream in one call: never the consumer alone, or a
@@ -622,12 +600,12 @@ func TestJobCompletion(t *testing.T) {
 	e.postResults(id, tasks...)
 	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		j, _ := e.api.Job(id)
-		if j.Status != StatusSuccess {
+		if j.Status != protocol.StatusSuccess {
 			return fmt.Errorf("job %s", j.Status)
 		}
 		return nil
 	})
-	require.Equal(t, []string{StatusStarted, StatusSuccess}, e.sink.jobStatuses(id))
+	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusSuccess}, e.sink.jobStatuses(id))
 	for _, img := range imgs {
 		require.Equal(t, 1, e.sink.storedCount(img))
 	}
@@ -649,9 +627,9 @@ func TestJobCompletion(t *testing.T) {
 
 	code, body := e.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), testToken, nil, time.Second)
 	require.Equal(t, 200, code)
-	var j Job
+	var j protocol.Job
 	require.NoError(t, json.Unmarshal(body, &j))
-	require.Equal(t, Progress{Stored: 3, Total: 3}, j.Progress)
+	require.Equal(t, protocol.Progress{Stored: 3, Total: 3}, j.Progress)
 	require.ElementsMatch(t, imgs, j.StoredIDs)
 
 	// A stale result for the finished job is accepted and changes nothing.
@@ -671,7 +649,7 @@ func TestCancel(t *testing.T) {
 	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 	require.Equal(t, 200, code, string(body))
 	require.JSONEq(t, fmt.Sprintf(`{"id": %d, "status": "REVOKED"}`, id), string(body))
-	require.Equal(t, []string{StatusStarted, StatusCanceling, StatusRevoked}, e.sink.jobStatuses(id))
+	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling, protocol.StatusRevoked}, e.sink.jobStatuses(id))
 	require.False(t, e.streamExists(id))
 	code, tasks = e.tasks(id, 3, time.Second)
 	require.Equal(t, 200, code)
@@ -679,7 +657,7 @@ func TestCancel(t *testing.T) {
 	// Cancelling again changes nothing.
 	j, err := e.api.CancelJob(context.Background(), id)
 	require.NoError(t, err)
-	require.Equal(t, StatusRevoked, j.Status)
+	require.Equal(t, protocol.StatusRevoked, j.Status)
 	require.Len(t, e.sink.jobStatuses(id), 3)
 	_, err = e.api.CancelJob(context.Background(), 999)
 	require.ErrorIs(t, err, ErrNotFound)
@@ -709,7 +687,7 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 		e.publish(id, 3)
 		code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 		require.Equal(t, 503, code)
-		require.Equal(t, []string{StatusStarted, StatusCanceling}, e.sink.jobStatuses(id))
+		require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling}, e.sink.jobStatuses(id))
 		require.True(t, e.streamExists(id))
 		code, tasks := e.tasks(id, 3, time.Second)
 		require.Equal(t, 200, code)
@@ -719,49 +697,32 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 
 // TestConnectionPerRequest: each NATS-touching request opens one connection
 // and closes it, also when the request is interrupted; the reconnect variant
-// leaves an interrupted request's connection open.
+// leaves an interrupted request's connection open, and it reconnects by
+// itself when NATS comes back.
 func TestConnectionPerRequest(t *testing.T) {
-	tests := []struct {
-		variant string
-		leaked  int
-	}{
-		{VariantGood, 0},
-		{VariantReconnect, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(3, true)
-			base := serverConns(t, e.nats)
-			// A complete request: one connection, closed.
-			code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
-			require.Equal(t, 200, code)
-			require.Equal(t, uint64(2), e.api.Stats().RequestConns) // create + tasks
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if c := serverConns(t, e.nats); c.Connections != base.Connections {
-					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections)
-				}
-				return nil
-			})
-			require.Equal(t, base.TotalConnections+1, serverConns(t, e.nats).TotalConnections)
-			// An interrupted request: the client gives up during the fetch.
-			code, _ = e.tasks(id, 1, 100*time.Millisecond)
-			require.Zero(t, code)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.busy.Load() != 0 {
-					return fmt.Errorf("handler still running")
-				}
-				return nil
-			})
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if c := serverConns(t, e.nats); c.Connections != base.Connections+tt.leaked {
-					return fmt.Errorf("%d connections, want %d", c.Connections, base.Connections+tt.leaked)
-				}
-				return nil
-			})
-			require.Equal(t, tt.leaked, e.api.Stats().Open)
-		})
-	}
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantReconnect: 1}, func(t *testing.T, variant string, leaked int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, true)
+		base := serverConns(t, e.nats)
+		// A complete request: one connection, closed.
+		code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
+		require.Equal(t, 200, code)
+		require.Equal(t, uint64(2), e.api.Stats().RequestConns) // create + tasks
+		e.waitConns(t, base.Connections, 2*time.Second)
+		require.Equal(t, base.TotalConnections+1, serverConns(t, e.nats).TotalConnections)
+		// An interrupted request: the client gives up during the fetch.
+		code, _ = e.tasks(id, 1, 100*time.Millisecond)
+		require.Zero(t, code)
+		e.waitIdle(t)
+		e.waitConns(t, base.Connections+leaked, 2*time.Second)
+		require.Equal(t, leaked, e.api.Stats().Open)
+		// NATS restarts: a leaked connection reconnects by itself, as the
+		// test's own (default options) does.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, e.nats.Restart(ctx))
+		e.waitConns(t, 1+leaked, 3*badReconnectWait)
+	})
 }
 
 // TestProcessesServeOneRequestEach: with sync processes (Threads 1) a
@@ -772,7 +733,7 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 	for procs, waits := range map[int]bool{1: true, 2: false} {
 		t.Run(fmt.Sprintf("processes=%d", procs), func(t *testing.T) {
 			e := newEnv(t, nil, withNATSURL(blackhole(t)), func(c *Config) { c.Processes, c.Threads = procs, 1 })
-			id := seedJob(e.api, StatusStarted, 1)
+			id := seedJob(e.api, protocol.StatusStarted, 1)
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
@@ -804,7 +765,7 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 // NATS; an unknown mode is refused at creation.
 func TestDispatchMode(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, mode := range []string{DispatchSyncAPI, DispatchInternal} {
+	for _, mode := range []string{protocol.DispatchSyncAPI, protocol.DispatchInternal} {
 		t.Run(mode, func(t *testing.T) {
 			dials := e.api.Stats().Dials
 			code, body := e.do("POST", "/api/v2/jobs/", testToken, map[string]any{
@@ -828,5 +789,5 @@ func TestDispatchMode(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	id := e.createJob(1, true)
 	j, _ := e.api.Job(id)
-	require.Equal(t, DispatchAsyncAPI, j.Dispatch)
+	require.Equal(t, protocol.DispatchAsyncAPI, j.Dispatch)
 }

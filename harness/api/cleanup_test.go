@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestCleanupRetried: a cancel whose cleanup fails while the results link
@@ -25,14 +26,14 @@ func TestCleanupRetried(t *testing.T) {
 	forwardOn(t, down, e.nats.ClientURL(), 0) // the results link comes back
 	poll.CheckFor(t, 2*cleanupRetryFirst+3*time.Second, 20*time.Millisecond, func() error {
 		if e.streamExists(id) {
-			return fmt.Errorf("stream %s still exists", StreamName(id))
+			return fmt.Errorf("stream %s still exists", protocol.StreamName(id))
 		}
-		if j, _ := e.api.Job(id); j.Status != StatusRevoked {
+		if j, _ := e.api.Job(id); j.Status != protocol.StatusRevoked {
 			return fmt.Errorf("job %s", j.Status)
 		}
 		return nil
 	})
-	require.Equal(t, []string{StatusStarted, StatusCanceling, StatusRevoked}, e.sink.jobStatuses(id))
+	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling, protocol.StatusRevoked}, e.sink.jobStatuses(id))
 	poll.CheckFor(t, 2*time.Second, 20*time.Millisecond, func() error {
 		if n := e.api.Stats().Open; n != 0 {
 			return fmt.Errorf("%d connections open", n)

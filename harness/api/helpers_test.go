@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,9 @@ import (
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/tcptest"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestMain(m *testing.M) {
@@ -190,7 +192,7 @@ func (e *env) publish(id int64, n int) []string {
 		p, err := json.Marshal(map[string]any{"id": img, "image_id": img, "image_url": "http://x/" + img, "reply_subject": nil})
 		require.NoError(e.t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = e.js.Publish(ctx, Subject(id), p)
+		_, err = e.js.Publish(ctx, protocol.TaskSubject(id), p)
 		cancel()
 		require.NoError(e.t, err)
 		ids = append(ids, img)
@@ -198,20 +200,32 @@ func (e *env) publish(id int64, n int) []string {
 	return ids
 }
 
+// reservedJob creates a started job of n published tasks and reserves all
+// of them with one /tasks call of batch size batch.
+func (e *env) reservedJob(n, batch int) (id int64, imgs []string, tasks []protocol.Task) {
+	e.t.Helper()
+	id = e.createJob(n, true)
+	imgs = e.publish(id, n)
+	code, tasks := e.tasks(id, batch, 5*time.Second)
+	require.Equal(e.t, 200, code)
+	require.Len(e.t, tasks, n)
+	return id, imgs, tasks
+}
+
 // tasks calls /tasks and returns the status and the tasks.
-func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []Task) {
+func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []protocol.Task) {
 	e.t.Helper()
 	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": n}, timeout)
 	if code != http.StatusOK {
 		return code, nil
 	}
-	var r tasksBody
+	var r protocol.TasksResponse
 	require.NoError(e.t, json.Unmarshal(body, &r), string(body))
 	require.NotNil(e.t, r.Tasks, "tasks must be a list, not null: %s", body)
 	return code, r.Tasks
 }
 
-func successResult(t Task) map[string]any {
+func successResult(t protocol.Task) map[string]any {
 	return map[string]any{
 		"reply_subject": *t.ReplySubject,
 		"result": map[string]any{
@@ -223,7 +237,7 @@ func successResult(t Task) map[string]any {
 	}
 }
 
-func (e *env) postResults(id int64, tasks ...Task) {
+func (e *env) postResults(id int64, tasks ...protocol.Task) {
 	e.t.Helper()
 	var items []any
 	for _, t := range tasks {
@@ -237,7 +251,7 @@ func (e *env) streamExists(id int64) bool {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := e.js.Stream(ctx, StreamName(id))
+	_, err := e.js.Stream(ctx, protocol.StreamName(id))
 	if err == jetstream.ErrStreamNotFound {
 		return false
 	}
@@ -248,7 +262,7 @@ func (e *env) streamExists(id int64) bool {
 func (e *env) consumerInfo(id int64) (*jetstream.ConsumerInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := e.js.Consumer(ctx, StreamName(id), ConsumerName(id))
+	c, err := e.js.Consumer(ctx, protocol.StreamName(id), protocol.ConsumerName(id))
 	if err != nil {
 		return nil, err
 	}
@@ -288,8 +302,30 @@ func serverConns(t testing.TB, s *natsd.Server) varz {
 	return v
 }
 
+// waitConns waits, up to within, until NATS counts want client connections.
+func (e *env) waitConns(t testing.TB, want int, within time.Duration) {
+	t.Helper()
+	poll.CheckFor(t, within, 10*time.Millisecond, func() error {
+		if c := serverConns(t, e.nats); c.Connections != want {
+			return fmt.Errorf("%d connections, want %d", c.Connections, want)
+		}
+		return nil
+	})
+}
+
+// waitIdle waits until no request handler runs.
+func (e *env) waitIdle(t testing.TB) {
+	t.Helper()
+	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if e.busy.Load() != 0 {
+			return errors.New("handler still running")
+		}
+		return nil
+	})
+}
+
 // dc is the delivery count of a task's reply subject.
-func dc(t testing.TB, task Task) int {
+func dc(t testing.TB, task protocol.Task) int {
 	t.Helper()
 	m, err := ackreply.Parse(*task.ReplySubject)
 	require.NoError(t, err)
@@ -299,43 +335,13 @@ func dc(t testing.TB, task Task) int {
 // blackhole accepts TCP connections and never answers: a half-open NATS.
 func blackhole(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-	})
-	return "nats://" + ln.Addr().String()
+	return "nats://" + tcptest.Blackhole(t)
 }
 
 // refused is a URL where nothing listens.
 func refused(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return "nats://" + addr
+	return "nats://" + tcptest.FreeAddr(t)
 }
 
 // latencyProxy forwards TCP to upstream, delaying every chunk by d in each
@@ -350,63 +356,14 @@ func latencyProxy(t testing.TB, upstream string, d time.Duration) string {
 // none), and returns its URL. It closes with the test.
 func forwardOn(t testing.TB, listen, upstream string, d time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", strings.TrimPrefix(listen, "nats://"))
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
+	return "nats://" + tcptest.Forward(t, strings.TrimPrefix(listen, "nats://"), strings.TrimPrefix(upstream, "nats://"), d)
+}
+
+// eachVariant runs test once per variant of want, in a subtest named after
+// the variant, with what that variant should show.
+func eachVariant[T any](t *testing.T, want map[string]T, test func(t *testing.T, variant string, want T)) {
+	t.Helper()
+	for v, w := range want {
+		t.Run(v, func(t *testing.T) { test(t, v, w) })
 	}
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				if d > 0 {
-					time.Sleep(d)
-				}
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				_ = dst.Close()
-				return
-			}
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", strings.TrimPrefix(upstream, "nats://"))
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			track(c)
-			track(u)
-			wg.Add(2)
-			go pipe(u, c)
-			go pipe(c, u)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "nats://" + ln.Addr().String()
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // maxBody bounds a request body (bytes).
@@ -138,7 +140,7 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	count, results := 0, []any{}
 	for _, j := range a.jobs.list() {
-		if incomplete && !listed(j.Status) {
+		if incomplete && !protocol.Incomplete(j.Status) {
 			continue
 		}
 		if slugs != nil && !slugs[j.Pipeline] {
@@ -149,7 +151,7 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if idsOnly {
-			results = append(results, map[string]any{"id": j.ID, "pipeline_slug": j.Pipeline})
+			results = append(results, j.JobRef)
 		} else {
 			results = append(results, j)
 		}
@@ -171,31 +173,15 @@ type JobSpec struct {
 	Pipeline string // pipeline slug; "" = DefaultPipeline
 	Total    int    // number of tasks; the job is SUCCESS once Total results are stored; ≥ 1
 	StartNow bool   // STARTED at once; else CREATED (and /tasks serves nothing)
-	// Dispatch is how the job's tasks reach the workers: DispatchAsyncAPI
+	// Dispatch is how the job's tasks reach the workers: protocol.DispatchAsyncAPI
 	// ("" too: a NATS stream that workers reserve from through /tasks), or
-	// DispatchSyncAPI / DispatchInternal, which have no stream: /tasks on
+	// protocol.DispatchSyncAPI / protocol.DispatchInternal, which have no stream: /tasks on
 	// such a job is a 400, with no NATS traffic.
 	Dispatch string
 }
 
-// The dispatch modes of a job (JobSpec.Dispatch).
-const (
-	DispatchAsyncAPI = "async_api"
-	DispatchSyncAPI  = "sync_api"
-	DispatchInternal = "internal"
-)
-
-type createBody struct {
-	Name         string `json:"name"`
-	DispatchMode string `json:"dispatch_mode"`
-	StartNow     *bool  `json:"start_now"`
-	Total        *int   `json:"total"`
-	PipelineSlug string `json:"pipeline_slug"`
-	Pipeline     string `json:"pipeline"`
-}
-
 func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
-	var b createBody
+	var b protocol.CreateJobRequest
 	if err := decodeBody(r, &b); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -204,7 +190,7 @@ func (a *API) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	case b.Total == nil || *b.Total < 1:
 		writeError(w, http.StatusBadRequest, "total must be an integer ≥ 1")
 		return
-	case b.DispatchMode != "" && b.DispatchMode != DispatchAsyncAPI && b.DispatchMode != DispatchSyncAPI && b.DispatchMode != DispatchInternal:
+	case b.DispatchMode != "" && b.DispatchMode != protocol.DispatchAsyncAPI && b.DispatchMode != protocol.DispatchSyncAPI && b.DispatchMode != protocol.DispatchInternal:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("dispatch_mode %q is unknown (async_api, sync_api, internal)", b.DispatchMode))
 		return
 	}
@@ -260,14 +246,12 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	if a.beh.slowLeak {
 		a.maybeLeak()
 	}
-	var b struct {
-		BatchSize *int `json:"batch_size"`
-	}
+	var b protocol.TasksRequest
 	if err := decodeBody(r, &b); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if b.BatchSize == nil || *b.BatchSize < 1 || *b.BatchSize > MaxBatch {
+	if b.BatchSize < 1 || b.BatchSize > MaxBatch {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("batch_size must be an integer in [1, %d]", MaxBatch))
 		return
 	}
@@ -278,32 +262,32 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 	if !a.beh.seenLate {
 		a.markSeen(r)
 	}
-	if d := a.jobs.dispatch(id); d != "" && d != DispatchAsyncAPI {
+	if d := a.jobs.dispatch(id); d != "" && d != protocol.DispatchAsyncAPI {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("job %d is dispatched %s, not through the async API", id, d))
 		return
 	}
-	if status, _ := a.jobs.status(id); !servesTasks(status) && !a.beh.noGuard {
+	if status, _ := a.jobs.status(id); !protocol.ServesTasks(status) && !a.beh.noGuard {
 		if a.beh.seenLate {
 			a.markSeen(r)
 		}
-		writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+		writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: []protocol.Task{}})
 		return
 	}
 	ctx, cancel := a.requestContext(r)
 	defer cancel()
-	tasks, err := a.reserve(ctx, id, *b.BatchSize)
+	tasks, err := a.reserve(ctx, id, b.BatchSize)
 	if err != nil {
 		if a.beh.swallowErrors {
 			// The bug: the worker is told there is nothing to do.
 			a.log.Debug("reserve failed; answering no tasks", "job", id, "err", err)
-			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+			writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: []protocol.Task{}})
 			return
 		}
 		if a.beh.emptyOnError && !isTimeout(err) {
 			// The bug: only a timeout is NATS trouble; a refused or closed
 			// connection, or JetStream unavailable, reads as "no tasks".
 			a.log.Debug("reserve failed; answering no tasks", "job", id, "err", err)
-			writeJSON(w, http.StatusOK, tasksBody{Tasks: []Task{}})
+			writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: []protocol.Task{}})
 			return
 		}
 		a.log.Warn("reserve failed", "job", id, "err", err)
@@ -314,7 +298,7 @@ func (a *API) handleTasks(w http.ResponseWriter, r *http.Request) {
 		// The bug: the worker is marked seen only once NATS answered.
 		a.markSeen(r)
 	}
-	writeJSON(w, http.StatusOK, tasksBody{Tasks: tasks})
+	writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: tasks})
 }
 
 // isTimeout says whether err is a NATS or context timeout.
@@ -324,16 +308,10 @@ func isTimeout(err error) bool {
 		errors.Is(err, jetstream.ErrNoHeartbeat) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-type tasksBody struct {
-	Tasks []Task `json:"tasks"`
-}
-
 // handleResult is POST /jobs/{id}/result/: every item validated first,
 // then all queued for the processor, or none (503).
 func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
-	var b struct {
-		Results *[]json.RawMessage `json:"results"`
-	}
+	var b protocol.ResultRequest
 	if err := decodeBody(r, &b); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -342,8 +320,8 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "results must be a list")
 		return
 	}
-	parsed := make([]resultItem, len(*b.Results))
-	for i, raw := range *b.Results {
+	parsed := make([]resultItem, len(b.Results))
+	for i, raw := range b.Results {
 		it, err := parseResultItem(raw)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("results[%d]: %v", i, err))
@@ -359,10 +337,10 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 		a.markSeen(r)
 	}
 	items := make([]item, len(parsed))
-	tasks := make([]map[string]string, len(parsed))
+	tasks := make([]protocol.QueuedResult, len(parsed))
 	for i, p := range parsed {
 		items[i] = item{job: id, task: p.task, reply: p.reply, result: p.result}
-		tasks[i] = map[string]string{"reply_subject": p.reply, "status": "queued", "task_id": p.task}
+		tasks[i] = protocol.QueuedResult{ReplySubject: p.reply, Status: "queued", TaskID: p.task}
 	}
 	if err := a.proc.enqueue(items); err != nil {
 		a.log.Warn("queue results", "job", id, "n", len(items), "err", err)
@@ -372,9 +350,7 @@ func (a *API) handleResult(w http.ResponseWriter, r *http.Request) {
 	if a.beh.seenLate {
 		a.markSeen(r)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"status": "accepted", "job_id": id, "results_queued": len(items), "tasks": tasks,
-	})
+	writeJSON(w, http.StatusOK, protocol.ResultResponse{Status: "accepted", JobID: id, ResultsQueued: len(items), Tasks: tasks})
 }
 
 func (a *API) handleCancel(w http.ResponseWriter, r *http.Request) {

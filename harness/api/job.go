@@ -3,66 +3,19 @@ package api
 import (
 	"encoding/json"
 	"sort"
-	"strconv"
 	"sync"
-)
 
-// Job statuses, as the platform names them.
-const (
-	StatusCreated   = "CREATED"
-	StatusStarted   = "STARTED"
-	StatusRetry     = "RETRY"
-	StatusCanceling = "CANCELING"
-	StatusRevoked   = "REVOKED"
-	StatusSuccess   = "SUCCESS"
-	StatusFailure   = "FAILURE"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // DefaultPipeline is the pipeline slug of a job created without one.
 const DefaultPipeline = "default"
 
-// listed reports whether the job list's incomplete_only keeps a job in
-// status s: as on the platform, every job not finished — not yet started
-// and being cancelled included.
-func listed(s string) bool {
-	return s == StatusStarted || s == StatusRetry || s == StatusCreated || s == StatusCanceling
-}
-
-// servesTasks reports whether /tasks may touch NATS for a job in status s
-// (the terminal-job guard).
-func servesTasks(s string) bool { return s == StatusStarted || s == StatusRetry }
-
-// StreamName is the JetStream stream of job id.
-func StreamName(id int64) string { return "job_" + strconv.FormatInt(id, 10) }
-
-// ConsumerName is the durable pull consumer of job id.
-func ConsumerName(id int64) string { return "job-" + strconv.FormatInt(id, 10) + "-consumer" }
-
-// Subject is the subject the tasks of job id are published on.
-func Subject(id int64) string { return "job." + strconv.FormatInt(id, 10) + ".tasks" }
-
-// Job is a snapshot of a job's state, as GET /api/v2/jobs/{id}/ shows it.
-type Job struct {
-	ID        int64    `json:"id"`
-	Name      string   `json:"name"`
-	Pipeline  string   `json:"pipeline_slug"`
-	Dispatch  string   `json:"dispatch_mode"`
-	Status    string   `json:"status"`
-	Progress  Progress `json:"progress"`
-	StoredIDs []string `json:"stored_ids"` // image ids in the order they were stored
-}
-
-// Progress counts a job's stored results against its total.
-type Progress struct {
-	Stored int `json:"stored"`
-	Total  int `json:"total"`
-}
-
 type job struct {
 	id        int64
 	name      string
 	pipeline  string
-	dispatch  string // DispatchAsyncAPI, DispatchSyncAPI or DispatchInternal
+	dispatch  string // protocol.DispatchAsyncAPI, protocol.DispatchSyncAPI or protocol.DispatchInternal
 	status    string
 	total     int
 	processed map[string]struct{}
@@ -71,11 +24,13 @@ type job struct {
 	storedIDs []string
 }
 
-func (j *job) progress() Progress { return Progress{Stored: len(j.storedIDs), Total: j.total} }
+func (j *job) progress() protocol.Progress {
+	return protocol.Progress{Stored: len(j.storedIDs), Total: j.total}
+}
 
-func (j *job) snapshot() Job {
-	return Job{
-		ID: j.id, Name: j.name, Pipeline: j.pipeline, Dispatch: j.dispatch, Status: j.status,
+func (j *job) snapshot() protocol.Job {
+	return protocol.Job{
+		JobRef: protocol.JobRef{ID: j.id, Pipeline: j.pipeline}, Name: j.name, Dispatch: j.dispatch, Status: j.status,
 		Progress:  j.progress(),
 		StoredIDs: append([]string{}, j.storedIDs...),
 	}
@@ -89,13 +44,13 @@ type jobStore struct {
 	mu       sync.Mutex
 	next     int64
 	jobs     map[int64]*job
-	onStatus func(id int64, status string, p Progress)
+	onStatus func(id int64, status string, p protocol.Progress)
 	onStored func(id int64, task string)
 	early    int        // the early-success variant: a job completes this many results before its total
 	emitMu   sync.Mutex // keeps status events in the order of the changes
 }
 
-func newJobStore(onStatus func(int64, string, Progress), onStored func(int64, string)) *jobStore {
+func newJobStore(onStatus func(int64, string, protocol.Progress), onStored func(int64, string)) *jobStore {
 	return &jobStore{jobs: make(map[int64]*job), onStatus: onStatus, onStored: onStored}
 }
 
@@ -117,12 +72,12 @@ func (s *jobStore) add(j *job) {
 	s.onStatus(j.id, status, p)
 }
 
-func (s *jobStore) get(id int64) (Job, bool) {
+func (s *jobStore) get(id int64) (protocol.Job, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, ok := s.jobs[id]
 	if !ok {
-		return Job{}, false
+		return protocol.Job{}, false
 	}
 	return j.snapshot(), true
 }
@@ -157,9 +112,9 @@ func (s *jobStore) status(id int64) (string, bool) {
 	return j.status, true
 }
 
-func (s *jobStore) list() []Job {
+func (s *jobStore) list() []protocol.Job {
 	s.mu.Lock()
-	out := make([]Job, 0, len(s.jobs))
+	out := make([]protocol.Job, 0, len(s.jobs))
 	for _, j := range s.jobs {
 		out = append(out, j.snapshot())
 	}
@@ -226,7 +181,7 @@ func (s *jobStore) markStored(id int64, task string) (complete bool) {
 	}
 	j.stored[task] = struct{}{}
 	j.storedIDs = append(j.storedIDs, task)
-	complete = len(j.storedIDs) >= j.total-s.early && servesTasks(j.status)
+	complete = len(j.storedIDs) >= j.total-s.early && protocol.ServesTasks(j.status)
 	s.mu.Unlock()
 	s.onStored(id, task)
 	return complete

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // ErrNotFound is returned for a job id the API does not know.
@@ -23,21 +25,21 @@ var ErrNotFound = errors.New("api: job not found")
 // the stream is created with this process's owner mark in its description,
 // and JetStream refuses to create a stream whose name exists with another
 // configuration. So the API deletes only streams it created itself.
-func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
+func (a *API) CreateJob(ctx context.Context, spec JobSpec) (protocol.Job, error) {
 	if spec.Total < 1 {
-		return Job{}, fmt.Errorf("api: job total %d < 1", spec.Total)
+		return protocol.Job{}, fmt.Errorf("api: job total %d < 1", spec.Total)
 	}
 	if spec.Pipeline == "" {
 		spec.Pipeline = DefaultPipeline
 	}
 	if spec.Dispatch == "" {
-		spec.Dispatch = DispatchAsyncAPI
+		spec.Dispatch = protocol.DispatchAsyncAPI
 	}
-	status := StatusCreated
+	status := protocol.StatusCreated
 	if spec.StartNow {
-		status = StatusStarted
+		status = protocol.StatusStarted
 	}
-	if spec.Dispatch != DispatchAsyncAPI {
+	if spec.Dispatch != protocol.DispatchAsyncAPI {
 		// No stream: its tasks do not go through NATS.
 		j := newJob(a.jobs.nextID(), spec, status)
 		a.jobs.add(j)
@@ -45,17 +47,17 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 	}
 	nc, release, err := a.ownConn(ctx)
 	if err != nil {
-		return Job{}, err
+		return protocol.Job{}, err
 	}
 	defer release()
 	js, err := a.newJetStream(nc)
 	if err != nil {
-		return Job{}, err
+		return protocol.Job{}, err
 	}
 	octx, cancel := a.opContext(ctx)
 	defer cancel()
 	if _, err := js.CreateStream(octx, a.advisoryStreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return Job{}, fmt.Errorf("create advisories stream: %w", err)
+		return protocol.Job{}, fmt.Errorf("create advisories stream: %w", err)
 	}
 	var id int64
 	for attempt := 1; ; attempt++ {
@@ -65,12 +67,12 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 			break
 		}
 		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return Job{}, fmt.Errorf("create stream %s: %w", StreamName(id), err)
+			return protocol.Job{}, fmt.Errorf("create stream %s: %w", protocol.StreamName(id), err)
 		}
 		if attempt == maxIDSkips {
-			return Job{}, fmt.Errorf("create job: streams %s … %s all exist already, created by others", StreamName(id-maxIDSkips+1), StreamName(id))
+			return protocol.Job{}, fmt.Errorf("create job: streams %s … %s all exist already, created by others", protocol.StreamName(id-maxIDSkips+1), protocol.StreamName(id))
 		}
-		a.log.Debug("job id skipped: its stream exists, not ours", "stream", StreamName(id))
+		a.log.Debug("job id skipped: its stream exists, not ours", "stream", protocol.StreamName(id))
 	}
 	j := newJob(id, spec, status)
 	a.jobs.add(j)
@@ -82,7 +84,7 @@ func (a *API) CreateJob(ctx context.Context, spec JobSpec) (Job, error) {
 const maxIDSkips = 10000
 
 // Job returns a snapshot of job id.
-func (a *API) Job(id int64) (Job, bool) { return a.jobs.get(id) }
+func (a *API) Job(id int64) (protocol.Job, bool) { return a.jobs.get(id) }
 
 // CancelJob cancels job id: CANCELING, its consumer and stream deleted,
 // then REVOKED. A job already SUCCESS, FAILURE or REVOKED is left as it
@@ -92,23 +94,23 @@ func (a *API) Job(id int64) (Job, bool) { return a.jobs.get(id) }
 // job stays CANCELING (terminal for /tasks) and a later CancelJob retries
 // the cleanup; so does the processor, in the background, until it succeeds
 // and the job becomes REVOKED. It backs faults.Process.CancelJob.
-func (a *API) CancelJob(ctx context.Context, id int64) (Job, error) {
+func (a *API) CancelJob(ctx context.Context, id int64) (protocol.Job, error) {
 	status, ok := a.jobs.status(id)
 	if !ok {
-		return Job{}, ErrNotFound
+		return protocol.Job{}, ErrNotFound
 	}
-	if status == StatusSuccess || status == StatusFailure || status == StatusRevoked {
+	if status == protocol.StatusSuccess || status == protocol.StatusFailure || status == protocol.StatusRevoked {
 		j, _ := a.jobs.get(id)
 		return j, nil
 	}
-	a.jobs.setStatus(id, StatusCanceling, func(s string) bool {
-		return s != StatusSuccess && s != StatusFailure && s != StatusRevoked
+	a.jobs.setStatus(id, protocol.StatusCanceling, func(s string) bool {
+		return s != protocol.StatusSuccess && s != protocol.StatusFailure && s != protocol.StatusRevoked
 	})
 	if err := a.proc.cleanupJob(ctx, id); err != nil {
 		a.proc.retryCleanup(id)
-		return Job{}, err
+		return protocol.Job{}, err
 	}
-	a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })
+	a.jobs.setStatus(id, protocol.StatusRevoked, func(s string) bool { return s == protocol.StatusCanceling })
 	j, _ := a.jobs.get(id)
 	return j, nil
 }

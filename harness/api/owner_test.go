@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestTwoAPIsOnOneNATS: job ids restart at 1 in every API process. A
@@ -25,9 +26,9 @@ func TestTwoAPIsOnOneNATS(t *testing.T) {
 	// Someone else's stream named like a job's, with a message in it.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := first.js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(2), Subjects: []string{Subject(2)}})
+	_, err := first.js.CreateStream(ctx, jetstream.StreamConfig{Name: protocol.StreamName(2), Subjects: []string{protocol.TaskSubject(2)}})
 	require.NoError(t, err)
-	_, err = first.js.Publish(ctx, Subject(2), []byte(`{"id":"theirs"}`))
+	_, err = first.js.Publish(ctx, protocol.TaskSubject(2), []byte(`{"id":"theirs"}`))
 	require.NoError(t, err)
 
 	a := first.createJob(3, true)
@@ -58,12 +59,12 @@ func TestTwoAPIsOnOneNATS(t *testing.T) {
 	}
 
 	for _, id := range []int64{a, 2} {
-		require.True(t, first.streamExists(id), "stream %s deleted by an API that did not create it", StreamName(id))
-		s, err := first.js.Stream(ctx, StreamName(id))
+		require.True(t, first.streamExists(id), "stream %s deleted by an API that did not create it", protocol.StreamName(id))
+		s, err := first.js.Stream(ctx, protocol.StreamName(id))
 		require.NoError(t, err)
 		info, err := s.Info(ctx)
 		require.NoError(t, err)
-		t.Logf("%s still holds %d messages", StreamName(id), info.State.Msgs)
+		t.Logf("%s still holds %d messages", protocol.StreamName(id), info.State.Msgs)
 		require.NotZero(t, info.State.Msgs)
 	}
 }

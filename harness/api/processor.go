@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // slowAckFactor is how many ack_waits the slow-ack variant holds a result
@@ -184,7 +186,7 @@ func (p *processor) store(it item) {
 	a := p.a
 	a.jobs.save(it.job, it.task, it.result)
 	complete := a.jobs.markStored(it.job, it.task)
-	if complete && a.jobs.setStatus(it.job, StatusSuccess, servesTasks) {
+	if complete && a.jobs.setStatus(it.job, protocol.StatusSuccess, protocol.ServesTasks) {
 		if err := p.cleanup(a.ctx, it.job); err != nil {
 			a.log.Warn("cleanup of a finished job failed; retried in the background", "job", it.job, "err", err)
 			p.retryCleanup(it.job)
@@ -271,10 +273,10 @@ func (p *processor) cleanup(ctx context.Context, id int64) error {
 	if p.a.beh.consumerFirst {
 		// The bug: the consumer goes first, leaving a window in which a
 		// racing /tasks creates a fresh one on the old stream.
-		if err := js.DeleteConsumer(ctx, StreamName(id), ConsumerName(id)); err != nil &&
+		if err := js.DeleteConsumer(ctx, protocol.StreamName(id), protocol.ConsumerName(id)); err != nil &&
 			!errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			p.drop(nc)
-			return fmt.Errorf("delete consumer %s: %w", ConsumerName(id), err)
+			return fmt.Errorf("delete consumer %s: %w", protocol.ConsumerName(id), err)
 		}
 	}
 	if err := deleteJobResources(ctx, js, id); err != nil {
@@ -334,7 +336,7 @@ func (p *processor) retryLoop() {
 				a.log.Debug("cleanup retry failed", "job", id, "err", err)
 				continue
 			}
-			a.jobs.setStatus(id, StatusRevoked, func(s string) bool { return s == StatusCanceling })
+			a.jobs.setStatus(id, protocol.StatusRevoked, func(s string) bool { return s == protocol.StatusCanceling })
 			p.retryMu.Lock()
 			delete(p.retry, id)
 			p.retryMu.Unlock()
@@ -359,9 +361,9 @@ func (p *processor) retryLoop() {
 // task again from the start (measured: a finished job's tasks handed out a
 // second time, with dc 1).
 func deleteJobResources(ctx context.Context, js jetstream.JetStream, id int64) error {
-	err := js.DeleteStream(ctx, StreamName(id))
+	err := js.DeleteStream(ctx, protocol.StreamName(id))
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("delete stream %s: %w", StreamName(id), err)
+		return fmt.Errorf("delete stream %s: %w", protocol.StreamName(id), err)
 	}
 	return nil
 }

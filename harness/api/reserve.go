@@ -14,29 +14,14 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// Task is one task of a /tasks response. In the stream its ReplySubject is
-// null; in the response it is the $JS.ACK subject of the delivery.
-type Task struct {
-	ID           string  `json:"id"`
-	ImageID      string  `json:"image_id"`
-	ImageURL     string  `json:"image_url"`
-	ReplySubject *string `json:"reply_subject"`
-}
-
-// taskPayload is a task as published into the stream.
-type taskPayload struct {
-	ID       json.RawMessage `json:"id"`
-	ImageID  json.RawMessage `json:"image_id"`
-	ImageURL string          `json:"image_url"`
-}
 
 // StreamConfig is the configuration of job id's stream (docs/protocol.md).
 func StreamConfig(id int64) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:      StreamName(id),
-		Subjects:  []string{Subject(id)},
+		Name:      protocol.StreamName(id),
+		Subjects:  []string{protocol.TaskSubject(id)},
 		Retention: jetstream.LimitsPolicy,
 		MaxAge:    24 * time.Hour,
 	}
@@ -46,7 +31,7 @@ func StreamConfig(id int64) jetstream.StreamConfig {
 // keeps JetStream advisories for dead-letter accounting.
 func AdvisoryStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:      "advisories",
+		Name:      protocol.AdvisoryStream,
 		Subjects:  []string{"$JS.EVENT.ADVISORY.>"},
 		Retention: jetstream.LimitsPolicy,
 		MaxAge:    time.Hour,
@@ -76,10 +61,10 @@ func (a *API) advisoryStreamConfig() jetstream.StreamConfig {
 // history can be the consumer's real settings) must use exactly this.
 func (a *API) ConsumerConfig(id int64) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       ConsumerName(id),
+		Durable:       protocol.ConsumerName(id),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: Subject(id),
+		FilterSubject: protocol.TaskSubject(id),
 		AckWait:       a.cfg.AckWait,
 		MaxDeliver:    a.cfg.MaxDeliver,
 		MaxAckPending: a.cfg.MaxAckPending,
@@ -100,7 +85,7 @@ var errNoStream = errors.New("stream missing")
 // reserve takes up to n tasks of job id from NATS for one /tasks call. It
 // returns no tasks and no error when the stream is missing (and, unless the
 // variant recreates it, leaves it missing); any NATS trouble is an error.
-func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
+func (a *API) reserve(ctx context.Context, id int64, n int) ([]protocol.Task, error) {
 	nc, release, err := a.requestConn(ctx)
 	if err != nil {
 		return nil, err
@@ -126,7 +111,7 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 	}
 	cons, err := a.openConsumer(ctx, js, id)
 	if errors.Is(err, errNoStream) {
-		return []Task{}, nil
+		return []protocol.Task{}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -138,12 +123,12 @@ func (a *API) reserve(ctx context.Context, id int64, n int) ([]Task, error) {
 }
 
 // fetch is one batch pull of up to n tasks of job id on cons.
-func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer, id int64, n int) ([]Task, error) {
+func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer, id int64, n int) ([]protocol.Task, error) {
 	// See pull; the late-fetch variant stops on its own timer instead.
 	deadline := time.Now().Add(a.cfg.FetchWait)
 	lost := nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	defer nc.RemoveStatusListener(lost)
-	tasks := []Task{}
+	tasks := []protocol.Task{}
 	var ferr error
 	// In a cluster, a consumer created a moment ago may not yet have its
 	// pull subject's interest on this server (it crosses a route): the
@@ -180,7 +165,7 @@ func (a *API) fetch(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer,
 			a.log.Warn("fetch ended with an error after some tasks", "job", id, "tasks", len(tasks), "err", ferr)
 			return tasks, nil
 		}
-		return nil, fmt.Errorf("fetch %d from %s: %w", n, StreamName(id), ferr)
+		return nil, fmt.Errorf("fetch %d from %s: %w", n, protocol.StreamName(id), ferr)
 	}
 	return tasks, nil
 }
@@ -197,7 +182,7 @@ const pullGuard = time.Second
 // runs out (a slow link) is received and handed out, not dropped — and
 // nothing outlives the call. Pull statuses: 100 heartbeat, 404/408 the
 // pull's end, 409 the pull refused or cut short, 503 no responders.
-func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait time.Duration, asked time.Time, lost <-chan nats.Status) ([]Task, error) {
+func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait time.Duration, asked time.Time, lost <-chan nats.Status) ([]protocol.Task, error) {
 	ch := make(chan *nats.Msg, n+16)
 	inbox := nc.NewInbox()
 	sub, err := nc.ChanSubscribe(inbox, ch)
@@ -212,12 +197,12 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 	if err != nil {
 		return nil, err
 	}
-	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+StreamName(id)+"."+ConsumerName(id), inbox, req); err != nil {
+	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+protocol.StreamName(id)+"."+protocol.ConsumerName(id), inbox, req); err != nil {
 		return nil, fmt.Errorf("pull request: %w", err)
 	}
 	guard := time.NewTimer(wait + pullGuard)
 	defer guard.Stop()
-	tasks := []Task{}
+	tasks := []protocol.Task{}
 	for len(tasks) < n {
 		select {
 		case m := <-ch:
@@ -256,14 +241,14 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 // under a context whose deadline is the fetch wait, which asks NATS for 90 %
 // of it and abandons the pull at the deadline, deliveries still on the wire
 // included.
-func (a *API) fetchLate(ctx context.Context, cons jetstream.Consumer, id int64, n int, deadline, asked time.Time, lost <-chan nats.Status) ([]Task, error) {
+func (a *API) fetchLate(ctx context.Context, cons jetstream.Consumer, id int64, n int, deadline, asked time.Time, lost <-chan nats.Status) ([]protocol.Task, error) {
 	fctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
 		return nil, err
 	}
-	tasks := []Task{}
+	tasks := []protocol.Task{}
 	msgs := batch.Messages()
 	for {
 		select {
@@ -285,19 +270,19 @@ func (a *API) fetchLate(ctx context.Context, cons jetstream.Consumer, id int64, 
 func (a *API) openConsumer(ctx context.Context, js jetstream.JetStream, id int64) (jetstream.Consumer, error) {
 	octx, cancel := a.opContext(ctx)
 	defer cancel()
-	stream, err := js.Stream(octx, StreamName(id))
+	stream, err := js.Stream(octx, protocol.StreamName(id))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if !a.beh.recreateStream {
 			return nil, errNoStream
 		}
 		// The bug: cleanup deleted it, and reserve brings it back.
-		a.log.Debug("recreating missing stream", "stream", StreamName(id))
+		a.log.Debug("recreating missing stream", "stream", protocol.StreamName(id))
 		stream, err = js.CreateStream(octx, a.streamConfig(id))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stream info %s: %w", StreamName(id), err)
+		return nil, fmt.Errorf("stream info %s: %w", protocol.StreamName(id), err)
 	}
-	cons, err := stream.Consumer(octx, ConsumerName(id))
+	cons, err := stream.Consumer(octx, protocol.ConsumerName(id))
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		cons, err = stream.CreateConsumer(octx, a.ConsumerConfig(id))
 	}
@@ -305,7 +290,7 @@ func (a *API) openConsumer(ctx context.Context, js jetstream.JetStream, id int64
 		return nil, errNoStream // deleted between the two calls
 	}
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", ConsumerName(id), err)
+		return nil, fmt.Errorf("consumer %s: %w", protocol.ConsumerName(id), err)
 	}
 	return cons, nil
 }
@@ -314,13 +299,13 @@ func (a *API) openConsumer(ctx context.Context, js jetstream.JetStream, id int64
 // stream info, consumer info, a new legacy pull subscription (stream lookup
 // and consumer info), fetch(1) and unsubscribe: about five round trips and
 // four JetStream API calls per task.
-func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, id int64, n int) ([]Task, error) {
+func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, id int64, n int) ([]protocol.Task, error) {
 	legacy, err := nc.JetStream()
 	if err != nil {
 		return nil, fmt.Errorf("legacy jetstream: %w", err)
 	}
-	tasks := []Task{}
-	fail := func(err error) ([]Task, error) {
+	tasks := []protocol.Task{}
+	fail := func(err error) ([]protocol.Task, error) {
 		if len(tasks) > 0 {
 			a.log.Warn("one-by-one reserve ended with an error after some tasks", "job", id, "tasks", len(tasks), "err", err)
 			return tasks, nil
@@ -336,10 +321,10 @@ func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.J
 		}
 		// The subscription lives as long as sctx: keep it until unsubscribed.
 		sctx, cancel := a.opContext(ctx)
-		sub, err := legacy.PullSubscribe(Subject(id), ConsumerName(id), nats.Context(sctx))
+		sub, err := legacy.PullSubscribe(protocol.TaskSubject(id), protocol.ConsumerName(id), nats.Context(sctx))
 		if err != nil {
 			cancel()
-			return fail(fmt.Errorf("pull subscribe %s: %w", ConsumerName(id), err))
+			return fail(fmt.Errorf("pull subscribe %s: %w", protocol.ConsumerName(id), err))
 		}
 		asked := time.Now()
 		msgs, err := sub.Fetch(1, nats.MaxWait(a.cfg.FetchWait))
@@ -356,7 +341,7 @@ func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.J
 			return tasks, nil // nothing more to take
 		}
 		if err != nil {
-			return fail(fmt.Errorf("fetch 1 from %s: %w", StreamName(id), err))
+			return fail(fmt.Errorf("fetch 1 from %s: %w", protocol.StreamName(id), err))
 		}
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
@@ -372,12 +357,12 @@ func (a *API) reserveOneByOne(ctx context.Context, nc *nats.Conn, js jetstream.J
 // was asked for: NATS started the delivery's ack_wait somewhere in that
 // span, so a checker that must not call a redelivery premature can take
 // the span's start (a loaded machine delays the receipt, not the timer).
-func (a *API) received(id int64, reply string, data []byte, asked time.Time) (Task, bool) {
-	var p taskPayload
+func (a *API) received(id int64, reply string, data []byte, asked time.Time) (protocol.Task, bool) {
+	var p protocol.Task
 	perr := json.Unmarshal(data, &p)
-	imageID := idString(p.ImageID)
+	imageID := string(p.ImageID)
 	if imageID == "" {
-		imageID = idString(p.ID)
+		imageID = string(p.ID)
 	}
 	ev := history.Event{Kind: history.KindReserve, Task: imageID, Reply: reply, MS: float64(time.Since(asked).Microseconds()) / 1000}
 	if meta, err := ackreply.Parse(reply); err == nil {
@@ -388,28 +373,12 @@ func (a *API) received(id int64, reply string, data []byte, asked time.Time) (Ta
 	a.emit(ev)
 	if perr != nil || imageID == "" {
 		a.log.Warn("task payload is not a task; not handed out", "job", id, "reply", reply, "err", perr)
-		return Task{}, false
+		return protocol.Task{}, false
 	}
-	taskID := idString(p.ID)
+	taskID := p.ID
 	if taskID == "" {
-		taskID = imageID
+		taskID = p.ImageID
 	}
 	r := reply
-	return Task{ID: taskID, ImageID: imageID, ImageURL: p.ImageURL, ReplySubject: &r}, true
-}
-
-// idString reads an id given as a JSON string or number.
-func idString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
+	return protocol.Task{ID: taskID, ImageID: protocol.ID(imageID), ImageURL: p.ImageURL, ReplySubject: &r}, true
 }

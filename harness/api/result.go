@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // resultItem is one validated item of a /result body.
@@ -21,40 +22,23 @@ type resultItem struct {
 // "detections": [...], "total_time": s} (detections and total_time optional
 // but typed) or an error {"error": "...", "image_id": "..."}. The reply
 // subject must be a JetStream ack subject: the processor publishes to it.
-func parseResultItem(raw json.RawMessage) (resultItem, error) {
-	var it struct {
-		Reply  *string         `json:"reply_subject"`
-		Result json.RawMessage `json:"result"`
-	}
-	if err := json.Unmarshal(raw, &it); err != nil {
-		return resultItem{}, fmt.Errorf("not an object: %v", err)
-	}
-	if it.Reply == nil || *it.Reply == "" {
+func parseResultItem(it protocol.ResultItem) (resultItem, error) {
+	if it.ReplySubject == nil || *it.ReplySubject == "" {
 		return resultItem{}, errors.New("reply_subject is required")
 	}
-	if _, err := ackreply.Parse(*it.Reply); err != nil {
+	if _, err := ackreply.Parse(*it.ReplySubject); err != nil {
 		return resultItem{}, fmt.Errorf("reply_subject: %v", err)
 	}
 	if len(it.Result) == 0 || !bytes.HasPrefix(bytes.TrimSpace(it.Result), []byte("{")) {
 		return resultItem{}, errors.New("result must be an object")
 	}
-	var r struct {
-		Error        *string         `json:"error"`
-		ImageID      json.RawMessage `json:"image_id"`
-		Pipeline     *string         `json:"pipeline"`
-		SourceImages []struct {
-			ID  json.RawMessage `json:"id"`
-			URL string          `json:"url"`
-		} `json:"source_images"`
-		Detections json.RawMessage `json:"detections"`
-		TotalTime  json.RawMessage `json:"total_time"`
-	}
+	var r protocol.Result
 	if err := json.Unmarshal(it.Result, &r); err != nil {
 		return resultItem{}, fmt.Errorf("result: %v", err)
 	}
-	out := resultItem{reply: *it.Reply, result: it.Result}
+	out := resultItem{reply: *it.ReplySubject, result: it.Result}
 	if r.Error != nil {
-		out.task = idString(r.ImageID)
+		out.task, _ = protocol.IDString(r.ImageID)
 		if out.task == "" {
 			return resultItem{}, errors.New("an error result needs image_id")
 		}
@@ -66,7 +50,7 @@ func parseResultItem(raw json.RawMessage) (resultItem, error) {
 	if len(r.SourceImages) == 0 {
 		return resultItem{}, errors.New("source_images must not be empty")
 	}
-	out.task = idString(r.SourceImages[0].ID)
+	out.task, _ = protocol.IDString(r.SourceImages[0].ID)
 	if out.task == "" {
 		return resultItem{}, errors.New("source_images[0].id is required")
 	}

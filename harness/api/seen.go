@@ -6,12 +6,8 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// WorkerHeader is the request header that names the calling worker, which
-// the API marks seen on every /tasks and /result (the platform marks a
-// pipeline's processing services as seen).
-const WorkerHeader = "X-Natschaos-Worker"
 
 // seenBook is when each worker was last seen.
 type seenBook struct {
@@ -22,7 +18,7 @@ type seenBook struct {
 // markSeen records r's worker as seen now, and emits a seen event. Workers
 // that do not name themselves are not tracked.
 func (a *API) markSeen(r *http.Request) {
-	w := r.Header.Get(WorkerHeader)
+	w := r.Header.Get(protocol.WorkerHeader)
 	if w == "" {
 		return
 	}

@@ -6,12 +6,9 @@ import (
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
-)
 
-// VariantSlowLeak leaks a goroutine and a NATS subscription every
-// leakEvery /tasks requests, until the API shuts down: invisible to a run
-// of seconds, caught by resource-growth in a soak of minutes.
-const VariantSlowLeak = "slow-leak"
+	"github.com/natschaos/natschaos/protocol"
+)
 
 // leakEvery is how many /tasks requests the slow-leak variant serves per leak.
 const leakEvery = 100
@@ -76,7 +73,7 @@ func (a *API) Forget(id int64) bool {
 		return false
 	}
 	switch j.status {
-	case StatusSuccess, StatusFailure, StatusRevoked:
+	case protocol.StatusSuccess, protocol.StatusFailure, protocol.StatusRevoked:
 		delete(s.jobs, id)
 		return true
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // TestVariantSlowLeak: 300 /tasks calls of the slow-leak variant leave 3
@@ -16,24 +17,22 @@ import (
 // started: the calls answer at once), and Close ends the leaked goroutines
 // (goleak in TestMain checks).
 func TestVariantSlowLeak(t *testing.T) {
-	for v, leaked := range map[string]int{VariantGood: 0, VariantSlowLeak: 3} {
-		t.Run(v, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(3, false)
-			base := serverConns(t, e.nats).Subscriptions
-			for range 3 * leakEvery {
-				code, _ := e.tasks(id, 1, 5*time.Second)
-				require.Equal(t, 200, code)
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantSlowLeak: 3}, func(t *testing.T, variant string, leaked int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, false)
+		base := serverConns(t, e.nats).Subscriptions
+		for range 3 * leakEvery {
+			code, _ := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+		}
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if s := serverConns(t, e.nats).Subscriptions; s < base+uint64(leaked) {
+				return fmt.Errorf("%d subscriptions, want %d", s, base+uint64(leaked))
 			}
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if s := serverConns(t, e.nats).Subscriptions; s < base+uint64(leaked) {
-					return fmt.Errorf("%d subscriptions, want %d", s, base+uint64(leaked))
-				}
-				return nil
-			})
-			require.Equal(t, base+uint64(leaked), serverConns(t, e.nats).Subscriptions)
+			return nil
 		})
-	}
+		require.Equal(t, base+uint64(leaked), serverConns(t, e.nats).Subscriptions)
+	})
 }
 
 // TestForget: an ended job is forgotten, results and all; a running one is not.
@@ -45,7 +44,7 @@ func TestForget(t *testing.T) {
 	require.NoError(t, err)
 	st, ok := e.api.JobStatus(id)
 	require.True(t, ok)
-	require.Equal(t, StatusRevoked, st)
+	require.Equal(t, protocol.StatusRevoked, st)
 	require.True(t, e.api.Forget(id))
 	_, ok = e.api.JobStatus(id)
 	require.False(t, ok)

@@ -12,13 +12,14 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Each known-bad variant is shown here (or in the api_test.go table named
 // after it) to differ from the good one in its one behaviour:
 //
 //	reserve-one-by-one  TestOnePullPerBatch, TestVariantReserveOneByOneSlowUnderLatency
-//	reconnect           TestConnectionPerRequest, TestVariantReconnectComesBack
+//	reconnect           TestConnectionPerRequest
 //	no-connect-timeout  TestNATSUnreachable, TestVariantNoConnectTimeoutStarvesLiveness
 //	swallow-timeout     TestNATSUnreachable
 //	no-terminal-guard   TestVariantNoTerminalGuard
@@ -42,7 +43,7 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 		batch  = 10
 	)
 	took := map[string]time.Duration{}
-	for _, v := range []string{VariantGood, VariantReserveOneByOne} {
+	for _, v := range []string{protocol.VariantGood, protocol.VariantReserveOneByOne} {
 		t.Run(v, func(t *testing.T) {
 			ns := natsdtest.StartNATS(t)
 			slow := latencyProxy(t, ns.ClientURL(), oneWay)
@@ -58,45 +59,9 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 	}
 	// Four JetStream round trips per task at least, against a handful.
 	rtt := 2 * oneWay
-	require.Greater(t, took[VariantReserveOneByOne], 4*batch*rtt, "one-by-one took %s", took[VariantReserveOneByOne])
-	require.Less(t, took[VariantGood], 4*batch*rtt, "good took %s", took[VariantGood])
-	require.Greater(t, took[VariantReserveOneByOne], 3*took[VariantGood])
-}
-
-// TestVariantReconnectComesBack: a connection the reconnect variant leaked
-// reconnects by itself when NATS comes back; the good API has none.
-func TestVariantReconnectComesBack(t *testing.T) {
-	tests := []struct {
-		variant string
-		leaked  int
-	}{
-		{VariantGood, 0},
-		{VariantReconnect, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(1, true)
-			code, _ := e.tasks(id, 1, 100*time.Millisecond) // interrupted during the fetch
-			require.Zero(t, code)
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.busy.Load() != 0 {
-					return fmt.Errorf("handler still running")
-				}
-				return nil
-			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			require.NoError(t, e.nats.Restart(ctx))
-			// The test's own connection (default options) reconnects too.
-			poll.CheckFor(t, 3*badReconnectWait, 20*time.Millisecond, func() error {
-				if c := serverConns(t, e.nats); c.Connections != 1+tt.leaked {
-					return fmt.Errorf("%d connections after restart, want %d", c.Connections, 1+tt.leaked)
-				}
-				return nil
-			})
-		})
-	}
+	require.Greater(t, took[protocol.VariantReserveOneByOne], 4*batch*rtt, "one-by-one took %s", took[protocol.VariantReserveOneByOne])
+	require.Less(t, took[protocol.VariantGood], 4*batch*rtt, "good took %s", took[protocol.VariantGood])
+	require.Greater(t, took[protocol.VariantReserveOneByOne], 3*took[protocol.VariantGood])
 }
 
 // TestVariantNoConnectTimeoutStarvesLiveness: with a pool of one request
@@ -104,44 +69,32 @@ func TestVariantReconnectComesBack(t *testing.T) {
 // holds the slot (far beyond the client's patience) and the liveness probe
 // cannot get through; the good API frees it after ConnectTimeout.
 func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
-	tests := []struct {
-		variant string
-		live    bool
-	}{
-		{VariantGood, true},
-		{VariantNoConnectTimeout, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(blackhole(t)),
-				func(c *Config) { c.MaxConcurrent = 1 })
-			id := seedJob(bad.api, StatusStarted, 1)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
-			}()
-			t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
-			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-				if bad.api.Stats().Dials == 0 {
-					return fmt.Errorf("the /tasks call has not dialed NATS yet")
-				}
-				return nil
-			})
-			code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
-			if tt.live {
-				require.Equal(t, 200, code)
-			} else {
-				require.Zero(t, code, "the probe got through")
+	eachVariant(t, map[string]bool{protocol.VariantGood: true, protocol.VariantNoConnectTimeout: false}, func(t *testing.T, variant string, live bool) {
+		bad := newEnv(t, nil, withVariant(variant), withNATSURL(blackhole(t)),
+			func(c *Config) { c.MaxConcurrent = 1 })
+		id := seedJob(bad.api, protocol.StatusStarted, 1)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+		}()
+		t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
+		poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+			if bad.api.Stats().Dials == 0 {
+				return fmt.Errorf("the /tasks call has not dialed NATS yet")
 			}
+			return nil
 		})
-	}
+		code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
+		if live {
+			require.Equal(t, 200, code)
+		} else {
+			require.Zero(t, code, "the probe got through")
+		}
+	})
 }
 
-// TestVariantNoTerminalGuard: a job that was never started has tasks in its
-// stream; the good API serves none of them without touching NATS, the
-// variant serves them.
 // TestVariantWrongPipeline: the good job list keeps only the pipelines asked
 // for; wrong-pipeline lists every job.
 func TestVariantWrongPipeline(t *testing.T) {
@@ -149,8 +102,8 @@ func TestVariantWrongPipeline(t *testing.T) {
 		variant string
 		want    string
 	}{
-		{VariantGood, `"results":[{"id":2,"pipeline_slug":"b"}]`},
-		{VariantWrongPipeline, `"results":[{"id":1,"pipeline_slug":"a"},{"id":2,"pipeline_slug":"b"}]`},
+		{protocol.VariantGood, `"results":[{"id":2,"pipeline_slug":"b"}]`},
+		{protocol.VariantWrongPipeline, `"results":[{"id":1,"pipeline_slug":"a"},{"id":2,"pipeline_slug":"b"}]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
@@ -164,99 +117,84 @@ func TestVariantWrongPipeline(t *testing.T) {
 	}
 }
 
+// TestVariantNoTerminalGuard: a job that was never started has tasks in its
+// stream; the good API serves none of them without touching NATS, the
+// variant serves them.
 func TestVariantNoTerminalGuard(t *testing.T) {
-	tests := []struct {
-		variant string
-		served  int
-	}{
-		{VariantGood, 0},
-		{VariantNoTerminalGuard, 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(2, false)
-			e.publish(id, 2)
-			before := e.api.Stats().RequestConns
-			code, tasks := e.tasks(id, 5, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, tt.served)
-			if tt.served == 0 {
-				require.Equal(t, before, e.api.Stats().RequestConns)
-			}
-		})
-	}
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantNoTerminalGuard: 2}, func(t *testing.T, variant string, served int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(2, false)
+		e.publish(id, 2)
+		before := e.api.Stats().RequestConns
+		code, tasks := e.tasks(id, 5, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Len(t, tasks, served)
+		if served == 0 {
+			require.Equal(t, before, e.api.Stats().RequestConns)
+		}
+	})
 }
 
 // TestVariantSlowAck: the good processor acks at once; slow-ack holds the
 // result past ack_wait, so NATS hands the task out again while it is held.
 func TestVariantSlowAck(t *testing.T) {
 	const ackWait = time.Second
-	tests := []struct {
-		variant     string
-		redelivered bool
-	}{
-		{VariantGood, false},
-		{VariantSlowAck, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.variant, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(tt.variant), withAckWait(ackWait))
-			id := e.createJob(2, true)
-			imgs := e.publish(id, 1)
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 1)
-			w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
-			e.postResults(id, tasks[0])
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if e.sink.storedCount(imgs[0]) != 1 {
-					return fmt.Errorf("not stored")
-				}
-				return nil
-			})
-			if !tt.redelivered {
-				poll.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
-					if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
-						return fmt.Errorf("not acked within half an ack_wait")
-					}
-					return nil
-				})
-				deadline := time.Now().Add(ackWait + 300*time.Millisecond)
-				for time.Now().Before(deadline) {
-					code, again := e.tasks(id, 1, 5*time.Second)
-					require.Equal(t, 200, code)
-					require.Empty(t, again, "an acked task came back")
-				}
-				return
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantSlowAck: true}, func(t *testing.T, variant string, redelivered bool) {
+		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
+		id := e.createJob(2, true)
+		imgs := e.publish(id, 1)
+		code, tasks := e.tasks(id, 1, 5*time.Second)
+		require.Equal(t, 200, code)
+		require.Len(t, tasks, 1)
+		w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
+		e.postResults(id, tasks[0])
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if e.sink.storedCount(imgs[0]) != 1 {
+				return fmt.Errorf("not stored")
 			}
-			var again []Task
-			poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
-				code, again = e.tasks(id, 1, 5*time.Second)
-				if code != 200 || len(again) == 0 {
-					return fmt.Errorf("no redelivery (status %d)", code)
-				}
-				return nil
-			})
-			require.Equal(t, imgs[0], again[0].ImageID)
-			require.Equal(t, 2, dc(t, again[0]))
-			ok, _ := w.acked(*tasks[0].ReplySubject)
-			require.False(t, ok, "acked before the redelivery")
-			// The late ack comes at 1.5 x ack_wait.
-			poll.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
-				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
-					return fmt.Errorf("never acked")
-				}
-				return nil
-			})
+			return nil
 		})
-	}
+		if !redelivered {
+			poll.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
+				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
+					return fmt.Errorf("not acked within half an ack_wait")
+				}
+				return nil
+			})
+			deadline := time.Now().Add(ackWait + 300*time.Millisecond)
+			for time.Now().Before(deadline) {
+				code, again := e.tasks(id, 1, 5*time.Second)
+				require.Equal(t, 200, code)
+				require.Empty(t, again, "an acked task came back")
+			}
+			return
+		}
+		var again []protocol.Task
+		poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
+			code, again = e.tasks(id, 1, 5*time.Second)
+			if code != 200 || len(again) == 0 {
+				return fmt.Errorf("no redelivery (status %d)", code)
+			}
+			return nil
+		})
+		require.Equal(t, imgs[0], string(again[0].ImageID))
+		require.Equal(t, 2, dc(t, again[0]))
+		ok, _ := w.acked(*tasks[0].ReplySubject)
+		require.False(t, ok, "acked before the redelivery")
+		// The late ack comes at 1.5 x ack_wait.
+		poll.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
+			if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
+				return fmt.Errorf("never acked")
+			}
+			return nil
+		})
+	})
 }
 
 // TestCloseUnblocksAndCloses: Close returns while requests hang on a
 // half-open NATS, and leaves no connection open (goleak checks goroutines).
 func TestCloseUnblocksAndCloses(t *testing.T) {
-	for _, v := range Variants() {
+	for _, v := range protocol.Variants() {
 		t.Run(v.Name, func(t *testing.T) {
 			a, err := New(Config{NATSURL: blackhole(t), Variant: v.Name, ConnectTimeout: 10 * time.Second})
 			require.NoError(t, err)
@@ -283,7 +221,7 @@ func TestCloseUnblocksAndCloses(t *testing.T) {
 // TestVariantLeakConnections: a complete /tasks call of the leak-connections
 // variant leaves its NATS connection open; the good variant's is closed.
 func TestVariantLeakConnections(t *testing.T) {
-	for v, leaked := range map[string]int{VariantGood: 0, VariantLeakConnections: 3} { // the job's creation, 2 /tasks
+	for v, leaked := range map[string]int{protocol.VariantGood: 0, protocol.VariantLeakConnections: 3} { // the job's creation, 2 /tasks
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			base := serverConns(t, e.nats).Connections
@@ -306,7 +244,7 @@ func TestVariantLeakConnections(t *testing.T) {
 // one connection (the per-request mode opens one each), a job's later
 // calls cost one pull, and the pool's idle connection closes by itself.
 func TestVariantPooled(t *testing.T) {
-	for v, conns := range map[string]uint64{VariantGood: 4, VariantPooled: 1} { // 4 /tasks
+	for v, conns := range map[string]uint64{protocol.VariantGood: 4, protocol.VariantPooled: 1} { // 4 /tasks
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
 			id := e.createJob(8, true)
@@ -319,7 +257,7 @@ func TestVariantPooled(t *testing.T) {
 				require.Len(t, got, 2)
 			}
 			require.Equal(t, conns, e.api.Stats().RequestConns-before)
-			if v == VariantPooled {
+			if v == protocol.VariantPooled {
 				// stream info, consumer info, consumer create once; pulls are not API calls
 				require.LessOrEqual(t, jsAPITotal(t, e.nats)-js0, uint64(3))
 			}
@@ -337,60 +275,48 @@ func TestVariantPooled(t *testing.T) {
 // API's job is STARTED with progress 1/2; the early-success variant's is
 // SUCCESS already. Every job event carries the progress of its change.
 func TestVariantEarlySuccess(t *testing.T) {
-	for v, want := range map[string]string{VariantGood: StatusStarted, VariantEarlySuccess: StatusSuccess} {
-		t.Run(v, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(2, true)
-			e.publish(id, 2)
-			code, tasks := e.tasks(id, 2, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 2)
-			e.postResults(id, tasks[0])
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if n := e.sink.storedCount(tasks[0].ImageID); n != 1 {
-					return fmt.Errorf("%d stored events", n)
-				}
-				if j, _ := e.api.Job(id); j.Status != want || j.Progress.Stored != 1 {
-					return fmt.Errorf("job %s %d/%d, want %s 1/2", j.Status, j.Progress.Stored, j.Progress.Total, want)
-				}
-				return nil
-			})
-			jobs := e.sink.Of(history.KindJob)
-			last := jobs[len(jobs)-1]
-			require.Equal(t, want, last.JobStatus)
-			require.Equal(t, 2, last.ProgressTotal)
-			wantStored := 0
-			if want == StatusSuccess {
-				wantStored = 1
+	eachVariant(t, map[string]string{protocol.VariantGood: protocol.StatusStarted, protocol.VariantEarlySuccess: protocol.StatusSuccess}, func(t *testing.T, variant string, want string) {
+		e := newEnv(t, nil, withVariant(variant))
+		id, _, tasks := e.reservedJob(2, 2)
+		e.postResults(id, tasks[0])
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if n := e.sink.storedCount(string(tasks[0].ImageID)); n != 1 {
+				return fmt.Errorf("%d stored events", n)
 			}
-			require.Equal(t, wantStored, last.ProgressStored)
+			if j, _ := e.api.Job(id); j.Status != want || j.Progress.Stored != 1 {
+				return fmt.Errorf("job %s %d/%d, want %s 1/2", j.Status, j.Progress.Stored, j.Progress.Total, want)
+			}
+			return nil
 		})
-	}
+		jobs := e.sink.Of(history.KindJob)
+		last := jobs[len(jobs)-1]
+		require.Equal(t, want, last.JobStatus)
+		require.Equal(t, 2, last.ProgressTotal)
+		wantStored := 0
+		if want == protocol.StatusSuccess {
+			wantStored = 1
+		}
+		require.Equal(t, wantStored, last.ProgressStored)
+	})
 }
 
 // TestVariantNoCleanup: a finished job's stream is deleted by the good API
 // and left by the no-cleanup variant.
 func TestVariantNoCleanup(t *testing.T) {
-	for v, kept := range map[string]bool{VariantGood: false, VariantNoCleanup: true} {
-		t.Run(v, func(t *testing.T) {
-			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(1, true)
-			e.publish(id, 1)
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			require.Equal(t, 200, code)
-			require.Len(t, tasks, 1)
-			e.postResults(id, tasks[0])
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
-				if j, _ := e.api.Job(id); j.Status != StatusSuccess {
-					return fmt.Errorf("job %s", j.Status)
-				}
-				if e.streamExists(id) != kept {
-					return fmt.Errorf("stream exists: %v, want %v", !kept, kept)
-				}
-				return nil
-			})
+	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantNoCleanup: true}, func(t *testing.T, variant string, kept bool) {
+		e := newEnv(t, nil, withVariant(variant))
+		id, _, tasks := e.reservedJob(1, 1)
+		e.postResults(id, tasks[0])
+		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if j, _ := e.api.Job(id); j.Status != protocol.StatusSuccess {
+				return fmt.Errorf("job %s", j.Status)
+			}
+			if e.streamExists(id) != kept {
+				return fmt.Errorf("stream exists: %variant, want %variant", !kept, kept)
+			}
+			return nil
 		})
-	}
+	})
 }
 
 // TestPullEndsWhenTheStreamIsDeleted: a /tasks pull waiting on a job whose
@@ -398,7 +324,7 @@ func TestVariantNoCleanup(t *testing.T) {
 // Consumer Deleted", and answers as for a missing stream: 200 with no task
 // (it answered 503, which a worker reads as NATS trouble).
 func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
-	for _, v := range []string{VariantGood, VariantPooled} {
+	for _, v := range []string{protocol.VariantGood, protocol.VariantPooled} {
 		t.Run(v, func(t *testing.T) {
 			const wait = 2 * time.Second
 			e := newEnv(t, nil, withVariant(v), func(c *Config) { c.FetchWait = wait })
@@ -416,7 +342,7 @@ func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
 			}()
 			// Delete the stream once the pull is waiting on the consumer.
 			poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-				c, err := e.js.Consumer(context.Background(), StreamName(id), ConsumerName(id))
+				c, err := e.js.Consumer(context.Background(), protocol.StreamName(id), protocol.ConsumerName(id))
 				if err != nil {
 					return err
 				}
@@ -425,7 +351,7 @@ func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
 				}
 				return nil
 			})
-			require.NoError(t, e.js.DeleteStream(context.Background(), StreamName(id)))
+			require.NoError(t, e.js.DeleteStream(context.Background(), protocol.StreamName(id)))
 			select {
 			case a := <-done:
 				require.Equal(t, 200, a.code, "a job whose stream is gone answers 200 with no task")

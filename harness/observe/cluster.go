@@ -47,16 +47,7 @@ type nodeSample struct {
 
 // sampleNodes reads /varz and /jsz of every node (the sampler's base first).
 func (s *Sampler) sampleNodes(ctx context.Context, consumers, config bool) []nodeSample {
-	q := url.Values{}
-	if consumers {
-		q.Set("consumers", "true")
-		if config {
-			q.Set("config", "true")
-		}
-		if s.cfg.account != "" {
-			q.Set("acc", s.cfg.account)
-		}
-	}
+	path := s.jszPath(consumers, config)
 	bases := append([]string{s.base}, s.cfg.nodes...)
 	out := make([]nodeSample, len(bases))
 	done := make(chan struct{}, len(bases))
@@ -65,7 +56,7 @@ func (s *Sampler) sampleNodes(ctx context.Context, consumers, config bool) []nod
 			defer func() { done <- struct{}{} }()
 			n := &out[i]
 			n.verr = s.getFrom(ctx, b, "/varz", &n.v)
-			n.jerr = s.getFrom(ctx, b, "/jsz?"+q.Encode(), &n.j)
+			n.jerr = s.getFrom(ctx, b, path, &n.j)
 		}()
 	}
 	for range bases {
@@ -176,14 +167,8 @@ func (s *Sampler) ConsumerConfig(ctx context.Context) (cs ConsumerSettings, foun
 	if len(s.cfg.nodes) > 0 {
 		c, _, err = s.leaderConsumer(ctx, true)
 	} else {
-		q := url.Values{}
-		q.Set("consumers", "true")
-		q.Set("config", "true")
-		if s.cfg.account != "" {
-			q.Set("acc", s.cfg.account)
-		}
 		var j jsz
-		if err = s.get(ctx, "/jsz?"+q.Encode(), &j); err == nil {
+		if err = s.get(ctx, s.jszPath(true, true), &j); err == nil {
 			c = j.find(s.cfg.stream, s.cfg.consumer)
 		}
 	}

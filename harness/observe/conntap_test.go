@@ -66,9 +66,7 @@ func TestConnTapCounts(t *testing.T) {
 	defer tap.Close()
 	tap.SetStream(testStream)
 
-	nc := connect(t, "nats://"+tap.Addr())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, "nats://"+tap.Addr())
 	st, err := js.Stream(ctx, testStream) // STREAM.INFO.job_1
 	require.NoError(t, err)
 	cons, err := st.Consumer(ctx, testConsumer) // CONSUMER.INFO.job_1.job-1-consumer

@@ -3,7 +3,6 @@ package observe
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -21,13 +20,8 @@ func (s *Sampler) ConsumerState(ctx context.Context) (pending uint64, ackPending
 		}
 		return c.NumPending, c.NumAckPending, true, nil
 	}
-	q := url.Values{}
-	q.Set("consumers", "true")
-	if s.cfg.account != "" {
-		q.Set("acc", s.cfg.account)
-	}
 	var j jsz
-	if err := s.get(ctx, "/jsz?"+q.Encode(), &j); err != nil {
+	if err := s.get(ctx, s.jszPath(true, false), &j); err != nil {
 		return 0, 0, false, err
 	}
 	c := j.find(s.cfg.stream, s.cfg.consumer)
@@ -57,13 +51,8 @@ func (s *Sampler) JobResourcesExist(ctx context.Context) (bool, error) {
 		c, _, err := s.leaderConsumer(ctx, false)
 		return c != nil, err
 	}
-	q := url.Values{}
-	q.Set("consumers", "true")
-	if s.cfg.account != "" {
-		q.Set("acc", s.cfg.account)
-	}
 	var j jsz
-	if err := s.get(ctx, "/jsz?"+q.Encode(), &j); err != nil {
+	if err := s.get(ctx, s.jszPath(true, false), &j); err != nil {
 		return false, err
 	}
 	return j.hasStream(s.cfg.stream) || j.find(s.cfg.stream, s.cfg.consumer) != nil, nil

@@ -35,13 +35,9 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		s := natsdtest.StartNATS(t)
 		sink := history.NewMemory()
 		if observed {
-			o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink)
-			require.NoError(t, err)
-			t.Cleanup(o.Close)
+			observeNATS(t, s.ClientURL(), sink)
 		}
-		nc := connect(t, s.ClientURL())
-		js, err := jetstream.New(nc)
-		require.NoError(t, err)
+		nc, js := connectJS(t, s.ClientURL())
 		c := jobConsumer(t, js, factAckWait, 5)
 		publishTasks(t, js, 3)
 
@@ -127,12 +123,8 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
-	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, WithObservePublishes(""))
-	require.NoError(t, err)
-	t.Cleanup(o.Close)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	o := observeNATS(t, s.ClientURL(), sink, WithObservePublishes(""))
+	_, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 3)
 
@@ -165,12 +157,8 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
-	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink)
-	require.NoError(t, err)
-	t.Cleanup(o.Close)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	o := observeNATS(t, s.ClientURL(), sink)
+	_, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 2)
 	publishTasks(t, js, 1)
 
@@ -222,9 +210,7 @@ func withoutT(e history.Event) history.Event { e.T = 0; return e }
 // api.total, the figure the round-trips checker divides by /tasks calls.
 func TestFactAPITotal(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 10)
 	legacy, err := nc.JetStream()
@@ -306,9 +292,7 @@ func TestFactAPITotal(t *testing.T) {
 // reply subject is when the message was stored, the same on every delivery.
 func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 1)
 	st, err := js.Stream(context.Background(), testStream)
@@ -415,9 +399,7 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := natsdtest.StartNATS(t)
-			nc := connect(t, s.ClientURL())
-			js, err := jetstream.New(nc)
-			require.NoError(t, err)
+			nc, js := connectJS(t, s.ClientURL())
 			c := jobConsumer(t, js, 30*time.Second, 5)
 			publishTasks(t, js, 1)
 			ms := fetch(t, c, 1, time.Second)
@@ -425,7 +407,7 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 			require.NoError(t, js.DeleteConsumer(context.Background(), testStream, testConsumer))
 			subj := tc.subject(ms[0].Reply())
 
-			_, err = nc.Request(subj, []byte("+ACK"), 300*time.Millisecond)
+			_, err := nc.Request(subj, []byte("+ACK"), 300*time.Millisecond)
 			require.ErrorIs(t, err, nats.ErrNoResponders, "without the observer")
 
 			o, err := NewNATSObserver(context.Background(), s.ClientURL(), history.Discard, tc.opts...)

@@ -16,6 +16,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestMain(m *testing.M) {
@@ -30,10 +31,29 @@ func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
 	return nc
 }
 
-const (
-	testStream   = "job_1"
-	testSubject  = "job.1.tasks"
-	testConsumer = "job-1-consumer"
+// connectJS connects to url, closed when the test ends, with its JetStream
+// context.
+func connectJS(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := connect(t, url)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return nc, js
+}
+
+// observeNATS starts a NATSObserver on url, closed when the test ends.
+func observeNATS(t testing.TB, url string, sink history.Sink, opts ...NATSOption) *NATSObserver {
+	t.Helper()
+	o, err := NewNATSObserver(context.Background(), url, sink, opts...)
+	require.NoError(t, err)
+	t.Cleanup(o.Close)
+	return o
+}
+
+var (
+	testStream   = protocol.StreamName(1)
+	testSubject  = protocol.TaskSubject(1)
+	testConsumer = protocol.ConsumerName(1)
 )
 
 // jobConsumer creates the stream and durable pull consumer of docs/protocol.md
@@ -59,7 +79,7 @@ func publishTasks(t testing.TB, js jetstream.JetStream, n int) {
 	defer cancel()
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("img-%d", i)
-		b, err := json.Marshal(map[string]any{"id": id, "image_id": id, "image_url": "http://x/" + id, "reply_subject": nil})
+		b, err := json.Marshal(protocol.Task{ID: protocol.ID(id), ImageID: protocol.ID(id), ImageURL: "http://x/" + id})
 		require.NoError(t, err)
 		_, err = js.Publish(ctx, testSubject, b)
 		require.NoError(t, err)

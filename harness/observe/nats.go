@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Subjects the NATSObserver listens to. It never listens to _INBOX.> or
@@ -29,9 +29,6 @@ const (
 	AdvisoryNak           = advisoryPrefix + "MSG_NAKED.>"
 	AdvisoryTerminated    = advisoryPrefix + "MSG_TERMINATED.>"
 	AdvisoryLeaderElected = advisoryPrefix + "LEADER_ELECTED.>"
-
-	// DefaultTaskSubject is the task subject of every job (docs/protocol.md).
-	DefaultTaskSubject = "job.*.tasks"
 )
 
 // The advisory types of history advisory events.
@@ -96,7 +93,7 @@ const ObserverNATS = "nats-observer"
 type scope struct{ stream, consumer, taskSubject string }
 
 // WithObservePublishes makes the observer listen to the task subject (wildcards
-// allowed; "" means [DefaultTaskSubject]) and emit a publish event per
+// allowed; "" means [protocol.TaskSubjects]) and emit a publish event per
 // message, with the task's image_id and no sseq (a core subscription cannot
 // know it). It sees publishes only, never redeliveries. For external mode,
 // where the API publishes its own tasks. Beware: a listener on the task
@@ -105,7 +102,7 @@ type scope struct{ stream, consumer, taskSubject string }
 func WithObservePublishes(subject string) NATSOption {
 	return func(c *natsConfig) error {
 		if subject == "" {
-			subject = DefaultTaskSubject
+			subject = protocol.TaskSubjects
 		}
 		if strings.HasPrefix(subject, "_INBOX.") || strings.HasPrefix(subject, "$JS.API.") || subject == ">" {
 			return fmt.Errorf("observe: refusing to listen to %q", subject)
@@ -125,13 +122,7 @@ func WithNATSConnectOptions(opts ...nats.Option) NATSOption {
 // WithNATSLogger sets where the observer logs (connection trouble, dropped
 // messages). The default discards.
 func WithNATSLogger(l *slog.Logger) NATSOption {
-	return func(c *natsConfig) error {
-		if l == nil {
-			return errors.New("observe: nil logger")
-		}
-		c.log = l
-		return nil
-	}
+	return func(c *natsConfig) error { return setLogger(l, &c.log) }
 }
 
 // WithNATSTaskLookup gives the observer a way to name the task of an ack's reply
@@ -336,32 +327,17 @@ func (o *NATSObserver) onPublish(m *nats.Msg) {
 	if !o.ours("", "", m.Subject) {
 		return
 	}
-	var p struct {
-		ImageID json.RawMessage `json:"image_id"`
+	var p protocol.Task
+	if err := json.Unmarshal(m.Data, &p); err != nil {
+		o.log.Warn("publish with a malformed task", "subject", m.Subject, "err", err)
+		return
 	}
-	if err := json.Unmarshal(m.Data, &p); err != nil || len(p.ImageID) == 0 {
+	task := string(p.ImageID)
+	if task == "" {
 		o.log.Warn("publish without an image_id", "subject", m.Subject)
 		return
 	}
-	task, ok := idString(p.ImageID)
-	if !ok {
-		o.log.Warn("publish with a malformed image_id", "subject", m.Subject)
-		return
-	}
 	o.sink.Emit(history.Event{Kind: history.KindPublish, Task: task})
-}
-
-// idString reads an id that is a JSON string or number as a string.
-func idString(raw json.RawMessage) (string, bool) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, s != ""
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err == nil {
-		return n.String(), true
-	}
-	return "", false
 }
 
 // Close drains the observer's subscriptions (messages already received are

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -50,9 +49,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 		}))
 	require.NoError(t, err)
 	t.Cleanup(o.Close)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 3)
 

@@ -33,49 +33,25 @@ type proberConfig struct {
 // WithProberInterval sets the time between the starts of two probes (default
 // [DefaultProbeInterval]).
 func WithProberInterval(d time.Duration) ProberOption {
-	return func(c *proberConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("observe: probe interval %s is not positive", d)
-		}
-		c.interval = d
-		return nil
-	}
+	return func(c *proberConfig) error { return setPositive("probe interval", d, &c.interval) }
 }
 
 // WithProberTimeout bounds each probe (default [DefaultProbeTimeout]); a probe
 // that runs out is recorded with err "timeout".
 func WithProberTimeout(d time.Duration) ProberOption {
-	return func(c *proberConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("observe: probe timeout %s is not positive", d)
-		}
-		c.timeout = d
-		return nil
-	}
+	return func(c *proberConfig) error { return setPositive("probe timeout", d, &c.timeout) }
 }
 
 // WithProberMaxInFlight bounds how many probes may run at once (default: as many
 // as fit in one timeout at the interval, plus one, so that slow probes never
 // shift the schedule). A probe due while n are in flight is skipped and logged.
 func WithProberMaxInFlight(n int) ProberOption {
-	return func(c *proberConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("observe: probe max in flight %d is not positive", n)
-		}
-		c.maxInFlight = n
-		return nil
-	}
+	return func(c *proberConfig) error { return setPositive("probe max in flight", n, &c.maxInFlight) }
 }
 
 // WithProberLogger sets where the prober logs. The default discards.
 func WithProberLogger(l *slog.Logger) ProberOption {
-	return func(c *proberConfig) error {
-		if l == nil {
-			return errors.New("observe: nil logger")
-		}
-		c.log = l
-		return nil
-	}
+	return func(c *proberConfig) error { return setLogger(l, &c.log) }
 }
 
 // Prober GETs the API's NATS-free endpoint (docs/protocol.md: GET /api/v2/) on a
@@ -91,9 +67,7 @@ type Prober struct {
 	client *http.Client
 	sink   history.Sink
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	run *every
 }
 
 // NewProber starts probing target (a full URL, for example
@@ -110,36 +84,13 @@ func NewProber(ctx context.Context, target string, sink history.Sink, opts ...Pr
 		cfg.maxInFlight = int(cfg.timeout/cfg.interval) + 2
 	}
 	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || !isHTTPURL(target) {
 		return nil, fmt.Errorf("observe: bad probe url %q", target)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	p := &Prober{
-		url:  target,
-		path: u.Path,
-		cfg:  cfg,
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               nil,
-			MaxIdleConnsPerHost: cfg.maxInFlight,
-			IdleConnTimeout:     30 * time.Second,
-		}},
-		sink:   sink,
-		cancel: cancel,
-		done:   make(chan struct{}),
-	}
-	go p.loop(ctx)
-	return p, nil
-}
-
-func (p *Prober) loop(ctx context.Context) {
-	defer close(p.done)
+	p := &Prober{url: target, path: u.Path, cfg: cfg, client: directClient(cfg.maxInFlight), sink: sink}
 	var wg sync.WaitGroup
-	defer p.client.CloseIdleConnections()
-	defer wg.Wait()
-	slots := make(chan struct{}, p.cfg.maxInFlight)
-	t := time.NewTicker(p.cfg.interval)
-	defer t.Stop()
-	for {
+	slots := make(chan struct{}, cfg.maxInFlight)
+	p.run = startEvery(ctx, cfg.interval, func(ctx context.Context) {
 		select {
 		case slots <- struct{}{}:
 			wg.Add(1)
@@ -151,12 +102,11 @@ func (p *Prober) loop(ctx context.Context) {
 		default:
 			p.cfg.log.Warn("probe skipped: too many probes in flight", "max", p.cfg.maxInFlight)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	}, func() {
+		wg.Wait()
+		p.client.CloseIdleConnections()
+	})
+	return p, nil
 }
 
 func (p *Prober) probe(ctx context.Context) {
@@ -186,9 +136,4 @@ func (p *Prober) probe(ctx context.Context) {
 
 // Close stops probing and waits for the probes in flight to end. Safe to
 // call more than once.
-func (p *Prober) Close() {
-	p.once.Do(func() {
-		p.cancel()
-		<-p.done
-	})
-}
+func (p *Prober) Close() { p.run.stop() }

@@ -103,22 +103,6 @@ func TestProberSlowProbesKeepSchedule(t *testing.T) {
 	}
 }
 
-func TestProberStopsWithContext(t *testing.T) {
-	api := httptest.NewServer(http.NotFoundHandler())
-	t.Cleanup(api.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := NewProber(ctx, api.URL, history.Discard, WithProberInterval(5*time.Millisecond))
-	require.NoError(t, err)
-	cancel()
-	select {
-	case <-p.done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("prober still running after its context ended")
-	}
-	p.Close()
-	p.Close()
-}
-
 func TestProberOptions(t *testing.T) {
 	for _, opt := range []ProberOption{WithProberInterval(0), WithProberTimeout(0), WithProberMaxInFlight(0), WithProberLogger(nil)} {
 		_, err := NewProber(context.Background(), "http://127.0.0.1:1/", history.Discard, opt)

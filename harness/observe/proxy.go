@@ -2,7 +2,6 @@ package observe
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,10 +19,6 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/ackreply"
 )
-
-// WorkerHeader is the request header a worker may name itself with; the
-// [Proxy] records it as the worker of its events (else the remote address).
-const WorkerHeader = "X-Natschaos-Worker"
 
 // Values of the err field of the http events a [Proxy] records for requests
 // its faults cut short.
@@ -43,60 +38,48 @@ type proxyConfig struct {
 	scopeLater bool
 }
 
-// ProxyScopeLater makes the proxy record no call on a job's URL
+// WithProxyScopeLater makes the proxy record no call on a job's URL
 // (/jobs/{id}/...) until [Proxy.SetJob] names the run's job: such calls
 // are forwarded, dropped from the history and counted as foreign.
-func ProxyScopeLater() ProxyOption {
+func WithProxyScopeLater() ProxyOption {
 	return func(c *proxyConfig) error { c.scopeLater = true; return nil }
 }
 
 // ObserverHTTPProxy is the name of the recording proxy in its foreign event.
 const ObserverHTTPProxy = "http-proxy"
 
-// ProxyRecordTasks makes the proxy record what external workers cannot: a
+// WithProxyRecordTasks makes the proxy record what external workers cannot: a
 // handout event per task of every /tasks response a worker received in
 // full, a result event per item of every /result post (with the status the
 // worker got, 0 for none), and an http event per call as the proxy saw it
 // (err "dropped" or "aborted" when a fault cut the answer, "canceled" when the
 // worker left first; id is the FaultID of the fault that acted on it). Leave it off when the built-in workers record themselves,
 // or every call is counted twice.
-func ProxyRecordTasks() ProxyOption {
+func WithProxyRecordTasks() ProxyOption {
 	return func(c *proxyConfig) error { c.record = true; return nil }
 }
 
-// ProxyMaxBody bounds, in bytes, the bodies the proxy captures to record
+// WithProxyMaxBody bounds, in bytes, the bodies the proxy captures to record
 // from (default [MaxBody]). A longer body is still forwarded whole, in a
 // stream; only its tasks go unrecorded.
-func ProxyMaxBody(n int64) ProxyOption {
-	return func(c *proxyConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("observe: proxy max body %d is not positive", n)
-		}
-		c.maxBody = n
-		return nil
-	}
+func WithProxyMaxBody(n int64) ProxyOption {
+	return func(c *proxyConfig) error { return setPositive("proxy max body", n, &c.maxBody) }
 }
 
-// ProxyListen sets the address the proxy listens on (default "127.0.0.1:0").
-func ProxyListen(addr string) ProxyOption {
+// WithProxyListen sets the address the proxy listens on (default "127.0.0.1:0").
+func WithProxyListen(addr string) ProxyOption {
 	return func(c *proxyConfig) error { c.listen = addr; return nil }
 }
 
-// ProxyLogger sets where the proxy logs. The default discards.
-func ProxyLogger(l *slog.Logger) ProxyOption {
-	return func(c *proxyConfig) error {
-		if l == nil {
-			return errors.New("observe: nil logger")
-		}
-		c.log = l
-		return nil
-	}
+// WithProxyLogger sets where the proxy logs. The default discards.
+func WithProxyLogger(l *slog.Logger) ProxyOption {
+	return func(c *proxyConfig) error { return setLogger(l, &c.log) }
 }
 
 // Proxy is the harness's HTTP reverse proxy on the worker-api link. It
 // forwards every request to the API (keep-alive, bodies streamed, headers
 // preserved, the upstream's Host), applies the HTTP fault that its
-// [faults.HTTPRules] decide for each request, and with [ProxyRecordTasks]
+// [faults.HTTPRules] decide for each request, and with [WithProxyRecordTasks]
 // records handouts, results and calls. When the API cannot be reached the
 // worker's connection is closed without a response, as a direct connection
 // would fail, rather than answered with a 502. Whoever starts it must Close it.
@@ -124,7 +107,7 @@ type Proxy struct {
 // maxAsked bounds the workers whose asked pipelines a Proxy keeps.
 const maxAsked = 10_000
 
-// noteAsked keeps, with ProxyRecordTasks, the pipelines a worker's job
+// noteAsked keeps, with WithProxyRecordTasks, the pipelines a worker's job
 // list asked for (pipeline__slug__in), so that its /tasks calls record
 // them; a list without the parameter asked for every pipeline.
 func (p *Proxy) noteAsked(r *http.Request, worker string) {
@@ -224,8 +207,8 @@ func (p *Proxy) Requests() int64 { return p.requests.Load() }
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // TaskOf names the task of a delivery's reply subject, when a /tasks
-// response seen with [ProxyRecordTasks] carried that message; else "". It
-// suits [NATSTaskLookup].
+// response seen with [WithProxyRecordTasks] carried that message; else "". It
+// suits [WithNATSTaskLookup].
 func (p *Proxy) TaskOf(reply string) string {
 	m, err := ackreply.Parse(reply)
 	if err != nil {
@@ -306,7 +289,7 @@ type call struct {
 }
 
 // ServeHTTP implements http.Handler: it forwards r to the API, applying the
-// action the rules decide, and records the call (see [ProxyRecordTasks]).
+// action the rules decide, and records the call (see [WithProxyRecordTasks]).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
 	p.mu.Lock()
@@ -438,207 +421,4 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.handout(c, got.buf.Bytes())
 		}
 	}
-}
-
-// outbound is r as the API gets it.
-func (p *Proxy) outbound(r *http.Request) *http.Request {
-	out := r.Clone(r.Context())
-	out.RequestURI = ""
-	out.Host = "" // the upstream's own host name
-	out.URL.Scheme = p.upstream.Scheme
-	out.URL.Host = p.upstream.Host
-	out.URL.Path = strings.TrimSuffix(p.upstream.Path, "/") + r.URL.Path
-	out.URL.RawPath = ""
-	if p.upstream.RawQuery != "" {
-		out.URL.RawQuery = p.upstream.RawQuery + "&" + r.URL.RawQuery
-	}
-	out.Header.Set("X-Forwarded-Host", r.Host)
-	removeHopHeaders(out.Header)
-	if u := p.upstream.User; u != nil && out.Header.Get("Authorization") == "" {
-		pw, _ := u.Password() // the user information of the upstream URL: basic auth, as http.Client does
-		out.SetBasicAuth(u.Username(), pw)
-	}
-	return out
-}
-
-// hopHeaders are meaningful only on one connection and are never forwarded.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-func removeHopHeaders(h http.Header) {
-	for _, v := range h.Values("Connection") {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for _, name := range hopHeaders {
-		h.Del(name)
-	}
-}
-
-func copyHeader(dst, src http.Header) {
-	for k, vv := range src {
-		dst[k] = append([]string(nil), vv...)
-	}
-	removeHopHeaders(dst)
-}
-
-// closeWithoutResponse closes the worker's connection without another byte.
-func closeWithoutResponse(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // net/http closes the connection, quietly
-	}
-	_ = conn.Close()
-}
-
-func workerOf(r *http.Request) string {
-	if w := r.Header.Get(WorkerHeader); w != "" {
-		return w
-	}
-	return r.RemoteAddr
-}
-
-// capture passes reads through and keeps a copy of the first max bytes.
-type capture struct {
-	r    io.Reader
-	max  int64
-	buf  bytes.Buffer
-	over bool
-}
-
-func (c *capture) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	if n > 0 && !c.over {
-		if int64(c.buf.Len()+n) > c.max {
-			c.over = true
-			c.buf = bytes.Buffer{}
-		} else {
-			c.buf.Write(b[:n])
-		}
-	}
-	return n, err
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// The bodies of docs/protocol.md the proxy records from. Fields are raw so that a
-// malformed body records nothing rather than failing.
-type tasksResponse struct {
-	Tasks []struct {
-		ImageID json.RawMessage `json:"image_id"`
-		Reply   *string         `json:"reply_subject"`
-	} `json:"tasks"`
-}
-
-type tasksRequest struct {
-	BatchSize int `json:"batch_size"`
-}
-
-type resultRequest struct {
-	Results []struct {
-		Reply  *string `json:"reply_subject"`
-		Result struct {
-			ImageID json.RawMessage `json:"image_id"`
-		} `json:"result"`
-	} `json:"results"`
-}
-
-type handout struct {
-	task  string
-	reply string
-	meta  ackreply.Meta
-	ok    bool // meta was parsed
-}
-
-// parseTasks reads a /tasks response body; nil when it is malformed.
-func parseTasks(body []byte) []handout {
-	var tr tasksResponse
-	if err := json.Unmarshal(body, &tr); err != nil {
-		return nil
-	}
-	out := make([]handout, 0, len(tr.Tasks))
-	for _, t := range tr.Tasks {
-		var h handout
-		if len(t.ImageID) > 0 {
-			h.task, _ = idString(t.ImageID)
-		}
-		if t.Reply != nil {
-			h.reply = *t.Reply
-			m, err := ackreply.Parse(h.reply)
-			h.meta, h.ok = m, err == nil
-		}
-		out = append(out, h)
-	}
-	return out
-}
-
-// learn remembers the task of every delivery in a /tasks response body.
-func (p *Proxy) learn(body []byte) []handout {
-	hs := parseTasks(body)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, h := range hs {
-		if h.ok && h.task != "" {
-			p.tasks[taskKey{h.meta.Stream, h.meta.SSeq}] = h.task
-		}
-	}
-	return hs
-}
-
-// handout records the tasks of a /tasks response the worker got in full.
-func (p *Proxy) handout(c *call, body []byte) {
-	hs := p.learn(body)
-	for _, h := range hs {
-		e := history.Event{Kind: history.KindHandout, Task: h.task, Reply: h.reply, Worker: c.ev.Worker}
-		if h.ok {
-			e.SSeq, e.DSeq, e.DC = h.meta.SSeq, h.meta.DSeq, h.meta.Delivered
-		}
-		p.sink.Emit(e)
-	}
-	c.ev.N = len(hs)
-}
-
-// record emits the events of a finished call.
-func (p *Proxy) record(c *call) {
-	if !c.record {
-		return
-	}
-	if c.ev.Status == 0 {
-		c.ev.Status = c.status
-	}
-	c.ev.MS = float64(time.Since(c.start).Microseconds()) / 1000
-	reqBody := c.reqBody
-	switch c.kind {
-	case "tasks":
-		var tr tasksRequest
-		if json.Unmarshal(reqBody, &tr) == nil {
-			c.ev.Batch = tr.BatchSize
-		}
-		c.ev.Pipelines = p.askedBy(c.ev.Worker)
-	case "result":
-		var rr resultRequest
-		if json.Unmarshal(reqBody, &rr) == nil {
-			for _, it := range rr.Results {
-				e := history.Event{Kind: history.KindResult, Worker: c.ev.Worker, Status: c.status}
-				if it.Reply != nil {
-					e.Reply = *it.Reply
-					e.Task = p.TaskOf(e.Reply)
-				}
-				if e.Task == "" && len(it.Result.ImageID) > 0 {
-					e.Task, _ = idString(it.Result.ImageID)
-				}
-				p.sink.Emit(e)
-			}
-			c.ev.N = len(rr.Results)
-		}
-	}
-	p.sink.Emit(c.ev)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // fakeAPI answers /tasks and /result as docs/protocol.md says, and echoes
@@ -65,7 +66,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 
 func newProxy(t *testing.T, upstream string, rules *faults.HTTPRules, sink history.Sink) *Proxy {
 	t.Helper()
-	p, err := NewProxy(upstream, rules, sink, ProxyRecordTasks())
+	p, err := NewProxy(upstream, rules, sink, WithProxyRecordTasks())
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	return p
@@ -82,7 +83,7 @@ func post(t *testing.T, c *http.Client, url, worker, body string) (*http.Respons
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	require.NoError(t, err)
-	req.Header.Set(WorkerHeader, worker)
+	req.Header.Set(protocol.WorkerHeader, worker)
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -301,7 +302,7 @@ func TestProxyMalformedBodies(t *testing.T) {
 func TestProxyBodyOverLimitStillForwarded(t *testing.T) {
 	api := newFakeAPI(t)
 	sink := history.NewMemory()
-	p, err := NewProxy(api.URL, nil, sink, ProxyRecordTasks(), ProxyMaxBody(16))
+	p, err := NewProxy(api.URL, nil, sink, WithProxyRecordTasks(), WithProxyMaxBody(16))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	c := newClient(t, 5*time.Second)
@@ -323,9 +324,9 @@ func TestProxyBodyOverLimitStillForwarded(t *testing.T) {
 func TestProxyOptions(t *testing.T) {
 	_, err := NewProxy("127.0.0.1:80", nil, history.Discard)
 	require.Error(t, err)
-	_, err = NewProxy("http://127.0.0.1:80", nil, history.Discard, ProxyMaxBody(0))
+	_, err = NewProxy("http://127.0.0.1:80", nil, history.Discard, WithProxyMaxBody(0))
 	require.Error(t, err)
-	_, err = NewProxy("http://127.0.0.1:80", nil, history.Discard, ProxyLogger(nil))
+	_, err = NewProxy("http://127.0.0.1:80", nil, history.Discard, WithProxyLogger(nil))
 	require.Error(t, err)
 }
 
@@ -386,7 +387,7 @@ func TestProxyRecordsPipelinesAsked(t *testing.T) {
 	list := func(worker, query string) {
 		req, err := http.NewRequest(http.MethodGet, p.URL()+"/api/v2/jobs/?ids_only=1&incomplete_only=1"+query, nil)
 		require.NoError(t, err)
-		req.Header.Set(WorkerHeader, worker)
+		req.Header.Set(protocol.WorkerHeader, worker)
 		resp, err := c.Do(req)
 		require.NoError(t, err)
 		_, _ = io.Copy(io.Discard, resp.Body)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -36,24 +35,12 @@ type samplerConfig struct {
 // [DefaultSampleInterval]). A sample slower than d delays the next one; it
 // never piles up.
 func WithSamplerInterval(d time.Duration) SamplerOption {
-	return func(c *samplerConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("observe: sampler interval %s is not positive", d)
-		}
-		c.interval = d
-		return nil
-	}
+	return func(c *samplerConfig) error { return setPositive("sampler interval", d, &c.interval) }
 }
 
 // WithSamplerTimeout bounds each HTTP request to the monitoring port (default 1 s).
 func WithSamplerTimeout(d time.Duration) SamplerOption {
-	return func(c *samplerConfig) error {
-		if d <= 0 {
-			return fmt.Errorf("observe: sampler timeout %s is not positive", d)
-		}
-		c.timeout = d
-		return nil
-	}
+	return func(c *samplerConfig) error { return setPositive("sampler timeout", d, &c.timeout) }
 }
 
 // WithSamplerConsumer makes the sampler emit a consumer event per sample for
@@ -77,13 +64,7 @@ func WithSamplerAccount(account string) SamplerOption {
 
 // WithSamplerLogger sets where the sampler logs failed samples. The default discards.
 func WithSamplerLogger(l *slog.Logger) SamplerOption {
-	return func(c *samplerConfig) error {
-		if l == nil {
-			return errors.New("observe: nil logger")
-		}
-		c.log = l
-		return nil
-	}
+	return func(c *samplerConfig) error { return setLogger(l, &c.log) }
 }
 
 // Sampler polls a nats-server's HTTP monitoring port and emits a server
@@ -101,9 +82,7 @@ type Sampler struct {
 	client *http.Client
 	sink   history.Sink
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	run *every
 }
 
 // NewSampler starts sampling the monitoring port at monitorURL (for example
@@ -116,34 +95,12 @@ func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts 
 			return nil, err
 		}
 	}
-	u, err := url.Parse(monitorURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !isHTTPURL(monitorURL) {
 		return nil, fmt.Errorf("observe: bad monitoring url %q", withoutUser(monitorURL))
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	s := &Sampler{
-		base: strings.TrimSuffix(monitorURL, "/"),
-		cfg:  cfg,
-		client: &http.Client{Transport: &http.Transport{
-			Proxy:               nil,
-			MaxIdleConnsPerHost: 2,
-			IdleConnTimeout:     30 * time.Second,
-		}},
-		sink:   sink,
-		cancel: cancel,
-		done:   make(chan struct{}),
-	}
-	go s.loop(ctx)
-	return s, nil
-}
-
-func (s *Sampler) loop(ctx context.Context) {
-	defer close(s.done)
-	defer s.client.CloseIdleConnections()
-	t := time.NewTicker(s.cfg.interval)
-	defer t.Stop()
+	s := &Sampler{base: strings.TrimSuffix(monitorURL, "/"), cfg: cfg, client: directClient(2), sink: sink}
 	failing := false
-	for {
+	s.run = startEvery(ctx, cfg.interval, func(ctx context.Context) {
 		err := s.Sample(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
@@ -153,12 +110,24 @@ func (s *Sampler) loop(ctx context.Context) {
 			s.cfg.log.Info("sampling the monitoring port works again", "url", withoutUser(s.base))
 			failing = false
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	}, s.client.CloseIdleConnections)
+	return s, nil
+}
+
+// jszPath is /jsz, with the consumers (of the sampled account, when set)
+// when consumers, and their configuration too when config.
+func (s *Sampler) jszPath(consumers, config bool) string {
+	q := url.Values{}
+	if consumers {
+		q.Set("consumers", "true")
+		if config {
+			q.Set("config", "true")
+		}
+		if s.cfg.account != "" {
+			q.Set("acc", s.cfg.account)
 		}
 	}
+	return "/jsz?" + q.Encode()
 }
 
 // Sample takes one sample now and emits its events: the server event when
@@ -170,15 +139,8 @@ func (s *Sampler) Sample(ctx context.Context) error {
 	}
 	var v varz
 	verr := s.get(ctx, "/varz", &v)
-	q := url.Values{}
-	if s.cfg.consumer != "" {
-		q.Set("consumers", "true")
-		if s.cfg.account != "" {
-			q.Set("acc", s.cfg.account)
-		}
-	}
 	var j jsz
-	jerr := s.get(ctx, "/jsz?"+q.Encode(), &j)
+	jerr := s.get(ctx, s.jszPath(s.cfg.consumer != "", false), &j)
 	if jerr == nil && s.cfg.consumer != "" {
 		if c := j.find(s.cfg.stream, s.cfg.consumer); c != nil {
 			s.sink.Emit(history.Event{
@@ -229,12 +191,7 @@ func (s *Sampler) get(ctx context.Context, path string, into any) error {
 
 // Close stops sampling and waits for the sampler's goroutine to end. Safe
 // to call more than once.
-func (s *Sampler) Close() {
-	s.once.Do(func() {
-		s.cancel()
-		<-s.done
-	})
-}
+func (s *Sampler) Close() { s.run.stop() }
 
 // varz is the part of nats-server's /varz the sampler reads.
 type varz struct {

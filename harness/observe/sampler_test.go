@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
@@ -33,9 +32,7 @@ func TestSamplerValues(t *testing.T) {
 	})
 	require.Empty(t, sink.Of(history.KindConsumer))
 
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 5)
 	ms := fetch(t, c, 2, time.Second)
@@ -104,24 +101,10 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	sm.Close()
 	sm.Close() // twice is fine
 	select {
-	case <-sm.done: // Close waited for the loop: nothing is emitted after it
+	case <-sm.run.done: // Close waited for the loop: nothing is emitted after it
 	default:
 		t.Fatal("sampler loop still running after Close")
 	}
-}
-
-func TestSamplerStopsWithContext(t *testing.T) {
-	s := natsdtest.StartNATS(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	sm, err := NewSampler(ctx, s.MonitorURL(), history.Discard, WithSamplerInterval(10*time.Millisecond))
-	require.NoError(t, err)
-	cancel()
-	select {
-	case <-sm.done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("sampler still running after its context ended")
-	}
-	sm.Close()
 }
 
 func TestSamplerOptions(t *testing.T) {

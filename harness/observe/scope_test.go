@@ -24,9 +24,7 @@ func TestNATSObserverScope(t *testing.T) {
 	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, WithNATSScopeLater(), WithObservePublishes(""))
 	require.NoError(t, err)
-	nc := connect(t, s.ClientURL())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := connectJS(t, s.ClientURL())
 
 	// Before the scope is known, nothing is recorded: an ack of another job.
 	other := otherJob(t, js, 2)
@@ -112,7 +110,7 @@ func publishOther(t testing.TB, js jetstream.JetStream, n, from int) {
 func TestProxyScope(t *testing.T) {
 	api := newFakeAPI(t)
 	sink := history.NewMemory()
-	p, err := NewProxy(api.URL, nil, sink, ProxyRecordTasks(), ProxyScopeLater())
+	p, err := NewProxy(api.URL, nil, sink, WithProxyRecordTasks(), WithProxyScopeLater())
 	require.NoError(t, err)
 	c := newClient(t, 5*time.Second)
 

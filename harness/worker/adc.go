@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // adc is the "adc" preset, docs/protocol.md's pseudo-code:
@@ -14,26 +16,12 @@ import (
 //	  if no job had work: sleep IdleSleep
 func (r *run) adc(ctx context.Context) {
 	p := newPoster(r)
-	for ctx.Err() == nil {
-		jobs, _ := r.listJobs(ctx)
-		worked := false
-		for _, j := range jobs {
-			if ctx.Err() != nil {
-				return
-			}
-			if r.processJob(ctx, j, p) {
-				worked = true
-			}
-		}
-		if !worked {
-			sleep(ctx, r.cfg.IdleSleep)
-		}
-	}
+	r.rounds(ctx, func(j protocol.JobRef) (worked, stop bool) { return r.processJob(ctx, j, p), false })
 }
 
 // batch is what a fetcher hands to the model loop.
 type batch struct {
-	tasks   []task
+	tasks   []protocol.Task
 	release func() // frees the fetcher's prefetch slot
 }
 
@@ -41,7 +29,7 @@ type batch struct {
 // processes their batches in arrival order and submits the results to p. It
 // returns when every fetcher stopped, every batch was processed and every
 // post still pending finished; worked tells whether any task came in.
-func (r *run) processJob(ctx context.Context, j job, p *poster) (worked bool) {
+func (r *run) processJob(ctx context.Context, j protocol.JobRef, p *poster) (worked bool) {
 	jctx, cancel := context.WithCancel(ctx)
 	out := make(chan batch)
 	closed := make(chan struct{})
@@ -86,7 +74,7 @@ func (r *run) processJob(ctx context.Context, j job, p *poster) (worked bool) {
 // fetcher reserves batches of j until a /tasks call fails or answers no
 // task, holding at most Prefetch fetched batches the model loop has not
 // taken yet.
-func (r *run) fetcher(ctx context.Context, j job, out chan<- batch) {
+func (r *run) fetcher(ctx context.Context, j protocol.JobRef, out chan<- batch) {
 	slots := make(chan struct{}, r.cfg.Prefetch)
 	release := func() { <-slots }
 	for {

@@ -15,11 +15,8 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
-
-// WorkerHeader is the request header that carries the worker's id on every
-// call, so that the recording proxy can attribute requests.
-const WorkerHeader = "X-Natschaos-Worker"
 
 // maxBody bounds how much of a response the worker reads (a /tasks answer of
 // a big batch is far below it).
@@ -89,7 +86,7 @@ func (c *client) do(ctx context.Context, method, rawURL string, in any, timeout 
 		res.errTag = "request"
 		return res
 	}
-	req.Header.Set(WorkerHeader, c.cfg.ID)
+	req.Header.Set(protocol.WorkerHeader, c.cfg.ID)
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -130,86 +127,11 @@ func classify(parent, rctx context.Context, err error) string {
 	return history.ErrWord(err)
 }
 
-// flexString decodes a JSON string or number as a string (image ids are
-// strings in the task payload, but a number must not break the worker).
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*f = flexString(n.String())
-	return nil
-}
-
-// job is one item of GET /jobs/.
-type job struct {
-	ID           int64  `json:"id"`
-	PipelineSlug string `json:"pipeline_slug"`
-}
-
-type jobsResponse struct {
-	Count   int   `json:"count"`
-	Results []job `json:"results"`
-}
-
-// task is one item of a /tasks answer.
-type task struct {
-	ID           flexString `json:"id"`
-	ImageID      flexString `json:"image_id"`
-	ImageURL     string     `json:"image_url"`
-	ReplySubject string     `json:"reply_subject"`
-}
-
-// imageID is the task's id in the history: the payload's image_id.
-func (t task) imageID() string {
-	if t.ImageID != "" {
-		return string(t.ImageID)
-	}
-	return string(t.ID)
-}
-
-type tasksRequest struct {
-	BatchSize int `json:"batch_size"`
-}
-
-type tasksResponse struct {
-	Tasks []task `json:"tasks"`
-}
-
-// sourceImage, successResult and resultItem are the body of POST /result/.
-type sourceImage struct {
-	ID  string `json:"id"`
-	URL string `json:"url"`
-}
-
-type successResult struct {
-	Pipeline     string        `json:"pipeline"`
-	SourceImages []sourceImage `json:"source_images"`
-	Detections   []any         `json:"detections"`
-	TotalTime    float64       `json:"total_time"` // seconds
-}
-
-type resultItem struct {
-	ReplySubject string        `json:"reply_subject"`
-	Result       successResult `json:"result"`
-}
-
+// resultRequest is a result body and the task of each of its items (for
+// the result events).
 type resultRequest struct {
-	Results []resultItem `json:"results"`
+	protocol.ResultRequest
+	tasks []string // the image id of each item
 }
 
 func jobsURL(cfg Config) string {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -48,7 +49,7 @@ type fakeAPI struct {
 type fakeJob struct {
 	id     int64
 	slug   string
-	queue  []task
+	queue  []protocol.Task
 	sseq   uint64
 	stored map[string]bool // image ids
 	total  int
@@ -71,7 +72,7 @@ func (f *fakeAPI) addJob(id int64, slug string, n int) {
 	j := &fakeJob{id: id, slug: slug, stored: map[string]bool{}, total: n}
 	for i := range n {
 		img := fmt.Sprintf("img-%d-%d", id, i)
-		j.queue = append(j.queue, task{ID: flexString(img), ImageID: flexString(img), ImageURL: "http://images/" + img})
+		j.queue = append(j.queue, protocol.Task{ID: protocol.ID(img), ImageID: protocol.ID(img), ImageURL: "http://images/" + img})
 	}
 	f.jobs[id] = j
 }
@@ -128,7 +129,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls[kind]++
 	call := f.calls[kind]
-	if r.Header.Get(WorkerHeader) == "" || r.Header.Get("Authorization") != "Token "+testToken {
+	if r.Header.Get(protocol.WorkerHeader) == "" || r.Header.Get("Authorization") != "Token "+testToken {
 		f.badHeaders = append(f.badHeaders, r.Method+" "+r.URL.Path)
 	}
 	f.mu.Unlock()
@@ -161,10 +162,10 @@ func (f *fakeAPI) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	resp := jobsResponse{Results: []job{}}
+	resp := protocol.JobsResponse{Results: []protocol.JobRef{}}
 	for id := int64(1); id <= int64(len(f.jobs)); id++ {
 		if j := f.jobs[id]; j != nil && len(j.stored) < j.total {
-			resp.Results = append(resp.Results, job{ID: j.id, PipelineSlug: j.slug})
+			resp.Results = append(resp.Results, protocol.JobRef{ID: j.id, Pipeline: j.slug})
 		}
 	}
 	resp.Count = len(resp.Results)
@@ -172,7 +173,7 @@ func (f *fakeAPI) listJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeAPI) reserve(w http.ResponseWriter, r *http.Request, id string) {
-	var req tasksRequest
+	var req protocol.TasksRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.BatchSize < 1 {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad body"})
 		return
@@ -184,18 +185,19 @@ func (f *fakeAPI) reserve(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	n := min(req.BatchSize, len(j.queue))
-	out := append([]task{}, j.queue[:n]...)
+	out := append([]protocol.Task{}, j.queue[:n]...)
 	j.queue = j.queue[n:]
 	for i := range out {
 		j.sseq++
-		out[i].ReplySubject = fmt.Sprintf("$JS.ACK.job_%d.job-%d-consumer.1.%d.%d.%d.%d",
+		reply := fmt.Sprintf("$JS.ACK.job_%d.job-%d-consumer.1.%d.%d.%d.%d",
 			j.id, j.id, j.sseq, j.sseq, time.Now().UnixNano(), len(j.queue))
+		out[i].ReplySubject = &reply
 	}
-	writeJSON(w, http.StatusOK, tasksResponse{Tasks: out})
+	writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: out})
 }
 
 func (f *fakeAPI) result(w http.ResponseWriter, r *http.Request, id string) {
-	var req resultRequest
+	var req protocol.ResultRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Results) == 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad body"})
 		return
@@ -206,17 +208,21 @@ func (f *fakeAPI) result(w http.ResponseWriter, r *http.Request, id string) {
 	if j == nil {
 		return
 	}
-	for _, it := range req.Results {
-		if it.ReplySubject == "" || it.Result.Pipeline == "" || len(it.Result.SourceImages) != 1 {
+	stored := make([]string, len(req.Results))
+	for i, it := range req.Results {
+		var res protocol.Result
+		if it.ReplySubject == nil || *it.ReplySubject == "" || json.Unmarshal(it.Result, &res) != nil ||
+			res.Pipeline == nil || *res.Pipeline == "" || len(res.SourceImages) != 1 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad item"})
 			return
 		}
+		stored[i], _ = protocol.IDString(res.SourceImages[0].ID)
 	}
-	for _, it := range req.Results {
-		f.posts[it.ReplySubject]++
-		j.stored[it.Result.SourceImages[0].ID] = true
+	for i, it := range req.Results {
+		f.posts[*it.ReplySubject]++
+		j.stored[stored[i]] = true
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "job_id": j.id, "results_queued": len(req.Results)})
+	writeJSON(w, http.StatusOK, protocol.ResultResponse{Status: "accepted", JobID: j.id, ResultsQueued: len(req.Results)})
 }
 
 // block holds a request until release is closed or the client goes away (at
@@ -338,6 +344,15 @@ func start(t testing.TB, run func(context.Context) error) *running {
 	go func() { r.done <- run(ctx) }()
 	t.Cleanup(func() { _ = r.stop(t) })
 	return r
+}
+
+// runWorker starts a worker of cfg that records into a new sink; it stops
+// when the test ends.
+func runWorker(t testing.TB, cfg Config) (*Worker, *sink, *running) {
+	t.Helper()
+	s := newSink()
+	w := newWorker(t, cfg, s)
+	return w, s, start(t, w.Run)
 }
 
 func newWorker(t testing.TB, cfg Config, s history.Sink) *Worker {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // The crash points of [Worker.Crash] (faults.Process.CrashWorker's after).
@@ -315,11 +316,11 @@ func (r *run) httpEvent(c call, batch, n int) history.Event {
 // listJobs asks for the incomplete jobs, retrying at once on a 5xx up to
 // JobsRetries times, and keeps those of the job filter (Config.Jobs) when
 // there is one. ok is false when no attempt got a 2xx answer.
-func (r *run) listJobs(ctx context.Context) (jobs []job, ok bool) {
+func (r *run) listJobs(ctx context.Context) (jobs []protocol.JobRef, ok bool) {
 	for attempt := 0; attempt <= r.cfg.JobsRetries && ctx.Err() == nil; attempt++ {
 		r.w.c.jobsCalls.Add(1)
 		c := r.cl.do(ctx, "GET", jobsURL(r.cfg), nil, r.cfg.JobsTimeout)
-		var resp jobsResponse
+		var resp protocol.JobsResponse
 		if c.ok() {
 			if err := jsonDecode(c.body, &resp); err != nil {
 				c.err, c.errTag = err, "decode"
@@ -338,7 +339,7 @@ func (r *run) listJobs(ctx context.Context) (jobs []job, ok bool) {
 }
 
 // keep is the jobs of the job filter among jobs (all of them without a filter).
-func (r *run) keep(jobs []job) []job {
+func (r *run) keep(jobs []protocol.JobRef) []protocol.JobRef {
 	if len(r.cfg.Jobs) == 0 {
 		return jobs
 	}
@@ -353,10 +354,10 @@ func (r *run) keep(jobs []job) []job {
 
 // fetch makes one /tasks call for j and records it and its handouts. ok is
 // false when the call failed (no answer, non-2xx, bad body): a fetcher stops.
-func (r *run) fetch(ctx context.Context, j job) (tasks []task, ok bool) {
+func (r *run) fetch(ctx context.Context, j protocol.JobRef) (tasks []protocol.Task, ok bool) {
 	r.w.c.tasksCalls.Add(1)
-	c := r.cl.do(ctx, "POST", tasksURL(r.cfg, j.ID), tasksRequest{BatchSize: r.cfg.BatchSize}, r.cfg.HTTPTimeout)
-	var resp tasksResponse
+	c := r.cl.do(ctx, "POST", tasksURL(r.cfg, j.ID), protocol.TasksRequest{BatchSize: r.cfg.BatchSize}, r.cfg.HTTPTimeout)
+	var resp protocol.TasksResponse
 	if c.ok() {
 		if err := jsonDecode(c.body, &resp); err != nil {
 			c.err, c.errTag = err, "decode"
@@ -371,8 +372,8 @@ func (r *run) fetch(ctx context.Context, j job) (tasks []task, ok bool) {
 	}
 	r.w.c.tasksReceived.Add(int64(len(resp.Tasks)))
 	for _, t := range resp.Tasks {
-		e := history.Event{Kind: history.KindHandout, Task: t.imageID(), Reply: t.ReplySubject, Worker: r.cfg.ID}
-		if m, err := ackreply.Parse(t.ReplySubject); err == nil {
+		e := history.Event{Kind: history.KindHandout, Task: t.Image(), Reply: t.Reply(), Worker: r.cfg.ID}
+		if m, err := ackreply.Parse(t.Reply()); err == nil {
 			e.SSeq, e.DSeq, e.DC = m.SSeq, m.DSeq, m.Delivered
 		} else {
 			r.w.log.Warn("handout with a bad reply subject", "task", e.Task, "err", err)
@@ -390,30 +391,28 @@ func (r *run) download(ctx context.Context, n int) bool {
 
 // process simulates the model on a batch and returns the result body; ok is
 // false when ctx ended first.
-func (r *run) process(ctx context.Context, j job, tasks []task) (req resultRequest, ok bool) {
+func (r *run) process(ctx context.Context, j protocol.JobRef, tasks []protocol.Task) (req resultRequest, ok bool) {
 	start := time.Now()
 	if !sleep(ctx, time.Duration(len(tasks))*r.cfg.ProcessTime) {
 		return req, false
 	}
-	pipeline := j.PipelineSlug
+	pipeline := j.Pipeline
 	if pipeline == "" && len(r.cfg.PipelineSlugs) > 0 {
 		pipeline = r.cfg.PipelineSlugs[0]
 	}
 	perImage := time.Since(start).Seconds() / float64(max(len(tasks), 1))
 	for _, t := range tasks {
-		if t.ReplySubject == "" {
-			r.w.log.Warn("task without a reply subject: no result posted", "task", t.imageID())
+		if t.Reply() == "" {
+			r.w.log.Warn("task without a reply subject: no result posted", "task", t.Image())
 			continue
 		}
-		req.Results = append(req.Results, resultItem{
-			ReplySubject: t.ReplySubject,
-			Result: successResult{
-				Pipeline:     pipeline,
-				SourceImages: []sourceImage{{ID: t.imageID(), URL: t.ImageURL}},
-				Detections:   []any{},
-				TotalTime:    perImage,
-			},
-		})
+		result, err := protocol.SuccessResult(pipeline, t.Image(), t.ImageURL, perImage)
+		if err != nil {
+			r.w.log.Warn("no result posted", "task", t.Image(), "err", err)
+			continue
+		}
+		req.Results = append(req.Results, protocol.ResultItem{ReplySubject: t.ReplySubject, Result: result})
+		req.tasks = append(req.tasks, t.Image())
 	}
 	return req, true
 }
@@ -433,11 +432,11 @@ func (r *run) post(ctx context.Context, jobID int64, req resultRequest) {
 		r.w.log.Debug("result", "job", jobID, "status", c.status, "err", c.err)
 	}
 	r.emitHTTP(c, 0, len(req.Results))
-	for _, it := range req.Results {
+	for i, it := range req.Results {
 		r.w.sink.Emit(history.Event{
 			Kind:   history.KindResult,
-			Task:   it.Result.SourceImages[0].ID,
-			Reply:  it.ReplySubject,
+			Task:   req.tasks[i],
+			Reply:  *it.ReplySubject,
 			Worker: r.cfg.ID,
 			Status: c.status,
 		})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 var presets = []string{PresetADC, PresetBasic}
@@ -97,7 +98,7 @@ func TestTasksFailureStopsFetcher(t *testing.T) {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "Task queue temporarily unavailable"})
 		}, http.StatusServiceUnavailable, ""},
 		{"empty", func(_ testing.TB, w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, tasksResponse{Tasks: []task{}})
+			writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: []protocol.Task{}})
 		}, http.StatusOK, ""},
 		{"reset", func(t testing.TB, w http.ResponseWriter, _ *http.Request) { hangUp(t, w, true) }, 0, "reset"},
 		{"eof", func(t testing.TB, w http.ResponseWriter, _ *http.Request) { hangUp(t, w, false) }, 0, "eof"},
@@ -120,9 +121,7 @@ func TestTasksFailureStopsFetcher(t *testing.T) {
 			cfg.Fetchers = fetchers
 			cfg.HTTPTimeout = 200 * time.Millisecond
 			cfg.IdleSleep = 300 * time.Millisecond
-			s := newSink()
-			w := newWorker(t, cfg, s)
-			run := start(t, w.Run)
+			_, s, run := runWorker(t, cfg)
 			waitFor(t, 10*time.Second, "a third GET /jobs/", func() bool { return len(s.of(history.KindHTTP, "/jobs/")) >= 3 })
 			require.NoError(t, run.stop(t))
 
@@ -169,9 +168,7 @@ func TestIdleSleepWhenNoJobs(t *testing.T) {
 			api := newFakeAPI(t, nil)
 			cfg := testConfig(api.base(), preset)
 			cfg.IdleSleep = 150 * time.Millisecond
-			s := newSink()
-			w := newWorker(t, cfg, s)
-			run := start(t, w.Run)
+			_, s, run := runWorker(t, cfg)
 			waitFor(t, 10*time.Second, "four GET /jobs/", func() bool { return len(s.of(history.KindHTTP, "/jobs/")) >= 4 })
 			require.NoError(t, run.stop(t))
 
@@ -210,9 +207,7 @@ func TestJobsRetriedOn5xx(t *testing.T) {
 			})
 			cfg := testConfig(api.base(), PresetADC)
 			cfg.IdleSleep = 300 * time.Millisecond
-			s := newSink()
-			w := newWorker(t, cfg, s)
-			run := start(t, w.Run)
+			_, s, run := runWorker(t, cfg)
 			n := len(tt.wantFast)
 			waitFor(t, 10*time.Second, "the call after the idle sleep", func() bool { return len(s.of(history.KindHTTP, "/jobs/")) > n })
 			require.NoError(t, run.stop(t))
@@ -293,9 +288,7 @@ func TestAbandonPendingPosts(t *testing.T) {
 	cfg.Posters, cfg.MaxPendingPosts = 1, 2
 	cfg.AbandonAfter = 150 * time.Millisecond
 	cfg.ResultTimeout = 5 * time.Second
-	s := newSink()
-	w := newWorker(t, cfg, s)
-	run := start(t, w.Run)
+	w, s, run := runWorker(t, cfg)
 
 	// 1 in flight, 2 queued → abandoned; 3 queued, 4 queued → abandoned; 5, 6 wait.
 	waitFor(t, 10*time.Second, "three results abandoned", func() bool { return w.Stats().Abandoned >= 3 })
@@ -335,9 +328,7 @@ func TestResultTimeoutRecorded(t *testing.T) {
 			api.addJob(1, "moths", 3)
 			cfg := testConfig(api.base(), preset)
 			cfg.ResultTimeout = 100 * time.Millisecond
-			s := newSink()
-			w := newWorker(t, cfg, s)
-			run := start(t, w.Run)
+			w, s, run := runWorker(t, cfg)
 			waitFor(t, 10*time.Second, "three failed results", func() bool { return len(s.of(history.KindResult, "")) >= 3 })
 			require.NoError(t, run.stop(t))
 			for _, r := range s.of(history.KindResult, "") {
@@ -405,9 +396,7 @@ func TestJobFilter(t *testing.T) {
 			api.addJob(3, "moths", 20) // another bystander
 			cfg := testConfig(api.base(), preset)
 			cfg.Jobs = []int64{2}
-			s := newSink()
-			w := newWorker(t, cfg, s)
-			run := start(t, w.Run)
+			_, s, run := runWorker(t, cfg)
 			waitFor(t, 10*time.Second, "stored every task of job 2", func() bool {
 				return api.stored(2) == 13 && len(s.of(history.KindResult, "")) == 13
 			})

@@ -1,0 +1,79 @@
+package protocol
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestNames(t *testing.T) {
+	require.Equal(t, "job_12", StreamName(12))
+	require.Equal(t, "job-12-consumer", ConsumerName(12))
+	require.Equal(t, "job.12.tasks", TaskSubject(12))
+	n, ok := JobOfStream(StreamName(12))
+	require.True(t, ok)
+	require.Equal(t, int64(12), n)
+	for _, s := range []string{"advisories", "job_", "job_x", "jobs_1"} {
+		_, ok := JobOfStream(s)
+		require.False(t, ok, s)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want string
+		ok   bool // IDString's answer; ID refuses what is neither a string, a number nor null
+		bad  bool // ID.UnmarshalJSON fails
+	}{
+		{`"img-1"`, "img-1", true, false},
+		{`7`, "7", true, false},
+		{`1e3`, "1e3", true, false},
+		{`""`, "", false, false},
+		{`null`, "", false, false},
+		{`{"nested": 1}`, "", false, true},
+		{`[1]`, "", false, true},
+		{`true`, "", false, true},
+	}
+	for _, tt := range tests {
+		got, ok := IDString(json.RawMessage(tt.raw))
+		require.Equal(t, tt.ok, ok, tt.raw)
+		require.Equal(t, tt.want, got, tt.raw)
+		var id ID
+		err := json.Unmarshal([]byte(tt.raw), &id)
+		if tt.bad {
+			require.Error(t, err, tt.raw)
+			continue
+		}
+		require.NoError(t, err, tt.raw)
+		require.Equal(t, tt.want, string(id), tt.raw)
+	}
+}
+
+func TestTaskRoundTrip(t *testing.T) {
+	var task Task
+	require.NoError(t, json.Unmarshal([]byte(`{"id": 3, "image_url": "u", "reply_subject": null}`), &task))
+	require.Equal(t, "3", task.Image(), "a task without image_id is named by its id")
+	require.Empty(t, task.Reply())
+	r := "$JS.ACK.x"
+	b, err := json.Marshal(Task{ID: "a", ImageID: "b", ImageURL: "u", ReplySubject: &r})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"id": "a", "image_id": "b", "image_url": "u", "reply_subject": "$JS.ACK.x"}`, string(b))
+}
+
+func TestSuccessResult(t *testing.T) {
+	b, err := SuccessResult("moths", "1-1", "http://x/1", 0.25)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"pipeline": "moths", "source_images": [{"id": "1-1", "url": "http://x/1"}], "detections": [], "total_time": 0.25}`, string(b))
+}
+
+func TestVariants(t *testing.T) {
+	require.Equal(t, VariantGood, VariantNames()[0])
+	require.Equal(t, []string{VariantSlowLeak}, SoakVariantNames())
+	require.Len(t, Variants(), len(VariantNames())+len(SoakVariantNames()))
+	for _, v := range Variants() {
+		require.True(t, KnownVariant(v.Name), v.Name)
+	}
+	require.False(t, KnownVariant("bogus"))
+}
