@@ -6,7 +6,7 @@ TIMEOUT ?= 20m
 FALSE_ALARM_RUNS ?= 20
 FUZZTIME ?= 20s
 # package:fuzzer pairs that `make fuzz` runs, FUZZTIME each
-FUZZERS ?= ./chaos:FuzzScenario ./chaos/history:FuzzUnmarshal ./chaos/history:FuzzReader \
+FUZZERS ?= ./chaos:FuzzScenario ./history:FuzzUnmarshal ./history:FuzzReader \
 	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip ./harness/observe:FuzzConnTap \
 	./harness/api:FuzzTasksBody ./harness/api:FuzzResultBody
 

@@ -1,7 +1,7 @@
 // Package chaos is natschaos's pipeline. Data flows one way:
 //
 //	scenario ──► faults through proxies ──► system under test ──► history ──► checkers ──► report
-//	 (chaos)         (faults)                   (harness)          (chaos/history) (chaos/check) (chaos/report)
+//	 (chaos)         (faults)                   (harness)           (history)     (chaos/check) (chaos/report)
 //
 // A [Scenario] is a plain value — the system under test, the load, the fault
 // schedule and what to expect — read from YAML ([ParseScenario]) or taken

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Files of a scenario's results directory.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	ipoll "github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/internal/syncio"
 )

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/history"
 )
 
 // RunOptions are the settings of one Run that are not part of the scenario.

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Defaults of a soak.

@@ -6,8 +6,8 @@ import (
 	"sync"
 
 	"github.com/natschaos/natschaos/chaos/check"
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/history"
 )
 
 // maxListed bounds the failing jobs and intervals a soak report lists (the

@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/history"
 )
 
 // liveStats are a soak's running figures, for the progress line, the

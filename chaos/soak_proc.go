@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // procLoop samples the natschaos process — which runs the embedded API —

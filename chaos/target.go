@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"math/rand"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/history"
 )
 
 // External is where an external target runs and how a run may treat it:

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 func init() {

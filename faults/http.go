@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 func init() {

@@ -1,6 +1,6 @@
 package faults
 
-import "github.com/natschaos/natschaos/chaos/history"
+import "github.com/natschaos/natschaos/history"
 
 // limit_data is the model of a fault in a file of its own: its Def
 // (what a scenario writes, what it needs, what it does), its type and how it

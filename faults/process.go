@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // LinkPolicy says which link a fault takes.

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // DefaultHealTimeout bounds the heal of a [Runner] that was stopped.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Direction is the stream a toxic acts on.

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos"
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
 )
 

@@ -3,7 +3,7 @@ package harness
 import (
 	"sync"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Gate is a history.Sink that holds every event back until Open, then

@@ -3,7 +3,7 @@ package check
 import (
 	"fmt"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // AckInTime is the ack-in-time check: an ack for delivery k published after

@@ -3,7 +3,7 @@ package check
 import (
 	"fmt"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // AckPendingBound is the ack-pending-bound check: every consumer sample has

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
 )
 

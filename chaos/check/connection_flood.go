@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // floodSlack is the connection attempts allowed beyond the ratio (a

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // ConnectionLeak is the connection-leak check, judged by link from the

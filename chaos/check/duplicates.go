@@ -3,7 +3,7 @@ package check
 import (
 	"fmt"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Duplicates is the duplicates check. Figures: redundant handouts

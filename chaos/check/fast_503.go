@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Fast503 is the fast-503 check: while a fault makes NATS unreachable from

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
 )
 

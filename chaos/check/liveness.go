@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Liveness is the liveness check: the harness probes the API's NATS-free

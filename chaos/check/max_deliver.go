@@ -3,7 +3,7 @@ package check
 import (
 	"fmt"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // MaxDeliver is the max-deliver check: no delivery has dc > M, and a final

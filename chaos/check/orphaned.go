@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/bits"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Orphaned is the orphaned check: deliveries NATS made that no worker

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Params are the tolerances of the checks. The zero value means every

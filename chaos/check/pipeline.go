@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Pipeline is the pipeline check (multi-pipeline workloads): no worker is

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
 )
 

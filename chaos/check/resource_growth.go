@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // GrowthParams are the tolerances of the resource-growth check: how long

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Stall is the stall check ("the job idle for five minutes" bug). A stall is

@@ -3,7 +3,7 @@ package check
 import (
 	"fmt"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // TasksLatency is the tasks-latency check: no /tasks call runs past the

@@ -4,8 +4,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/history"
 )
 
 // effectsOf is what the fault of a start event does: the effects it

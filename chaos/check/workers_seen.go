@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // WorkersSeen is the workers-seen check (worker tracking): the API marks a

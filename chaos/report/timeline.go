@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // The classes of a /tasks call in the timeline, by what its caller got.

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/ackreply"
+	"github.com/natschaos/natschaos/history"
 )
 
 // MaxTraces is how many offending tasks report.html traces at most.

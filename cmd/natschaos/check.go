@@ -10,8 +10,8 @@ import (
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/check"
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/history"
 )
 
 func newCheckCmd() *cobra.Command {

@@ -20,9 +20,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll"
 )
 

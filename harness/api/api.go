@@ -35,7 +35,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
 )
 

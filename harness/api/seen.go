@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
 )
 

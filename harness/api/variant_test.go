@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/chaos/history"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/protocol"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // WithSamplerNodes makes the sampler watch a cluster: urls are the monitoring

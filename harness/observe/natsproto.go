@@ -3,7 +3,7 @@ package observe
 import (
 	"bytes"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // protoParser reads one direction of a NATS connection as a stream of

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // Defaults of a [Prober] (docs/invariants.md, "liveness").

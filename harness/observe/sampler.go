@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 // DefaultSampleInterval is how often a [Sampler] samples unless told otherwise.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 	"github.com/stretchr/testify/require"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/natschaos/natschaos/chaos/history"
+	"github.com/natschaos/natschaos/history"
 )
 
 func segEvents(n int) []history.Event {
