@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/history"
-	ipoll "github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/syncio"
 )
 
@@ -37,14 +37,14 @@ func TestProgressLine(t *testing.T) {
 		defer close(done)
 		l.loop(ctx, 0, live.runLine, func() string { p, _ := live.now(); return p })
 	}()
-	ipoll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if !strings.Contains(plain.String(), "natschaos: warmup") {
 			return fmt.Errorf("no line at the start: %q", plain.String())
 		}
 		return nil
 	})
 	live.observe(&history.Event{Kind: history.KindPhase, Name: history.PhaseChaos})
-	ipoll.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
 		if !strings.Contains(plain.String(), "natschaos: chaos") {
 			return fmt.Errorf("no line at the new phase: %q", plain.String())
 		}

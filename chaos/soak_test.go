@@ -21,7 +21,7 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/report"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // scrape reads one metric's value (the sum over its label sets) from the
@@ -165,7 +165,7 @@ func TestSoakInterrupted(t *testing.T) {
 			Duration: 5 * time.Minute, JobSizeMin: 100, JobSizeMax: 200, ReportEvery: time.Second})
 	}()
 	// Interrupt once report.json says a job was judged.
-	poll.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
+	polltest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
 		var r chaos.SoakReport
 		b, err := os.ReadFile(filepath.Join(out, chaos.ReportJSON))
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
@@ -41,7 +41,7 @@ func toxiproxyServer(t *testing.T) string {
 	})
 	url := "http://" + net.JoinHostPort(host, port)
 	c := toxiclient.NewClient(url)
-	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		_, err := c.Version()
 		return err
 	})
@@ -91,7 +91,7 @@ func TestRemoteBackend(t *testing.T) {
 	_, err = roundTrip(addr, 300*time.Millisecond)
 	require.Error(t, err)
 	require.NoError(t, heal(ctx))
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		_, err := roundTrip(addr, time.Second)
 		return err
 	})

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 var testNemesis = &Nemesis{
@@ -149,7 +149,7 @@ func TestRunnerHealsOnCancel(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- (&Runner{Env: env, Sink: sink}).Run(ctx, ws) }()
 
-	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if len(sink.Events()) < 3 {
 			return errors.New("faults not started")
 		}

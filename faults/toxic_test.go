@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // inject builds spec as window id on link and injects it into env.
@@ -60,7 +60,7 @@ func TestDownRefusesAndHealRestores(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF, "a down link closes open connections")
 
 	require.NoError(t, heal(context.Background()))
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		_, err := roundTrip(addr, time.Second)
 		return err
 	})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 func TestAttributeValidation(t *testing.T) {
@@ -138,7 +138,7 @@ func TestProcessFaults(t *testing.T) {
 	require.Nil(t, p.crash)
 
 	heal = inject(t, env, "f3", "", Spec{Name: "nats_pause", Attrs: Attrs{"for": "1h"}})
-	poll.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, time.Second, 5*time.Millisecond, func() error {
 		if len(p.Calls()) < 4 {
 			return context.DeadlineExceeded
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/faults"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -79,7 +79,7 @@ func TestClusterRoutesGoThroughLinks(t *testing.T) {
 	require.Equal(t, 3, replicas, "stream %s on every node", protocol.StreamName(id))
 
 	require.NoError(t, s.Proxies().SetEnabled(ctx, faults.RouteLink(1), false))
-	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if p := routePeers(t, n1); p["n2"] || !p["n3"] {
 			return fmt.Errorf("node 1 routes to %v, want n3 only", p)
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
@@ -90,7 +90,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, e.StartWorkers(ctx))
 		require.NoError(t, e.Ready(ctx))
-		poll.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
 			if j, _ := x.api.Job(id); j.Progress.Stored == 0 {
 				return errors.New("nothing stored yet")
 			}

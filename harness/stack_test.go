@@ -26,7 +26,7 @@ import (
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -239,7 +239,7 @@ func drain(t testing.TB, s *Stack, within time.Duration) {
 	if s.Workers() == nil {
 		require.NoError(t, s.StartWorkers(ctx))
 	}
-	poll.CheckFor(t, within, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, within, 20*time.Millisecond, func() error {
 		ok, err := s.Drained(ctx)
 		if err != nil {
 			return err
@@ -306,7 +306,7 @@ func TestJobDrainsEachTaskStoredOnce(t *testing.T) {
 	// processor's on results-nats that acked every task; once the workers
 	// stop, every connection closes.
 	s.StopWorkers()
-	poll.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if n, ok := s.OpenNATSConns(); !ok || n > 0 {
 			return fmt.Errorf("%d connections open on the NATS links (taps: %v)", n, ok)
 		}
@@ -349,7 +349,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 
 	heal := inject(t, s, faults.Spec{Name: "http_drop_response", Attrs: faults.Attrs{"path": "/tasks/"}}, "")
 	require.NoError(t, s.StartWorkers(ctx))
-	poll.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		reserved := sink.count(history.KindReserve, nil)
 		pending := ackPending(t, s)
 		handouts := sink.count(history.KindHandout, nil)
@@ -361,7 +361,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 	// Every reserve so far belongs to a /tasks call the rule already dropped.
 	orphans, reservedAt := sink.of(history.KindReserve, nil)
 	require.NoError(t, heal(context.Background()))
-	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindHTTP, func(e history.Event) bool {
 			return e.Worker != "probe" && e.Err != "" && strings.Contains(e.Path, "/tasks")
 		}) == 0 {
@@ -400,7 +400,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 		var si *jetstream.StreamInfo
 		var ci *jetstream.ConsumerInfo
 		// Right after a restart JetStream may still be recovering its streams.
-		poll.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		polltest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 			st, err := js.Stream(ctx, protocol.StreamName(job))
 			if err != nil {
 				return err
@@ -431,7 +431,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 
 	// Mid-run: restart once a quarter of the tasks is stored.
 	require.NoError(t, s.StartWorkers(ctx))
-	poll.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 20*time.Second, 10*time.Millisecond, func() error {
 		if n := sink.count(history.KindStored, nil); n < tasks/4 {
 			return fmt.Errorf("%d tasks stored", n)
 		}
@@ -456,7 +456,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	first := got[0]
 	heal := inject(t, s, faults.Spec{Name: "processor_crash", Attrs: faults.Attrs{"every": "1"}}, "")
 	c.result(job, first)
-	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindStored, byTask(string(first.ImageID))) != 1 {
 			return fmt.Errorf("task %s not stored", string(first.ImageID))
 		}
@@ -467,7 +467,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	// The processor died before acking: no ack, and after ack_wait the task
 	// comes back (the other task is taken and held meanwhile).
 	var redelivered *protocol.Task
-	poll.CheckFor(t, testAckWait+5*time.Second, 50*time.Millisecond, func() error {
+	polltest.CheckFor(t, testAckWait+5*time.Second, 50*time.Millisecond, func() error {
 		status, got := c.tasks(job, 1)
 		if status != http.StatusOK {
 			return fmt.Errorf("/tasks answered %d", status)
@@ -483,7 +483,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	require.Zero(t, sink.count(history.KindAck, byReply(*first.ReplySubject)), "the crashed delivery was acked")
 	require.Equal(t, 2, dc(t, *redelivered))
 	c.result(job, *redelivered)
-	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindAck, byReply(*redelivered.ReplySubject)) != 1 {
 			return fmt.Errorf("redelivery of %s not acked", string(first.ImageID))
 		}
@@ -514,7 +514,7 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 	require.Less(t, time.Since(start), s.API.Config().ConnectTimeout+time.Second, "503 must be fast")
 
 	require.NoError(t, heal(context.Background()))
-	poll.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		status, got := c.tasks(job, 1)
 		if status != http.StatusOK || len(got) != 1 {
 			return fmt.Errorf("/tasks answered %d with %d tasks", status, len(got))

@@ -23,7 +23,7 @@ import (
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // External mode against real processes (issue 6): a nats-server built from
@@ -97,7 +97,7 @@ func startProcess(t *testing.T, name string, env []string, bin string, args ...s
 // waitHTTP waits until url answers 200, failing early when p exits.
 func waitHTTP(t *testing.T, p *process, url string) {
 	t.Helper()
-	poll.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		if p.exited() {
 			t.Fatalf("%s exited:\n%s", p.name, p.output())
 		}
@@ -335,7 +335,7 @@ func TestExternalModePlatform(t *testing.T) {
 		"--proxy", fmt.Sprintf("worker-api=127.0.0.1:%d", workerAPI))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited early:\n%s", run.output())
 		}
@@ -349,7 +349,7 @@ func TestExternalModePlatform(t *testing.T) {
 	require.EqualValues(t, 1, job)
 
 	// Once natschaos records publishes, the platform publishes its tasks.
-	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited early:\n%s", run.output())
 		}
@@ -414,7 +414,7 @@ func TestExternalModeSIGTERMCancelsItsJob(t *testing.T) {
 		"--nats-url", nats.url, "--nats-monitor-url", nats.monitor, "--api-url", apiURL,
 		"--proxy", fmt.Sprintf("api-nats=127.0.0.1:%d", apiNATS), "--proxy", fmt.Sprintf("results-nats=127.0.0.1:%d", resultsNATS))
 	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: extAPIToken}
-	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited early:\n%s", run.output())
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // A system under test natschaos did not shape (issue 9, point 5): the task
@@ -64,7 +64,7 @@ func startNodeSUT(t *testing.T, node string, env []string) (*process, string) {
 	t.Helper()
 	p := startProcess(t, "nodesut", env, node, filepath.Join(nodeSUTDir, "server.js"))
 	var addr string
-	poll.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		if p.exited() {
 			t.Fatalf("nodesut exited:\n%s", p.output())
 		}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
@@ -78,7 +78,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	t.Cleanup(func() { _ = tp.proc.Signal(syscall.SIGCONT) })
 
 	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
-	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if child.exited() {
 			t.Fatalf("natschaos exited on the first signal although its heal cannot finish:\n%s", child.output())
 		}
@@ -236,7 +236,7 @@ func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
 	})
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := toxiclient.NewClient(url)
-	poll.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		select {
 		case <-done:
 			return errors.New("toxiproxy-server exited: " + out.String())
@@ -322,7 +322,7 @@ func startRun(t *testing.T, bin, url, scenario, out string) *child {
 // waitToxic waits until the proxy named name carries a toxic.
 func waitToxic(t *testing.T, c *toxiclient.Client, name string, run *child) {
 	t.Helper()
-	poll.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if run.exited() {
 			t.Fatalf("natschaos exited before its fault:\n%s", run.output())
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -181,7 +181,7 @@ func TestServeAndClose(t *testing.T) {
 	go func() { served <- a.Serve(ln) }()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		resp, err := (&http.Client{Transport: tr}).Get("http://" + ln.Addr().String() + "/api/v2/")
 		if err != nil {
 			return err
@@ -504,7 +504,7 @@ func TestProcessorCrash(t *testing.T) {
 		require.Len(t, tasks, 1)
 		first := tasks[0]
 		e.postResults(id, first)
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if crashes < 1 {
@@ -513,7 +513,7 @@ func TestProcessorCrash(t *testing.T) {
 			return nil
 		})
 		if lost {
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if ok, _ := w.acked(*first.ReplySubject); !ok {
 					return fmt.Errorf("no ack for %s", *first.ReplySubject)
 				}
@@ -531,7 +531,7 @@ func TestProcessorCrash(t *testing.T) {
 			require.Zero(t, e.sink.storedCount(imgs[0]))
 			return
 		}
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if e.sink.storedCount(imgs[0]) != 1 {
 				return fmt.Errorf("not stored")
 			}
@@ -541,7 +541,7 @@ func TestProcessorCrash(t *testing.T) {
 		require.False(t, ok, "acked although the processor died before the ack")
 		// NATS redelivers it after ack_wait.
 		var again protocol.Task
-		poll.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
 			code, tasks := e.tasks(id, 1, 5*time.Second)
 			if code != 200 || len(tasks) == 0 {
 				return fmt.Errorf("no redelivery (status %d)", code)
@@ -555,7 +555,7 @@ func TestProcessorCrash(t *testing.T) {
 		replies[*again.ReplySubject] = string(again.ImageID)
 		mu.Unlock()
 		e.postResults(id, again)
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if ok, _ := w.acked(*again.ReplySubject); !ok {
 				return fmt.Errorf("redelivery not acked")
 			}
@@ -566,7 +566,7 @@ func TestProcessorCrash(t *testing.T) {
 		j, _ := e.api.Job(id)
 		require.Equal(t, []string{imgs[0]}, j.StoredIDs)
 		require.Equal(t, 1, e.sink.storedCount(imgs[0]), "stored twice")
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			info, err := e.consumerInfo(id)
 			if err != nil {
 				return err
@@ -598,7 +598,7 @@ func TestJobCompletion(t *testing.T) {
 	defer func() { _ = sub.Unsubscribe() }()
 	require.NoError(t, e.nc.Flush())
 	e.postResults(id, tasks...)
-	poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		j, _ := e.api.Job(id)
 		if j.Status != protocol.StatusSuccess {
 			return fmt.Errorf("job %s", j.Status)
@@ -610,7 +610,7 @@ func TestJobCompletion(t *testing.T) {
 		require.Equal(t, 1, e.sink.storedCount(img))
 	}
 	for _, task := range tasks[:2] { // the last ack may follow the deletion
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if ok, _ := w.acked(*task.ReplySubject); !ok {
 				return fmt.Errorf("not acked: %s", task.ImageID)
 			}
@@ -741,7 +741,7 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 				e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
 			}()
 			t.Cleanup(wg.Wait)
-			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+			polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 				if e.api.Stats().Dials == 0 {
 					return fmt.Errorf("the /tasks call has not dialed NATS yet")
 				}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -24,7 +24,7 @@ func TestCleanupRetried(t *testing.T) {
 	require.Equal(t, 503, code)
 	require.True(t, e.streamExists(id))
 	forwardOn(t, down, e.nats.ClientURL(), 0) // the results link comes back
-	poll.CheckFor(t, 2*cleanupRetryFirst+3*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*cleanupRetryFirst+3*time.Second, 20*time.Millisecond, func() error {
 		if e.streamExists(id) {
 			return fmt.Errorf("stream %s still exists", protocol.StreamName(id))
 		}
@@ -34,7 +34,7 @@ func TestCleanupRetried(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling, protocol.StatusRevoked}, e.sink.jobStatuses(id))
-	poll.CheckFor(t, 2*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 20*time.Millisecond, func() error {
 		if n := e.api.Stats().Open; n != 0 {
 			return fmt.Errorf("%d connections open", n)
 		}

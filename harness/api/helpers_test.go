@@ -23,7 +23,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -305,7 +305,7 @@ func serverConns(t testing.TB, s *natsd.Server) varz {
 // waitConns waits, up to within, until NATS counts want client connections.
 func (e *env) waitConns(t testing.TB, want int, within time.Duration) {
 	t.Helper()
-	poll.CheckFor(t, within, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, within, 10*time.Millisecond, func() error {
 		if c := serverConns(t, e.nats); c.Connections != want {
 			return fmt.Errorf("%d connections, want %d", c.Connections, want)
 		}
@@ -316,7 +316,7 @@ func (e *env) waitConns(t testing.TB, want int, within time.Duration) {
 // waitIdle waits until no request handler runs.
 func (e *env) waitIdle(t testing.TB) {
 	t.Helper()
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if e.busy.Load() != 0 {
 			return errors.New("handler still running")
 		}

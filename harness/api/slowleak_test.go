@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -25,7 +25,7 @@ func TestVariantSlowLeak(t *testing.T) {
 			code, _ := e.tasks(id, 1, 5*time.Second)
 			require.Equal(t, 200, code)
 		}
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if s := serverConns(t, e.nats).Subscriptions; s < base+uint64(leaked) {
 				return fmt.Errorf("%d subscriptions, want %d", s, base+uint64(leaked))
 			}

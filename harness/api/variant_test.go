@@ -11,7 +11,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -80,7 +80,7 @@ func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
 			bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
 		}()
 		t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
-		poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 			if bad.api.Stats().Dials == 0 {
 				return fmt.Errorf("the /tasks call has not dialed NATS yet")
 			}
@@ -148,14 +148,14 @@ func TestVariantSlowAck(t *testing.T) {
 		require.Len(t, tasks, 1)
 		w := watchAcks(t, e, id, map[string]string{*tasks[0].ReplySubject: imgs[0]})
 		e.postResults(id, tasks[0])
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if e.sink.storedCount(imgs[0]) != 1 {
 				return fmt.Errorf("not stored")
 			}
 			return nil
 		})
 		if !redelivered {
-			poll.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
+			polltest.CheckFor(t, ackWait/2, 5*time.Millisecond, func() error {
 				if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
 					return fmt.Errorf("not acked within half an ack_wait")
 				}
@@ -170,7 +170,7 @@ func TestVariantSlowAck(t *testing.T) {
 			return
 		}
 		var again []protocol.Task
-		poll.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
 			code, again = e.tasks(id, 1, 5*time.Second)
 			if code != 200 || len(again) == 0 {
 				return fmt.Errorf("no redelivery (status %d)", code)
@@ -182,7 +182,7 @@ func TestVariantSlowAck(t *testing.T) {
 		ok, _ := w.acked(*tasks[0].ReplySubject)
 		require.False(t, ok, "acked before the redelivery")
 		// The late ack comes at 1.5 x ack_wait.
-		poll.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, ackWait, 10*time.Millisecond, func() error {
 			if ok, _ := w.acked(*tasks[0].ReplySubject); !ok {
 				return fmt.Errorf("never acked")
 			}
@@ -203,7 +203,7 @@ func TestCloseUnblocksAndCloses(t *testing.T) {
 				defer close(done)
 				_, _ = a.CreateJob(context.Background(), JobSpec{Total: 1, StartNow: true})
 			}()
-			poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+			polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 				if a.Stats().Dials == 0 {
 					return fmt.Errorf("not dialed")
 				}
@@ -230,7 +230,7 @@ func TestVariantLeakConnections(t *testing.T) {
 				code, _ := e.tasks(id, 1, 5*time.Second) // nothing published: waits FetchWait
 				require.Equal(t, 200, code)
 			}
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if c := serverConns(t, e.nats).Connections; c != base+leaked {
 					return fmt.Errorf("%d connections, want %d", c, base+leaked)
 				}
@@ -261,7 +261,7 @@ func TestVariantPooled(t *testing.T) {
 				// stream info, consumer info, consumer create once; pulls are not API calls
 				require.LessOrEqual(t, jsAPITotal(t, e.nats)-js0, uint64(3))
 			}
-			poll.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
+			polltest.CheckFor(t, 3*time.Second, 20*time.Millisecond, func() error {
 				if n := e.api.Stats().Open; n != 0 {
 					return fmt.Errorf("%d connections open", n)
 				}
@@ -279,7 +279,7 @@ func TestVariantEarlySuccess(t *testing.T) {
 		e := newEnv(t, nil, withVariant(variant))
 		id, _, tasks := e.reservedJob(2, 2)
 		e.postResults(id, tasks[0])
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if n := e.sink.storedCount(string(tasks[0].ImageID)); n != 1 {
 				return fmt.Errorf("%d stored events", n)
 			}
@@ -307,7 +307,7 @@ func TestVariantNoCleanup(t *testing.T) {
 		e := newEnv(t, nil, withVariant(variant))
 		id, _, tasks := e.reservedJob(1, 1)
 		e.postResults(id, tasks[0])
-		poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			if j, _ := e.api.Job(id); j.Status != protocol.StatusSuccess {
 				return fmt.Errorf("job %s", j.Status)
 			}
@@ -341,7 +341,7 @@ func TestPullEndsWhenTheStreamIsDeleted(t *testing.T) {
 				done <- answer{code, len(got), time.Since(start)}
 			}()
 			// Delete the stream once the pull is waiting on the consumer.
-			poll.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 				c, err := e.js.Consumer(context.Background(), protocol.StreamName(id), protocol.ConsumerName(id))
 				if err != nil {
 					return err

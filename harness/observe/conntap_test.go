@@ -13,7 +13,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // connEvents returns the conn events of sink for connection id, in order.
@@ -30,7 +30,7 @@ func connEvents(sink *history.Memory, id uint64) []history.Event {
 func waitClose(t *testing.T, sink *history.Memory, id uint64) history.Event {
 	t.Helper()
 	var cl history.Event
-	poll.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
 		for _, e := range connEvents(sink, id) {
 			if e.Phase == history.ConnClose {
 				cl = e

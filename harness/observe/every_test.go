@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // TestEveryStopsWithContext: the ticks start at once, repeat, and end with
@@ -18,7 +18,7 @@ func TestEveryStopsWithContext(t *testing.T) {
 	var ticks, afters atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	e := startEvery(ctx, 5*time.Millisecond, func(context.Context) { ticks.Add(1) }, func() { afters.Add(1) })
-	poll.CheckFor(t, 2*time.Second, time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, time.Millisecond, func() error {
 		if ticks.Load() < 3 {
 			return errors.New("fewer than 3 ticks")
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 const factAckWait = time.Second
@@ -61,7 +61,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		// The in-progress one comes back after ack_wait (counted from the
 		// +WPI), and nothing else does.
 		var late []jetstream.Msg
-		poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+		polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 			late = fetch(t, c, 3, 200*time.Millisecond)
 			if len(late) == 0 {
 				return errNoDelivery
@@ -75,7 +75,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		ackSync(t, nc, late[0], "+ACK")
 
 		// Past another ack_wait, nothing is redelivered: every ack held.
-		poll.CheckFor(t, 3*factAckWait, 50*time.Millisecond, func() error {
+		polltest.CheckFor(t, 3*factAckWait, 50*time.Millisecond, func() error {
 			ci, err := c.Info(context.Background())
 			require.NoError(t, err)
 			if ci.AckFloor.Stream != 3 || ci.NumAckPending != 0 {
@@ -86,7 +86,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		require.Empty(t, fetch(t, c, 3, factAckWait+200*time.Millisecond))
 
 		if observed {
-			poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 				if len(sink.Of(history.KindAck)) < 5 {
 					return errNotYet
 				}
@@ -130,7 +130,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 
 	require.Len(t, fetch(t, c, 3, time.Second), 3)
 	var redelivered []delivery
-	poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		for _, m := range fetch(t, c, 3, 200*time.Millisecond) {
 			redelivered = append(redelivered, deliveryOf(t, m))
 		}
@@ -164,7 +164,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 
 	require.Len(t, fetch(t, c, 1, time.Second), 1)
 	var last time.Time
-	poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if ms := fetch(t, c, 1, 200*time.Millisecond); len(ms) == 1 {
 			require.Equal(t, delivery{1, 2}, deliveryOf(t, ms[0]))
 			last = time.Now()
@@ -186,7 +186,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	// The next pull request gets nothing, and brings the advisory.
 	asked := time.Now()
 	require.Empty(t, fetch(t, c, 1, 300*time.Millisecond))
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.Of(history.KindAdvisory)) == 0 {
 			return errNotYet
 		}
@@ -303,7 +303,7 @@ func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	first := fetch(t, c, 1, time.Second)
 	require.Len(t, first, 1)
 	var second []jetstream.Msg
-	poll.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if second = fetch(t, c, 1, 200*time.Millisecond); len(second) == 0 {
 			return errNoDelivery
 		}

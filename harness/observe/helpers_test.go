@@ -15,7 +15,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -159,7 +159,7 @@ func ackSync(t testing.TB, nc *nats.Conn, m jetstream.Msg, payload string) {
 // waitEvents waits until sink holds at least n events of kind.
 func waitEvents(t testing.TB, sink *history.Memory, kind history.Kind, n int) {
 	t.Helper()
-	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if got := len(sink.Of(kind)); got < n {
 			return fmt.Errorf("%d %s events, want %d", got, kind, n)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 func TestAckKind(t *testing.T) {
@@ -74,7 +74,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.Restart(ctx))
-	poll.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if !o.nc.IsConnected() || !nc.IsConnected() {
 			return errNotYet
 		}

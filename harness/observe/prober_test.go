@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 func TestProberRecordsProbes(t *testing.T) {
@@ -85,7 +85,7 @@ func TestProberSlowProbesKeepSchedule(t *testing.T) {
 	t.Cleanup(p.Close)
 
 	// Within one timeout, probes kept starting although none finished.
-	poll.CheckFor(t, timeout, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, timeout, 5*time.Millisecond, func() error {
 		if started.Load() < 8 {
 			return errNotYet
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 func TestSamplerValues(t *testing.T) {
@@ -24,7 +24,7 @@ func TestSamplerValues(t *testing.T) {
 	ctx := context.Background()
 
 	// Before the consumer exists: a server event, no consumer event.
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.Of(history.KindServer)) == 0 {
 			return errNotYet
 		}
@@ -78,7 +78,7 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	sink := history.NewMemory()
 	sm, err := NewSampler(context.Background(), s.MonitorURL(), sink, WithSamplerInterval(20*time.Millisecond))
 	require.NoError(t, err)
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.Of(history.KindServer)) < 3 {
 			return errNotYet
 		}
@@ -92,7 +92,7 @@ func TestSamplerLoopAndUnreachableServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.Resume(ctx))
-	poll.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if len(sink.Of(history.KindServer)) <= n {
 			return errNotYet
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
 
 // TestNATSObserverScope: on a server shared with another job, a scoped
@@ -31,7 +31,7 @@ func TestNATSObserverScope(t *testing.T) {
 	ms := fetch(t, other, 1, time.Second)
 	require.Len(t, ms, 1)
 	ackSync(t, nc, ms[0], "+ACK")
-	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if o.Foreign() < 2 { // the publish on job.2.tasks and its ack
 			return fmt.Errorf("foreign %d", o.Foreign())
 		}
@@ -56,7 +56,7 @@ func TestNATSObserverScope(t *testing.T) {
 	waitEvents(t, sink, history.KindAdvisory, 1)
 	waitEvents(t, sink, history.KindPublish, 2)
 	// 2 before the scope; then 2 publishes, 2 acks and 1 advisory of job 2.
-	poll.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if o.Foreign() < 7 {
 			return fmt.Errorf("foreign %d", o.Foreign())
 		}

@@ -20,7 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/internal/poll"
+	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -274,7 +274,7 @@ func (s *sink) all() []history.Event { return s.Events() }
 // waitFor polls cond every 5 ms until it holds, failing after total with what.
 func waitFor(t testing.TB, total time.Duration, what string, cond func() bool) {
 	t.Helper()
-	poll.CheckFor(t, total, 5*time.Millisecond, func() error {
+	polltest.CheckFor(t, total, 5*time.Millisecond, func() error {
 		if !cond() {
 			return errors.New("never " + what)
 		}

@@ -1,13 +1,13 @@
 // Package poll waits for a condition to hold: nats-server's checkFor,
 // shared by every package — [Until] for the harness's own waits on a
-// context, [CheckFor] for tests — instead of a loop copied into each.
+// context, polltest.CheckFor (built on it) for tests — instead of a loop
+// copied into each.
 package poll
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"testing"
 	"time"
 )
 
@@ -80,17 +80,3 @@ func (e *timeoutError) Error() string {
 
 func (e *timeoutError) Is(target error) bool { return target == ErrTimedOut }
 func (e *timeoutError) Unwrap() error        { return e.last }
-
-// CheckFor calls f every `every` until it returns nil, and fails t with f's
-// last error when that has not happened within total.
-func CheckFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	var last error
-	err := Until(context.Background(), total, every, func(context.Context) error {
-		last = f()
-		return last
-	})
-	if err != nil {
-		t.Fatalf("condition never held within %s: %v", total, last)
-	}
-}
