@@ -281,6 +281,7 @@ func All(p Params) []Checker {
 		NewWorkersSeen(p),
 		NewJobConsistency(p),
 		NewResourceCleanup(p),
+		NewContract(p),
 	}
 }
 

@@ -22,6 +22,7 @@ var always = map[Kind]map[string]bool{
 	KindServer:   set("connections", "total_connections", "subscriptions", "js_api_total", "slow_consumers"),
 	KindHTTP:     set("status", "ms", "n"),
 	KindConn:     set("conn"),
+	KindContract: set("status", "ms"),
 }
 
 // progressKeys are a job event's progress, written together (stored 0 is a
@@ -93,6 +94,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "err", e.Err, false)
 	buf = appendI(buf, "batch", int64(e.Batch), must)
 	buf = appendI(buf, "n", int64(e.N), must)
+	buf = appendStr(buf, "want", e.Want, false)
 	buf = appendStr(buf, "id", e.ID, false)
 	buf = appendStr(buf, "name", e.Name, false)
 	buf = appendStr(buf, "link", e.Link, false)
@@ -569,6 +571,8 @@ func (d *decoder) field(e *Event, key string) (err error) {
 	case "n":
 		i, err = d.int(key)
 		e.N = int(i)
+	case "want":
+		e.Want, err = d.string(key)
 	case "id":
 		e.ID, err = d.string(key)
 	case "name":

@@ -29,6 +29,7 @@ var samples = []Event{
 	{T: 0.38, Kind: KindHTTP, Worker: "w1", Path: "/api/v2/jobs/1/tasks/", Status: 0, MS: 1000, Err: "timeout", Batch: 24},
 	{T: 0.39, Kind: KindFault, ID: "f1", Name: "blackhole", Link: "api-nats", Phase: "start"},
 	{T: 0.4, Kind: KindPhase, Name: PhaseDrain},
+	{T: 0.41, Kind: KindContract, Name: "result-bad-item-no-pipeline", Path: "/api/v2/jobs/1/result/", Job: 1, Want: "400", Status: 0, MS: 0, Err: "timeout", Task: "natschaos-contract-9"},
 	{T: 1e-9, Kind: "future-kind", Task: "quote \" backslash \\ newline \n tab \t ctl \x01 del \x7f é ✓ \u2028"},
 	{T: -0.5, Kind: KindServer, Connections: -1, TotalConnections: math.MaxUint64, JSAPITotal: 1<<53 + 1},
 }
