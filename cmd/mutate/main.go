@@ -213,7 +213,8 @@ func draw(all []mutant, o options) []mutant {
 		}
 		by[m.Op] = append(by[m.Op], m)
 	}
-	for _, ms := range by {
+	for _, op := range operators { // in a fixed order: the same seed draws the same mutants
+		ms := by[op]
 		rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 	}
 	var out []mutant
