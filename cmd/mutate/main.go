@@ -43,10 +43,10 @@ import (
 
 // DefaultScenarios are fast and, between them, exercise every part of the
 // API: the pipeline, the smallest job, an outage of each NATS link, a crash
-// of a worker and of the processor, a cancel, and cuts inside /tasks's
-// JetStream calls.
+// of a worker and of the processor, a cancel, and cuts and stalls inside
+// /tasks's JetStream calls.
 var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-blackhole"}
+	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call"}
 
 type options struct {
 	root, pkg, out string
