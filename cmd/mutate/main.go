@@ -16,11 +16,11 @@
 // tool stops: a scenario that fails on its own catches nothing). A mutant
 // that does not compile is stillborn and not counted. A scenario that fails
 // (exit 1), is inconclusive (exit 3), crashes or runs past -timeout catches
-// the mutant, once the unmutated tree, run again on that scenario, passes
-// it: when it fails too (a timing false alarm under load) the catch does
-// not count and the next scenario is tried; a mutant that only such
-// scenarios failed is "unsure", not counted. The scenarios of one mutant
-// stop at the first catch.
+// the mutant once confirmed: the mutant fails that scenario a second time
+// and the unmutated tree, run again on it, passes. Otherwise (a timing false
+// alarm under load) the catch does not count and the next scenario is
+// tried; a mutant that only such scenarios failed is "unsure", not counted.
+// The scenarios of one mutant stop at the first confirmed catch.
 package main
 
 import (
@@ -145,7 +145,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if judged > 0 {
 		score = 100 * float64(caught) / float64(judged)
 	}
-	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%); %d stillborn (do not compile); %d unsure (only scenarios the unmutated tree failed too)\n", caught, judged, score, stillborn, unsure)
+	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%); %d stillborn (do not compile); %d unsure (failures that did not repeat, or the unmutated tree's too)\n", caught, judged, score, stillborn, unsure)
 	for _, m := range survivors {
 		fmt.Fprintf(w, "  survivor: %s\n", m)
 	}
@@ -245,8 +245,9 @@ func draw(all []mutant, o options) []mutant {
 }
 
 // try builds natschaos with m through an overlay and runs the scenarios
-// against it: "caught" (by the scenario named), "MISSED", "unsure" (only
-// scenarios the unmutated binary orig failed too, rerun) or "stillborn".
+// against it: "caught" (by the scenario named, confirmed), "MISSED",
+// "unsure" (failed only scenarios whose failure did not repeat, or that
+// the unmutated binary orig failed too) or "stillborn".
 func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m mutant) (verdict, by string, err error) {
 	mctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -289,18 +290,27 @@ func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m m
 		if ctx.Err() != nil {
 			return "", "", ctx.Err()
 		}
-		// Confirm: the unmutated tree, run again now (same load, same
-		// seed), must pass; else the failure is the machine's.
+		// Confirm: the mutant fails the scenario again, and the unmutated
+		// tree, run now (same load, same seed), passes it; else the
+		// failure may be the machine's (a timing check under load).
 		cctx, ccancel := context.WithTimeout(ctx, o.timeout)
-		origOK, origBy, err := scenario(cctx, orig, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-unmutated", i)))
+		againOK, _, err := scenario(cctx, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-again", i)))
+		origOK, origBy := false, ""
+		if err == nil && !againOK {
+			origOK, origBy, err = scenario(cctx, orig, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-unmutated", i)))
+		}
 		ccancel()
 		if err != nil {
-			return "", "", fmt.Errorf("mutant %d: confirm on the unmutated tree: %w", i+1, err)
+			return "", "", fmt.Errorf("mutant %d: confirm: %w", i+1, err)
 		}
-		if origOK {
+		switch {
+		case !againOK && origOK:
 			return "caught", by, nil
+		case againOK:
+			flaky = append(flaky, by+" but passed it again")
+		default:
+			flaky = append(flaky, by+" but unmutated "+strings.TrimPrefix(origBy, s+" "))
 		}
-		flaky = append(flaky, by+" but unmutated "+strings.TrimPrefix(origBy, s+" "))
 		if mctx.Err() != nil {
 			break
 		}
