@@ -170,9 +170,7 @@ func confirmUnmutated(ctx context.Context, o options, root, tmp string) (string,
 		// not the tree's fault; two in a row are.
 		var failures []string
 		for len(failures) < 2 {
-			sctx, cancel := context.WithTimeout(ctx, o.timeout)
-			ok, by, err := scenario(sctx, bin, s, o.seed, filepath.Join(tmp, "out-unmutated"))
-			cancel()
+			ok, by, err := scenarioFor(ctx, o.timeout, bin, s, o.seed, filepath.Join(tmp, "out-unmutated"))
 			if err != nil {
 				return "", err
 			}
@@ -186,6 +184,13 @@ func confirmUnmutated(ctx context.Context, o options, root, tmp string) (string,
 		}
 	}
 	return bin, nil
+}
+
+// scenarioFor is scenario within a timeout of its own.
+func scenarioFor(ctx context.Context, timeout time.Duration, bin, s string, seed int64, out string) (bool, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return scenario(ctx, bin, s, seed, out)
 }
 
 // scenario runs natschaos bin on scenario s with seed: ok when it passed,
@@ -293,13 +298,13 @@ func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m m
 		// Confirm: the mutant fails the scenario again, and the unmutated
 		// tree, run now (same load, same seed), passes it; else the
 		// failure may be the machine's (a timing check under load).
-		cctx, ccancel := context.WithTimeout(ctx, o.timeout)
-		againOK, _, err := scenario(cctx, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-again", i)))
+		// Each run has its own -timeout: a mutant that hangs again must
+		// not eat the unmutated run's time.
+		againOK, _, err := scenarioFor(ctx, o.timeout, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-again", i)))
 		origOK, origBy := false, ""
 		if err == nil && !againOK {
-			origOK, origBy, err = scenario(cctx, orig, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-unmutated", i)))
+			origOK, origBy, err = scenarioFor(ctx, o.timeout, orig, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-unmutated", i)))
 		}
-		ccancel()
 		if err != nil {
 			return "", "", fmt.Errorf("mutant %d: confirm: %w", i+1, err)
 		}
