@@ -178,6 +178,7 @@ func drive(ctx context.Context, sc Scenario, rng *rand.Rand, rec *history.Record
 		return err
 	}
 
+	probeContract(ctx, stack, log)
 	if err := stack.Finish(ctx); err != nil {
 		return err
 	}

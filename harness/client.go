@@ -47,7 +47,7 @@ func (c *APIClient) do(ctx context.Context, method, path string, body, out any) 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(protocol.WorkerHeader, "harness")
 	if c.Token != "" {
-		req.Header.Set("Authorization", "Token "+c.Token)
+		req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+c.Token)
 	}
 	resp, err := c.client().Do(req)
 	if err != nil {

@@ -166,7 +166,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		}
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	e.Client = &APIClient{BaseURL: e.apiBase + "/api/v2", Token: cfg.APIToken, HTTP: client}
+	e.Client = &APIClient{BaseURL: e.apiBase + protocol.APIBase, Token: cfg.APIToken, HTTP: client}
 	popts := []observe.ProxyOption{observe.WithProxyScopeLater()}
 	if cfg.ExternalWorkers {
 		popts = append(popts, observe.WithProxyRecordTasks())
@@ -203,7 +203,7 @@ func (e *External) validate() error {
 	if err != nil {
 		return fmt.Errorf("--api-url %q: want http://host:port", StripUser(c.APIURL))
 	}
-	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v2")
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), protocol.APIBase)
 	u.RawQuery, u.Fragment = "", ""
 	e.apiBase = strings.TrimSuffix(u.String(), "/")
 	c.MonitorURLs = c.monitorURLs()

@@ -88,7 +88,7 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 func (e *External) live(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.apiBase+"/api/v2/", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.apiBase+protocol.APIBase+"/", nil)
 	if err != nil {
 		return false
 	}

@@ -121,7 +121,7 @@ func (r *rig) startProber(ctx context.Context, apiBase string, every time.Durati
 		every = observe.DefaultProbeInterval
 	}
 	var err error
-	if r.prober, err = observe.NewProber(ctx, apiBase+"/api/v2/", r.sink, observe.WithProberInterval(every), observe.WithProberLogger(r.log)); err != nil {
+	if r.prober, err = observe.NewProber(ctx, apiBase+protocol.APIBase+"/", r.sink, observe.WithProberInterval(every), observe.WithProberLogger(r.log)); err != nil {
 		return fmt.Errorf("start prober: %w", err)
 	}
 	return nil
@@ -151,7 +151,7 @@ func (r *rig) startSampler(ctx context.Context, job int64, monitorURLs []string,
 func (r *rig) LinkAddr(link string) string { return r.links[link] }
 
 // WorkerURL is the API base URL as the workers see it: through worker-api.
-func (r *rig) WorkerURL() string { return "http://" + r.links[faults.LinkWorkerAPI] + "/api/v2" }
+func (r *rig) WorkerURL() string { return "http://" + r.links[faults.LinkWorkerAPI] + protocol.APIBase }
 
 // Sink is where the run's own events go: the sink the harness records
 // into (for an External, through the gate that holds everything back until

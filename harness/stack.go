@@ -182,7 +182,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 		}
 	}()
 	s.closers = append(s.closers, func() { s.API.Close(); <-served })
-	s.Client = &APIClient{BaseURL: s.apiURL + "/api/v2", Token: apiCfg.Token}
+	s.Client = &APIClient{BaseURL: s.apiURL + protocol.APIBase, Token: apiCfg.Token}
 
 	if err := s.startRecordingProxy(ctx, s.apiURL); err != nil {
 		return nil, err
@@ -207,7 +207,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 }
 
 // APIURL is the API's own base URL (no proxy, no faults).
-func (s *Stack) APIURL() string { return s.apiURL + "/api/v2" }
+func (s *Stack) APIURL() string { return s.apiURL + protocol.APIBase }
 
 // NewJob creates a job of tasks tasks through the API, creates its consumer
 // exactly as the API would, records the consumer's real settings as the

@@ -20,6 +20,7 @@ var always = map[Kind]map[string]bool{
 	KindServer:   set("connections", "total_connections", "subscriptions", "js_api_total", "slow_consumers"),
 	KindHTTP:     set("status", "ms", "n"),
 	KindConn:     set("conn"),
+	KindContract: set("status", "ms"),
 }
 
 // progressKeys are a job event's progress, written together (stored 0 is a
@@ -92,6 +93,7 @@ func (e *Event) AppendJSON(buf []byte) []byte {
 	buf = appendStr(buf, "err", e.Err, false)
 	buf = appendI(buf, "batch", int64(e.Batch), must)
 	buf = appendI(buf, "n", int64(e.N), must)
+	buf = appendStr(buf, "want", e.Want, false)
 	buf = appendStr(buf, "pipelines", e.Pipelines, false)
 	buf = appendStr(buf, "id", e.ID, false)
 	buf = appendStr(buf, "name", e.Name, false)

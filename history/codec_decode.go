@@ -398,6 +398,8 @@ func (d *decoder) field(e *Event, key string) (err error) {
 	case "n":
 		i, err = d.int(key)
 		e.N = int(i)
+	case "want":
+		e.Want, err = d.string(key)
 	case "id":
 		e.ID, err = d.string(key)
 	case "name":

@@ -31,6 +31,7 @@ var samples = []Event{
 	{T: 0.39, Kind: KindFault, ID: "f1", Name: "blackhole", Link: "api-nats", Phase: "start"},
 	{T: 0.391, Kind: KindFault, ID: "f2", Name: "down", Link: "api-nats", Phase: "start", Effects: EffectLinkDown | EffectNATSUnreachable},
 	{T: 0.4, Kind: KindPhase, Name: PhaseDrain},
+	{T: 0.41, Kind: KindContract, Name: "result-bad-item-no-pipeline", Path: "/api/v2/jobs/1/result/", Job: 1, Want: "400", Status: 0, MS: 0, Err: "timeout", Task: "natschaos-contract-9"},
 	{T: 1e-9, Kind: "future-kind", Task: "quote \" backslash \\ newline \n tab \t ctl \x01 del \x7f é ✓ \u2028"},
 	{T: -0.5, Kind: KindServer, Connections: -1, TotalConnections: math.MaxUint64, JSAPITotal: 1<<53 + 1},
 }

@@ -30,6 +30,7 @@ const (
 	KindForeign  Kind = "foreign"  // how many events of other jobs an observer dropped (Name: the observer, N: the count)
 	KindSeen     Kind = "seen"     // the API marked a worker seen (Worker; Path: the call that did)
 	KindProc     Kind = "proc"     // periodic sample of a process the harness runs (Name: which; rss, fds, goroutines)
+	KindContract Kind = "contract" // a contract probe of the API (Name: which; Path, Want, Status, Err, Task)
 )
 
 // Phases of a [KindConn] event, in the order a connection goes through them.
@@ -136,6 +137,10 @@ type Event struct {
 	// ("pipelines"); absent when the caller asked for every pipeline or
 	// the writer does not know.
 	Pipelines string
+
+	// contract: the statuses the API's contract allows for the probe
+	// (comma-separated, e.g. "400" or "400,404"); Status is the one it got.
+	Want string
 
 	// fault and phase
 	ID    string // fault id (unique within a run)

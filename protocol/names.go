@@ -39,3 +39,13 @@ func JobOfStream(stream string) (int64, bool) {
 // WorkerHeader is the request header a worker names itself with on every
 // call; the API marks the worker seen, the observers record it.
 const WorkerHeader = "X-Natschaos-Worker"
+
+// APIBase is the path every API endpoint is under (GET APIBase+"/" is the
+// API's NATS-free root).
+const APIBase = "/api/v2"
+
+// AuthHeader carries the API key as TokenPrefix + key.
+const (
+	AuthHeader  = "Authorization"
+	TokenPrefix = "Token "
+)

@@ -36,6 +36,7 @@ func All(p Params) []Checker {
 		NewJobConsistency(p),
 		NewResourceCleanup(p),
 		NewPipeline(p),
+		NewContract(p),
 	}
 }
 

@@ -288,7 +288,7 @@ func TestEveryFileHasACase(t *testing.T) {
 func TestAllOrder(t *testing.T) {
 	want := []string{"no-loss", "max-deliver", "duplicates", "redelivery-timing", "ack-in-time", "orphaned", "stall",
 		"tasks-latency", "fast-503", "liveness", "connection-leak", "connection-flood", "round-trips", "terminal-guard",
-		"ack-pending-bound", "workers-seen", "job-consistency", "resource-cleanup", "pipeline"}
+		"ack-pending-bound", "workers-seen", "job-consistency", "resource-cleanup", "pipeline", "contract"}
 	var got []string
 	for _, c := range check.All(check.Params{}) {
 		got = append(got, c.Name())

@@ -11,9 +11,16 @@
 //	go run ./cmd/mutate -max 20                     # `make mutation`
 //	go run ./cmd/mutate -list                       # every mutant, none run
 //
-// A mutant that does not compile is stillborn and not counted. A scenario
-// that fails (exit 1), is inconclusive (exit 3), crashes or runs past
-// -timeout catches the mutant; the scenarios of one mutant stop at the first catch.
+// Every scenario runs with the run seed -seed, so that a reader can repeat
+// a measure. First the unmutated tree must pass every scenario (else the
+// tool stops: a scenario that fails on its own catches nothing). A mutant
+// that does not compile is stillborn and not counted. A scenario that fails
+// (exit 1), is inconclusive (exit 3), crashes or runs past -timeout catches
+// the mutant once confirmed: the mutant fails that scenario a second time
+// and the unmutated tree, run again on it, passes. Otherwise (a timing false
+// alarm under load) the catch does not count and the next scenario is
+// tried; a mutant that only such scenarios failed is "unsure", not counted.
+// The scenarios of one mutant stop at the first confirmed catch.
 package main
 
 import (
@@ -28,16 +35,18 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
 // DefaultScenarios are fast and, between them, exercise every part of the
-// API: the pipeline, an outage of each NATS link, a crash of a worker and of
-// the processor, a cancel, and cuts inside /tasks's JetStream calls.
-var DefaultScenarios = []string{"baseline", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-blackhole"}
+// API: the pipeline, the smallest job, an outage of each NATS link, a crash
+// of a worker and of the processor, a cancel, and cuts and stalls inside
+// /tasks's JetStream calls.
+var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
+	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call"}
 
 type options struct {
 	root, pkg, out string
@@ -56,7 +65,7 @@ func main() {
 	flag.StringVar(&o.pkg, "pkg", "harness/api", "the package to mutate, relative to -root")
 	flag.IntVar(&o.max, "max", 20, "how many mutants to run at most (drawn from every operator in turn)")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "per mutant: its build and scenarios")
-	flag.Int64Var(&o.seed, "seed", 1, "seed of the draw of mutants")
+	flag.Int64Var(&o.seed, "seed", 1, "seed of the draw of mutants, and of every scenario run (natschaos run --seed)")
 	flag.StringVar(&scen, "scenarios", strings.Join(DefaultScenarios, ","), "scenarios run against each mutant, in order")
 	flag.BoolVar(&o.list, "list", false, "list every mutant and exit")
 	flag.StringVar(&o.only, "only", "", "run only the mutants whose description contains this")
@@ -101,11 +110,16 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	fmt.Fprintf(w, "%d mutants of %s (%d drawn, seed %d); scenarios %s\n", len(all), o.pkg, len(picked), o.seed, strings.Join(o.scenarios, ","))
-	caught, missed, stillborn := 0, 0, 0
-	var survivors []mutant
+	orig, err := confirmUnmutated(ctx, o, root, tmp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "the unmutated tree passes every scenario (seed %d)\n", o.seed)
+	caught, missed, unsure, stillborn := 0, 0, 0, 0
+	var survivors, unsures []mutant
 	for i, m := range picked {
 		start := time.Now()
-		verdict, by, err := try(ctx, o, root, dir, tmp, i, m)
+		verdict, by, err := try(ctx, o, root, dir, tmp, orig, i, m)
 		if err != nil {
 			return err
 		}
@@ -118,6 +132,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		case "MISSED":
 			missed++
 			survivors = append(survivors, m)
+		case "unsure":
+			unsure++
+			unsures = append(unsures, m)
 		default:
 			stillborn++
 		}
@@ -128,11 +145,76 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if judged > 0 {
 		score = 100 * float64(caught) / float64(judged)
 	}
-	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%); %d stillborn (do not compile)\n", caught, judged, score, stillborn)
+	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%); %d stillborn (do not compile); %d unsure (failures that did not repeat, or the unmutated tree's too)\n", caught, judged, score, stillborn, unsure)
 	for _, m := range survivors {
 		fmt.Fprintf(w, "  survivor: %s\n", m)
 	}
+	for _, m := range unsures {
+		fmt.Fprintf(w, "  unsure: %s\n", m)
+	}
 	return nil
+}
+
+// confirmUnmutated builds natschaos from the unmutated tree and runs every
+// scenario against it: each must pass, or no catch on it would mean
+// anything. It returns the binary, which try runs again to confirm a catch.
+func confirmUnmutated(ctx context.Context, o options, root, tmp string) (string, error) {
+	bin := filepath.Join(tmp, "natschaos-unmutated")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/natschaos")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the unmutated tree: %w: %s", err, out)
+	}
+	for _, s := range o.scenarios {
+		// Twice at most: one timing false alarm on a loaded machine is
+		// not the tree's fault; two in a row are.
+		var failures []string
+		for len(failures) < 2 {
+			ok, by, err := scenarioFor(ctx, o.timeout, bin, s, o.seed, filepath.Join(tmp, "out-unmutated"))
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				break
+			}
+			failures = append(failures, by)
+		}
+		if len(failures) == 2 {
+			return "", fmt.Errorf("the unmutated tree does not pass scenario %s (seed %d), twice: %s; a mutant it fails proves nothing (rerun, or drop it from -scenarios)", s, o.seed, strings.Join(failures, "; "))
+		}
+	}
+	return bin, nil
+}
+
+// scenarioFor is scenario within a timeout of its own.
+func scenarioFor(ctx context.Context, timeout time.Duration, bin, s string, seed int64, out string) (bool, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return scenario(ctx, bin, s, seed, out)
+}
+
+// scenario runs natschaos bin on scenario s with seed: ok when it passed,
+// else by says how it failed. err is a harness problem (bin did not start).
+func scenario(ctx context.Context, bin, s string, seed int64, out string) (ok bool, by string, err error) {
+	cmd := exec.CommandContext(ctx, bin, "run", "-s", s, "--seed", strconv.FormatInt(seed, 10), "-o", out)
+	cmd.Dir = filepath.Dir(bin)
+	outb, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return false, s + " (hung)", nil
+	case err == nil:
+		return true, "", nil
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		return false, s + " (" + failedChecks(string(outb)) + ")", nil
+	case errors.As(err, &ee) && ee.ExitCode() == 3:
+		return false, s + " (inconclusive)", nil
+	case errors.As(err, &ee):
+		// A built-in scenario is never a usage error: the binary
+		// crashed the process (a Go fatal error exits 2).
+		return false, fmt.Sprintf("%s (crashed, exit %d)", s, ee.ExitCode()), nil
+	}
+	return false, "", fmt.Errorf("natschaos run -s %s: %w: %s", s, err, outb)
 }
 
 // draw picks up to o.max mutants: shuffled within each operator, then one
@@ -146,7 +228,8 @@ func draw(all []mutant, o options) []mutant {
 		}
 		by[m.Op] = append(by[m.Op], m)
 	}
-	for _, ms := range by {
+	for _, op := range operators { // in a fixed order: the same seed draws the same mutants
+		ms := by[op]
 		rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 	}
 	var out []mutant
@@ -167,9 +250,11 @@ func draw(all []mutant, o options) []mutant {
 }
 
 // try builds natschaos with m through an overlay and runs the scenarios
-// against it: "caught" (by the scenario named), "MISSED" or "stillborn".
-func try(ctx context.Context, o options, root, dir, tmp string, i int, m mutant) (verdict, by string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+// against it: "caught" (by the scenario named, confirmed), "MISSED",
+// "unsure" (failed only scenarios whose failure did not repeat, or that
+// the unmutated binary orig failed too) or "stillborn".
+func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m mutant) (verdict, by string, err error) {
+	mctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	src, err := render(dir, m)
 	if err != nil {
@@ -185,10 +270,10 @@ func try(ctx context.Context, o options, root, dir, tmp string, i int, m mutant)
 		return "", "", err
 	}
 	bin := filepath.Join(tmp, "natschaos")
-	build := exec.CommandContext(ctx, "go", "build", "-overlay", ofile, "-o", bin, "./cmd/natschaos")
+	build := exec.CommandContext(mctx, "go", "build", "-overlay", ofile, "-o", bin, "./cmd/natschaos")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		if ctx.Err() != nil {
+		if mctx.Err() != nil {
 			return "", "", fmt.Errorf("build of mutant %d ran past -timeout %s", i+1, o.timeout)
 		}
 		first, _, _ := strings.Cut(string(out), "\n")
@@ -198,27 +283,45 @@ func try(ctx context.Context, o options, root, dir, tmp string, i int, m mutant)
 		}
 		return "stillborn", first, nil
 	}
+	var flaky []string
 	for _, s := range o.scenarios {
-		cmd := exec.CommandContext(ctx, bin, "run", "-s", s, "-o", filepath.Join(tmp, fmt.Sprintf("out-%d", i)))
-		cmd.Dir = tmp
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		switch {
-		case ctx.Err() != nil:
-			return "caught", s + " (hung)", nil
-		case err == nil:
-			continue
-		case errors.As(err, &ee) && ee.ExitCode() == 1:
-			return "caught", s + " (" + failedChecks(string(out)) + ")", nil
-		case errors.As(err, &ee) && ee.ExitCode() == 3:
-			return "caught", s + " (inconclusive)", nil
-		case errors.As(err, &ee):
-			// A built-in scenario is never a usage error: the mutant
-			// crashed the process (a Go fatal error exits 2).
-			return "caught", fmt.Sprintf("%s (crashed, exit %d)", s, ee.ExitCode()), nil
-		default:
-			return "", "", fmt.Errorf("mutant %d: natschaos run -s %s: %w: %s", i+1, s, err, out)
+		ok, by, err := scenario(mctx, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d", i)))
+		if err != nil {
+			return "", "", fmt.Errorf("mutant %d: %w", i+1, err)
 		}
+		if ok {
+			continue
+		}
+		if ctx.Err() != nil {
+			return "", "", ctx.Err()
+		}
+		// Confirm: the mutant fails the scenario again, and the unmutated
+		// tree, run now (same load, same seed), passes it; else the
+		// failure may be the machine's (a timing check under load).
+		// Each run has its own -timeout: a mutant that hangs again must
+		// not eat the unmutated run's time.
+		againOK, _, err := scenarioFor(ctx, o.timeout, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-again", i)))
+		origOK, origBy := false, ""
+		if err == nil && !againOK {
+			origOK, origBy, err = scenarioFor(ctx, o.timeout, orig, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-unmutated", i)))
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("mutant %d: confirm: %w", i+1, err)
+		}
+		switch {
+		case !againOK && origOK:
+			return "caught", by, nil
+		case againOK:
+			flaky = append(flaky, by+" but passed it again")
+		default:
+			flaky = append(flaky, by+" but unmutated "+strings.TrimPrefix(origBy, s+" "))
+		}
+		if mctx.Err() != nil {
+			break
+		}
+	}
+	if len(flaky) > 0 {
+		return "unsure", strings.Join(flaky, "; "), nil
 	}
 	return "MISSED", "", nil
 }

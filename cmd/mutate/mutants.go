@@ -50,18 +50,18 @@ type site struct {
 
 // sites walks f and returns, per operator, the places it applies, in
 // source order. Applying one mutates f in place.
-func sites(fset *token.FileSet, file string, f *ast.File) map[string][]site {
+func sites(fset *token.FileSet, file string, f *ast.File, onlyVariant map[string]bool) map[string][]site {
 	out := map[string][]site{}
 	// Code that only a known-bad variant runs (the body of an `if
-	// a.beh.X`) is left alone: changing it changes nothing in the good
-	// API the scenarios run, so its mutants are equivalent by construction.
-	var variantOnly [][2]token.Pos
-	ast.Inspect(f, func(n ast.Node) bool {
-		if ifs, ok := n.(*ast.IfStmt); ok && mentionsBeh(ifs.Cond) {
-			variantOnly = append(variantOnly, [2]token.Pos{ifs.Pos(), ifs.Body.End()})
+	// a.beh.X`, and a function that only such code refers to) is left
+	// alone: changing it changes nothing in the good API the scenarios
+	// run, so its mutants are equivalent by construction.
+	variantOnly := behBodies(f)
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && onlyVariant[fd.Name.Name] {
+			variantOnly = append(variantOnly, [2]token.Pos{fd.Pos(), fd.End()})
 		}
-		return true
-	})
+	}
 	add := func(op string, pos token.Pos, what string, apply func()) {
 		for _, r := range variantOnly {
 			if pos >= r[0] && pos < r[1] {
@@ -156,18 +156,125 @@ func sites(fset *token.FileSet, file string, f *ast.File) map[string][]site {
 	return out
 }
 
-// mentionsBeh reports whether e reads a variant switch (x.beh.y).
-func mentionsBeh(e ast.Expr) bool {
-	found := false
-	ast.Inspect(e, func(n ast.Node) bool {
-		if sel, ok := n.(*ast.SelectorExpr); ok {
-			if in, ok := sel.X.(*ast.SelectorExpr); ok && in.Sel.Name == "beh" {
-				found = true
+// behBodies are the bodies of the `if x.beh.y` statements of f: code only
+// a known-bad variant runs.
+func behBodies(f *ast.File) [][2]token.Pos {
+	var out [][2]token.Pos
+	ast.Inspect(f, func(n ast.Node) bool {
+		if ifs, ok := n.(*ast.IfStmt); ok && requiresBeh(ifs.Cond) {
+			out = append(out, [2]token.Pos{ifs.Pos(), ifs.Body.End()})
+		}
+		return true
+	})
+	return out
+}
+
+// requiresBeh reports whether e holds only when a variant switch is on:
+// e is x.beh.y (or beh.y), or a conjunction with such a term. `if
+// !a.beh.y` and `if a.beh.y || c` guard code the good API runs too.
+func requiresBeh(e ast.Expr) bool {
+	switch x := e.(type) {
+	case *ast.ParenExpr:
+		return requiresBeh(x.X)
+	case *ast.BinaryExpr:
+		return x.Op == token.LAND && (requiresBeh(x.X) || requiresBeh(x.Y))
+	case *ast.SelectorExpr:
+		switch in := x.X.(type) {
+		case *ast.SelectorExpr:
+			return in.Sel.Name == "beh"
+		case *ast.Ident:
+			return in.Name == "beh"
+		}
+	}
+	return false
+}
+
+// variantOnlyFuncs names the functions and methods of the package files
+// that only code a known-bad variant runs refers to: every reference to
+// the name (a call, or a function value) sits inside an `if x.beh.y` body
+// or inside another such function. Matching is by name, so a name also
+// used anywhere else (another type's method of the same name) is kept:
+// the set errs towards mutating.
+func variantOnlyFuncs(files []*ast.File) map[string]bool {
+	type ref struct {
+		file int
+		pos  token.Pos
+		in   string // the function the reference sits in
+	}
+	declared := map[string]bool{}
+	refs := map[string][]ref{}
+	recv := map[string]string{} // method → its receiver's type
+	lits := map[string][]ref{}  // type → where a value of it is built (T{...})
+	beh := make([][][2]token.Pos, len(files))
+	for i, f := range files {
+		beh[i] = behBodies(f)
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			declared[fd.Name.Name] = true
+			if fd.Recv != nil && len(fd.Recv.List) == 1 {
+				t := fd.Recv.List[0].Type
+				if st, ok := t.(*ast.StarExpr); ok {
+					t = st.X
+				}
+				if id, ok := t.(*ast.Ident); ok {
+					recv[fd.Name.Name] = id.Name
+				}
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				var id *ast.Ident
+				switch x := n.(type) {
+				case *ast.CompositeLit:
+					if t, ok := x.Type.(*ast.Ident); ok {
+						lits[t.Name] = append(lits[t.Name], ref{file: i, pos: x.Pos(), in: fd.Name.Name})
+					}
+				case *ast.SelectorExpr:
+					id = x.Sel
+				case *ast.Ident:
+					id = x
+				}
+				if id != nil {
+					refs[id.Name] = append(refs[id.Name], ref{file: i, pos: id.Pos(), in: fd.Name.Name})
+				}
+				return true
+			})
+		}
+	}
+	only := map[string]bool{}
+	// within: every one of rs sits in variant-only code (not counting
+	// references from self, a function's own recursion).
+	within := func(rs []ref, self string) bool {
+		for _, r := range rs {
+			inBeh := false
+			for _, b := range beh[r.file] {
+				if r.pos >= b[0] && r.pos < b[1] {
+					inBeh = true
+					break
+				}
+			}
+			if !inBeh && r.in != self && !only[r.in] {
+				return false
 			}
 		}
-		return !found
-	})
-	return found
+		return len(rs) > 0
+	}
+	for changed := true; changed; {
+		changed = false
+		for name := range declared {
+			if only[name] {
+				continue
+			}
+			// A method of a type that only variant-only code builds
+			// runs only in that variant, whoever calls it.
+			if t, ok := recv[name]; (ok && within(lits[t], "")) || within(refs[name], name) {
+				only[name] = true
+				changed = true
+			}
+		}
+	}
+	return only
 }
 
 var negate = map[token.Token]token.Token{
@@ -234,23 +341,35 @@ func swappable(s ast.Stmt) bool {
 	return false
 }
 
+// parseDir parses the package files of dir (not tests) and returns them
+// with the names of its variant-only functions.
+func parseDir(dir string) (*token.FileSet, []string, []*ast.File, map[string]bool, error) {
+	names, err := goFiles(dir)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	fset := token.NewFileSet()
+	files := make([]*ast.File, len(names))
+	for i, name := range names {
+		if files[i], err = parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+	}
+	return fset, names, files, variantOnlyFuncs(files), nil
+}
+
 // enumerate lists every mutant of the package in dir (non-test files).
 func enumerate(dir string) ([]mutant, error) {
-	files, err := goFiles(dir)
+	fset, names, files, only, err := parseDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []mutant
-	for _, name := range files {
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments)
-		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
-		}
-		ss := sites(fset, name, f)
+	for i, name := range names {
+		ss := sites(fset, name, files[i], only)
 		for _, op := range operators {
-			for i, s := range ss[op] {
-				out = append(out, mutant{File: name, Op: op, N: i, Line: s.line, What: s.what})
+			for j, s := range ss[op] {
+				out = append(out, mutant{File: name, Op: op, N: j, Line: s.line, What: s.what})
 			}
 		}
 	}
@@ -259,12 +378,20 @@ func enumerate(dir string) ([]mutant, error) {
 
 // render returns the source of dir/m.File with m applied.
 func render(dir string, m mutant) ([]byte, error) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(dir, m.File), nil, parser.ParseComments)
+	fset, names, files, only, err := parseDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", m.File, err)
+		return nil, err
 	}
-	ss := sites(fset, m.File, f)[m.Op]
+	var f *ast.File
+	for i, name := range names {
+		if name == m.File {
+			f = files[i]
+		}
+	}
+	if f == nil {
+		return nil, fmt.Errorf("%s: no such file in %s", m.File, dir)
+	}
+	ss := sites(fset, m.File, f, only)[m.Op]
 	if m.N >= len(ss) {
 		return nil, fmt.Errorf("%s: no site %d of %s", m.File, m.N, m.Op)
 	}

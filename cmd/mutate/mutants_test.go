@@ -72,3 +72,43 @@ func TestFailedChecks(t *testing.T) {
 	require.Equal(t, "no-loss,stall", failedChecks(out))
 	require.Equal(t, "failed", failedChecks("nothing"))
 }
+
+// The same seed draws the same mutants, run after run (a measure a reader
+// can repeat).
+func TestDrawIsRepeatable(t *testing.T) {
+	var all []mutant
+	for _, op := range operators {
+		for i := range 20 {
+			all = append(all, mutant{File: "f.go", Op: op, N: i})
+		}
+	}
+	first := draw(append([]mutant(nil), all...), options{max: 30, seed: 7})
+	for range 20 {
+		require.Equal(t, first, draw(append([]mutant(nil), all...), options{max: 30, seed: 7}))
+	}
+}
+
+// Code only a known-bad variant runs is not mutated: the body of `if
+// a.beh.x` (and of `a.beh.x && c`), a function only such code calls (its
+// own recursion aside), the methods of a type only such code builds; the
+// body of `if !a.beh.x` is the good API's, and is.
+func TestVariantOnlyCodeIsLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("testdata", "variant.go.txt"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "api.go"), src, 0o600))
+	_, _, _, only, err := parseDir(dir)
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"newPool": true, "take": true, "onlyBad": true}, only)
+	all, err := enumerate(dir)
+	require.NoError(t, err)
+	var got []string
+	for _, m := range all {
+		got = append(got, m.String())
+	}
+	require.Equal(t, []string{
+		"api.go:24 invert-cond: if a.p != nil → ==",
+		"api.go:22 constant: 2 → 3",
+		"api.go:14 return-early: func serve returns at once",
+	}, got)
+}

@@ -179,6 +179,7 @@ func TestNodeSUT(t *testing.T) {
 			cells = append(cells, c)
 			require.Equal(t, 0, c.code, "%s: %v failed\n%s", scenario, c.failed, r.output)
 			require.Equal(t, "pass", c.verdict)
+			require.Contains(t, r.summary("contract"), " probes, 0 answered outside the contract, 0 results", "the contract probes ran against the Node API, whose /result looks the job up first")
 			require.Contains(t, r.output, "natschaos: traffic flows through api-nats", "the Node API talks to NATS through the api-nats proxy")
 			require.Contains(t, r.output, "natschaos: note: no byte went through results-nats", "the Node API's processor acks through api-nats, not a link of its own")
 		})

@@ -102,12 +102,12 @@ func (a *API) authorized(r *http.Request) bool {
 	if a.cfg.Token == "" {
 		return true
 	}
-	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Token ")
+	key, ok := strings.CutPrefix(r.Header.Get(protocol.AuthHeader), protocol.TokenPrefix)
 	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(a.cfg.Token)) == 1
 }
 
 func (a *API) handleRoot(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"jobs": "/api/v2/jobs/"})
+	writeJSON(w, http.StatusOK, map[string]string{"jobs": protocol.APIBase + "/jobs/"})
 }
 
 func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) {

@@ -23,7 +23,7 @@ func (p *Proxy) outbound(r *http.Request) *http.Request {
 	}
 	out.Header.Set("X-Forwarded-Host", r.Host)
 	removeHopHeaders(out.Header)
-	if u := p.upstream.User; u != nil && out.Header.Get("Authorization") == "" {
+	if u := p.upstream.User; u != nil && out.Header.Get(protocol.AuthHeader) == "" {
 		pw, _ := u.Password() // the user information of the upstream URL: basic auth, as http.Client does
 		out.SetBasicAuth(u.Username(), pw)
 	}

@@ -92,7 +92,7 @@ func (c *client) do(ctx context.Context, method, rawURL string, in any, timeout 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Token "+c.cfg.Token)
+		req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+c.cfg.Token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -1,0 +1,109 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/natschaos/natschaos/history"
+)
+
+// Contract is the contract check: the harness sends the API bad and
+// edge-case requests (contract events: a bad JSON body, batch_size 0,
+// negative, missing, a fraction or above the documented maximum, an
+// unknown job, a missing or wrong token, each precedence of 400 over 404
+// over 401, /result with one bad item among good ones, an empty results
+// list, ...) and records the statuses the contract allows (want) and the
+// one it got. It fails when a probe got another status or no answer, and
+// when a result of a probe's well-formed items was stored (a stored event
+// for its task): a /result that is refused queues nothing. Unknown when
+// the history has no contract event (the API was not probed).
+type Contract struct {
+	base
+	probes  int
+	bad     int
+	noStore map[string]probeRef // task of a probe's well-formed items → the probe
+	stored  map[string]bool     // those of them stored
+	o       offenses
+}
+
+type probeRef struct {
+	name string
+	t    float64
+}
+
+// NewContract returns the contract checker.
+func NewContract(p Params) *Contract {
+	return &Contract{base: newBase(p), noStore: map[string]probeRef{}, stored: map[string]bool{}}
+}
+
+// Name implements [Checker].
+func (*Contract) Name() string { return "contract" }
+
+// Observe implements [Checker].
+func (c *Contract) Observe(e *history.Event) {
+	if c.config(e) {
+		return
+	}
+	switch e.Kind {
+	case history.KindContract:
+		c.probes++
+		if e.Task != "" {
+			if _, ok := c.noStore[e.Task]; !ok {
+				c.noStore[e.Task] = probeRef{name: e.Name, t: e.T}
+			}
+		}
+		want, err := parseWant(e.Want)
+		switch {
+		case err != nil:
+			c.bad++
+			c.o.add(e.Task, "", e.T, "probe %s (%s): %v", e.Name, e.Path, err)
+		case e.Status == 0:
+			c.bad++
+			c.o.add(e.Task, "", e.T, "probe %s (%s): no answer (%s), want %s", e.Name, e.Path, orWord(e.Err), e.Want)
+		case !slices.Contains(want, e.Status):
+			c.bad++
+			c.o.add(e.Task, "", e.T, "probe %s (%s): got %d, want %s", e.Name, e.Path, e.Status, e.Want)
+		}
+	case history.KindStored:
+		if p, ok := c.noStore[e.Task]; ok && !c.stored[e.Task] {
+			c.stored[e.Task] = true
+			c.o.add(e.Task, "", e.T, "a result of probe %s (at %.3fs) was stored: a refused /result must queue nothing", p.name, p.t)
+		}
+	}
+}
+
+func orWord(s string) string {
+	if s == "" {
+		return "error"
+	}
+	return s
+}
+
+// parseWant reads a contract event's want: comma-separated HTTP statuses.
+func parseWant(s string) ([]int, error) {
+	if s == "" {
+		return nil, fmt.Errorf("no want: the statuses the contract allows are not recorded")
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 100 || n > 599 {
+			return nil, fmt.Errorf("want %q is not a list of HTTP statuses", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// Result implements [Checker].
+func (c *Contract) Result() Result {
+	const name = "contract"
+	figs := map[string]float64{"probes": float64(c.probes), "wrong_status": float64(c.bad), "probe_results_stored": float64(len(c.stored))}
+	if c.probes == 0 {
+		return unknown(name, "no contract event: the API's contract was not probed", figs)
+	}
+	sortOffenses(c.o.list)
+	return result(name, &c.o, figs, fmt.Sprintf("%d probes, %d answered outside the contract, %d results of refused posts stored", c.probes, c.bad, len(c.stored)))
+}

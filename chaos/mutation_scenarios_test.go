@@ -1,0 +1,49 @@
+package chaos
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/report"
+)
+
+// The scenarios added so that mutants of the reference API are caught
+// (docs/verify.md, "Mutation score") pass on the good API, contract probe
+// included: single-task (a job of one task) and nats-stall-mid-call
+// (JetStream calls that stall after the handshake). A timing check that
+// fails here under load: rerun once before chasing it.
+func TestMutationScenariosPassGood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: two scenarios, about 6 s")
+	}
+	for _, name := range []string{"single-task", "nats-stall-mid-call"} {
+		t.Run(name, func(t *testing.T) {
+			sc, ok := Lookup(name)
+			require.True(t, ok)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, sc, RunOptions{Out: t.TempDir(), Seed: 1})
+			require.NoError(t, err, "%s", failedOf(rep))
+			require.Equal(t, report.Pass, rep.Verdict)
+			var probes float64
+			for _, c := range rep.Checks {
+				if c.Name == "contract" {
+					require.NotNil(t, c.OK)
+					require.True(t, *c.OK, c.Summary)
+					probes = c.Figures["probes"]
+				}
+			}
+			require.GreaterOrEqual(t, probes, 30.0, "the contract probes ran")
+		})
+	}
+}
+
+func failedOf(rep *report.Report) string {
+	if rep == nil {
+		return "no report"
+	}
+	return failed(rep)
+}

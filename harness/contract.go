@@ -1,0 +1,226 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol"
+)
+
+// UnknownJob is the job id the contract probes use for "unknown job": no
+// API is expected to have a job of that id.
+const UnknownJob = 2147483000
+
+// ContractWorker is the X-Natschaos-Worker header of the contract probes.
+const ContractWorker = "contract"
+
+// ContractTaskPrefix starts the image id of the well-formed items a
+// contract probe posts to /result: nothing of them may ever be stored.
+const ContractTaskPrefix = "natschaos-contract-"
+
+// contractTimeout bounds one probe's call.
+const contractTimeout = 2 * time.Second
+
+// MaxBatchSize is the largest batch_size /tasks accepts (docs/protocol.md);
+// one more is a 400.
+const MaxBatchSize = 10000
+
+// contractProbe is one bad or edge-case request and the statuses the API's
+// contract (docs/protocol.md) allows for it.
+type contractProbe struct {
+	name   string
+	method string
+	path   string // under /api/v2
+	token  string // "ok": the API's token; "": none; anything else: sent as a wrong token
+	body   string // raw: bad JSON is the point of some probes
+	want   []int
+	task   string // the image id of the body's well-formed /result items ("" for none)
+}
+
+// contractProbes are the probes of a run whose job is job. They never
+// reserve a task of a correct API: the /tasks probes on job send no valid
+// token, and every reply subject is made up (stream natschaos_contract),
+// never one a worker holds. Probes of an unknown job use [UnknownJob].
+func contractProbes(job int64) []contractProbe {
+	u := fmt.Sprintf("/jobs/%d", int64(UnknownJob))
+	j := fmt.Sprintf("/jobs/%d", job)
+	var ps []contractProbe
+	add := func(name, method, path, token, body, task string, want ...int) {
+		ps = append(ps, contractProbe{name: name, method: method, path: path, token: token, body: body, want: want, task: task})
+	}
+	// /tasks: bad body 400, then unknown job 404, then token 401 — so a
+	// bad body on an unknown job with no token is a 400, and a good body
+	// on an unknown job with a wrong token a 404.
+	for _, p := range []struct{ name, body string }{
+		{"tasks-bad-json", `{"batch_size": `},
+		{"tasks-trailing-data", `{"batch_size": 1} {}`},
+		{"tasks-batch-missing", `{}`},
+		{"tasks-batch-zero", `{"batch_size": 0}`},
+		{"tasks-batch-negative", `{"batch_size": -1}`},
+		{"tasks-batch-fraction", `{"batch_size": 1.5}`},
+		{"tasks-batch-huge", fmt.Sprintf(`{"batch_size": %d}`, MaxBatchSize+1)},
+	} {
+		add(p.name, http.MethodPost, u+"/tasks/", "", p.body, "", 400)
+	}
+	add("tasks-batch-one-unknown-job", http.MethodPost, u+"/tasks/", "wrong", `{"batch_size": 1}`, "", 404)
+	add("tasks-batch-max-unknown-job", http.MethodPost, u+"/tasks/", "wrong", fmt.Sprintf(`{"batch_size": %d}`, MaxBatchSize), "", 404)
+	add("tasks-job-not-a-number", http.MethodPost, "/jobs/x/tasks/", "ok", `{"batch_size": 1}`, "", 404)
+	add("tasks-no-token", http.MethodPost, j+"/tasks/", "", `{"batch_size": 1}`, "", 401)
+	add("tasks-wrong-token", http.MethodPost, j+"/tasks/", "wrong", `{"batch_size": 1}`, "", 401)
+
+	// /result: every item validated, any bad one → 400 and nothing queued.
+	// The platform looks the job up (404, then 401) before the body, the
+	// reference API after: probes whose answer depends on that order are
+	// left out.
+	n := 0
+	task := func() string { n++; return ContractTaskPrefix + strconv.Itoa(n) }
+	good := func(t string, k int) string {
+		return fmt.Sprintf(`{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.%d.%d.0.0", "result": {"pipeline": "natschaos-contract", "source_images": [{"id": %q, "url": "http://127.0.0.1/natschaos-contract"}], "detections": [], "total_time": 0.01}}`, k, k, t)
+	}
+	add("result-bad-json", http.MethodPost, j+"/result/", "ok", `{"results": [`, "", 400)
+	add("result-missing", http.MethodPost, j+"/result/", "ok", `{}`, "", 400)
+	add("result-not-a-list", http.MethodPost, j+"/result/", "ok", `{"results": {}}`, "", 400)
+	for _, p := range []struct{ name, item string }{
+		{"no-reply", `{"result": {"error": "x", "image_id": "%s"}}`},
+		{"reply-not-ack", `{"reply_subject": "job.1.tasks", "result": {"error": "x", "image_id": "%s"}}`},
+		{"result-not-object", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": ["%s"]}`},
+		{"error-no-image", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": {"error": "x", "url": "%s"}}`},
+		{"no-pipeline", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": {"source_images": [{"id": "%s"}]}}`},
+		{"no-source-images", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": {"pipeline": "p", "source_images": [], "url": "%s"}}`},
+		{"no-source-id", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": {"pipeline": "p", "source_images": [{"url": "%s"}]}}`},
+		{"detections-not-list", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": {"pipeline": "p", "source_images": [{"id": "%s"}], "detections": {}}}`},
+		{"total-time-not-number", `{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.9.9.0.0", "result": {"pipeline": "p", "source_images": [{"id": "%s"}], "total_time": "1s"}}`},
+	} {
+		t := task()
+		bad := fmt.Sprintf(p.item, t)
+		add("result-bad-item-"+p.name, http.MethodPost, j+"/result/", "ok",
+			fmt.Sprintf(`{"results": [%s, %s, %s]}`, good(t, 1), bad, good(t, 2)), t, 400)
+	}
+	add("result-empty", http.MethodPost, j+"/result/", "ok", `{"results": []}`, "", 200)
+	t := task()
+	add("result-unknown-job", http.MethodPost, u+"/result/", "ok", fmt.Sprintf(`{"results": [%s]}`, good(t, 3)), t, 404)
+	t = task()
+	add("result-no-token", http.MethodPost, j+"/result/", "", fmt.Sprintf(`{"results": [%s]}`, good(t, 4)), t, 401)
+	add("result-wrong-token", http.MethodPost, j+"/result/", "wrong", fmt.Sprintf(`{"results": [%s]}`, good(t, 5)), t, 401)
+
+	// Reading, listing, creating and cancelling.
+	add("job-unknown", http.MethodGet, u+"/", "ok", "", "", 404)
+	add("job-unknown-no-token", http.MethodGet, u+"/", "", "", "", 404)
+	add("job-wrong-token", http.MethodGet, j+"/", "wrong", "", "", 401)
+	add("jobs-wrong-token", http.MethodGet, "/jobs/", "wrong", "", "", 401)
+	add("create-bad-json", http.MethodPost, "/jobs/", "ok", `{"total": `, "", 400)
+	add("cancel-unknown-job", http.MethodPost, u+"/cancel/", "ok", `{}`, "", 404)
+	add("cancel-unknown-job-no-token", http.MethodPost, u+"/cancel/", "", `{}`, "", 404)
+	return ps
+}
+
+// ProbeContract sends the API of c the contract probes of job (bad and
+// edge-case requests: bad bodies, batch sizes out of bounds, unknown job,
+// missing or wrong token, in the order the API checks them; /result with
+// one bad item among good ones) and records each as a contract event. It
+// stops at the first probe that got no answer (the API is not answering;
+// the event says so), and returns only ctx's error.
+func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Sink) error {
+	client := &http.Client{Timeout: contractTimeout}
+	base := strings.TrimRight(c.BaseURL, "/")
+	for _, p := range contractProbes(job) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e := history.Event{Kind: history.KindContract, Name: p.name, Path: protocol.APIBase + p.path, Want: wantString(p.want), Task: p.task, Worker: ContractWorker}
+		if jid, ok := jobInPath(p.path); ok {
+			e.Job = jid
+		}
+		start := time.Now()
+		status, err := contractCall(ctx, client, base, c.Token, p)
+		e.MS = float64(time.Since(start).Microseconds()) / 1000
+		e.Status = status
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // interrupted: not the API's doing
+			}
+			e.Err = history.ErrWord(err)
+		}
+		sink.Emit(e)
+		if err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+func contractCall(ctx context.Context, client *http.Client, base, token string, p contractProbe) (int, error) {
+	var body io.Reader
+	if p.body != "" {
+		body = bytes.NewReader([]byte(p.body))
+	}
+	req, err := http.NewRequestWithContext(ctx, p.method, base+p.path, body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(protocol.WorkerHeader, ContractWorker)
+	switch p.token {
+	case "":
+	case "ok":
+		if token != "" {
+			req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+token)
+		}
+	default:
+		req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+"natschaos-wrong-"+strconv.Itoa(len(token)))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
+		return resp.StatusCode, nil // the status is the answer; a torn body says nothing more here
+	}
+	return resp.StatusCode, nil
+}
+
+func wantString(want []int) string {
+	s := make([]string, len(want))
+	for i, w := range want {
+		s[i] = strconv.Itoa(w)
+	}
+	return strings.Join(s, ",")
+}
+
+// jobInPath is the job id of a path "/jobs/{id}/...".
+func jobInPath(path string) (int64, bool) {
+	rest, ok := strings.CutPrefix(path, "/jobs/")
+	if !ok {
+		return 0, false
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil
+}
+
+// ProbeContract runs the contract probes against the embedded API (see
+// [ProbeContract]), for the run's job.
+func (s *Stack) ProbeContract(ctx context.Context) error {
+	if s.Client == nil || s.Job() == 0 {
+		return errors.New("contract probe: no job yet")
+	}
+	return ProbeContract(ctx, s.Client, s.Job(), s.Sink())
+}
+
+// ProbeContract runs the contract probes against the external API (see
+// [ProbeContract]), for the run's job.
+func (e *External) ProbeContract(ctx context.Context) error {
+	if e.Client == nil || e.Job() == 0 {
+		return errors.New("contract probe: no job yet")
+	}
+	return ProbeContract(ctx, e.Client, e.Job(), e.Sink())
+}

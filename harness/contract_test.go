@@ -1,0 +1,54 @@
+package harness
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/chaos/check"
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/history"
+)
+
+// The contract probes against the reference API: every answer is one the
+// contract allows, no probe touches NATS (no connection on api-nats or
+// results-nats, nothing reserved), nothing of theirs is stored, and the
+// contract check passes over what they recorded.
+func TestProbeContractReferenceAPI(t *testing.T) {
+	s, sink := startStack(t, testConfig())
+	ctx := testCtx(t, 20*time.Second)
+	job, err := s.NewJob(ctx, 5)
+	require.NoError(t, err)
+	opened := func() int {
+		return sink.count(history.KindConn, func(e history.Event) bool {
+			return e.Phase == history.ConnOpen && (e.Link == faults.LinkAPINATS || e.Link == faults.LinkResultsNATS)
+		})
+	}
+	before := opened()
+
+	require.NoError(t, s.ProbeContract(ctx))
+
+	probes, _ := sink.of(history.KindContract, nil)
+	require.GreaterOrEqual(t, len(probes), 30)
+	names := map[string]bool{}
+	for _, e := range probes {
+		require.False(t, names[e.Name], "probe %s twice", e.Name)
+		names[e.Name] = true
+		require.Contains(t, strings.Split(e.Want, ","), strconv.Itoa(e.Status), "probe %s (%s): got %d (%s), want %s", e.Name, e.Path, e.Status, e.Err, e.Want)
+		require.Equal(t, ContractWorker, e.Worker)
+		if e.Task != "" {
+			require.True(t, strings.HasPrefix(e.Task, ContractTaskPrefix), e.Task)
+		}
+	}
+	require.Equal(t, before, opened(), "a probe opened a NATS connection")
+	j, err := s.Client.Job(ctx, job)
+	require.NoError(t, err)
+	require.Empty(t, j.StoredIDs, "a refused /result stored something")
+	require.Zero(t, sink.count(history.KindReserve, nil), "a probe reserved a task")
+
+	r := check.Check(check.NewContract(check.Params{}), sink.events)
+	require.True(t, r.Passed(), r.String())
+}
