@@ -2,23 +2,17 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/history"
-	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
 )
@@ -79,122 +73,6 @@ type SoakOptions struct {
 	Growth check.GrowthParams
 }
 
-// SoakReport is a soak's report.json: rewritten at every report interval,
-// so that a soak killed half-way leaves the verdicts so far.
-type SoakReport struct {
-	Kind        string  `json:"kind"` // "soak"
-	Scenario    string  `json:"scenario"`
-	Variant     string  `json:"variant"`
-	Seed        int64   `json:"seed"`
-	Verdict     string  `json:"verdict"`
-	Why         string  `json:"why,omitempty"`
-	Final       bool    `json:"final"`       // false while the soak runs
-	Interrupted bool    `json:"interrupted"` // stopped by a signal before its duration
-	Elapsed     float64 `json:"elapsed_seconds"`
-	Duration    float64 `json:"duration_seconds"`
-
-	Jobs              Counts            `json:"jobs"`
-	JobsInFlight      int               `json:"jobs_in_flight"` // not judged (yet)
-	JobCreateErrors   int               `json:"job_create_errors,omitempty"`
-	Intervals         Counts            `json:"intervals"`
-	ViolationsByCheck map[string]int    `json:"violations_by_check"`
-	FailedJobs        []JobVerdict      `json:"failed_jobs,omitempty"` // the first 100 jobs that did not pass
-	FailedIntervals   []IntervalVerdict `json:"failed_intervals,omitempty"`
-	LastInterval      *IntervalVerdict  `json:"last_interval,omitempty"`
-	ResourceGrowth    *SoakCheck        `json:"resource_growth"`
-	LateEvents        int               `json:"late_events,omitempty"` // events of jobs already judged (ignored)
-
-	TasksPublished int64 `json:"tasks_published"`
-	TasksStored    int64 `json:"tasks_stored"`
-	TasksCalls     int64 `json:"tasks_calls"`
-	// CPUPer1000TasksCalls is the CPU seconds (user + system) natschaos
-	// spent per 1,000 /tasks calls: the whole process, embedded NATS, API,
-	// proxies, workers and checkers included.
-	CPUPer1000TasksCalls float64 `json:"cpu_seconds_per_1000_tasks_calls"`
-	RSSBytes             uint64  `json:"rss_bytes"`
-	HistoryBytes         int64   `json:"history_bytes"`
-	HistoryBytesPerTask  float64 `json:"history_bytes_per_task"`
-
-	Settings   SoakSettings       `json:"settings"`
-	Provenance *report.Provenance `json:"provenance,omitempty"`
-}
-
-// SoakSettings are the soak's own settings, as used.
-type SoakSettings struct {
-	JobsInFlight int     `json:"jobs_in_flight"`
-	JobSizeMin   int     `json:"job_size_min"`
-	JobSizeMax   int     `json:"job_size_max"`
-	ReportEvery  float64 `json:"report_every_seconds"`
-	JobTimeout   float64 `json:"job_timeout_seconds"`
-	Workers      int     `json:"workers"`
-	TaskRate     float64 `json:"task_rate,omitempty"` // tasks a second; 0 = unpaced
-	Cycle        float64 `json:"fault_cycle_seconds"` // the schedule repeats every cycle
-}
-
-// ExitError is the error of a finished soak report: nil for PASS, wrapping
-// ErrViolated for FAIL and ErrInconclusive for INCONCLUSIVE.
-func (r *SoakReport) ExitError() error {
-	switch r.Verdict {
-	case report.Pass:
-		return nil
-	case report.Fail:
-		return fmt.Errorf("soak %s: %w: %s", r.Scenario, ErrViolated, r.Why)
-	}
-	return fmt.Errorf("soak %s: %w: %s", r.Scenario, ErrInconclusive, r.Why)
-}
-
-// write writes the report atomically (a temporary file renamed over it),
-// then index.html beside it.
-func (r *SoakReport) write(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("soak report: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write soak report: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write soak report: %w", err)
-	}
-	return r.WriteIndex(filepath.Join(filepath.Dir(path), IndexHTML))
-}
-
-// decide sets the verdict: FAIL on any violation (a job, an interval,
-// resource-growth); else INCONCLUSIVE when the soak was cut short, a job
-// could not be decided or none was judged; else PASS.
-func (r *SoakReport) decide() {
-	var why []string
-	if r.Jobs.Failed > 0 {
-		why = append(why, fmt.Sprintf("%d of %d jobs failed", r.Jobs.Failed, r.Jobs.Judged))
-	}
-	if r.Intervals.Failed > 0 {
-		why = append(why, fmt.Sprintf("%d of %d intervals failed", r.Intervals.Failed, r.Intervals.Judged))
-	}
-	if len(why) > 0 {
-		why[len(why)-1] += " (" + r.failingChecks() + ")"
-	}
-	if g := r.ResourceGrowth; g != nil && g.Verdict == report.Fail {
-		why = append(why, "resource-growth: "+g.Summary)
-	}
-	if len(why) > 0 {
-		r.Verdict, r.Why = report.Fail, strings.Join(why, "; ")
-		return
-	}
-	switch {
-	case !r.Final:
-		r.Verdict, r.Why = report.Inconclusive, "the soak is still running"
-	case r.Interrupted:
-		r.Verdict, r.Why = report.Inconclusive, fmt.Sprintf("the soak was stopped after %.0fs of %.0fs", r.Elapsed, r.Duration)
-	case r.Jobs.Judged == 0:
-		r.Verdict, r.Why = report.Inconclusive, "no job was judged"
-	case r.Jobs.Inconclusive > 0:
-		r.Verdict, r.Why = report.Inconclusive, fmt.Sprintf("%d jobs could not be decided", r.Jobs.Inconclusive)
-	default:
-		r.Verdict, r.Why = report.Pass, ""
-	}
-}
-
 // soak is one running soak.
 type soak struct {
 	sc    Scenario
@@ -202,7 +80,8 @@ type soak struct {
 	log   *slog.Logger
 	rng   *rand.Rand
 	rec   *history.Recorder
-	st    *harness.Stack
+	st    soakTarget
+	jobs  *harness.SoakJobs // external mode: the soak's jobs; nil embedded
 	j     *soakJudge
 	live  *liveStats
 	start time.Time
@@ -217,7 +96,8 @@ type soak struct {
 	version    string
 }
 
-// Soak runs a soak: the embedded stack, jobs created continuously
+// Soak runs a soak: the embedded stack (or, with RunOptions.External, an
+// external target, where it touches only the jobs it created), jobs created continuously
 // (JobsInFlight at once, each of a size drawn from the seed), the
 // scenario's fault schedule repeated for Duration, every job judged when
 // it ends and the window checks at every report interval. ctx ending
@@ -226,8 +106,8 @@ type soak struct {
 // ErrViolated or ErrInconclusive with a report, is a *UsageError for bad
 // options, and anything else means the harness could not run.
 func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) {
-	if o.External != nil {
-		return nil, &UsageError{errors.New("soak runs the embedded stack only")}
+	if err := checkSoakExternal(o.External); err != nil {
+		return nil, err
 	}
 	if o.Duration <= 0 {
 		return nil, &UsageError{fmt.Errorf("--duration %s: want > 0", o.Duration)}
@@ -316,6 +196,11 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 		s.j.Observe(e)
 	})
 	runErr := s.run(ctx)
+	if s.st != nil {
+		if h, ok := s.st.(interface{ HealErr() error }); ok {
+			runErr = errors.Join(runErr, h.HealErr()) // a heal that failed on the way out is the soak's error
+		}
+	}
 	rep := s.report(true, ctx.Err() != nil)
 	if cerr := s.rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
@@ -332,16 +217,14 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 
 // run drives the soak until its duration passed or ctx ended, then drains.
 func (s *soak) run(ctx context.Context) error {
-	cfg := s.sc.StackConfig(s.rng.Int63(), s.o.Proxies, s.log)
-	cfg.AllJobs = true
-	st, err := harness.Start(ctx, cfg, s.rec)
+	st, closeTarget, err := s.startTarget(ctx)
 	if err != nil {
 		return err
 	}
 	s.st = st
-	defer st.Close()
+	defer closeTarget()
 	phase := func(name string) {
-		s.rec.Emit(history.Event{Kind: history.KindPhase, Name: name})
+		st.Sink().Emit(history.Event{Kind: history.KindPhase, Name: name})
 		st.Sample(ctx)
 	}
 	phase(history.PhaseWarmup)
@@ -356,7 +239,7 @@ func (s *soak) run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
 	wg.Add(3)
-	go func() { defer wg.Done(); s.procLoop(bg) }()
+	go func() { defer wg.Done(); s.procLoop(bg) }() // returns at once in external mode
 	go func() { defer wg.Done(); s.progressLoop(bg) }()
 	go func() { defer wg.Done(); s.intervalLoop(bg) }()
 
@@ -393,7 +276,7 @@ func (s *soak) cycle() time.Duration {
 
 // faultLoop plays the scenario's schedule every cycle, after the warmup,
 // healing between cycles, until ctx ends.
-func (s *soak) faultLoop(ctx context.Context, st *harness.Stack, phase func(string)) error {
+func (s *soak) faultLoop(ctx context.Context, st soakTarget, phase func(string)) error {
 	if err := wait(ctx, s.sc.Warmup); err != nil {
 		return err
 	}
@@ -417,249 +300,4 @@ func (s *soak) faultLoop(ctx context.Context, st *harness.Stack, phase func(stri
 		}
 	}
 	return ctx.Err()
-}
-
-// pacer spaces its callers' events `every` apart, in total across them,
-// with no credit for time spent idle.
-type pacer struct {
-	mu    sync.Mutex
-	every time.Duration
-	next  time.Time
-}
-
-// wait returns when the next event may go, or with ctx's error.
-func (p *pacer) wait(ctx context.Context) error {
-	p.mu.Lock()
-	now := time.Now()
-	if p.next.Before(now) {
-		p.next = now
-	}
-	at := p.next
-	p.next = p.next.Add(p.every)
-	p.mu.Unlock()
-	return wait(ctx, time.Until(at))
-}
-
-type flight struct {
-	created time.Time
-	doneAt  time.Time
-}
-
-// jobLoop keeps JobsInFlight jobs running until runCtx ends, judges each
-// one jobGrace after it ended (or at JobTimeout), then — unless ctx ended
-// (interrupted: only what finished is judged) — waits for the jobs still
-// in flight, bounded by the drain limit.
-func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
-	inflight := map[int64]*flight{}
-	var retryAt time.Time
-	var drainUntil time.Time
-	// made receives a paced job once its tasks are published; publishing
-	// says one is being published.
-	type madeJob struct {
-		id  int64
-		err error
-		at  time.Time
-	}
-	made := make(chan madeJob, 1)
-	publishing := false
-	add := func(m madeJob) {
-		if m.id != 0 {
-			inflight[m.id] = &flight{created: m.at}
-		}
-		if m.err != nil && runCtx.Err() == nil {
-			// The system under test may refuse under a fault: retry later.
-			s.mu.Lock()
-			s.createErrs++
-			s.mu.Unlock()
-			s.log.Info("create job", "err", m.err)
-			retryAt = time.Now().Add(time.Second)
-		}
-	}
-	end := s.start.Add(s.o.Duration)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		now := time.Now()
-		creating := runCtx.Err() == nil
-		if !creating && drainUntil.IsZero() {
-			drainUntil = now.Add(drainLimit(s.sc, history.Event{}, false) + 30*time.Second)
-			s.rec.Emit(history.Event{Kind: history.KindPhase, Name: history.PhaseDrain})
-		}
-		for id, f := range inflight {
-			if f.doneAt.IsZero() && st.JobDone(id) {
-				f.doneAt = now
-			}
-			timedOut := now.Sub(f.created) > s.o.JobTimeout || (!creating && now.After(drainUntil))
-			if (!f.doneAt.IsZero() && now.Sub(f.doneAt) >= jobGrace) || timedOut {
-				v := s.j.judgeJob(id, s.rec.Since(), f.doneAt.IsZero())
-				s.log.Debug("job judged", "job", id, "verdict", v.Verdict)
-				st.ForgetJob(id)
-				delete(inflight, id)
-			}
-		}
-		if ctx.Err() != nil {
-			if publishing {
-				<-made // ctx ended: its publishing stops
-			}
-			// Interrupted: soakJudge what finished, leave the rest in flight.
-			for id, f := range inflight {
-				if !f.doneAt.IsZero() {
-					s.j.judgeJob(id, s.rec.Since(), false)
-				}
-			}
-			return nil
-		}
-		if !creating && len(inflight) == 0 && !publishing {
-			return nil
-		}
-		if creating && !publishing && len(inflight) < s.o.JobsInFlight && now.After(retryAt) {
-			size := s.o.JobSizeMin + s.rng.Intn(s.o.JobSizeMax-s.o.JobSizeMin+1)
-			if s.pace == nil {
-				id, err := st.NewSoakJob(runCtx, size, nil)
-				add(madeJob{id, err, now})
-				continue
-			}
-			// Paced: no more tasks than the rate allows before the end, so
-			// that the job is published (under ctx, not runCtx) by then;
-			// published in the background while the jobs in flight are judged.
-			size = max(1, min(size, int(s.o.TaskRate*time.Until(end).Seconds())))
-			publishing = true
-			go func() {
-				id, err := st.NewSoakJob(ctx, size, s.pace.wait)
-				made <- madeJob{id, err, now}
-			}()
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-tick.C:
-		case m := <-made:
-			publishing = false
-			add(m)
-		}
-	}
-}
-
-// intervalLoop closes a report interval every ReportEvery: the window
-// checks are judged, the history rotated, report.json rewritten.
-func (s *soak) intervalLoop(ctx context.Context) {
-	t := time.NewTicker(s.o.ReportEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := s.rec.Rotate(); err != nil {
-			s.log.Warn("rotate history", "err", err)
-		}
-		rep := s.report(false, false)
-		if err := rep.write(s.out); err != nil {
-			s.log.Warn("write report", "err", err)
-		}
-	}
-}
-
-// report closes the current interval and builds the report so far.
-func (s *soak) report(final, interrupted bool) *SoakReport {
-	v := s.j.closeInterval(s.rec.Since())
-	s.mu.Lock()
-	s.interval = &v
-	createErrs, version := s.createErrs, s.version
-	s.mu.Unlock()
-	st := SoakSettings{JobsInFlight: s.o.JobsInFlight, JobSizeMin: s.o.JobSizeMin, JobSizeMax: s.o.JobSizeMax,
-		ReportEvery: s.o.ReportEvery.Seconds(), JobTimeout: s.o.JobTimeout.Seconds(), Workers: s.sc.Workload.Workers,
-		TaskRate: s.o.TaskRate}
-	if len(s.sc.Windows()) > 0 {
-		st.Cycle = s.cycle().Seconds()
-	}
-	r := &SoakReport{Kind: "soak", Scenario: s.sc.Name, Variant: s.sc.SUT.Variant, Seed: s.sc.Seed,
-		Final: final, Interrupted: interrupted, Elapsed: time.Since(s.start).Seconds(), Duration: s.o.Duration.Seconds(),
-		JobCreateErrors: createErrs, LastInterval: &v, Settings: st,
-		TasksPublished: s.live.published.Load(), TasksStored: s.live.stored.Load(), TasksCalls: s.live.tasksCalls.Load(),
-		RSSBytes: rss()}
-	s.j.snapshot(r)
-	if r.TasksCalls > 0 {
-		r.CPUPer1000TasksCalls = (cpuTime() - s.cpu0).Seconds() / float64(r.TasksCalls) * 1000
-	}
-	r.HistoryBytes, r.HistoryBytesPerTask = s.historyBytes(r.TasksPublished)
-	r.Provenance = report.NewProvenance(s.start, s.sc.Seed, version, s.o.CommandLine)
-	r.decide()
-	return r
-}
-
-// historyBytes is the size of the history on disk, and per task published.
-func (s *soak) historyBytes(tasks int64) (int64, float64) {
-	var n int64
-	ents, _ := os.ReadDir(s.dir)
-	for _, e := range ents {
-		if fi, err := e.Info(); err == nil {
-			n += fi.Size()
-		}
-	}
-	if tasks == 0 {
-		return n, 0
-	}
-	return n, float64(n) / float64(tasks)
-}
-
-// progressLoop writes the progress line: redrawn every second on a
-// terminal, a plain line every ProgressEvery otherwise.
-func (s *soak) progressLoop(ctx context.Context) {
-	if s.o.Progress == nil {
-		return
-	}
-	l := &liveLine{w: s.o.Progress, terminal: s.o.Terminal}
-	l.loop(ctx, s.o.ProgressEvery, func() string { return s.live.line(time.Since(s.start), s.o.Duration) }, nil)
-}
-
-// procLoop samples the natschaos process — which runs the embedded API —
-// every procEvery: RSS, open files, goroutines (proc events).
-func (s *soak) procLoop(ctx context.Context) {
-	t := time.NewTicker(procEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.rec.Emit(history.Event{Kind: history.KindProc, Name: "natschaos", RSS: rss(), FDs: openFiles(), Goroutines: runtime.NumGoroutine()})
-	}
-}
-
-// rss is this process's resident memory in bytes (Linux; 0 elsewhere).
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, err := strconv.ParseUint(f[1], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * uint64(os.Getpagesize())
-}
-
-// openFiles is how many files this process has open (Linux; 0 elsewhere).
-func openFiles() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return 0
-	}
-	return len(ents)
-}
-
-// cpuTime is the CPU time (user + system) this process used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -318,14 +318,15 @@ func (r *run) listJobs(ctx context.Context) (jobs []job, ok bool) {
 	return nil, false
 }
 
-// keep is the jobs of the job filter among jobs (all of them without a filter).
+// keep is the jobs of the job filter (Config.Jobs and Config.JobFilter)
+// among jobs (all of them without a filter).
 func (r *run) keep(jobs []job) []job {
-	if len(r.cfg.Jobs) == 0 {
+	if len(r.cfg.Jobs) == 0 && r.cfg.JobFilter == nil {
 		return jobs
 	}
 	out := jobs[:0]
 	for _, j := range jobs {
-		if slices.Contains(r.cfg.Jobs, j.ID) {
+		if (len(r.cfg.Jobs) == 0 || slices.Contains(r.cfg.Jobs, j.ID)) && (r.cfg.JobFilter == nil || r.cfg.JobFilter(j.ID)) {
 			out = append(out, j)
 		}
 	}
