@@ -239,7 +239,7 @@ func (s *soak) run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
 	wg.Add(3)
-	go func() { defer wg.Done(); s.procLoop(bg) }()
+	go func() { defer wg.Done(); s.procLoop(bg) }() // returns at once in external mode
 	go func() { defer wg.Done(); s.progressLoop(bg) }()
 	go func() { defer wg.Done(); s.intervalLoop(bg) }()
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,37 +43,22 @@ func (s *soak) progressLoop(ctx context.Context) {
 	l.loop(ctx, s.o.ProgressEvery, func() string { return s.live.line(time.Since(s.start), s.o.Duration) }, nil)
 }
 
-// freeOSEvery is how often a soak returns natschaos's free heap pages to
-// the OS (debug.FreeOSMemory: a GC, then every free page released).
-// Between two, the runtime keeps free pages for reuse and releases them at
-// its own pace, so RSS swings by a few MB on a flat heap: a 30-minute soak
-// whose Go runtime mapped the same 79 MB throughout and whose live heap
-// stayed at 28 MB showed an RSS fit of +1.2 to +1.6 MB per 10 minutes.
-// Released each minute, RSS follows the live memory and a leak shows in
-// it sooner. It costs one GC of a ~30 MB heap a minute.
-const freeOSEvery = time.Minute
-
 // procLoop samples the natschaos process — which runs the embedded API —
-// every procEvery: RSS, open files, goroutines (proc events); not in
-// external mode, where the API is not natschaos's process. Every
-// freeOSEvery it returns the free heap pages to the OS first.
+// every procEvery: RSS, open files, goroutines (proc events). Not in
+// external mode: the API is not natschaos's process there.
 func (s *soak) procLoop(ctx context.Context) {
+	if s.o.External != nil {
+		return
+	}
 	t := time.NewTicker(procEvery)
 	defer t.Stop()
-	lastFree := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if now.Sub(lastFree) >= freeOSEvery {
-				debug.FreeOSMemory()
-				lastFree = now
-			}
+		case <-t.C:
 		}
-		if s.o.External == nil {
-			s.rec.Emit(history.Event{Kind: history.KindProc, Name: "natschaos", RSS: rss(), FDs: openFiles(), Goroutines: runtime.NumGoroutine()})
-		}
+		s.rec.Emit(history.Event{Kind: history.KindProc, Name: "natschaos", RSS: rss(), FDs: openFiles(), Goroutines: runtime.NumGoroutine()})
 	}
 }
 
