@@ -36,9 +36,6 @@ func TestSoakExternal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: external soaks of seconds")
 	}
-	if raceDetector {
-		t.Skip("judges /tasks latency against the worker timeout: under -race a few calls waited out the pull guard; .ci/run runs it without -race")
-	}
 	const bystanderTasks = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -147,11 +144,16 @@ func TestSoakExternal(t *testing.T) {
 			t.Logf("job %d %s %s: %+v", j.Job, j.Verdict, j.Why, j.Checks)
 		}
 		t.Logf("external soak: %s %s; %d jobs judged, %d published, %d stored, foreign %d", rep.Verdict, rep.Why, rep.Jobs.Judged, rep.TasksPublished, rep.TasksStored, rep.Foreign)
-		require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
-		require.Equal(t, report.Pass, rep.Verdict)
+		if !raceDetector {
+			// Under -race the stack is several times slower: its verdict
+			// then judges timing (see TestSoakSmoke); the blast radius
+			// below holds anyway.
+			require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
+			require.Equal(t, report.Pass, rep.Verdict)
+			require.Equal(t, rep.Jobs.Judged, rep.Jobs.Passed)
+		}
 		require.Equal(t, "external", rep.Variant)
 		require.GreaterOrEqual(t, rep.Jobs.Judged, 2)
-		require.Equal(t, rep.Jobs.Judged, rep.Jobs.Passed)
 		require.Equal(t, rep.TasksPublished, rep.TasksStored, "the stored results read back from the API")
 		untouched(t)
 		require.Equal(t, rep.Jobs.Judged, ended(t, bystander+1), "every job the soak created was judged")
@@ -194,7 +196,9 @@ func TestSoakExternal(t *testing.T) {
 		stop()
 		<-done
 		require.NotNil(t, rep, "%v", soakErr)
-		require.ErrorIs(t, soakErr, chaos.ErrInconclusive)
+		if !raceDetector {
+			require.ErrorIs(t, soakErr, chaos.ErrInconclusive)
+		}
 		require.True(t, rep.Interrupted)
 		require.Positive(t, rep.JobsInFlight)
 		require.Contains(t, errOut.String(), "that this run created")
