@@ -80,7 +80,8 @@ type soak struct {
 	log   *slog.Logger
 	rng   *rand.Rand
 	rec   *history.Recorder
-	st    *harness.Stack
+	st    soakTarget
+	jobs  *harness.SoakJobs // external mode: the soak's jobs; nil embedded
 	j     *soakJudge
 	live  *liveStats
 	start time.Time
@@ -95,7 +96,8 @@ type soak struct {
 	version    string
 }
 
-// Soak runs a soak: the embedded stack, jobs created continuously
+// Soak runs a soak: the embedded stack (or, with RunOptions.External, an
+// external target, where it touches only the jobs it created), jobs created continuously
 // (JobsInFlight at once, each of a size drawn from the seed), the
 // scenario's fault schedule repeated for Duration, every job judged when
 // it ends and the window checks at every report interval. ctx ending
@@ -104,8 +106,8 @@ type soak struct {
 // ErrViolated or ErrInconclusive with a report, is a *UsageError for bad
 // options, and anything else means the harness could not run.
 func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) {
-	if o.External != nil {
-		return nil, &UsageError{errors.New("soak runs the embedded stack only")}
+	if err := checkSoakExternal(o.External); err != nil {
+		return nil, err
 	}
 	if o.Duration <= 0 {
 		return nil, &UsageError{fmt.Errorf("--duration %s: want > 0", o.Duration)}
@@ -194,6 +196,11 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 		s.j.Observe(e)
 	})
 	runErr := s.run(ctx)
+	if s.st != nil {
+		if h, ok := s.st.(interface{ HealErr() error }); ok {
+			runErr = errors.Join(runErr, h.HealErr()) // a heal that failed on the way out is the soak's error
+		}
+	}
 	rep := s.report(true, ctx.Err() != nil)
 	if cerr := s.rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
@@ -210,16 +217,14 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 
 // run drives the soak until its duration passed or ctx ended, then drains.
 func (s *soak) run(ctx context.Context) error {
-	cfg := StackConfig(s.sc, s.rng.Int63(), s.o.Proxies, s.log)
-	cfg.AllJobs = true
-	st, err := harness.Start(ctx, cfg, s.rec)
+	st, closeTarget, err := s.startTarget(ctx)
 	if err != nil {
 		return err
 	}
 	s.st = st
-	defer st.Close()
+	defer closeTarget()
 	phase := func(name string) {
-		s.rec.Emit(history.Event{Kind: history.KindPhase, Name: name})
+		st.Sink().Emit(history.Event{Kind: history.KindPhase, Name: name})
 		st.Sample(ctx)
 	}
 	phase(history.PhaseWarmup)
@@ -234,7 +239,7 @@ func (s *soak) run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
 	wg.Add(3)
-	go func() { defer wg.Done(); s.procLoop(bg) }()
+	go func() { defer wg.Done(); s.procLoop(bg) }() // returns at once in external mode
 	go func() { defer wg.Done(); s.progressLoop(bg) }()
 	go func() { defer wg.Done(); s.intervalLoop(bg) }()
 
@@ -271,7 +276,7 @@ func (s *soak) cycle() time.Duration {
 
 // faultLoop plays the scenario's schedule every cycle, after the warmup,
 // healing between cycles, until ctx ends.
-func (s *soak) faultLoop(ctx context.Context, st *harness.Stack, phase func(string)) error {
+func (s *soak) faultLoop(ctx context.Context, st soakTarget, phase func(string)) error {
 	if err := wait(ctx, s.sc.Warmup); err != nil {
 		return err
 	}
@@ -295,156 +300,4 @@ func (s *soak) faultLoop(ctx context.Context, st *harness.Stack, phase func(stri
 		}
 	}
 	return ctx.Err()
-}
-
-// pacer spaces its callers' events `every` apart, in total across them,
-// with no credit for time spent idle.
-type pacer struct {
-	mu    sync.Mutex
-	every time.Duration
-	next  time.Time
-}
-
-// wait returns when the next event may go, or with ctx's error.
-func (p *pacer) wait(ctx context.Context) error {
-	p.mu.Lock()
-	now := time.Now()
-	if p.next.Before(now) {
-		p.next = now
-	}
-	at := p.next
-	p.next = p.next.Add(p.every)
-	p.mu.Unlock()
-	return wait(ctx, time.Until(at))
-}
-
-type flight struct {
-	created time.Time
-	doneAt  time.Time
-}
-
-// jobLoop keeps JobsInFlight jobs running until runCtx ends, judges each
-// one jobGrace after it ended (or at JobTimeout), then — unless ctx ended
-// (interrupted: only what finished is judged) — waits for the jobs still
-// in flight, bounded by the drain limit.
-func (s *soak) jobLoop(ctx, runCtx context.Context, st *harness.Stack) error {
-	inflight := map[int64]*flight{}
-	var retryAt time.Time
-	var drainUntil time.Time
-	// made receives a paced job once its tasks are published; publishing
-	// says one is being published.
-	type madeJob struct {
-		id  int64
-		err error
-		at  time.Time
-	}
-	made := make(chan madeJob, 1)
-	publishing := false
-	add := func(m madeJob) {
-		if m.id != 0 {
-			inflight[m.id] = &flight{created: m.at}
-		}
-		if m.err != nil && runCtx.Err() == nil {
-			// The system under test may refuse under a fault: retry later.
-			s.mu.Lock()
-			s.createErrs++
-			s.mu.Unlock()
-			s.log.Info("create job", "err", m.err)
-			retryAt = time.Now().Add(time.Second)
-		}
-	}
-	end := s.start.Add(s.o.Duration)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		now := time.Now()
-		creating := runCtx.Err() == nil
-		if !creating && drainUntil.IsZero() {
-			drainUntil = now.Add(drainLimit(s.sc, history.Event{}, false) + 30*time.Second)
-			s.rec.Emit(history.Event{Kind: history.KindPhase, Name: history.PhaseDrain})
-		}
-		for id, f := range inflight {
-			if f.doneAt.IsZero() && st.JobDone(id) {
-				f.doneAt = now
-			}
-			timedOut := now.Sub(f.created) > s.o.JobTimeout || (!creating && now.After(drainUntil))
-			if (!f.doneAt.IsZero() && now.Sub(f.doneAt) >= jobGrace) || timedOut {
-				v := s.j.judgeJob(id, s.rec.Since(), f.doneAt.IsZero())
-				s.log.Debug("job judged", "job", id, "verdict", v.Verdict)
-				st.ForgetJob(id)
-				delete(inflight, id)
-			}
-		}
-		if ctx.Err() != nil {
-			if publishing {
-				<-made // ctx ended: its publishing stops
-			}
-			// Interrupted: soakJudge what finished, leave the rest in flight.
-			for id, f := range inflight {
-				if !f.doneAt.IsZero() {
-					s.j.judgeJob(id, s.rec.Since(), false)
-				}
-			}
-			return nil
-		}
-		if !creating && len(inflight) == 0 && !publishing {
-			return nil
-		}
-		if creating && !publishing && len(inflight) < s.o.JobsInFlight && now.After(retryAt) {
-			size := s.o.JobSizeMin + s.rng.Intn(s.o.JobSizeMax-s.o.JobSizeMin+1)
-			if s.pace == nil {
-				id, err := st.NewSoakJob(runCtx, size, nil)
-				add(madeJob{id, err, now})
-				continue
-			}
-			// Paced: no more tasks than the rate allows before the end, so
-			// that the job is published (under ctx, not runCtx) by then;
-			// published in the background while the jobs in flight are judged.
-			size = max(1, min(size, int(s.o.TaskRate*time.Until(end).Seconds())))
-			publishing = true
-			go func() {
-				id, err := st.NewSoakJob(ctx, size, s.pace.wait)
-				made <- madeJob{id, err, now}
-			}()
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-tick.C:
-		case m := <-made:
-			publishing = false
-			add(m)
-		}
-	}
-}
-
-// intervalLoop closes a report interval every ReportEvery: the window
-// checks are judged, the history rotated, report.json rewritten.
-func (s *soak) intervalLoop(ctx context.Context) {
-	t := time.NewTicker(s.o.ReportEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := s.rec.Rotate(); err != nil {
-			s.log.Warn("rotate history", "err", err)
-		}
-		rep := s.report(false, false)
-		if err := rep.write(s.out); err != nil {
-			s.log.Warn("write report", "err", err)
-		}
-	}
-}
-
-// progressLoop writes the progress line: redrawn every second on a
-// terminal, a plain line every ProgressEvery otherwise.
-func (s *soak) progressLoop(ctx context.Context) {
-	if s.o.Progress == nil {
-		return
-	}
-	l := &liveLine{w: s.o.Progress, terminal: s.o.Terminal}
-	l.loop(ctx, s.o.ProgressEvery, func() string { return s.live.line(time.Since(s.start), s.o.Duration) }, nil)
 }

@@ -132,7 +132,7 @@ func (j *soakJudge) Observe(e history.Event) {
 		c.Observe(&e)
 	}
 	j.growth.Observe(&e)
-	id := check.JobOf(&e)
+	id := history.JobOf(&e)
 	if id == 0 {
 		switch e.Kind {
 		case history.KindFault, history.KindServer, history.KindPhase:

@@ -35,6 +35,9 @@ type SoakReport struct {
 	LastInterval      *IntervalVerdict  `json:"last_interval,omitempty"`
 	ResourceGrowth    *SoakCheck        `json:"resource_growth"`
 	LateEvents        int               `json:"late_events,omitempty"` // events of jobs already judged (ignored)
+	// Foreign is, in external mode, how many events of jobs the soak did
+	// not create (or already judged) were dropped before the history.
+	Foreign int `json:"foreign,omitempty"`
 
 	TasksPublished int64 `json:"tasks_published"`
 	TasksStored    int64 `json:"tasks_stored"`
@@ -146,6 +149,12 @@ func (s *soak) report(final, interrupted bool) *SoakReport {
 		TasksPublished: s.live.published.Load(), TasksStored: s.live.stored.Load(), TasksCalls: s.live.tasksCalls.Load(),
 		RSSBytes: rss()}
 	s.j.snapshot(r)
+	if s.jobs != nil {
+		r.Foreign = s.jobs.Foreign()
+	}
+	if s.o.External != nil {
+		r.Variant = "external" // whatever runs at the API URL
+	}
 	if r.TasksCalls > 0 {
 		r.CPUPer1000TasksCalls = (cpuTime() - s.cpu0).Seconds() / float64(r.TasksCalls) * 1000
 	}

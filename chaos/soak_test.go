@@ -201,7 +201,8 @@ func TestSoakBadOptions(t *testing.T) {
 		{Duration: time.Minute, TaskRate: -1},
 		{Duration: time.Minute, TaskRate: chaos.MaxTaskRate + 1},
 		{Duration: time.Minute, TaskRate: math.NaN()},
-		{Duration: time.Minute, RunOptions: chaos.RunOptions{External: &chaos.External{}}},
+		{Duration: time.Minute, RunOptions: chaos.RunOptions{External: &chaos.External{APIURL: "http://127.0.0.1:1", JobID: 3, ObservePublishes: true}}},
+		{Duration: time.Minute, RunOptions: chaos.RunOptions{External: &chaos.External{APIURL: "http://127.0.0.1:1", ExternalWorkers: true}}},
 	} {
 		o.Out = t.TempDir()
 		_, err := chaos.Soak(context.Background(), sc, o)

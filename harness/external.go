@@ -63,6 +63,11 @@ type ExternalConfig struct {
 	Seed int64
 	// Logger receives the harness's own log lines; nil is silent.
 	Logger *slog.Logger
+	// Soak, when not nil, makes this a soak's target (external_soak.go):
+	// jobs are created with NewSoakJob, the observers see every job and
+	// only the events of Soak's jobs reach the history, the workers serve
+	// Soak's jobs only.
+	Soak *SoakJobs
 }
 
 // External is a target that already runs, put behind the harness's proxies
@@ -124,11 +129,14 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Soak != nil {
+		sink = cfg.Soak.filter(sink)
+	}
 	gate := NewGate(sink, clock)
 	e = &External{
 		cfg: cfg, gate: gate, out: cfg.Out, errOut: cfg.Err, stored: map[string]bool{},
 		rig: rig{sink: gate, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies,
-			links: map[string]string{}, listen: cfg.Listen},
+			links: map[string]string{}, listen: cfg.Listen, allJobs: cfg.Soak != nil},
 	}
 	started := e // a failing return sets e to nil before this runs
 	defer func() {
@@ -167,7 +175,10 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	e.Client = &APIClient{BaseURL: e.apiBase + protocol.APIBase, Token: cfg.APIToken, HTTP: client}
-	popts := []observe.ProxyOption{observe.WithProxyScopeLater()}
+	var popts []observe.ProxyOption
+	if cfg.Soak == nil {
+		popts = append(popts, observe.WithProxyScopeLater())
+	}
 	if cfg.ExternalWorkers {
 		popts = append(popts, observe.WithProxyRecordTasks())
 	}
@@ -175,7 +186,10 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		return nil, err
 	}
 
-	oopts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(e.natsOpts...), observe.WithNATSScopeLater()}
+	oopts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(e.natsOpts...)}
+	if cfg.Soak == nil {
+		oopts = append(oopts, observe.WithNATSScopeLater())
+	}
 	if cfg.ExternalWorkers {
 		oopts = append(oopts, observe.WithNATSTaskLookup(e.httpProxy.TaskOf))
 	}

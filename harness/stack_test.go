@@ -22,12 +22,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/natschaos/natschaos/faults"
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // TestMain checks that nothing the stack starts outlives it: embedded NATS

@@ -6,12 +6,11 @@
 package check
 
 import (
-	"strconv"
 	"strings"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // All returns a fresh instance of every checker, in docs/invariants.md order.
@@ -95,18 +94,6 @@ func sseqOf(e *history.Event) uint64 {
 // isTasks reports whether an http event is a /tasks call of a worker.
 func isTasks(e *history.Event) bool {
 	return e.Kind == history.KindHTTP && e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks")
-}
-
-// jobOfPath is the job id of an API path ".../jobs/{id}/..."; ok is false
-// when the path names none.
-func jobOfPath(path string) (int64, bool) {
-	_, rest, ok := strings.Cut(path, "/jobs/")
-	if !ok {
-		return 0, false
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	n, err := strconv.ParseInt(id, 10, 64)
-	return n, err == nil
 }
 
 // callStart is when an http call started (its event is written at its end).

@@ -57,7 +57,7 @@ func (c *Pipeline) Observe(e *history.Event) {
 			c.jobs[e.Job] = e.Pipeline
 		}
 	case isTasks(e) && e.Pipelines != "" && e.N > 0:
-		job, ok := jobOfPath(e.Path)
+		job, ok := history.JobOfPath(e.Path)
 		if !ok {
 			return
 		}

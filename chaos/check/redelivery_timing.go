@@ -137,7 +137,7 @@ func (c *RedeliveryTiming) Observe(e *history.Event) {
 // forJob reports whether a /tasks path is a call for the run's job (when
 // the job or the path's job id is not known, every call counts).
 func (c *RedeliveryTiming) forJob(path string) bool {
-	id, ok := jobOfPath(path)
+	id, ok := history.JobOfPath(path)
 	return !ok || c.job == 0 || id == c.job
 }
 

@@ -76,7 +76,7 @@ func (s *jobScope) Observe(e *history.Event) {
 			s.replay = append(s.replay, *e)
 		}
 	}
-	id := JobOf(e)
+	id := history.JobOf(e)
 	if s.run == 0 || len(s.known) < 2 || id == s.run || (id != 0 && !s.known[id]) {
 		feed(s.checkers, e)
 		return

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 //go:embed html.tmpl

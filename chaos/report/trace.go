@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // MaxTraces is how many offending tasks report.html traces at most.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -21,9 +23,11 @@ import (
 func newSoakCmd() *cobra.Command {
 	var (
 		scenario, out, variant, jobSize, junit string
+		pprofAddr                              string
 		seed                                   int64
 		o                                      chaos.SoakOptions
 		verbose                                bool
+		xf                                     runFlags // the external-mode flags run has, and --toxiproxy, --run-id
 	)
 	cmd := &cobra.Command{
 		Use:   "soak --duration D [--scenario NAME|FILE] [--jobs-in-flight K] [--job-size MIN-MAX] [--task-rate R] ...",
@@ -46,7 +50,11 @@ rotated per interval: natschaos check reads the directory. A progress line goes 
 stderr (redrawn on a terminal, a line every 30 s otherwise); --metrics-addr serves
 Prometheus metrics at /metrics. Ctrl-C heals every fault, judges the jobs that
 finished and writes the final report (exit 3 unless a violation was found: 1).
-The embedded stack only: external mode is not supported by soak yet.`,
+External mode (--nats-url and --api-url, as for run): the proxies go in front of
+the given NATS and API; every job is created through the API, the built-in workers
+serve only the soak's jobs, the events of other jobs are dropped before the history,
+and every job of the soak that has not ended is cancelled on the way out. A soak
+creates its jobs: --job-id, --observe-publishes and --external-workers are run's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -68,17 +76,47 @@ The embedded stack only: external mode is not supported by soak yet.`,
 			if o.JobSizeMin, o.JobSizeMax, err = parseRange(jobSize); err != nil {
 				return usageError{fmt.Errorf("--job-size %q: %w", jobSize, err)}
 			}
+			xf.variant = variant
+			external, err := xf.external(stderr, stderr)
+			if err != nil {
+				return err
+			}
 			sc, err := chaos.FindScenario(scenario)
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				stop, err := servePprof(pprofAddr, stderr)
+				if err != nil {
+					return usageError{err}
+				}
+				defer stop()
+			}
 			if out == "" {
 				out = filepath.Join("natschaos-results", "soak-"+time.Now().Format("20060102-150405"))
 			}
-			o.RunOptions = chaos.RunOptions{Out: out, Seed: seed, Variant: variant, Logger: logger(verbose, stderr), CommandLine: commandLine(ctx)}
+			o.RunOptions = chaos.RunOptions{Out: out, Seed: seed, Variant: variant, Logger: logger(verbose, stderr), CommandLine: commandLine(ctx), External: external}
+			if xf.toxiproxy != "" {
+				if err := harness.CheckURL("--toxiproxy", xf.toxiproxy, "http", "https"); err != nil {
+					return usageError{err}
+				}
+				runID, err := xf.proxyRunID(external)
+				if err != nil {
+					return err
+				}
+				remote, err := faults.NewRemote(ctx, xf.toxiproxy, runID)
+				if err != nil {
+					return errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(xf.toxiproxy), err), xf.toxiproxy))
+				}
+				o.Proxies = remote
+			}
 			o.Progress, o.Terminal = stderr, terminal
 			o.MetricsBound = func(addr string) { fmt.Fprintf(stderr, "natschaos: metrics on http://%s/metrics\n", addr) }
-			fmt.Fprintf(stderr, "natschaos: soak %s of %s for %s; results in %s\n", sc.Name, orGood(variant, sc.SUT.Variant), o.Duration, out)
+			target := orGood(variant, sc.SUT.Variant)
+			if external != nil {
+				target = "the external API " + harness.StripUser(external.APIURL)
+			}
+			fmt.Fprintf(stderr, "natschaos: soak %s of %s for %s; results in %s\n", sc.Name, target, o.Duration, out)
 			rep, err := chaos.Soak(ctx, sc, o)
 			if rep != nil {
 				soakSummary(stdout, rep, out)
@@ -106,6 +144,20 @@ The embedded stack only: external mode is not supported by soak yet.`,
 	fl.StringVar(&variant, "variant", "", "run the reference API as this variant (see natschaos sut --help; slow-leak is caught only by a soak)")
 	fl.StringVar(&junit, "junit", "", "also write a JUnit XML file: a testsuite per failing job and per interval, a testcase per check, resource-growth")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log what the harness does")
+	fl.StringVar(&pprofAddr, "pprof-addr", "", "serve the Go runtime's profiles at http://ADDR/debug/pprof/ (for natschaos's developers)")
+	_ = fl.MarkHidden("pprof-addr")
+	fl.StringVar(&xf.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
+	fl.StringVar(&xf.runID, "run-id", "", "with --toxiproxy: the run id in the names of this soak's proxies (natschaos-<run id>-<link>); only those are created, healed and deleted")
+	fl.StringArrayVar(&xf.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
+	fl.StringArrayVar(&xf.monitorURLs, "nats-monitor-url", nil, "external mode: NATS monitoring URL per node, in --nats-url order (default http://<nats host>:8222)")
+	fl.StringVar(&xf.apiURL, "api-url", "", "external mode: the API (http://host:port; a trailing /api/v2 is fine)")
+	fl.StringVar(&xf.apiToken, "api-token", "", "external mode: API token (default $"+envAPIToken+"; never printed)")
+	fl.StringVar(&xf.natsUser, "nats-user", "", "external mode: NATS user of the harness's own connections (default $"+envNATSUser+")")
+	fl.StringVar(&xf.natsPassword, "nats-password", "", "external mode: NATS password (default $"+envNATSPassword+"; never printed)")
+	fl.StringVar(&xf.natsToken, "nats-token", "", "external mode: NATS token (default $"+envNATSToken+"; never printed)")
+	fl.StringVar(&xf.natsCreds, "nats-creds", "", "external mode: NATS creds file (default $"+envNATSCreds+")")
+	fl.StringArrayVar(&xf.proxies, "proxy", nil, "external mode: LINK=ADDR fixes a proxy's listen address (api-nats, results-nats, worker-api; repeatable)")
+	fl.DurationVar(&xf.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for the API and the first job's consumer")
 	return cmd
 }
 
@@ -182,6 +234,9 @@ func soakSummary(w io.Writer, r *chaos.SoakReport, out string) {
 		}
 	}
 	fmt.Fprintf(w, "  tasks      %d published, %d stored; %d /tasks calls\n", r.TasksPublished, r.TasksStored, r.TasksCalls)
+	if r.Foreign > 0 {
+		fmt.Fprintf(w, "  foreign    %d events of other jobs on the same server were dropped before the history: not judged\n", r.Foreign)
+	}
 	fmt.Fprintf(w, "  cost       %.3f CPU s per 1,000 /tasks calls (the whole natschaos process); RSS %.1f MB\n", r.CPUPer1000TasksCalls, float64(r.RSSBytes)/(1<<20))
 	fmt.Fprintf(w, "  history    %.1f MB compressed, %.0f bytes per task\n", float64(r.HistoryBytes)/(1<<20), r.HistoryBytesPerTask)
 	fmt.Fprintf(w, "  results    %s\n", out)

@@ -28,6 +28,15 @@ func TestSoakUsage(t *testing.T) {
 		{[]string{"soak", "--duration", "1m", "--task-rate", "NaN"}, "--task-rate"},
 		{[]string{"soak", "--duration", "1m", "--task-rate", "fast"}, "--task-rate"},
 		{[]string{"soak", "--duration", "1m", "-s", "no-such-scenario"}, "no-such-scenario"},
+		// External mode: run's flags, checked the same way; a soak creates its jobs.
+		{[]string{"soak", "--duration", "1m", "--api-url", "http://127.0.0.1:1"}, "both --nats-url and --api-url"},
+		{[]string{"soak", "--duration", "1m", "--api-token", "x"}, "--api-token is for external mode"},
+		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "ftp://x"}, "--api-url"},
+		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--variant", "slow-leak"}, "--variant"},
+		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--proxy", "nope=127.0.0.1:1"}, "--proxy"},
+		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "-s", "nats-restart"}, "nats_restart"},
+		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--job-id", "3"}, "--job-id"},
+		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--external-workers"}, "--external-workers"},
 	} {
 		root := newRoot()
 		var out bytes.Buffer

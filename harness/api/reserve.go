@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // StreamConfig is the configuration of job id's stream (docs/protocol.md).

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // resultItem is one validated item of a /result body.

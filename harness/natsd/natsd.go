@@ -16,6 +16,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// maxClosedClients is how many closed connections the server remembers
+// (nats-server's MaxClosedClients; 0 would mean its default, 10,000).
+const maxClosedClients = 100
+
 // ReadyTimeout bounds how long Start and Restart wait for the server to accept clients.
 const ReadyTimeout = 10 * time.Second
 
@@ -66,6 +70,12 @@ func Start(opts ...Option) (*Server, error) {
 		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: 1 << 20,
+		// The server keeps the last MaxClosedClients closed connections,
+		// with their subscriptions, for /connz?state=closed (default
+		// 10,000), which natschaos never reads: the API opens a connection
+		// per request, so in a soak that ring alone grew the heap by
+		// 5 MB a minute until full, and then churned.
+		MaxClosedClients: maxClosedClients,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // Subjects the NATSObserver listens to. It never listens to _INBOX.> or

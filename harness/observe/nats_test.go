@@ -8,10 +8,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 func TestAckKind(t *testing.T) {

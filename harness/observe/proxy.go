@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/faults"
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // Values of the err field of the http events a [Proxy] records for requests

@@ -46,6 +46,11 @@ type Config struct {
 	// call is ever made for another job (a run's blast radius of one job).
 	// Empty means every job the API lists.
 	Jobs []int64
+	// JobFilter, when not nil, is asked about every job GET /jobs/ lists
+	// (after Jobs): the worker serves only those it says true for. A soak
+	// against an external API sets it to the jobs the soak created, which
+	// come and go.
+	JobFilter func(id int64) bool
 	// BatchSize is the batch_size of every /tasks call (default 24).
 	BatchSize int
 	// HTTPTimeout bounds one POST /jobs/{id}/tasks/ call, body included (default 30 s).

@@ -22,9 +22,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/natschaos/natschaos/harness/ackreply"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
 // The crash points of [Worker.Crash] (faults.Process.CrashWorker's after).
@@ -338,14 +338,15 @@ func (r *run) listJobs(ctx context.Context) (jobs []protocol.JobRef, ok bool) {
 	return nil, false
 }
 
-// keep is the jobs of the job filter among jobs (all of them without a filter).
+// keep is the jobs of the job filter (Config.Jobs and Config.JobFilter)
+// among jobs (all of them without a filter).
 func (r *run) keep(jobs []protocol.JobRef) []protocol.JobRef {
-	if len(r.cfg.Jobs) == 0 {
+	if len(r.cfg.Jobs) == 0 && r.cfg.JobFilter == nil {
 		return jobs
 	}
 	out := jobs[:0]
 	for _, j := range jobs {
-		if slices.Contains(r.cfg.Jobs, j.ID) {
+		if (len(r.cfg.Jobs) == 0 || slices.Contains(r.cfg.Jobs, j.ID)) && (r.cfg.JobFilter == nil || r.cfg.JobFilter(j.ID)) {
 			out = append(out, j)
 		}
 	}

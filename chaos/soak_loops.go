@@ -12,9 +12,44 @@ import (
 	"github.com/natschaos/natschaos/history"
 )
 
+// intervalLoop closes a report interval every ReportEvery: the window
+// checks are judged, the history rotated, report.json rewritten.
+func (s *soak) intervalLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.ReportEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.rec.Rotate(); err != nil {
+			s.log.Warn("rotate history", "err", err)
+		}
+		rep := s.report(false, false)
+		if err := rep.write(s.out); err != nil {
+			s.log.Warn("write report", "err", err)
+		}
+	}
+}
+
+// progressLoop writes the progress line: redrawn every second on a
+// terminal, a plain line every ProgressEvery otherwise.
+func (s *soak) progressLoop(ctx context.Context) {
+	if s.o.Progress == nil {
+		return
+	}
+	l := &liveLine{w: s.o.Progress, terminal: s.o.Terminal}
+	l.loop(ctx, s.o.ProgressEvery, func() string { return s.live.line(time.Since(s.start), s.o.Duration) }, nil)
+}
+
 // procLoop samples the natschaos process — which runs the embedded API —
-// every procEvery: RSS, open files, goroutines (proc events).
+// every procEvery: RSS, open files, goroutines (proc events). Not in
+// external mode: the API is not natschaos's process there.
 func (s *soak) procLoop(ctx context.Context) {
+	if s.o.External != nil {
+		return
+	}
 	t := time.NewTicker(procEvery)
 	defer t.Stop()
 	for {
