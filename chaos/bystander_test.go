@@ -2,26 +2,19 @@ package chaos
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
-	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
-	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/syncio"
-	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -39,62 +32,20 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	const bystanderTasks, busyTasks, runTasks = 20, 300, 2000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ns := natsdtest.StartNATS(t)
-	listen := map[string]string{faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t)}
-
 	// The platform's API reaches NATS through the addresses the run's
 	// proxies will take over (--proxy); until the run they forward as is.
-	proxies, err := faults.NewEmbedded()
-	require.NoError(t, err)
-	for link, addr := range listen {
-		_, err := proxies.Create(ctx, link, addr, ns.Addr())
-		require.NoError(t, err)
-	}
-	const token = "bystander-token"
-	a, err := api.New(api.Config{
-		Token: token, NATSURL: "nats://" + listen[faults.LinkAPINATS], ResultsNATSURL: "nats://" + listen[faults.LinkResultsNATS],
-		ConnectTimeout: 500 * time.Millisecond, OpTimeout: time.Second, AckWait: 4 * time.Second, MaxDeliver: 3,
-	})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := a.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("api: %v", err)
-		}
-	}()
-	defer func() { a.Close(); <-served }()
-	apiURL := "http://" + ln.Addr().String()
-	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: token}
-
-	// Two jobs that are not the run's, filled before it starts.
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	idle, err := client.CreateJob(ctx, "bystander", bystanderTasks)
-	require.NoError(t, err)
-	require.NoError(t, harness.Publish(ctx, js, idle, bystanderTasks, history.Discard))
-	// Its consumer exists, as after a first /tasks call of the platform.
-	_, err = js.CreateOrUpdateConsumer(ctx, protocol.StreamName(idle), a.ConsumerConfig(idle))
-	require.NoError(t, err)
-	busy, err := client.CreateJob(ctx, "busy", busyTasks)
-	require.NoError(t, err)
-	require.NoError(t, harness.Publish(ctx, js, busy, busyTasks, history.Discard))
-	consumerOf := func(job int64) *jetstream.ConsumerInfo {
-		c, err := js.Consumer(ctx, protocol.StreamName(job), protocol.ConsumerName(job))
-		require.NoError(t, err)
-		info, err := c.Info(ctx)
-		require.NoError(t, err)
-		return info
-	}
+	pl := startPlatform(t, api.Config{ConnectTimeout: 500 * time.Millisecond, OpTimeout: time.Second, AckWait: 4 * time.Second, MaxDeliver: 3})
+	proxies := pl.proxies(t, ctx)
+	ns, listen, a, apiURL, token := pl.ns, pl.listen, pl.api, pl.apiURL, pl.token
+	// Two jobs that are not the run's, filled before it starts; the idle
+	// one's consumer exists, as after a first /tasks call of the platform.
+	idle := pl.job(t, ctx, "bystander", bystanderTasks, true)
+	busy := pl.job(t, ctx, "busy", busyTasks, false)
+	consumerOf := func(job int64) *jetstream.ConsumerInfo { return pl.consumer(t, ctx, job) }
 	before := consumerOf(idle)
 
 	// Someone else's worker on the busy job, straight to the API, during the run.
-	wc := worker.DefaultConfig(apiURL+"/api/v2", "theirs")
+	wc := worker.DefaultConfig(apiURL+protocol.APIBase, "theirs")
 	wc.Token, wc.Jobs, wc.BatchSize, wc.ProcessTime, wc.IdleSleep = token, []int64{busy}, 4, 10*time.Millisecond, 100*time.Millisecond
 	wc.JobsLimit = harness.RunJobsLimit // a job filter needs every job listed: without a limit the list has one job per poll
 	theirs, err := worker.NewPool(1, wc, history.Discard)

@@ -1,6 +1,6 @@
 //go:build race
 
-package chaos_test
+package chaos
 
 // raceDetector is true when the tests run under -race, which slows the
 // embedded stacks several times over.

@@ -1,25 +1,18 @@
-package chaos_test
+package chaos
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/faults"
-	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
-	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
@@ -40,64 +33,16 @@ func TestSoakExternal(t *testing.T) {
 	const bystanderTasks = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ns := natsdtest.StartNATS(t)
-	freeAddr := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	listen := map[string]string{faults.LinkAPINATS: freeAddr(), faults.LinkResultsNATS: freeAddr()}
 	// The API reaches NATS through the addresses the soak's proxies take
 	// over (--proxy); until a soak they forward as is (a soak closes them).
-	proxiesFor := func() faults.Proxies {
-		proxies, err := faults.NewEmbedded()
-		require.NoError(t, err)
-		for link, addr := range listen {
-			_, err := proxies.Create(ctx, link, addr, ns.Addr())
-			require.NoError(t, err)
-		}
-		return proxies
-	}
-	proxies := proxiesFor()
-	const token = "soak-external-token"
-	sc, ok := chaos.Lookup("baseline")
+	sc, ok := Lookup("baseline")
 	require.True(t, ok)
-	a, err := api.New(api.Config{
-		Token: token, NATSURL: "nats://" + listen[faults.LinkAPINATS], ResultsNATSURL: "nats://" + listen[faults.LinkResultsNATS],
-		ConnectTimeout: sc.SUT.ConnectTimeout, AckWait: sc.SUT.AckWait, MaxDeliver: sc.SUT.MaxDeliver,
-	})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := a.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("api: %v", err)
-		}
-	}()
-	defer func() { a.Close(); <-served }()
-	apiURL := "http://" + ln.Addr().String()
-	client := &harness.APIClient{BaseURL: apiURL + "/api/v2", Token: token}
-
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	bystander, err := client.CreateJob(ctx, "bystander", bystanderTasks)
-	require.NoError(t, err)
-	require.NoError(t, harness.Publish(ctx, js, bystander, bystanderTasks, history.Discard))
-	_, err = js.CreateOrUpdateConsumer(ctx, protocol.StreamName(bystander), a.ConsumerConfig(bystander))
-	require.NoError(t, err)
-	consumerOf := func(job int64) *jetstream.ConsumerInfo {
-		c, err := js.Consumer(ctx, protocol.StreamName(job), protocol.ConsumerName(job))
-		require.NoError(t, err)
-		info, err := c.Info(ctx)
-		require.NoError(t, err)
-		return info
-	}
+	pl := startPlatform(t, api.Config{ConnectTimeout: sc.SUT.ConnectTimeout, AckWait: sc.SUT.AckWait, MaxDeliver: sc.SUT.MaxDeliver})
+	proxiesFor := func() faults.Proxies { return pl.proxies(t, ctx) }
+	proxies := proxiesFor()
+	ns, listen, a, apiURL, token := pl.ns, pl.listen, pl.api, pl.apiURL, pl.token
+	bystander := pl.job(t, ctx, "bystander", bystanderTasks, true)
+	consumerOf := func(job int64) *jetstream.ConsumerInfo { return pl.consumer(t, ctx, job) }
 	// untouched: the bystander as it was before the soak.
 	untouched := func(t *testing.T) {
 		t.Helper()
@@ -128,8 +73,8 @@ func TestSoakExternal(t *testing.T) {
 			n++
 		}
 	}
-	external := func(out, errOut *syncio.Buffer) *chaos.External {
-		return &chaos.External{
+	external := func(out, errOut *syncio.Buffer) *External {
+		return &External{
 			NATSURLs: []string{ns.ClientURL()}, MonitorURLs: []string{ns.MonitorURL()}, APIURL: apiURL, APIToken: token,
 			Listen: listen, ReadyTimeout: 20 * time.Second, Out: out, Err: errOut,
 		}
@@ -138,7 +83,7 @@ func TestSoakExternal(t *testing.T) {
 	t.Run("judged", func(t *testing.T) {
 		var out, errOut syncio.Buffer
 		dir := t.TempDir()
-		rep, err := chaos.Soak(ctx, sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: dir, Seed: 3, Proxies: proxies, External: external(&out, &errOut)},
+		rep, err := Soak(ctx, sc, SoakOptions{RunOptions: RunOptions{Out: dir, Seed: 3, Proxies: proxies, External: external(&out, &errOut)},
 			Duration: 10 * time.Second, JobsInFlight: 2, JobSizeMin: 100, JobSizeMax: 300, ReportEvery: 5 * time.Second})
 		require.NotNil(t, rep, "%v\n%s\n%s", err, out.String(), errOut.String())
 		for _, j := range rep.FailedJobs {
@@ -179,7 +124,7 @@ func TestSoakExternal(t *testing.T) {
 		ictx, stop := context.WithCancel(ctx)
 		defer stop()
 		done := make(chan struct{})
-		var rep *chaos.SoakReport
+		var rep *SoakReport
 		var soakErr error
 		proxies := proxiesFor()
 		go func() {
@@ -187,7 +132,7 @@ func TestSoakExternal(t *testing.T) {
 			// Slow workers: the jobs are still in flight when it stops.
 			sc := sc
 			sc.Workload.ProcessTime = 50 * time.Millisecond
-			rep, soakErr = chaos.Soak(ictx, sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: t.TempDir(), Seed: 4, Proxies: proxies, External: external(&out, &errOut)},
+			rep, soakErr = Soak(ictx, sc, SoakOptions{RunOptions: RunOptions{Out: t.TempDir(), Seed: 4, Proxies: proxies, External: external(&out, &errOut)},
 				Duration: time.Minute, JobsInFlight: 2, JobSizeMin: 500, JobSizeMax: 500, ReportEvery: 5 * time.Second})
 		}()
 		require.Eventually(t, func() bool {
@@ -198,7 +143,7 @@ func TestSoakExternal(t *testing.T) {
 		<-done
 		require.NotNil(t, rep, "%v", soakErr)
 		if !raceDetector {
-			require.ErrorIs(t, soakErr, chaos.ErrInconclusive)
+			require.ErrorIs(t, soakErr, ErrInconclusive)
 		}
 		require.True(t, rep.Interrupted)
 		require.Positive(t, rep.JobsInFlight)

@@ -1,4 +1,4 @@
-package chaos_test
+package chaos
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
@@ -63,7 +62,7 @@ func TestSoakSmoke(t *testing.T) {
 	if raceDetector {
 		t.Skip("judges /tasks latency against the worker timeout: under -race a few calls waited out the pull guard (2 s at twice the time scale) in most make test runs; .ci/run runs it without -race")
 	}
-	sc, ok := chaos.Lookup("baseline")
+	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	out := t.TempDir()
 	var (
@@ -71,8 +70,8 @@ func TestSoakSmoke(t *testing.T) {
 		addr string
 	)
 	scraped := make(chan error, 1)
-	o := chaos.SoakOptions{
-		RunOptions:   chaos.RunOptions{Out: out, Seed: 12, TimeScale: soakScale()},
+	o := SoakOptions{
+		RunOptions:   RunOptions{Out: out, Seed: 12, TimeScale: soakScale()},
 		Duration:     60 * time.Second,
 		JobsInFlight: 3, JobSizeMin: 200, JobSizeMax: 600,
 		ReportEvery: 20 * time.Second,
@@ -104,7 +103,7 @@ func TestSoakSmoke(t *testing.T) {
 			}()
 		},
 	}
-	rep, err := chaos.Soak(context.Background(), sc, o)
+	rep, err := Soak(context.Background(), sc, o)
 	require.NotNil(t, rep)
 	for _, j := range rep.FailedJobs {
 		t.Logf("job %d %s %s: %+v", j.Job, j.Verdict, j.Why, j.Checks)
@@ -125,8 +124,8 @@ func TestSoakSmoke(t *testing.T) {
 	require.NotEmpty(t, addr)
 	mu.Unlock()
 
-	var onDisk chaos.SoakReport
-	b, err := os.ReadFile(filepath.Join(out, chaos.ReportJSON))
+	var onDisk SoakReport
+	b, err := os.ReadFile(filepath.Join(out, ReportJSON))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &onDisk))
 	require.True(t, onDisk.Final)
@@ -151,23 +150,23 @@ func TestSoakInterrupted(t *testing.T) {
 	if raceDetector {
 		t.Skip("judges /tasks latency against the worker timeout: under -race a few calls waited out the pull guard (2 s at twice the time scale) in most make test runs; .ci/run runs it without -race")
 	}
-	sc, ok := chaos.Lookup("baseline")
+	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
-	var rep *chaos.SoakReport
+	var rep *SoakReport
 	var err error
 	go func() {
 		defer close(done)
-		rep, err = chaos.Soak(ctx, sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: out, Seed: 5, TimeScale: soakScale()},
+		rep, err = Soak(ctx, sc, SoakOptions{RunOptions: RunOptions{Out: out, Seed: 5, TimeScale: soakScale()},
 			Duration: 5 * time.Minute, JobSizeMin: 100, JobSizeMax: 200, ReportEvery: time.Second})
 	}()
 	// Interrupt once report.json says a job was judged.
 	polltest.CheckFor(t, 60*time.Second, 100*time.Millisecond, func() error {
-		var r chaos.SoakReport
-		b, err := os.ReadFile(filepath.Join(out, chaos.ReportJSON))
+		var r SoakReport
+		b, err := os.ReadFile(filepath.Join(out, ReportJSON))
 		if err != nil {
 			return err
 		}
@@ -183,7 +182,7 @@ func TestSoakInterrupted(t *testing.T) {
 	cancel()
 	<-done
 	require.NotNil(t, rep)
-	require.ErrorIs(t, err, chaos.ErrInconclusive, "%v", err)
+	require.ErrorIs(t, err, ErrInconclusive, "%v", err)
 	require.True(t, rep.Interrupted)
 	require.True(t, rep.Final)
 	require.Positive(t, rep.Jobs.Judged)
@@ -192,21 +191,21 @@ func TestSoakInterrupted(t *testing.T) {
 
 // TestSoakBadOptions: bad options are usage errors, before anything starts.
 func TestSoakBadOptions(t *testing.T) {
-	sc, _ := chaos.Lookup("baseline")
-	for _, o := range []chaos.SoakOptions{
+	sc, _ := Lookup("baseline")
+	for _, o := range []SoakOptions{
 		{},
 		{Duration: time.Minute, JobsInFlight: -1},
 		{Duration: time.Minute, JobSizeMin: 10, JobSizeMax: 5},
 		{Duration: time.Minute, ReportEvery: time.Millisecond},
 		{Duration: time.Minute, TaskRate: -1},
-		{Duration: time.Minute, TaskRate: chaos.MaxTaskRate + 1},
+		{Duration: time.Minute, TaskRate: MaxTaskRate + 1},
 		{Duration: time.Minute, TaskRate: math.NaN()},
-		{Duration: time.Minute, RunOptions: chaos.RunOptions{External: &chaos.External{APIURL: "http://127.0.0.1:1", JobID: 3, ObservePublishes: true}}},
-		{Duration: time.Minute, RunOptions: chaos.RunOptions{External: &chaos.External{APIURL: "http://127.0.0.1:1", ExternalWorkers: true}}},
+		{Duration: time.Minute, RunOptions: RunOptions{External: &External{APIURL: "http://127.0.0.1:1", JobID: 3, ObservePublishes: true}}},
+		{Duration: time.Minute, RunOptions: RunOptions{External: &External{APIURL: "http://127.0.0.1:1", ExternalWorkers: true}}},
 	} {
 		o.Out = t.TempDir()
-		_, err := chaos.Soak(context.Background(), sc, o)
-		require.True(t, chaos.IsUsage(err), "%+v: %v", o, err)
+		_, err := Soak(context.Background(), sc, o)
+		require.True(t, IsUsage(err), "%+v: %v", o, err)
 	}
 }
 
@@ -218,10 +217,10 @@ func TestSoakTaskRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a soak of seconds")
 	}
-	sc, ok := chaos.Lookup("baseline")
+	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	const rate, secs = 100, 10
-	rep, err := chaos.Soak(t.Context(), sc, chaos.SoakOptions{RunOptions: chaos.RunOptions{Out: soakOut(t), Seed: 7, TimeScale: soakScale()},
+	rep, err := Soak(t.Context(), sc, SoakOptions{RunOptions: RunOptions{Out: soakOut(t), Seed: 7, TimeScale: soakScale()},
 		Duration: secs * time.Second, JobSizeMin: 150, JobSizeMax: 300, ReportEvery: 5 * time.Second, TaskRate: rate})
 	require.NotNil(t, rep, "%v", err)
 	t.Logf("task-rate %d for %ds: %d published, %d jobs judged, %s: %s", rate, secs, rep.TasksPublished, rep.Jobs.Judged, rep.Verdict, rep.Why)

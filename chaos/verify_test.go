@@ -1,4 +1,4 @@
-package chaos_test
+package chaos
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -24,7 +23,7 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 		checkers[c.Name()] = true
 	}
 	rows := map[string]bool{}
-	for _, e := range chaos.VerificationMatrix {
+	for _, e := range VerificationMatrix {
 		rows[e.Variant] = true
 		require.NotEmpty(t, e.Scenarios, e.Variant)
 		require.NotEmpty(t, e.Invariants, e.Variant)
@@ -32,7 +31,7 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 			require.True(t, checkers[inv], "%s: %q is not a checker of check.All", e.Variant, inv)
 		}
 		for _, s := range e.Scenarios {
-			_, ok := chaos.Lookup(s)
+			_, ok := Lookup(s)
 			require.True(t, ok, "%s: %q is not a built-in scenario", e.Variant, s)
 		}
 	}
@@ -41,7 +40,7 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 			require.True(t, rows[v], "no row for %s", v)
 		}
 	}
-	cells, err := chaos.Plan(chaos.VerifyOptions{})
+	cells, err := Plan(VerifyOptions{})
 	require.NoError(t, err)
 	good := 0
 	for _, c := range cells {
@@ -50,8 +49,8 @@ func TestVerificationMatrixCoversEveryVariant(t *testing.T) {
 		}
 	}
 	require.Positive(t, good)
-	_, err = chaos.Plan(chaos.VerifyOptions{Variants: []string{"no-such-bug"}})
-	require.True(t, chaos.IsUsage(err))
+	_, err = Plan(VerifyOptions{Variants: []string{"no-such-bug"}})
+	require.True(t, IsUsage(err))
 }
 
 // TestVerify runs the matrix: every bad variant must be caught by an
@@ -68,7 +67,7 @@ func TestVerify(t *testing.T) {
 	if raceDetector {
 		parallel = 1
 	}
-	m, err := chaos.Verify(ctx, chaos.VerifyOptions{Out: t.TempDir(), Short: testing.Short() || raceDetector, Parallel: parallel})
+	m, err := Verify(ctx, VerifyOptions{Out: t.TempDir(), Short: testing.Short() || raceDetector, Parallel: parallel})
 	require.NoError(t, err)
 	var b strings.Builder
 	require.NoError(t, m.Print(&b))
@@ -76,15 +75,15 @@ func TestVerify(t *testing.T) {
 	require.Empty(t, m.HarnessErrors())
 	for _, c := range m.Cells {
 		if c.Variant == "good" || c.Variant == "pooled" {
-			require.Equal(t, chaos.Passed, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
+			require.Equal(t, Passed, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
 		} else {
-			require.Equal(t, chaos.Caught, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
+			require.Equal(t, Caught, c.Outcome, "%s on %s: %s (results in %s)", c.Variant, c.Scenario, c.Text(), c.Out)
 		}
 	}
 	require.True(t, m.OK())
 	b2, err := os.ReadFile(filepath.Join(m.Out, "verify.json"))
 	require.NoError(t, err)
-	var f chaos.VerifyFile
+	var f VerifyFile
 	require.NoError(t, json.Unmarshal(b2, &f))
 	require.Equal(t, "ok", f.Verdict)
 	require.Len(t, f.Cells, len(m.Cells))

@@ -1,0 +1,105 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/harness"
+	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/tcptest"
+	"github.com/natschaos/natschaos/protocol"
+)
+
+// testPlatform is a platform the harness did not start, for the tests of
+// external mode: a real nats-server and the reference API served on its
+// own, reaching NATS through the addresses a run's proxies take over
+// (--proxy), with a client and a JetStream connection of the test's own.
+type testPlatform struct {
+	ns     *natsd.Server
+	listen map[string]string // link → the address the API dials
+	api    *api.API
+	apiURL string // http://host:port, without /api/v2
+	token  string
+	client *harness.APIClient
+	js     jetstream.JetStream
+}
+
+// startPlatform starts the platform; cfg's token and NATS URLs are set
+// here. Everything stops when the test ends.
+func startPlatform(t *testing.T, cfg api.Config) *testPlatform {
+	t.Helper()
+	p := &testPlatform{ns: natsdtest.StartNATS(t), token: "platform-token"}
+	p.listen = map[string]string{faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t)}
+	cfg.Token, cfg.NATSURL, cfg.ResultsNATSURL = p.token, "nats://"+p.listen[faults.LinkAPINATS], "nats://"+p.listen[faults.LinkResultsNATS]
+	a, err := api.New(cfg)
+	require.NoError(t, err)
+	p.api = a
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := a.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("api: %v", err)
+		}
+	}()
+	t.Cleanup(func() { a.Close(); <-served })
+	p.apiURL = "http://" + ln.Addr().String()
+	p.client = &harness.APIClient{BaseURL: p.apiURL + protocol.APIBase, Token: p.token}
+	nc, err := nats.Connect(p.ns.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	p.js, err = jetstream.New(nc)
+	require.NoError(t, err)
+	return p
+}
+
+// proxies are embedded proxies on the API's NATS addresses, forwarding to
+// NATS as they are until a run takes them over (a run closes them: a
+// second run needs new ones).
+func (p *testPlatform) proxies(t *testing.T, ctx context.Context) faults.Proxies {
+	t.Helper()
+	proxies, err := faults.NewEmbedded()
+	require.NoError(t, err)
+	for link, addr := range p.listen {
+		_, err := proxies.Create(ctx, link, addr, p.ns.Addr())
+		require.NoError(t, err)
+	}
+	return proxies
+}
+
+// job creates a job of n tasks through the API and publishes them, as the
+// platform drives its own jobs; with consumer, its consumer exists too, as
+// after a first /tasks call.
+func (p *testPlatform) job(t *testing.T, ctx context.Context, name string, n int, consumer bool) int64 {
+	t.Helper()
+	id, err := p.client.CreateJob(ctx, name, n)
+	require.NoError(t, err)
+	require.NoError(t, harness.Publish(ctx, p.js, id, n, history.Discard))
+	if consumer {
+		_, err = p.js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), p.api.ConsumerConfig(id))
+		require.NoError(t, err)
+	}
+	return id
+}
+
+// consumer is the job's consumer as NATS has it now.
+func (p *testPlatform) consumer(t *testing.T, ctx context.Context, job int64) *jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := p.js.Consumer(ctx, protocol.StreamName(job), protocol.ConsumerName(job))
+	require.NoError(t, err)
+	info, err := c.Info(ctx)
+	require.NoError(t, err)
+	return info
+}
