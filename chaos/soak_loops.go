@@ -10,19 +10,13 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/poll"
 )
 
 // intervalLoop closes a report interval every ReportEvery: the window
 // checks are judged, the history rotated, report.json rewritten.
 func (s *soak) intervalLoop(ctx context.Context) {
-	t := time.NewTicker(s.o.ReportEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, s.o.ReportEvery, func() {
 		if _, err := s.rec.Rotate(); err != nil {
 			s.log.Warn("rotate history", "err", err)
 		}
@@ -30,7 +24,7 @@ func (s *soak) intervalLoop(ctx context.Context) {
 		if err := rep.write(s.out); err != nil {
 			s.log.Warn("write report", "err", err)
 		}
-	}
+	})
 }
 
 // progressLoop writes the progress line: redrawn every second on a
@@ -50,16 +44,9 @@ func (s *soak) procLoop(ctx context.Context) {
 	if s.o.External != nil {
 		return
 	}
-	t := time.NewTicker(procEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, procEvery, func() {
 		s.rec.Emit(history.Event{Kind: history.KindProc, Name: "natschaos", RSS: rss(), FDs: openFiles(), Goroutines: runtime.NumGoroutine()})
-	}
+	})
 }
 
 // rss is this process's resident memory in bytes (Linux; 0 elsewhere).

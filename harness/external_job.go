@@ -184,18 +184,11 @@ func (e *External) waitFor(ctx context.Context, what string, cond func(context.C
 // readBackLoop reads the stored results back every cfg.StoredEvery until ctx ends.
 func (e *External) readBackLoop(ctx context.Context) {
 	defer close(e.readDone)
-	t := time.NewTicker(e.cfg.StoredEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll.Every(ctx, e.cfg.StoredEvery, func() {
 		if _, err := e.readBack(ctx); err != nil && ctx.Err() == nil {
 			e.log.Debug("read back stored results", "err", err)
 		}
-	}
+	})
 }
 
 // readBack emits a stored event for every task in the job's stored_ids not

@@ -80,3 +80,20 @@ func (e *timeoutError) Error() string {
 
 func (e *timeoutError) Is(target error) bool { return target == ErrTimedOut }
 func (e *timeoutError) Unwrap() error        { return e.last }
+
+// Every calls f every interval, the first time one interval from now,
+// until ctx ends; a call slower than interval delays the next one. It
+// returns when ctx ends: the one way the harness runs a periodic chore
+// (a soak's report interval, a read-back, a pool's reaper).
+func Every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}

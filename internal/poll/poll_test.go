@@ -38,3 +38,28 @@ func TestUntil(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Less(t, time.Since(start), 5*time.Second, "a cancelled context ends the wait")
 }
+
+// TestEvery: f runs once per interval, not at once, and Every returns when
+// its context ends.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Every(ctx, 5*time.Millisecond, func() {
+			if len(calls) == 2 {
+				cancel()
+			}
+			calls <- struct{}{}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Every did not return after its context ended")
+	}
+	require.Len(t, calls, 3)
+	cancel()
+	Every(ctx, time.Hour, func() { t.Fatal("called after the context ended") })
+}
