@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -103,12 +104,26 @@ failed so far): redrawn in place on a terminal, a line per phase otherwise.`,
 	fl.StringVar(&f.variant, "variant", "", "run the reference API as this variant (see natschaos sut --help)")
 	fl.BoolVar(&f.strict, "strict", false, "a check that cannot decide fails the run")
 	fl.Float64Var(&f.timeScale, "time-scale", 1, "stretch every duration of the scenarios (faults, timeouts, ack_wait, bounds) by this factor, e.g. 150 for a 300 s ack_wait (> 0, ≤ 1000)")
-	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
-	fl.StringVar(&f.runID, "run-id", "", "with --toxiproxy: the run id in the names of this run's proxies (natschaos-<run id>-<link>); only those are created, healed and deleted (default: derived from the target, so that the next run against it removes what a killed one left)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what the harness does")
 	fl.StringVar(&f.junit, "junit", "", "also write the results as JUnit XML to this file (a testsuite per scenario, a testcase per check)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON on stdout (several scenarios: {verdict, reports}) and everything else on stderr")
 
+	f.addTargetFlags(cmd, "run", "the API, its consumer and traffic on the proxies")
+	fl.Int64Var(&f.jobID, "job-id", 0, "external mode: drive this existing job instead of creating one")
+	fl.BoolVar(&f.externalWorkers, "external-workers", false, "external mode: the platform's own workers poll through the worker-api proxy; run no built-in worker")
+	fl.BoolVar(&f.observePublishes, "observe-publishes", false, "external mode: record the API's own task publishes instead of publishing")
+	fl.BoolVar(&f.publishIntoJob, "publish-into-job", false, "external mode: with --job-id, publish made-up tasks into that job, which the run did not create")
+	return cmd
+}
+
+// addTargetFlags registers the flags that say where the target runs and
+// how to reach it — --toxiproxy, --run-id and external mode's — for run
+// and soak alike: unit names the command's run ("run", "soak") and ready
+// what --ready-timeout waits for.
+func (f *runFlags) addTargetFlags(cmd *cobra.Command, unit, ready string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
+	fl.StringVar(&f.runID, "run-id", "", "with --toxiproxy: the run id in the names of this "+unit+"'s proxies (natschaos-<run id>-<link>); only those are created, healed and deleted (default: derived from the target, so that the next "+unit+" against it removes what a killed one left)")
 	fl.StringArrayVar(&f.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
 	fl.StringArrayVar(&f.monitorURLs, "nats-monitor-url", nil, "external mode: NATS monitoring URL per node, in --nats-url order (default http://<nats host>:8222)")
 	fl.StringVar(&f.apiURL, "api-url", "", "external mode: the API (http://host:port; a trailing /api/v2 is fine)")
@@ -117,18 +132,32 @@ failed so far): redrawn in place on a terminal, a line per phase otherwise.`,
 	fl.StringVar(&f.natsPassword, "nats-password", "", "external mode: NATS password (default $"+envNATSPassword+"; never printed)")
 	fl.StringVar(&f.natsToken, "nats-token", "", "external mode: NATS token (default $"+envNATSToken+"; never printed)")
 	fl.StringVar(&f.natsCreds, "nats-creds", "", "external mode: NATS creds file (default $"+envNATSCreds+")")
-	fl.Int64Var(&f.jobID, "job-id", 0, "external mode: drive this existing job instead of creating one")
-	fl.BoolVar(&f.externalWorkers, "external-workers", false, "external mode: the platform's own workers poll through the worker-api proxy; run no built-in worker")
-	fl.BoolVar(&f.observePublishes, "observe-publishes", false, "external mode: record the API's own task publishes instead of publishing")
-	fl.BoolVar(&f.publishIntoJob, "publish-into-job", false, "external mode: with --job-id, publish made-up tasks into that job, which the run did not create")
 	fl.StringArrayVar(&f.proxies, "proxy", nil, "external mode: LINK=ADDR fixes a proxy's listen address (api-nats, results-nats, worker-api; repeatable)")
-	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for the API, its consumer and traffic on the proxies")
-	return cmd
+	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for "+ready)
 }
 
-// external reads the external-mode flags and the environment; nil without
-// --nats-url and --api-url.
+// remoteProxies are the proxies of --toxiproxy's server named by runID, or
+// nil (the embedded Toxiproxy) without --toxiproxy.
+func (f runFlags) remoteProxies(ctx context.Context, runID string) (faults.Proxies, error) {
+	if f.toxiproxy == "" {
+		return nil, nil
+	}
+	remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
+	if err != nil {
+		return nil, errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(f.toxiproxy), err), f.toxiproxy))
+	}
+	return remote, nil
+}
+
+// external reads the external-mode flags and the environment (and checks
+// --toxiproxy's URL, which either mode may have); nil without --nats-url
+// and --api-url.
 func (f runFlags) external(stdout, stderr io.Writer) (*chaos.External, error) {
+	if f.toxiproxy != "" {
+		if err := harness.CheckURL("--toxiproxy", f.toxiproxy, "http", "https"); err != nil {
+			return nil, usageError{err}
+		}
+	}
 	inExternal := len(f.natsURLs) > 0 || f.apiURL != ""
 	if !inExternal {
 		for name, set := range map[string]bool{
@@ -237,11 +266,6 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.toxiproxy != "" {
-		if err := harness.CheckURL("--toxiproxy", f.toxiproxy, "http", "https"); err != nil {
-			return usageError{err}
-		}
-	}
 	var scenarios []chaos.Scenario
 	switch {
 	case f.all && len(f.scenarios) > 0:
@@ -304,12 +328,8 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 		opts := chaos.RunOptions{Out: filepath.Join(out, dir), Seed: f.seed, Variant: f.variant, Strict: f.strict, TimeScale: f.timeScale, Logger: log, External: external,
 			CommandLine: commandLine(ctx), Progress: stderr, Terminal: terminal,
 			ProgressLabel: fmt.Sprintf("scenario %d of %d (%d checks failed so far):", i+1, len(scenarios), violated)}
-		if f.toxiproxy != "" {
-			remote, err := faults.NewRemote(ctx, f.toxiproxy, runID)
-			if err != nil {
-				return errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(f.toxiproxy), err), f.toxiproxy))
-			}
-			opts.Proxies = remote
+		if opts.Proxies, err = f.remoteProxies(ctx, runID); err != nil {
+			return err
 		}
 		rep, err := chaos.Run(ctx, sc, opts)
 		switch {

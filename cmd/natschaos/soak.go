@@ -14,7 +14,6 @@ import (
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/report"
-	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
@@ -97,18 +96,13 @@ creates its jobs: --job-id, --observe-publishes and --external-workers are run's
 			}
 			o.RunOptions = chaos.RunOptions{Out: out, Seed: seed, Variant: variant, Logger: logger(verbose, stderr), CommandLine: commandLine(ctx), External: external}
 			if xf.toxiproxy != "" {
-				if err := harness.CheckURL("--toxiproxy", xf.toxiproxy, "http", "https"); err != nil {
-					return usageError{err}
-				}
 				runID, err := xf.proxyRunID(external)
 				if err != nil {
 					return err
 				}
-				remote, err := faults.NewRemote(ctx, xf.toxiproxy, runID)
-				if err != nil {
-					return errors.New(harness.Redact(fmt.Sprintf("--toxiproxy %s: %v", harness.StripUser(xf.toxiproxy), err), xf.toxiproxy))
+				if o.Proxies, err = xf.remoteProxies(ctx, runID); err != nil {
+					return err
 				}
-				o.Proxies = remote
 			}
 			o.Progress, o.Terminal = stderr, terminal
 			o.MetricsBound = func(addr string) { fmt.Fprintf(stderr, "natschaos: metrics on http://%s/metrics\n", addr) }
@@ -146,18 +140,7 @@ creates its jobs: --job-id, --observe-publishes and --external-workers are run's
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log what the harness does")
 	fl.StringVar(&pprofAddr, "pprof-addr", "", "serve the Go runtime's profiles at http://ADDR/debug/pprof/ (for natschaos's developers)")
 	_ = fl.MarkHidden("pprof-addr")
-	fl.StringVar(&xf.toxiproxy, "toxiproxy", "", "drive a remote toxiproxy-server (http://host:8474) instead of the embedded one")
-	fl.StringVar(&xf.runID, "run-id", "", "with --toxiproxy: the run id in the names of this soak's proxies (natschaos-<run id>-<link>); only those are created, healed and deleted")
-	fl.StringArrayVar(&xf.natsURLs, "nats-url", nil, "external mode: the NATS to put proxies in front of (repeat, or separate with commas, once per cluster node)")
-	fl.StringArrayVar(&xf.monitorURLs, "nats-monitor-url", nil, "external mode: NATS monitoring URL per node, in --nats-url order (default http://<nats host>:8222)")
-	fl.StringVar(&xf.apiURL, "api-url", "", "external mode: the API (http://host:port; a trailing /api/v2 is fine)")
-	fl.StringVar(&xf.apiToken, "api-token", "", "external mode: API token (default $"+envAPIToken+"; never printed)")
-	fl.StringVar(&xf.natsUser, "nats-user", "", "external mode: NATS user of the harness's own connections (default $"+envNATSUser+")")
-	fl.StringVar(&xf.natsPassword, "nats-password", "", "external mode: NATS password (default $"+envNATSPassword+"; never printed)")
-	fl.StringVar(&xf.natsToken, "nats-token", "", "external mode: NATS token (default $"+envNATSToken+"; never printed)")
-	fl.StringVar(&xf.natsCreds, "nats-creds", "", "external mode: NATS creds file (default $"+envNATSCreds+")")
-	fl.StringArrayVar(&xf.proxies, "proxy", nil, "external mode: LINK=ADDR fixes a proxy's listen address (api-nats, results-nats, worker-api; repeatable)")
-	fl.DurationVar(&xf.readyTimeout, "ready-timeout", 60*time.Second, "external mode: how long to wait for the API and the first job's consumer")
+	xf.addTargetFlags(cmd, "soak", "the API and the first job's consumer")
 	return cmd
 }
 
