@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"math"
 	"time"
 
@@ -71,39 +72,17 @@ const (
 // that depend on ack_wait at zero.
 func (p Params) Resolve(cfg history.Event) Params {
 	a := seconds(cfg.AckWait)
-	if p.Epsilon == 0 {
-		p.Epsilon = max(DefaultEpsilonMin, time.Duration(DefaultEpsilonFrac*float64(a)))
-	}
-	if p.MaxStall == 0 {
-		p.MaxStall = a / 2
-	}
-	if p.ProbeP99 == 0 {
-		p.ProbeP99 = DefaultProbeP99
-	}
-	if p.ProbeWindow == 0 {
-		p.ProbeWindow = DefaultProbeWindow
-	}
-	if p.ConnectTimeout == 0 {
-		p.ConnectTimeout = seconds(cfg.ConnectTimeout)
-	}
-	if p.LeakGrace == 0 {
-		p.LeakGrace = DefaultLeakGrace
-	}
-	if p.FloodRatio == 0 {
-		p.FloodRatio = DefaultFloodRatio
-	}
-	if p.FloodSettle == 0 {
-		p.FloodSettle = DefaultFloodSettle
-	}
-	if p.FloodBurst == 0 {
-		p.FloodBurst = DefaultFloodBurst
-	}
-	if p.MaxRoundTrips == 0 {
-		p.MaxRoundTrips = DefaultMaxRoundTrips
-	}
-	if p.CleanupBound == 0 {
-		p.CleanupBound = DefaultCleanupBound
-	}
+	p.Epsilon = cmp.Or(p.Epsilon, max(DefaultEpsilonMin, time.Duration(DefaultEpsilonFrac*float64(a))))
+	p.MaxStall = cmp.Or(p.MaxStall, a/2)
+	p.ProbeP99 = cmp.Or(p.ProbeP99, DefaultProbeP99)
+	p.ProbeWindow = cmp.Or(p.ProbeWindow, DefaultProbeWindow)
+	p.ConnectTimeout = cmp.Or(p.ConnectTimeout, seconds(cfg.ConnectTimeout))
+	p.LeakGrace = cmp.Or(p.LeakGrace, DefaultLeakGrace)
+	p.FloodRatio = cmp.Or(p.FloodRatio, DefaultFloodRatio)
+	p.FloodSettle = cmp.Or(p.FloodSettle, DefaultFloodSettle)
+	p.FloodBurst = cmp.Or(p.FloodBurst, DefaultFloodBurst)
+	p.MaxRoundTrips = cmp.Or(p.MaxRoundTrips, DefaultMaxRoundTrips)
+	p.CleanupBound = cmp.Or(p.CleanupBound, DefaultCleanupBound)
 	return p
 }
 

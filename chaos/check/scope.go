@@ -47,8 +47,9 @@ type jobScope struct {
 	cfg      *history.Event   // the run's config
 	known    map[int64]bool   // jobs announced by job or config events
 	others   map[int64][]Checker
-	order    []int64         // other jobs, in order of announcement
-	replay   []history.Event // phases and faults so far
+	order    []int64                     // other jobs, in order of announcement
+	results  map[int64]map[string]Result // their verdicts by check, once fold is first called
+	replay   []history.Event             // phases and faults so far
 }
 
 func newJobScope(cs []Checker, fresh func() []Checker) *jobScope {
@@ -130,12 +131,18 @@ func (s *jobScope) fold(r Result) Result {
 	}
 	passed := []string{}
 	var unjudged []string // other jobs this check could not judge (no-loss aside)
-	for _, j := range s.order {
-		for _, c := range s.others[j] {
-			o := c.Result()
-			if o.Name != r.Name {
-				continue
+	if s.results == nil { // every other job's verdicts, computed once for all checks
+		s.results = map[int64]map[string]Result{}
+		for _, j := range s.order {
+			s.results[j] = map[string]Result{}
+			for _, c := range s.others[j] {
+				o := c.Result()
+				s.results[j][o.Name] = o
 			}
+		}
+	}
+	for _, j := range s.order {
+		if o, ok := s.results[j][r.Name]; ok {
 			if summedFigures[r.Name] {
 				r.Figures = maps.Clone(r.Figures)
 				for k, v := range o.Figures {
