@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ type contractProbe struct {
 	body   string // raw: bad JSON is the point of some probes
 	want   []int
 	task   string // the image id of the body's well-formed /result items ("" for none)
+	object bool   // a 2xx answer's body must be a JSON object
 }
 
 // contractProbes are the probes of a run whose job is job. They never
@@ -111,7 +113,11 @@ func contractProbes(job int64) []contractProbe {
 	add("result-no-token", http.MethodPost, j+"/result/", "", fmt.Sprintf(`{"results": [%s]}`, good(t, 4)), t, 401)
 	add("result-wrong-token", http.MethodPost, j+"/result/", "wrong", fmt.Sprintf(`{"results": [%s]}`, good(t, 5)), t, 401)
 
-	// Reading, listing, creating and cancelling.
+	// Reading, listing, creating and cancelling. The root answers 200
+	// with a JSON object (the reference API's {"jobs": …}, a REST
+	// framework's list of endpoints); it is sent the token, which a
+	// correct API ignores there.
+	ps = append(ps, contractProbe{name: "root", method: http.MethodGet, path: "/", token: "ok", want: []int{200}, object: true})
 	add("job-unknown", http.MethodGet, u+"/", "ok", "", "", 404)
 	add("job-unknown-no-token", http.MethodGet, u+"/", "", "", "", 404)
 	add("job-wrong-token", http.MethodGet, j+"/", "wrong", "", "", 401)
@@ -140,7 +146,7 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 			e.Job = jid
 		}
 		start := time.Now()
-		status, err := contractCall(ctx, client, base, c.Token, p)
+		status, badBody, err := contractCall(ctx, client, base, c.Token, p)
 		e.MS = float64(time.Since(start).Microseconds()) / 1000
 		e.Status = status
 		if err != nil {
@@ -148,6 +154,9 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 				return ctx.Err() // interrupted: not the API's doing
 			}
 			e.Err = history.ErrWord(err)
+		}
+		if badBody {
+			e.Err = history.ErrBadBody
 		}
 		sink.Emit(e)
 		if err != nil {
@@ -157,14 +166,16 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 	return nil
 }
 
-func contractCall(ctx context.Context, client *http.Client, base, token string, p contractProbe) (int, error) {
+// contractCall sends p and returns the status and whether a body p wants to
+// be a JSON object was not one.
+func contractCall(ctx context.Context, client *http.Client, base, token string, p contractProbe) (status int, badBody bool, err error) {
 	var body io.Reader
 	if p.body != "" {
 		body = bytes.NewReader([]byte(p.body))
 	}
 	req, err := http.NewRequestWithContext(ctx, p.method, base+p.path, body)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(protocol.WorkerHeader, ContractWorker)
@@ -179,13 +190,18 @@ func contractCall(ctx context.Context, client *http.Client, base, token string, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return resp.StatusCode, nil // the status is the answer; a torn body says nothing more here
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return resp.StatusCode, false, nil // the status is the answer; a torn body says nothing more here
 	}
-	return resp.StatusCode, nil
+	if p.object && resp.StatusCode/100 == 2 {
+		var obj map[string]json.RawMessage
+		badBody = json.Unmarshal(b, &obj) != nil || obj == nil
+	}
+	return resp.StatusCode, badBody, nil
 }
 
 func wantString(want []int) string {

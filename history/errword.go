@@ -18,6 +18,10 @@ const (
 	ErrEOF      = "eof"      // the connection closed before a whole response
 	ErrCanceled = "canceled" // the caller gave up (shutdown)
 	ErrOther    = "error"    // anything else
+
+	// ErrBadBody is a contract event's err when the API answered the
+	// status the contract allows with a body the contract does not.
+	ErrBadBody = "bad-body"
 )
 
 // ErrWord names a transport error with one of the Err* words. net/http does

@@ -10,7 +10,8 @@ import (
 )
 
 // Contract is the contract check: the harness sends the API bad and
-// edge-case requests (contract events: a bad JSON body, batch_size 0,
+// edge-case requests (contract events: the root, which answers a JSON
+// object with no token; a bad JSON body, batch_size 0,
 // negative, missing, a fraction or above the documented maximum, an
 // unknown job, a missing or wrong token, each precedence of 400 over 404
 // over 401, /result with one bad item among good ones, an empty results
@@ -65,6 +66,9 @@ func (c *Contract) Observe(e *history.Event) {
 		case !slices.Contains(want, e.Status):
 			c.bad++
 			c.o.add(e.Task, "", e.T, "probe %s (%s): got %d, want %s", e.Name, e.Path, e.Status, e.Want)
+		case e.Err == history.ErrBadBody:
+			c.bad++
+			c.o.add(e.Task, "", e.T, "probe %s (%s): got %d with a body that is not a JSON object", e.Name, e.Path, e.Status)
 		}
 	case history.KindStored:
 		if p, ok := c.noStore[e.Task]; ok && !c.stored[e.Task] {

@@ -14,7 +14,7 @@ import (
 // join the table of TestCheckers too (so TestEveryCheckerHasCases and
 // TestEveryFileHasACase see them).
 var contractCases = []tcase{
-	{file: "contract/pass.jsonl", verdict: "pass", summary: "7 probes, 0 answered outside the contract"},
+	{file: "contract/pass.jsonl", verdict: "pass", summary: "8 probes, 0 answered outside the contract"},
 	// /result's order differs between the platform and the reference API:
 	// a probe whose answer depends on it allows both.
 	{file: "contract/pass-either-order.jsonl", verdict: "pass"},
@@ -22,6 +22,9 @@ var contractCases = []tcase{
 	{file: "contract/fail-bound.jsonl", verdict: "fail", violations: 1},
 	{file: "contract/fail-stored.jsonl", verdict: "fail", violations: 1, summary: "1 results of refused posts stored"},
 	{file: "contract/fail-no-answer.jsonl", verdict: "fail", violations: 1},
+	// The root answered 200 with an empty body: liveness reads only the
+	// status, the contract the body too.
+	{file: "contract/fail-root-body.jsonl", verdict: "fail", violations: 1, summary: "1 answered outside"},
 	{file: "contract/unknown-no-probes.jsonl", verdict: "unknown"},
 }
 
