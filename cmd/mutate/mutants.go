@@ -111,7 +111,11 @@ func sites(fset *token.FileSet, file string, f *ast.File, onlyVariant map[string
 			if ifs, ok := st.(*ast.IfStmt); ok && isErrCheck(ifs) {
 				add(opDropErr, st.Pos(), "drop "+src(ifs.Cond)+" { … return }", func() { (*list)[i] = &ast.EmptyStmt{Implicit: true} })
 			}
-			if filepath.Base(file) == "processor.go" && i+1 < len(*list) && swappable((*list)[i]) && swappable((*list)[i+1]) {
+			if filepath.Base(file) == "processor.go" && i+1 < len(*list) && swappable((*list)[i]) && swappable((*list)[i+1]) &&
+				!behIf((*list)[i]) && !behIf((*list)[i+1]) {
+				// (Moving a statement past an `if a.beh.X { … }` with no
+				// else changes nothing in the good API: that if does
+				// nothing there.)
 				a, b := (*list)[i], (*list)[i+1]
 				add(opSwap, st.Pos(), "swap "+src(a)+" ⇄ "+src(b), func() { (*list)[i], (*list)[i+1] = b, a })
 			}
@@ -156,17 +160,32 @@ func sites(fset *token.FileSet, file string, f *ast.File, onlyVariant map[string
 	return out
 }
 
-// behBodies are the bodies of the `if x.beh.y` statements of f: code only
-// a known-bad variant runs.
+// behBodies are the bodies of the `if x.beh.y` statements of f, and the
+// whole of each `for …; x.beh.y && …; … { … }`: code only a known-bad
+// variant runs (a loop's init and post too, as the loop never starts).
 func behBodies(f *ast.File) [][2]token.Pos {
 	var out [][2]token.Pos
 	ast.Inspect(f, func(n ast.Node) bool {
-		if ifs, ok := n.(*ast.IfStmt); ok && requiresBeh(ifs.Cond) {
-			out = append(out, [2]token.Pos{ifs.Pos(), ifs.Body.End()})
+		switch x := n.(type) {
+		case *ast.IfStmt:
+			if requiresBeh(x.Cond) {
+				out = append(out, [2]token.Pos{x.Pos(), x.Body.End()})
+			}
+		case *ast.ForStmt:
+			if x.Cond != nil && requiresBeh(x.Cond) {
+				out = append(out, [2]token.Pos{x.Pos(), x.End()})
+			}
 		}
 		return true
 	})
 	return out
+}
+
+// behIf reports whether s is an `if x.beh.y { … }` with no else: a
+// statement that does nothing in the good API.
+func behIf(s ast.Stmt) bool {
+	ifs, ok := s.(*ast.IfStmt)
+	return ok && ifs.Else == nil && ifs.Init == nil && requiresBeh(ifs.Cond)
 }
 
 // requiresBeh reports whether e holds only when a variant switch is on:

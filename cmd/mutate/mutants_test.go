@@ -112,3 +112,36 @@ func TestVariantOnlyCodeIsLeftAlone(t *testing.T) {
 		"api.go:14 return-early: func serve returns at once",
 	}, got)
 }
+
+// Swapping a statement with an `if a.beh.x { … }` (no else) changes
+// nothing in the good API, where that if does nothing: no such swap is
+// drawn; a swap of two of the good API's statements is.
+func TestSwapPastVariantOnlyIfIsLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	src := `package sample
+
+type api struct {
+	beh  struct{ slow bool }
+	n, m int
+}
+
+func (a *api) store() {
+	a.n = 1
+	if a.beh.slow {
+		a.m = 2
+	}
+	a.m = a.n
+	a.n = 0
+}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "processor.go"), []byte(src), 0o600))
+	all, err := enumerate(dir)
+	require.NoError(t, err)
+	var swaps []string
+	for _, m := range all {
+		if m.Op == opSwap {
+			swaps = append(swaps, m.String())
+		}
+	}
+	require.Equal(t, []string{"processor.go:13 swap: swap a.m = a.n ⇄ a.n = 0"}, swaps)
+}
