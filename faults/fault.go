@@ -101,6 +101,10 @@ type Process interface {
 	SetProcessorCrash(crash func() bool)
 	// CancelJob cancels the run's job through the API.
 	CancelJob(ctx context.Context) error
+	// RestartAPI stops the in-process API (every request and NATS
+	// operation in progress aborted, its connections closed) and starts it
+	// again on the same address with the same jobs.
+	RestartAPI(ctx context.Context) error
 }
 
 // HTTPAction is what the worker-api reverse proxy does with one request.

@@ -126,7 +126,8 @@ func (p *fakeProcess) SetProcessorCrash(crash func() bool) {
 	p.crash = crash
 }
 
-func (p *fakeProcess) CancelJob(context.Context) error { p.record("cancel"); return nil }
+func (p *fakeProcess) CancelJob(context.Context) error  { p.record("cancel"); return nil }
+func (p *fakeProcess) RestartAPI(context.Context) error { p.record("restart-api"); return nil }
 
 func (p *fakeProcess) Calls() []string {
 	p.mu.Lock()

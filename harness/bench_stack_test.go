@@ -94,7 +94,7 @@ func runJob(ctx context.Context, b *testing.B, s *harness.Stack, tasks int) time
 	require.NoError(b, err)
 	require.NoError(b, s.StartWorkers(ctx))
 	for {
-		j, ok := s.API.Job(id)
+		j, ok := s.API().Job(id)
 		require.True(b, ok)
 		if j.Status == protocol.StatusSuccess {
 			break

@@ -41,6 +41,10 @@ func (p externalProcess) CrashWorker(_ context.Context, after string) error {
 	return p.e.crashWorker(after)
 }
 
+func (p externalProcess) RestartAPI(context.Context) error {
+	return errors.New(ExternalUnsupported("api_restart", false))
+}
+
 func (p externalProcess) SetProcessorCrash(crash func() bool) {
 	if crash != nil {
 		p.e.log.Error(ExternalUnsupported("processor_crash", false))

@@ -51,7 +51,7 @@ func (s *Stack) NewSoakJob(ctx context.Context, tasks int, pace func(context.Con
 	if err != nil {
 		return id, fmt.Errorf("publisher jetstream: %w", err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API.ConsumerConfig(id))
+	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API().ConsumerConfig(id))
 	if err != nil {
 		return id, fmt.Errorf("create consumer of job %d: %w", id, err)
 	}
@@ -66,7 +66,7 @@ func (s *Stack) NewSoakJob(ctx context.Context, tasks int, pace func(context.Con
 // JobDone reports whether the job of id is over: SUCCESS, FAILURE or
 // REVOKED (an unknown job is over too).
 func (s *Stack) JobDone(id int64) bool {
-	status, ok := s.API.JobStatus(id)
+	status, ok := s.API().JobStatus(id)
 	if !ok {
 		return true
 	}
@@ -80,4 +80,4 @@ func (s *Stack) JobDone(id int64) bool {
 // ForgetJob drops an ended job, and its stored results, from the embedded
 // API's job store (which stands in for the platform's database): a soak
 // calls it once the job is judged, so that its memory stays flat.
-func (s *Stack) ForgetJob(id int64) { s.API.Forget(id) }
+func (s *Stack) ForgetJob(id int64) { s.API().Forget(id) }

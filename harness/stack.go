@@ -20,8 +20,8 @@ import (
 	"log/slog"
 	"math/rand"
 	"net"
-	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -103,10 +103,12 @@ type Stack struct {
 	NATS  *natsd.Server   // node 1
 	Nodes []*natsd.Server // every node (NATS alone without a cluster)
 
-	API    *api.API
-	apiLn  net.Listener
-	apiURL string // direct, for the harness's own calls and the prober
-	Client *APIClient
+	apiMu     sync.Mutex
+	sut       *api.API      // the reference API; an api_restart replaces it (see API)
+	apiServed chan struct{} // closed when sut's Serve returns
+	apiLn     net.Listener
+	apiURL    string // direct, for the harness's own calls and the prober
+	Client    *APIClient
 
 	closers []func()
 }
@@ -167,21 +169,17 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	if apiCfg.Logger == nil {
 		apiCfg.Logger = log
 	}
-	if s.API, err = api.New(apiCfg); err != nil {
+	a, err := api.New(apiCfg)
+	if err != nil {
 		return nil, fmt.Errorf("start api: %w", err)
 	}
 	if s.apiLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		a.Close()
 		return nil, fmt.Errorf("api listener: %w", err)
 	}
 	s.apiURL = "http://" + s.apiLn.Addr().String()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := s.API.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("api stopped", "err", err)
-		}
-	}()
-	s.closers = append(s.closers, func() { s.API.Close(); <-served })
+	s.serveAPI(a, s.apiLn)
+	s.closers = append(s.closers, s.closeAPI)
 	s.Client = &APIClient{BaseURL: s.apiURL + protocol.APIBase, Token: apiCfg.Token}
 
 	if err := s.startRecordingProxy(ctx, s.apiURL); err != nil {
@@ -235,7 +233,7 @@ func (s *Stack) NewJob(ctx context.Context, tasks int) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("publisher jetstream: %w", err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API.ConsumerConfig(id))
+	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API().ConsumerConfig(id))
 	if err != nil {
 		return 0, fmt.Errorf("create consumer of job %d: %w", id, err)
 	}
@@ -279,7 +277,7 @@ func (s *Stack) newMoreJob(ctx context.Context, js jetstream.JetStream, spec Job
 	s.mu.Lock()
 	s.more = append(s.more, id)
 	s.mu.Unlock()
-	if _, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API.ConsumerConfig(id)); err != nil {
+	if _, err := js.CreateOrUpdateConsumer(ctx, protocol.StreamName(id), s.API().ConsumerConfig(id)); err != nil {
 		return fmt.Errorf("create consumer of job %d: %w", id, err)
 	}
 	return Publish(ctx, js, id, spec.Tasks, s.sink)
@@ -334,7 +332,7 @@ func (s *Stack) Drained(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	job, ok := s.API.Job(s.Job())
+	job, ok := s.API().Job(s.Job())
 	if !ok {
 		return false, fmt.Errorf("job %d unknown to the api", s.Job())
 	}
@@ -352,7 +350,7 @@ func (s *Stack) Drained(ctx context.Context) (bool, error) {
 // the API's processor crash: the sweep of the heal phase (the fault runner
 // already healed what it injected; this catches anything else).
 func (s *Stack) Heal(ctx context.Context) error {
-	s.API.SetProcessorCrash(nil)
+	s.API().SetProcessorCrash(nil)
 	return s.rig.Heal(ctx)
 }
 
@@ -420,7 +418,13 @@ func (p stackProcess) CrashWorker(_ context.Context, after string) error {
 	return p.s.crashWorker(after)
 }
 
-func (p stackProcess) SetProcessorCrash(crash func() bool) { p.s.API.SetProcessorCrash(crash) }
+func (p stackProcess) SetProcessorCrash(crash func() bool) { p.s.API().SetProcessorCrash(crash) }
+
+func (p stackProcess) RestartAPI(ctx context.Context) error {
+	took, err := p.s.RestartAPI(ctx)
+	p.s.log.Info("api restarted", "stop", took, "err", err)
+	return err
+}
 
 func (p stackProcess) CancelJob(ctx context.Context) error {
 	return p.s.Client.CancelJob(ctx, p.s.Job())

@@ -511,7 +511,7 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 	start := time.Now()
 	status, _ := c.tasks(job, 1)
 	require.Equal(t, http.StatusServiceUnavailable, status)
-	require.Less(t, time.Since(start), s.API.Config().ConnectTimeout+time.Second, "503 must be fast")
+	require.Less(t, time.Since(start), s.API().Config().ConnectTimeout+time.Second, "503 must be fast")
 
 	require.NoError(t, heal(context.Background()))
 	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
@@ -569,4 +569,44 @@ func TestLinksListenBelowEphemeralRange(t *testing.T) {
 		require.GreaterOrEqual(t, p, lowestLinkPort, link)
 		require.Less(t, p, high, "%s listens on %d, inside the ephemeral range from %d", link, p, high)
 	}
+}
+
+// api_restart: the API stops — a task it reserved and handed out stays
+// reserved in NATS — and a new one serves the same job on the same address:
+// the held task's result is stored and the job completes.
+func TestAPIRestartKeepsTheJob(t *testing.T) {
+	const tasks = 3
+	s, sink := startStack(t, testConfig())
+	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
+	c := newCaller(t, s)
+	status, held := c.tasks(job, 1)
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, held, 1)
+
+	old := s.API()
+	took, err := s.RestartAPI(testCtx(t, 15*time.Second))
+	require.NoError(t, err)
+	require.NotSame(t, old, s.API(), "a new API serves")
+	require.Less(t, took, time.Second, "stopping aborts the API's work at once")
+	_, ok := s.API().Job(job)
+	require.True(t, ok, "the new API has the old one's job (one database)")
+
+	c.result(job, held[0]) // the delivery the old API handed out
+	for range tasks - 1 {
+		status, got := c.tasks(job, 1)
+		require.Equal(t, http.StatusOK, status)
+		require.Len(t, got, 1)
+		c.result(job, got[0])
+	}
+	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		j, err := s.Client.Job(context.Background(), job)
+		if err != nil {
+			return err
+		}
+		if j.Status != protocol.StatusSuccess {
+			return fmt.Errorf("job %d is %s", job, j.Status)
+		}
+		return nil
+	})
+	requireStoredOnce(t, s, sink, tasks)
 }

@@ -130,6 +130,11 @@ var cases = []tcase{
 	{file: "liveness/pass.jsonl", verdict: "pass"},
 	{file: "liveness/fail-p99.jsonl", verdict: "fail", violations: 1},
 	{file: "liveness/fail-probe-error.jsonl", verdict: "fail", violations: 1},
+	// An API restart: nothing answers for 0.6 s (a probe cut, then six
+	// refused), within the 1 s bound; then one that stays away 1.8 s,
+	// whose probes after the bound fail (the API did not stop in time).
+	{file: "liveness/pass-restart.jsonl", verdict: "pass", summary: "(and 7 in the first 1s of 1 API restarts)"},
+	{file: "liveness/fail-restart-slow.jsonl", verdict: "fail", violations: 8, summary: "8 failed"},
 	{file: "liveness/unknown-no-probes.jsonl", verdict: "unknown"},
 
 	{file: "connection-leak/pass.jsonl", verdict: "pass"},

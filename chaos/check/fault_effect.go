@@ -36,8 +36,8 @@ import (
 //     REVOKED (the event comes before the fault's start, which is written
 //     once the fault is in).
 //
-// Other faults (NATS restarts and pauses, faults on cluster routes) are not
-// judged. Nothing to judge when the run had no judged fault.
+// Other faults (NATS restarts and pauses, API restarts, faults on cluster
+// routes) are not judged: a restart always acts. Nothing to judge when the run had no judged fault.
 type FaultEffect struct {
 	base
 	open    []effectWindow

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/natschaos/natschaos/history"
 )
@@ -11,9 +12,14 @@ import (
 // endpoint every 100 ms (http events with worker "probe"). Fails if a probe
 // fails (an error or a status other than 200) or if the probes' p99 in any
 // window of Params.ProbeWindow exceeds Params.ProbeP99, fault windows
-// included.
+// included. One exception: while the API restarts (a fault with the
+// api-restart effect) nothing answers, and a probe that failed within
+// Params.RestartBound of the restart's start is excused; one that failed
+// later says the API took longer than that to stop and start again.
 type Liveness struct {
 	base
+	restarts windows
+	excused  int
 	probes   int
 	failed   int
 	all      msHist
@@ -26,7 +32,8 @@ type Liveness struct {
 
 // NewLiveness returns the liveness checker.
 func NewLiveness(p Params) *Liveness {
-	return &Liveness{base: newBase(p), winStart: math.Inf(-1)}
+	return &Liveness{base: newBase(p), winStart: math.Inf(-1),
+		restarts: windows{match: func(w window) bool { return w.effects.Has(history.EffectAPIRestart) }}}
 }
 
 // Name implements [Checker].
@@ -34,10 +41,18 @@ func (*Liveness) Name() string { return "liveness" }
 
 // Observe implements [Checker].
 func (c *Liveness) Observe(e *history.Event) {
-	if c.config(e) || e.Kind != history.KindHTTP || e.Worker != history.ProbeWorker {
+	if c.config(e) {
+		return
+	}
+	c.restarts.observe(e)
+	if e.Kind != history.KindHTTP || e.Worker != history.ProbeWorker {
 		return
 	}
 	c.probes++
+	if (e.Err != "" || e.Status != 200) && c.restarting(e) {
+		c.excused++
+		return
+	}
 	if e.Err != "" || e.Status != 200 {
 		c.failed++
 		what := e.Err
@@ -53,6 +68,15 @@ func (c *Liveness) Observe(e *history.Event) {
 		c.winStart = math.Floor(e.T/w) * w
 	}
 	c.win = append(c.win, e.MS)
+}
+
+// restarting reports whether probe e ran into the first RestartBound of an
+// API restart: sent before that ended, and ended after the restart began.
+func (c *Liveness) restarting(e *history.Event) bool {
+	b := c.r.RestartBound.Seconds()
+	return slices.ContainsFunc(c.restarts.list, func(w window) bool {
+		return e.T <= w.start+b && e.T+e.MS/1000 >= w.start
+	})
 }
 
 func (c *Liveness) closeWindow() {
@@ -74,12 +98,16 @@ func (c *Liveness) Result() Result {
 	const name = "liveness"
 	c.closeWindow()
 	figs := map[string]float64{"probes": float64(c.probes), "failed": float64(c.failed), "slow_windows": float64(c.slowWins),
-		"worst_window_p99_seconds": c.worst / 1000}
+		"worst_window_p99_seconds": c.worst / 1000, "failed_in_restarts": float64(c.excused)}
 	if c.probes == 0 {
 		return unknown(name, "no probe (http event with worker \"probe\")", figs)
 	}
 	p99 := c.all.quantile(0.99)
 	figs["p99_seconds"] = p99 / 1000
-	return result(name, &c.o, figs, fmt.Sprintf("%d probes, %d failed; p99 %.0f ms, worst %gs-window p99 %.0f ms (bound %.0f ms)",
-		c.probes, c.failed, p99, c.r.ProbeWindow.Seconds(), c.worst, c.r.ProbeP99.Seconds()*1000))
+	restarts := ""
+	if n := len(c.restarts.list); n > 0 {
+		restarts = fmt.Sprintf(" (and %d in the first %gs of %d API restarts)", c.excused, c.r.RestartBound.Seconds(), n)
+	}
+	return result(name, &c.o, figs, fmt.Sprintf("%d probes, %d failed%s; p99 %.0f ms, worst %gs-window p99 %.0f ms (bound %.0f ms)",
+		c.probes, c.failed, restarts, p99, c.r.ProbeWindow.Seconds(), c.worst, c.r.ProbeP99.Seconds()*1000))
 }

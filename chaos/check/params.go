@@ -52,6 +52,9 @@ type Params struct {
 	// REVOKED (or after a fault still active then ended) its stream and
 	// consumer may still exist; default 2 s.
 	CleanupBound time.Duration
+	// RestartBound is how long the API may be away at an api_restart (from
+	// the fault's start) before failed liveness probes count; default 1 s.
+	RestartBound time.Duration
 }
 
 // Defaults of [Params].
@@ -65,6 +68,7 @@ const (
 	DefaultFloodSettle   = 2 * time.Second
 	DefaultFloodBurst    = 3
 	DefaultMaxRoundTrips = 10
+	DefaultRestartBound  = time.Second
 )
 
 // Resolve returns p with every default filled in for a run whose config
@@ -83,6 +87,7 @@ func (p Params) Resolve(cfg history.Event) Params {
 	p.FloodBurst = cmp.Or(p.FloodBurst, DefaultFloodBurst)
 	p.MaxRoundTrips = cmp.Or(p.MaxRoundTrips, DefaultMaxRoundTrips)
 	p.CleanupBound = cmp.Or(p.CleanupBound, DefaultCleanupBound)
+	p.RestartBound = cmp.Or(p.RestartBound, DefaultRestartBound)
 	return p
 }
 
@@ -102,6 +107,7 @@ func (p Params) Table() map[string]float64 {
 		"flood_burst":             float64(p.FloodBurst),
 		"max_round_trips":         p.MaxRoundTrips,
 		"cleanup_bound_seconds":   p.CleanupBound.Seconds(),
+		"restart_bound_seconds":   p.RestartBound.Seconds(),
 	}
 	if p.ExpectDuplicates != nil {
 		m["expect_duplicates"] = float64(*p.ExpectDuplicates)

@@ -41,3 +41,32 @@ func TestCleanupRetried(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRestartedKeepsThePendingCleanup: what outlives a restart of the API's
+// process — the jobs, and the cleanups still to retry — is the new API's:
+// a cancel whose cleanup failed before the restart completes after it.
+func TestRestartedKeepsThePendingCleanup(t *testing.T) {
+	down := refused(t)
+	e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = down })
+	id := e.createJob(3, true)
+	e.publish(id, 3)
+	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	require.Equal(t, 503, code)
+	e.api.Close()
+	n, err := e.api.Restarted()
+	require.NoError(t, err)
+	t.Cleanup(n.Close)
+	j, ok := n.Job(id)
+	require.True(t, ok, "the job outlives the restart")
+	require.Equal(t, protocol.StatusCanceling, j.Status)
+	forwardOn(t, down, e.nats.ClientURL(), 0) // the results link comes back
+	polltest.CheckFor(t, 2*cleanupRetryFirst+3*time.Second, 20*time.Millisecond, func() error {
+		if e.streamExists(id) {
+			return fmt.Errorf("stream %s still exists", protocol.StreamName(id))
+		}
+		if j, _ := n.Job(id); j.Status != protocol.StatusRevoked {
+			return fmt.Errorf("job %s", j.Status)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,43 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/natschaos/natschaos/history"
+)
+
+// api_restart is a process fault in a file of its own: the API restarts, as
+// the platform's web processes do on a deploy or when the web server
+// recycles its workers, while workers poll and results flow.
+
+func init() {
+	register(Def{Name: "api_restart", Family: "process", Link: NoLink,
+		Doc:     "stop the API (requests and NATS operations in progress aborted, queued results dropped) and start it again with the same jobs",
+		Instant: true, Needs: []Need{NeedInProcessAPI},
+		Effects: history.EffectAPIRestart | history.EffectResponseLost, build: buildAPIRestart})
+}
+
+// APIRestart stops the in-process API and starts it again on the same
+// address with the same jobs. The restart is done when Inject returns.
+type APIRestart struct{ ID string }
+
+// Name implements [Fault].
+func (APIRestart) Name() string { return "api_restart" }
+
+// Inject implements [Fault].
+func (f APIRestart) Inject(ctx context.Context, env Env) (Heal, error) {
+	p, err := process(env, f.Name())
+	if err != nil {
+		return nil, err
+	}
+	if err := p.RestartAPI(ctx); err != nil {
+		return nil, fmt.Errorf("restart the api: %w", err)
+	}
+	return noHeal, nil
+}
+
+func buildAPIRestart(id, _ string, a Attrs) (Fault, error) {
+	r := newAttrReader(a)
+	return APIRestart{ID: id}, r.done("api_restart")
+}
