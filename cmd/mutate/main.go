@@ -46,7 +46,7 @@ import (
 // of a worker and of the processor, a cancel, and cuts and stalls inside
 // /tasks's JetStream calls.
 var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call"}
+	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart"}
 
 type options struct {
 	root, pkg, out string
