@@ -44,7 +44,7 @@ import (
 // DefaultScenarios are fast and, between them, exercise every part of the
 // API: the pipeline, the smallest job, an outage of each NATS link, a crash
 // of a worker and of the processor, a cancel, and cuts and stalls inside
-// /tasks's JetStream calls.
+// /tasks's JetStream calls, and a restart of the API.
 var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
 	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart"}
 
