@@ -13,12 +13,15 @@ import (
 // fails (an error or a status other than 200) or if the probes' p99 in any
 // window of Params.ProbeWindow exceeds Params.ProbeP99, fault windows
 // included. One exception: while the API restarts (a fault with the
-// api-restart effect) nothing answers, and a probe that failed within
-// Params.RestartBound of the restart's start is excused; one that failed
-// later says the API took longer than that to stop and start again.
+// api-restart effect) nothing answers. The restart's start event is written
+// once the API is back, so a probe that failed within Params.RestartBound
+// before it is excused; one that failed earlier says the API took longer
+// than that to stop and start again. Failed probes are judged at the end,
+// when every restart is known.
 type Liveness struct {
 	base
 	restarts windows
+	failures []probeFailure // judged in Result, once every restart is known
 	excused  int
 	probes   int
 	failed   int
@@ -49,17 +52,12 @@ func (c *Liveness) Observe(e *history.Event) {
 		return
 	}
 	c.probes++
-	if (e.Err != "" || e.Status != 200) && c.restarting(e) {
-		c.excused++
-		return
-	}
 	if e.Err != "" || e.Status != 200 {
-		c.failed++
 		what := e.Err
 		if what == "" {
 			what = fmt.Sprintf("status %d", e.Status)
 		}
-		c.o.add("", "", e.T, "probe %s failed: %s after %.0f ms", e.Path, what, e.MS)
+		c.failures = append(c.failures, probeFailure{t: e.T, ms: e.MS, path: e.Path, what: what})
 	}
 	c.all.add(e.MS)
 	w := c.r.ProbeWindow.Seconds()
@@ -70,12 +68,18 @@ func (c *Liveness) Observe(e *history.Event) {
 	c.win = append(c.win, e.MS)
 }
 
-// restarting reports whether probe e ran into the first RestartBound of an
-// API restart: sent before that ended, and ended after the restart began.
-func (c *Liveness) restarting(e *history.Event) bool {
+type probeFailure struct {
+	t, ms      float64
+	path, what string
+}
+
+// restarting reports whether probe f ran into the last RestartBound before
+// an API restart was done (its start event): it ended after that began and
+// was sent before the restart was done.
+func (c *Liveness) restarting(f probeFailure) bool {
 	b := c.r.RestartBound.Seconds()
 	return slices.ContainsFunc(c.restarts.list, func(w window) bool {
-		return e.T <= w.start+b && e.T+e.MS/1000 >= w.start
+		return f.t+f.ms/1000 >= w.start-b && f.t <= w.start
 	})
 }
 
@@ -97,6 +101,15 @@ func (c *Liveness) closeWindow() {
 func (c *Liveness) Result() Result {
 	const name = "liveness"
 	c.closeWindow()
+	for _, f := range c.failures {
+		if c.restarting(f) {
+			c.excused++
+			continue
+		}
+		c.failed++
+		c.o.add("", "", f.t, "probe %s failed: %s after %.0f ms", f.path, f.what, f.ms)
+	}
+	c.failures = nil
 	figs := map[string]float64{"probes": float64(c.probes), "failed": float64(c.failed), "slow_windows": float64(c.slowWins),
 		"worst_window_p99_seconds": c.worst / 1000, "failed_in_restarts": float64(c.excused)}
 	if c.probes == 0 {
@@ -106,7 +119,7 @@ func (c *Liveness) Result() Result {
 	figs["p99_seconds"] = p99 / 1000
 	restarts := ""
 	if n := len(c.restarts.list); n > 0 {
-		restarts = fmt.Sprintf(" (and %d in the first %gs of %d API restarts)", c.excused, c.r.RestartBound.Seconds(), n)
+		restarts = fmt.Sprintf(" (and %d in the last %gs before %d API restarts were done)", c.excused, c.r.RestartBound.Seconds(), n)
 	}
 	return result(name, &c.o, figs, fmt.Sprintf("%d probes, %d failed%s; p99 %.0f ms, worst %gs-window p99 %.0f ms (bound %.0f ms)",
 		c.probes, c.failed, restarts, p99, c.r.ProbeWindow.Seconds(), c.worst, c.r.ProbeP99.Seconds()*1000))
