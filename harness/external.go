@@ -105,9 +105,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	if sink == nil {
 		sink = history.Discard
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
-	}
+	cfg.Workers = max(cfg.Workers, 1)
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}

@@ -121,9 +121,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	if sink == nil {
 		sink = history.Discard
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
-	}
+	cfg.Workers = max(cfg.Workers, 1)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
