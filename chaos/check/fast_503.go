@@ -16,8 +16,7 @@ import (
 // have come while NATS was still unreachable). limit_data on api-nats is
 // judged too, allowing a 200 with tasks (see cutsCalls).
 type Fast503 struct {
-	base
-	faults   windows
+	faulted
 	tasks    map[string]bool // task → done
 	bySSeq   map[uint64]string
 	open     int
@@ -38,7 +37,7 @@ type call503 struct {
 
 // NewFast503 returns the fast-503 checker.
 func NewFast503(p Params) *Fast503 {
-	return &Fast503{base: newBase("fast-503", p), faults: windows{match: cutsCalls}, tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
+	return &Fast503{faulted: newFaulted("fast-503", p, cutsCalls), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
 }
 
 // cutsCalls: the faults fast-503 judges — those that make NATS unreachable,
@@ -60,10 +59,9 @@ func (c *Fast503) done(task string) {
 
 // Observe implements [Checker].
 func (c *Fast503) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindFault:
 		if e.Phase == "end" {

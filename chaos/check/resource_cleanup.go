@@ -26,10 +26,9 @@ import (
 // never seen gone (the run waits for them, up to the bound, before it
 // ends). Nothing to judge when the job never became terminal.
 type ResourceCleanup struct {
-	base
+	faulted
 	terminalAt float64 // +Inf while the job is not terminal
 	status     string
-	faults     windows
 	sampled    bool    // a consumer sample since the last server sample
 	streamRec  bool    // some server sample carried the stream
 	lastExists float64 // last time a sample showed the consumer or stream, after terminalAt
@@ -43,8 +42,7 @@ const DefaultCleanupBound = 2 * time.Second
 
 // NewResourceCleanup returns the resource-cleanup checker.
 func NewResourceCleanup(p Params) *ResourceCleanup {
-	return &ResourceCleanup{base: newBase("resource-cleanup", p), terminalAt: math.Inf(1),
-		faults:     windows{match: func(window) bool { return true }},
+	return &ResourceCleanup{faulted: newFaulted("resource-cleanup", p, func(window) bool { return true }), terminalAt: math.Inf(1),
 		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)}
 }
 
@@ -58,10 +56,9 @@ func cleanedUp(status string) bool {
 
 // Observe implements [Checker].
 func (c *ResourceCleanup) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindJob:
 		switch {

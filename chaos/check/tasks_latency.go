@@ -11,8 +11,7 @@ import (
 // p99 stays under connect_timeout + 0.5 s + ε while NATS is healthy (calls
 // overlapping a fault that makes NATS unreachable are left out of the p99).
 type TasksLatency struct {
-	base
-	faults   windows
+	faulted
 	hist     msHist
 	calls    int
 	timeouts offenses
@@ -21,15 +20,14 @@ type TasksLatency struct {
 
 // NewTasksLatency returns the tasks-latency checker.
 func NewTasksLatency(p Params) *TasksLatency {
-	return &TasksLatency{base: newBase("tasks-latency", p), faults: windows{match: unreachable}}
+	return &TasksLatency{faulted: newFaulted("tasks-latency", p, unreachable)}
 }
 
 // Observe implements [Checker].
 func (c *TasksLatency) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	if !isTasks(e) {
 		return
 	}

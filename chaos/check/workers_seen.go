@@ -20,8 +20,7 @@ import (
 // when the history has no seen event at all (an API that does not report
 // worker tracking, e.g. in external mode).
 type WorkersSeen struct {
-	base
-	faults  windows            // injected answers: the API never saw those calls
+	faulted                    // windows: injected answers, the API never saw those calls
 	last    map[string]float64 // worker → its latest seen event
 	seen    int
 	judged  int
@@ -31,15 +30,14 @@ type WorkersSeen struct {
 
 // NewWorkersSeen returns the workers-seen checker.
 func NewWorkersSeen(p Params) *WorkersSeen {
-	return &WorkersSeen{base: newBase("workers-seen", p), faults: windows{match: injectedAnswer}, last: map[string]float64{}, workers: map[string]bool{}}
+	return &WorkersSeen{faulted: newFaulted("workers-seen", p, injectedAnswer), last: map[string]float64{}, workers: map[string]bool{}}
 }
 
 // Observe implements [Checker].
 func (c *WorkersSeen) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindSeen:
 		c.seen++
