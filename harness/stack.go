@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand"
 	"net"
 	"net/http"
 	"strings"
@@ -122,11 +121,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 		sink = history.Discard
 	}
 	cfg.Workers = max(cfg.Workers, 1)
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s = &Stack{cfg: cfg, rig: rig{sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies, links: map[string]string{}, allJobs: cfg.AllJobs}}
+	s = &Stack{cfg: cfg, rig: newRig(sink, cfg.Logger, cfg.Seed, cfg.Proxies, cfg.AllJobs)}
 	started := s // a failing return sets s to nil before this runs
 	defer func() {
 		if err != nil {
@@ -163,7 +158,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	apiCfg.ResultsNATSURL = "nats://" + s.links[faults.LinkResultsNATS]
 	apiCfg.Sink = sink
 	if apiCfg.Logger == nil {
-		apiCfg.Logger = log
+		apiCfg.Logger = s.log
 	}
 	if s.API, err = api.New(apiCfg); err != nil {
 		return nil, fmt.Errorf("start api: %w", err)
@@ -176,7 +171,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	go func() {
 		defer close(served)
 		if err := s.API.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("api stopped", "err", err)
+			s.log.Error("api stopped", "err", err)
 		}
 	}()
 	s.closers = append(s.closers, func() { s.API.Close(); <-served })
@@ -191,7 +186,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	}
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
-	obsOpts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(nats.DontRandomize())}
+	obsOpts := []observe.NATSOption{observe.WithNATSLogger(s.log), observe.WithNATSConnectOptions(nats.DontRandomize())}
 	if !cfg.AllJobs && len(cfg.MoreJobs) == 0 {
 		obsOpts = append(obsOpts, observe.WithNATSScopeLater())
 	}
