@@ -131,13 +131,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		rig: newRig(gate, cfg.Logger, cfg.Seed, cfg.Proxies, cfg.Soak != nil),
 	}
 	e.listen = cfg.Listen
-	started := e // a failing return sets e to nil before this runs
-	defer func() {
-		if err != nil {
-			started.Close()
-			e = nil
-		}
-	}()
+	defer closeOnError(&err, e.Close)
 	if err := e.validate(); err != nil {
 		return nil, err
 	}

@@ -62,6 +62,15 @@ func newRig(sink history.Sink, log *slog.Logger, seed int64, proxies faults.Prox
 	return rig{sink: sink, log: log, rng: rand.New(rand.NewSource(seed)), proxies: proxies, links: map[string]string{}, allJobs: allJobs}
 }
 
+// closeOnError, deferred by a constructor, closes what it started when it
+// fails (it then returns nil): err is its error result, close the Close of
+// what it made.
+func closeOnError(err *error, close func()) {
+	if *err != nil {
+		close()
+	}
+}
+
 // HealErr is the error of the last heal of close (a *faults.HealError), nil
 // when every proxy was healed or there was none to heal.
 func (r *rig) HealErr() error { return r.healErr }

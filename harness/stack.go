@@ -122,13 +122,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	}
 	cfg.Workers = max(cfg.Workers, 1)
 	s = &Stack{cfg: cfg, rig: newRig(sink, cfg.Logger, cfg.Seed, cfg.Proxies, cfg.AllJobs)}
-	started := s // a failing return sets s to nil before this runs
-	defer func() {
-		if err != nil {
-			started.Close()
-			s = nil
-		}
-	}()
+	defer closeOnError(&err, s.Close)
 
 	if err := s.startProxies(); err != nil {
 		return nil, err
