@@ -46,14 +46,6 @@ func NewResourceCleanup(p Params) *ResourceCleanup {
 		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)}
 }
 
-func cleanedUp(status string) bool {
-	switch status {
-	case protocol.StatusSuccess, protocol.StatusFailure, protocol.StatusRevoked:
-		return true
-	}
-	return false
-}
-
 // Observe implements [Checker].
 func (c *ResourceCleanup) Observe(e *history.Event) {
 	if c.see(e) {
@@ -62,7 +54,7 @@ func (c *ResourceCleanup) Observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindJob:
 		switch {
-		case cleanedUp(e.JobStatus) && math.IsInf(c.terminalAt, 1):
+		case protocol.Ended(e.JobStatus) && math.IsInf(c.terminalAt, 1):
 			c.terminalAt, c.status = e.T, e.JobStatus
 			c.lastExists, c.lastGone, c.lastRound = math.Inf(-1), math.Inf(-1), math.Inf(-1)
 		case !isTerminal(e.JobStatus):
