@@ -21,9 +21,9 @@ import (
 // became SUCCESS, FAILURE or REVOKED (wall clock).
 type configTap struct {
 	history.Sink
+	version  serverVersion
 	mu       sync.Mutex
 	cfg      *history.Event
-	version  string
 	terminal time.Time // zero while the job is not terminal
 }
 
@@ -53,22 +53,33 @@ func (c *configTap) Emit(e history.Event) {
 		}
 		c.mu.Unlock()
 	}
-	if e.Kind == history.KindServer && e.Version != "" {
-		c.mu.Lock()
-		if c.version == "" {
-			c.version = e.Version
-		}
-		c.mu.Unlock()
-	}
+	c.version.see(e)
 	c.Sink.Emit(e)
 }
 
-// serverVersion is the nats-server version of the first server sample
-// that carried one ("" when none did).
-func (c *configTap) serverVersion() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.version
+// serverVersion keeps the nats-server version of the first server sample
+// that carried one, for a report's provenance.
+type serverVersion struct {
+	mu sync.Mutex
+	v  string
+}
+
+func (s *serverVersion) see(e history.Event) {
+	if e.Kind != history.KindServer || e.Version == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.v == "" {
+		s.v = e.Version
+	}
+}
+
+// get is the version seen ("" when no sample carried one).
+func (s *serverVersion) get() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.v
 }
 
 // terminalAt is when the job became SUCCESS, FAILURE or REVOKED, if it is.

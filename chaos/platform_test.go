@@ -2,9 +2,6 @@ package chaos
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/http"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -14,6 +11,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/harness/api/apitest"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
@@ -42,20 +40,7 @@ func startPlatform(t *testing.T, cfg api.Config) *testPlatform {
 	p := &testPlatform{ns: natsdtest.StartNATS(t), token: "platform-token"}
 	p.listen = map[string]string{faults.LinkAPINATS: tcptest.FreeAddr(t), faults.LinkResultsNATS: tcptest.FreeAddr(t)}
 	cfg.Token, cfg.NATSURL, cfg.ResultsNATSURL = p.token, "nats://"+p.listen[faults.LinkAPINATS], "nats://"+p.listen[faults.LinkResultsNATS]
-	a, err := api.New(cfg)
-	require.NoError(t, err)
-	p.api = a
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := a.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("api: %v", err)
-		}
-	}()
-	t.Cleanup(func() { a.Close(); <-served })
-	p.apiURL = "http://" + ln.Addr().String()
+	p.api, p.apiURL = apitest.Serve(t, cfg)
 	p.client = &harness.APIClient{BaseURL: p.apiURL + protocol.APIBase, Token: p.token}
 	nc, err := nats.Connect(p.ns.ClientURL())
 	require.NoError(t, err)

@@ -155,7 +155,7 @@ func Run(ctx context.Context, sc Scenario, o RunOptions) (*report.Report, error)
 		Scenario: sc.Name, Description: sc.Description, Proves: sc.Proves,
 		Seed: sc.Seed, Variant: variant, Strict: o.Strict,
 	}, results)
-	rep.Provenance = report.NewProvenance(start, sc.Seed, tap.serverVersion(), o.CommandLine)
+	rep.Provenance = report.NewProvenance(start, sc.Seed, tap.version.get(), o.CommandLine)
 	if err := rep.WriteJSON(filepath.Join(o.Out, ReportJSON)); err != nil {
 		return rep, err
 	}

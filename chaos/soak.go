@@ -90,10 +90,11 @@ type soak struct {
 	out   string // report.json
 	pace  *pacer // --task-rate; nil = unpaced
 
+	version serverVersion
+
 	mu         sync.Mutex
 	createErrs int
 	interval   *IntervalVerdict
-	version    string
 }
 
 // Soak runs a soak: the embedded stack (or, with RunOptions.External, an
@@ -186,13 +187,7 @@ func Soak(ctx context.Context, sc Scenario, o SoakOptions) (*SoakReport, error) 
 		return nil, err
 	}
 	s.rec.Tap(func(e history.Event) {
-		if e.Kind == history.KindServer && e.Version != "" {
-			s.mu.Lock()
-			if s.version == "" {
-				s.version = e.Version
-			}
-			s.mu.Unlock()
-		}
+		s.version.see(e)
 		s.j.Observe(e)
 	})
 	runErr := s.run(ctx)

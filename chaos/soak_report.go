@@ -135,8 +135,9 @@ func (s *soak) report(final, interrupted bool) *SoakReport {
 	v := s.j.closeInterval(s.rec.Since())
 	s.mu.Lock()
 	s.interval = &v
-	createErrs, version := s.createErrs, s.version
+	createErrs := s.createErrs
 	s.mu.Unlock()
+	version := s.version.get()
 	st := SoakSettings{JobsInFlight: s.o.JobsInFlight, JobSizeMin: s.o.JobSizeMin, JobSizeMax: s.o.JobSizeMax,
 		ReportEvery: s.o.ReportEvery.Seconds(), JobTimeout: s.o.JobTimeout.Seconds(), Workers: s.sc.Workload.Workers,
 		TaskRate: s.o.TaskRate}

@@ -12,7 +12,7 @@ import (
 // recycles its workers, while workers poll and results flow.
 
 func init() {
-	register(Def{Name: "api_restart", Family: "process", Link: NoLink,
+	registerFamily("process", NoLink, nil, Def{Name: "api_restart",
 		Doc:     "stop the API (requests and NATS operations in progress aborted, queued results dropped) and start it again with the same jobs",
 		Instant: true, Needs: []Need{NeedInProcessAPI},
 		Effects: history.EffectAPIRestart | history.EffectResponseLost, build: buildAPIRestart})

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
+
+	"github.com/natschaos/natschaos/internal/syncio"
 )
 
 // ErrNoProxy is returned for a link that has no proxy.
@@ -195,13 +197,9 @@ func (e *Embedded) Heal(ctx context.Context) error {
 // Close implements [Proxies]: it stops every proxy, closing their
 // connections. Closing twice is fine.
 func (e *Embedded) Close(ctx context.Context) error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	if !syncio.Closing(&e.mu, &e.closed) {
 		return nil
 	}
-	e.closed = true
-	e.mu.Unlock()
 	for _, p := range e.server.Collection.Proxies() {
 		p.Toxics.ResetToxics(e.logged(ctx))
 	}

@@ -10,19 +10,16 @@ import (
 )
 
 func init() {
-	for _, d := range []Def{
-		{Name: "http_status", Doc: "answer code without calling the API",
+	registerFamily("http", HTTPLink, []Need{NeedHTTPProxy},
+		Def{Name: "http_status", Doc: "answer code without calling the API",
 			Attrs: withCommon(httpAttrs, "code"), Effects: history.EffectAnswerInjected, build: buildHTTPStatus},
-		{Name: "http_delay", Doc: "hold the API's response for delay before sending it",
+		Def{Name: "http_delay", Doc: "hold the API's response for delay before sending it",
 			Attrs: withCommon(httpAttrs, "delay"), Effects: history.EffectLinkSlow, build: buildHTTPDelay},
-		{Name: "http_drop_response", Doc: "call the API (it commits), then close without a response",
+		Def{Name: "http_drop_response", Doc: "call the API (it commits), then close without a response",
 			Attrs: withCommon(httpAttrs), Effects: history.EffectResponseLost, build: buildHTTPDrop},
-		{Name: "http_abort", Doc: "send the headers and part of the body, then close",
+		Def{Name: "http_abort", Doc: "send the headers and part of the body, then close",
 			Attrs: withCommon(httpAttrs), Effects: history.EffectAnswerInjected | history.EffectResponseLost, build: buildHTTPAbort},
-	} {
-		d.Family, d.Link, d.Needs = "http", HTTPLink, []Need{NeedHTTPProxy}
-		register(d)
-	}
+	)
 }
 
 // HTTP is an HTTP-level fault on the worker-api link: it installs one

@@ -8,9 +8,9 @@ import "github.com/natschaos/natschaos/history"
 // copies this file and its test.
 
 func init() {
-	register(Def{Name: "limit_data", Family: "toxic", Doc: "close the connection after bytes bytes (default direction downstream)",
-		Attrs: withCommon(toxicAttrs, "bytes"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkCut,
-		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec { return LimitData{Net: n, Bytes: r.int64("bytes", 0)} })})
+	registerToxic(Def{Name: "limit_data", Doc: "close the connection after bytes bytes (default direction downstream)",
+		Attrs: []string{"bytes"}, Effects: history.EffectLinkCut},
+		Downstream, func(r *attrReader, n Net) toxicSpec { return LimitData{Net: n, Bytes: r.int64("bytes", 0)} })
 }
 
 // LimitData closes the connection after Bytes bytes.
@@ -19,16 +19,10 @@ type LimitData struct {
 	Bytes int64 // ≥ 0
 }
 
-// Name implements [Fault].
-func (LimitData) Name() string { return "limit_data" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f LimitData) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
+// toxic is f's Toxiproxy toxic type and attributes.
+func (f LimitData) toxic() (string, map[string]any, error) {
 	if f.Bytes < 0 {
-		return nil, fieldErr("bytes", "bytes %d must be ≥ 0", f.Bytes)
+		return "", nil, fieldErr("bytes", "bytes %d must be ≥ 0", f.Bytes)
 	}
-	return f.toxics("limit_data", map[string]any{"bytes": f.Bytes}), nil
+	return "limit_data", map[string]any{"bytes": f.Bytes}, nil
 }

@@ -12,25 +12,22 @@ import (
 )
 
 func init() {
-	for _, d := range []Def{
-		{Name: "nats_restart", Doc: "stop NATS node and start it again on the same store and port (kill: SIGKILL)",
+	registerFamily("process", NoLink, nil,
+		Def{Name: "nats_restart", Doc: "stop NATS node and start it again on the same store and port (kill: SIGKILL)",
 			Attrs: []string{"node", "kill"}, Instant: true, Needs: []Need{NeedNATSControl, NeedNATSNode},
 			Effects: history.EffectNATSUnreachable | history.EffectNATSRestart, build: buildNATSRestart},
-		{Name: "nats_pause", Doc: "SIGSTOP an external NATS node for a while (for), then SIGCONT",
+		Def{Name: "nats_pause", Doc: "SIGSTOP an external NATS node for a while (for), then SIGCONT",
 			Attrs: []string{"node", "for"}, Instant: true, Span: "for", Needs: []Need{NeedNATSProcess, NeedNATSNode},
 			Effects: history.EffectNATSUnreachable, build: buildNATSPause},
-		{Name: "worker_crash", Doc: "a worker stops dead after receive or process; no result is posted",
+		Def{Name: "worker_crash", Doc: "a worker stops dead after receive or process; no result is posted",
 			Attrs: []string{"after"}, Instant: true, Needs: []Need{NeedBuiltinWorkers},
 			Effects: history.EffectWorkerDies, build: buildWorkerCrash},
-		{Name: "processor_crash", Doc: "the result processor dies between save and ack for one result in every N or with probability",
+		Def{Name: "processor_crash", Doc: "the result processor dies between save and ack for one result in every N or with probability",
 			Attrs: []string{"every", "probability"}, Needs: []Need{NeedInProcessAPI},
 			Effects: history.EffectProcessorDies, build: buildProcessorCrash},
-		{Name: "cancel_job", Doc: "cancel the job through the API",
+		Def{Name: "cancel_job", Doc: "cancel the job through the API",
 			Instant: true, Needs: []Need{NeedOwnJob}, Effects: history.EffectJobCancelled, build: buildCancelJob},
-	} {
-		d.Family, d.Link = "process", NoLink
-		register(d)
-	}
+	)
 }
 
 // errNoProcess is returned by process faults where the environment cannot

@@ -71,6 +71,18 @@ func register(d Def) {
 	registry[d.Name] = d
 }
 
+// registerFamily registers defs as faults of family that take links of
+// policy link and, unless needs is nil, need needs.
+func registerFamily(family string, link LinkPolicy, needs []Need, defs ...Def) {
+	for _, d := range defs {
+		d.Family, d.Link = family, link
+		if needs != nil {
+			d.Needs = needs
+		}
+		register(d)
+	}
+}
+
 // all is the vocabulary in the order of [All], built once.
 var all = sync.OnceValue(func() []Def {
 	defs := slices.Collect(maps.Values(registry))

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	neturl "net/url"
 	"strings"
 	"sync"
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/natschaos/natschaos/internal/redact"
 )
 
 // Remote drives a toxiproxy-server over its HTTP API. It implements
@@ -58,7 +59,7 @@ func NewRemote(ctx context.Context, url, runID string) (*Remote, error) {
 	if err := ValidRunID(runID); err != nil {
 		return nil, err
 	}
-	r := &Remote{client: toxiclient.NewClient(url), url: displayURL(url), runID: runID, created: map[string]bool{}}
+	r := &Remote{client: toxiclient.NewClient(url), url: redact.URL(url), runID: runID, created: map[string]bool{}}
 	if err := r.do(ctx, func() error { _, err := r.client.Version(); return err }); err != nil {
 		r.wg.Wait()
 		return nil, fmt.Errorf("reach toxiproxy at %s: %w", r.url, err)
@@ -288,15 +289,4 @@ func (r *Remote) Close(ctx context.Context) error {
 	}
 	r.wg.Wait()
 	return errors.Join(errs...)
-}
-
-// displayURL is raw without its user information, for messages: a
-// toxiproxy URL may carry credentials (basic auth), never printed.
-func displayURL(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	u.User = nil
-	return u.String()
 }

@@ -91,6 +91,16 @@ func millis(name string, d time.Duration) (int64, error) {
 	return d.Milliseconds(), nil
 }
 
+// millisToxic is a toxic of type typ whose one attribute, key, is d in
+// Toxiproxy's whole milliseconds.
+func millisToxic(typ, key string, d time.Duration) (string, map[string]any, error) {
+	ms, err := millis(key, d)
+	if err != nil {
+		return "", nil, err
+	}
+	return typ, map[string]any{key: ms}, nil
+}
+
 // injectToxics adds ts to the proxy of link, undoing the ones already added
 // when one fails; the Heal removes them all.
 func injectToxics(ctx context.Context, env Env, link string, ts []Toxic) (Heal, error) {
@@ -118,13 +128,35 @@ func injectToxics(ctx context.Context, env Env, link string, ts []Toxic) (Heal, 
 	return heal, nil
 }
 
+// The toxic faults of this file (limit_data.go holds one in a file of its
+// own, the model for a new one).
 func init() {
-	register(Def{Name: "latency", Family: "toxic", Doc: "delay data by latency ± jitter (default direction downstream)",
-		Attrs: withCommon(toxicAttrs, "latency", "jitter"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
-		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec {
+	registerToxic(Def{Name: "latency", Doc: "delay data by latency ± jitter (default direction downstream)",
+		Attrs: []string{"latency", "jitter"}, Effects: history.EffectLinkSlow},
+		Downstream, func(r *attrReader, n Net) toxicSpec {
 			required(r, "latency")
 			return Latency{Net: n, Latency: r.duration("latency", 0), Jitter: r.duration("jitter", 0)}
-		})})
+		})
+	registerToxic(Def{Name: "bandwidth", Doc: "limit throughput to rate KB/s (default direction downstream)",
+		Attrs: []string{"rate"}, Effects: history.EffectLinkSlow},
+		Downstream, func(r *attrReader, n Net) toxicSpec { return Bandwidth{Net: n, Rate: r.int64("rate", 0)} })
+	registerToxic(Def{Name: "slow_close", Doc: "delay the close of a connection by delay (default direction downstream)",
+		Attrs: []string{"delay"}, Effects: history.EffectLinkSlow},
+		Downstream, func(r *attrReader, n Net) toxicSpec { return SlowClose{Net: n, Delay: r.duration("delay", 0)} })
+	registerToxic(Def{Name: "blackhole", Doc: "hold all data, keep connections open: a half-open peer (default direction both)",
+		Effects: history.EffectLinkDown},
+		Both, func(_ *attrReader, n Net) toxicSpec { return Blackhole{Net: n} })
+	registerToxic(Def{Name: "timeout", Doc: "hold all data and close the connection after timeout (default direction both)",
+		Attrs: []string{"timeout"}, Effects: history.EffectLinkDown},
+		Both, func(r *attrReader, n Net) toxicSpec { return Timeout{Net: n, Timeout: r.duration("timeout", 0)} })
+	registerToxic(Def{Name: "reset", Doc: "reset the connection (TCP RST) timeout after data arrives (default direction both)",
+		Attrs: []string{"timeout"}, Effects: history.EffectLinkDown},
+		Both, func(r *attrReader, n Net) toxicSpec { return Reset{Net: n, Timeout: r.duration("timeout", 0)} })
+	registerToxic(Def{Name: "slicer", Doc: "slice data into average_size ± size_variation byte pieces, delay apart (default direction downstream)",
+		Attrs: []string{"average_size", "size_variation", "delay"}, Effects: history.EffectLinkSlow},
+		Downstream, func(r *attrReader, n Net) toxicSpec {
+			return Slicer{Net: n, AverageSize: int(r.int64("average_size", 0)), SizeVariation: int(r.int64("size_variation", 0)), Delay: r.duration("delay", 0)}
+		})
 }
 
 // Latency delays data by Latency ± Jitter.
@@ -134,29 +166,17 @@ type Latency struct {
 	Jitter  time.Duration
 }
 
-// Name implements [Fault].
-func (Latency) Name() string { return "latency" }
-
-// Toxics returns the Toxiproxy toxics of f, attributes in milliseconds.
-func (f Latency) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
+// toxic is f's Toxiproxy toxic type and attributes, attributes in milliseconds.
+func (f Latency) toxic() (string, map[string]any, error) {
 	l, err := millis("latency", f.Latency)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	j, err := millis("jitter", f.Jitter)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return f.toxics("latency", map[string]any{"latency": l, "jitter": j}), nil
-}
-
-func init() {
-	register(Def{Name: "bandwidth", Family: "toxic", Doc: "limit throughput to rate KB/s (default direction downstream)",
-		Attrs: withCommon(toxicAttrs, "rate"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
-		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec { return Bandwidth{Net: n, Rate: r.int64("rate", 0)} })})
+	return "latency", map[string]any{"latency": l, "jitter": j}, nil
 }
 
 // Bandwidth limits throughput to Rate KB/s.
@@ -165,24 +185,12 @@ type Bandwidth struct {
 	Rate int64 // KB/s, > 0
 }
 
-// Name implements [Fault].
-func (Bandwidth) Name() string { return "bandwidth" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f Bandwidth) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
+// toxic is f's Toxiproxy toxic type and attributes.
+func (f Bandwidth) toxic() (string, map[string]any, error) {
 	if f.Rate <= 0 {
-		return nil, fieldErr("rate", "rate %d KB/s must be > 0", f.Rate)
+		return "", nil, fieldErr("rate", "rate %d KB/s must be > 0", f.Rate)
 	}
-	return f.toxics("bandwidth", map[string]any{"rate": f.Rate}), nil
-}
-
-func init() {
-	register(Def{Name: "slow_close", Family: "toxic", Doc: "delay the close of a connection by delay (default direction downstream)",
-		Attrs: withCommon(toxicAttrs, "delay"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
-		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec { return SlowClose{Net: n, Delay: r.duration("delay", 0)} })})
+	return "bandwidth", map[string]any{"rate": f.Rate}, nil
 }
 
 // SlowClose delays the close of a connection by Delay.
@@ -191,25 +199,9 @@ type SlowClose struct {
 	Delay time.Duration
 }
 
-// Name implements [Fault].
-func (SlowClose) Name() string { return "slow_close" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f SlowClose) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
-	d, err := millis("delay", f.Delay)
-	if err != nil {
-		return nil, err
-	}
-	return f.toxics("slow_close", map[string]any{"delay": d}), nil
-}
-
-func init() {
-	register(Def{Name: "blackhole", Family: "toxic", Doc: "hold all data, keep connections open: a half-open peer (default direction both)",
-		Attrs: withCommon(toxicAttrs), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown,
-		build: buildToxic(Both, func(_ *attrReader, n Net) toxicSpec { return Blackhole{Net: n} })})
+// toxic is f's Toxiproxy toxic type and attributes.
+func (f SlowClose) toxic() (string, map[string]any, error) {
+	return millisToxic("slow_close", "delay", f.Delay)
 }
 
 // Blackhole holds all data and keeps connections open: Toxiproxy's timeout
@@ -217,21 +209,9 @@ func init() {
 // Toxiproxy's timeout toxic).
 type Blackhole struct{ Net }
 
-// Name implements [Fault].
-func (Blackhole) Name() string { return "blackhole" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f Blackhole) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
-	return f.toxics("timeout", map[string]any{"timeout": int64(0)}), nil
-}
-
-func init() {
-	register(Def{Name: "timeout", Family: "toxic", Doc: "hold all data and close the connection after timeout (default direction both)",
-		Attrs: withCommon(toxicAttrs, "timeout"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown,
-		build: buildToxic(Both, func(r *attrReader, n Net) toxicSpec { return Timeout{Net: n, Timeout: r.duration("timeout", 0)} })})
+// toxic is f's Toxiproxy toxic type and attributes.
+func (f Blackhole) toxic() (string, map[string]any, error) {
+	return "timeout", map[string]any{"timeout": int64(0)}, nil
 }
 
 // Timeout holds all data and closes the connection after Timeout (> 0; a
@@ -241,28 +221,12 @@ type Timeout struct {
 	Timeout time.Duration
 }
 
-// Name implements [Fault].
-func (Timeout) Name() string { return "timeout" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f Timeout) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
+// toxic is f's Toxiproxy toxic type and attributes.
+func (f Timeout) toxic() (string, map[string]any, error) {
+	if f.Timeout == 0 {
+		return "", nil, fieldErr("timeout", "timeout must be > 0 (use blackhole to hold connections open)")
 	}
-	ms, err := millis("timeout", f.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	if ms == 0 {
-		return nil, fieldErr("timeout", "timeout must be > 0 (use blackhole to hold connections open)")
-	}
-	return f.toxics("timeout", map[string]any{"timeout": ms}), nil
-}
-
-func init() {
-	register(Def{Name: "reset", Family: "toxic", Doc: "reset the connection (TCP RST) timeout after data arrives (default direction both)",
-		Attrs: withCommon(toxicAttrs, "timeout"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkDown,
-		build: buildToxic(Both, func(r *attrReader, n Net) toxicSpec { return Reset{Net: n, Timeout: r.duration("timeout", 0)} })})
+	return millisToxic("timeout", "timeout", f.Timeout)
 }
 
 // Reset resets connections (TCP RST where Toxiproxy can set linger 0)
@@ -272,27 +236,9 @@ type Reset struct {
 	Timeout time.Duration
 }
 
-// Name implements [Fault].
-func (Reset) Name() string { return "reset" }
-
-// Toxics returns the Toxiproxy toxics of f.
-func (f Reset) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
-	ms, err := millis("timeout", f.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	return f.toxics("reset_peer", map[string]any{"timeout": ms}), nil
-}
-
-func init() {
-	register(Def{Name: "slicer", Family: "toxic", Doc: "slice data into average_size ± size_variation byte pieces, delay apart (default direction downstream)",
-		Attrs: withCommon(toxicAttrs, "average_size", "size_variation", "delay"), Needs: []Need{NeedLinkProxy}, Effects: history.EffectLinkSlow,
-		build: buildToxic(Downstream, func(r *attrReader, n Net) toxicSpec {
-			return Slicer{Net: n, AverageSize: int(r.int64("average_size", 0)), SizeVariation: int(r.int64("size_variation", 0)), Delay: r.duration("delay", 0)}
-		})})
+// toxic is f's Toxiproxy toxic type and attributes.
+func (f Reset) toxic() (string, map[string]any, error) {
+	return millisToxic("reset_peer", "timeout", f.Timeout)
 }
 
 // Slicer slices data into pieces of AverageSize ± SizeVariation bytes,
@@ -304,47 +250,62 @@ type Slicer struct {
 	Delay         time.Duration // between pieces; whole microseconds
 }
 
-// Name implements [Fault].
-func (Slicer) Name() string { return "slicer" }
-
-// Toxics returns the Toxiproxy toxics of f (its delay in microseconds, as
+// toxic is f's Toxiproxy toxic type and attributes (its delay in microseconds, as
 // Toxiproxy's slicer takes it).
-func (f Slicer) Toxics() ([]Toxic, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
+func (f Slicer) toxic() (string, map[string]any, error) {
 	if f.AverageSize <= 0 {
-		return nil, fieldErr("average_size", "average_size %d must be > 0", f.AverageSize)
+		return "", nil, fieldErr("average_size", "average_size %d must be > 0", f.AverageSize)
 	}
 	if f.SizeVariation < 0 || f.SizeVariation >= f.AverageSize {
-		return nil, fieldErr("size_variation", "size_variation %d outside [0, average_size)", f.SizeVariation)
+		return "", nil, fieldErr("size_variation", "size_variation %d outside [0, average_size)", f.SizeVariation)
 	}
 	if f.Delay < 0 {
-		return nil, fieldErr("delay", "negative duration %q", f.Delay)
+		return "", nil, fieldErr("delay", "negative duration %q", f.Delay)
 	}
 	if f.Delay%time.Microsecond != 0 {
-		return nil, fieldErr("delay", "%s is not a whole number of microseconds", f.Delay)
+		return "", nil, fieldErr("delay", "%s is not a whole number of microseconds", f.Delay)
 	}
-	return f.toxics("slicer", map[string]any{
+	return "slicer", map[string]any{
 		"average_size":   f.AverageSize,
 		"size_variation": f.SizeVariation,
 		"delay":          f.Delay.Microseconds(),
-	}), nil
+	}, nil
 }
 
-// toxicSpec is what a toxic fault says: its name and the Toxiproxy toxics it
-// puts on its link. Every toxic fault is injected by [toxicFault].
+// toxicSpec is what a toxic fault says: the Toxiproxy toxic it puts on
+// its link. Every toxic fault is injected by [toxicFault].
 type toxicSpec interface {
-	Name() string
-	Toxics() ([]Toxic, error)
-	link() string
+	// toxic is the toxic's Toxiproxy type and attributes, the fault's own
+	// attributes checked (its [Net] is checked by [toxicFault.Toxics]).
+	toxic() (typ string, attrs map[string]any, err error)
+	net() Net
 }
 
-func (n Net) link() string { return n.Link }
+func (n Net) net() Net { return n }
 
 // toxicFault is the one way a toxic fault is injected: its toxics added to
 // the proxy of its link, undone when one fails, removed by its Heal.
-type toxicFault struct{ toxicSpec }
+type toxicFault struct {
+	name string
+	toxicSpec
+}
+
+// Name implements Fault.
+func (f toxicFault) Name() string { return f.name }
+
+// Toxics returns the Toxiproxy toxics of f: its toxic on each stream of its
+// direction, once its link, direction, toxicity and own attributes are checked.
+func (f toxicFault) Toxics() ([]Toxic, error) {
+	n := f.net()
+	if err := n.validate(); err != nil {
+		return nil, err
+	}
+	typ, attrs, err := f.toxic()
+	if err != nil {
+		return nil, err
+	}
+	return n.toxics(typ, attrs), nil
+}
 
 // Inject implements Fault.
 func (f toxicFault) Inject(ctx context.Context, env Env) (Heal, error) {
@@ -352,24 +313,27 @@ func (f toxicFault) Inject(ctx context.Context, env Env) (Heal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return injectToxics(ctx, env, f.link(), ts)
+	return injectToxics(ctx, env, f.net().Link, ts)
 }
 
-// buildToxic returns the build function of a toxic fault whose direction
-// defaults to def: read takes the fault's own attributes (the common ones,
-// direction and toxicity, are read into n), and the toxics are validated.
-func buildToxic(def Direction, read func(r *attrReader, n Net) toxicSpec) func(id, link string, a Attrs) (Fault, error) {
-	return func(id, link string, a Attrs) (Fault, error) {
+// registerToxic registers d as a toxic fault: d.Attrs are its own attributes
+// (direction and toxicity are added), def its default direction and read
+// how it takes its own attributes (the common ones are read into n); its
+// toxics are validated when it is built.
+func registerToxic(d Def, def Direction, read func(r *attrReader, n Net) toxicSpec) {
+	d.Family, d.Attrs, d.Needs = "toxic", withCommon(toxicAttrs, d.Attrs...), []Need{NeedLinkProxy}
+	d.build = func(id, link string, a Attrs) (Fault, error) {
 		r := newAttrReader(a)
-		f := read(r, readNet(r, id, link, def))
-		if err := r.done(f.Name()); err != nil {
+		f := toxicFault{name: d.Name, toxicSpec: read(r, readNet(r, id, link, def))}
+		if err := r.done(f.name); err != nil {
 			return nil, err
 		}
 		if _, err := f.Toxics(); err != nil {
 			return nil, err
 		}
-		return toxicFault{f}, nil
+		return f, nil
 	}
+	register(d)
 }
 
 // required fails name when a did not give it.

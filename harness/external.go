@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,9 +104,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 	if sink == nil {
 		sink = history.Discard
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
-	}
+	cfg.Workers = max(cfg.Workers, 1)
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
@@ -125,26 +122,16 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		start := time.Now()
 		clock = func() float64 { return time.Since(start).Seconds() }
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	if cfg.Soak != nil {
 		sink = cfg.Soak.filter(sink)
 	}
 	gate := NewGate(sink, clock)
 	e = &External{
 		cfg: cfg, gate: gate, out: cfg.Out, errOut: cfg.Err, stored: map[string]bool{},
-		rig: rig{sink: gate, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies,
-			links: map[string]string{}, listen: cfg.Listen, allJobs: cfg.Soak != nil},
+		rig: newRig(gate, cfg.Logger, cfg.Seed, cfg.Proxies, cfg.Soak != nil),
 	}
-	started := e // a failing return sets e to nil before this runs
-	defer func() {
-		if err != nil {
-			started.Close()
-			e = nil
-		}
-	}()
+	e.listen = cfg.Listen
+	defer closeOnError(&err, e.Close)
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
@@ -186,7 +173,7 @@ func StartExternal(ctx context.Context, cfg ExternalConfig, sink history.Sink) (
 		return nil, err
 	}
 
-	oopts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(e.natsOpts...)}
+	oopts := []observe.NATSOption{observe.WithNATSLogger(e.log), observe.WithNATSConnectOptions(e.natsOpts...)}
 	if cfg.Soak == nil {
 		oopts = append(oopts, observe.WithNATSScopeLater())
 	}

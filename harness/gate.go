@@ -49,21 +49,14 @@ func (g *Gate) Emit(e history.Event) {
 func (g *Gate) Open(first history.Event) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.open {
-		g.sink.Emit(first)
-		return
-	}
-	if first.T == 0 {
+	if !g.open && first.T == 0 {
 		first.T = g.clock()
 		if len(g.held) > 0 {
 			first.T = min(first.T, g.held[0].T)
 		}
 	}
 	g.sink.Emit(first)
-	for _, e := range g.held {
-		g.sink.Emit(e)
-	}
-	g.held, g.open = nil, true
+	g.release()
 }
 
 // IsOpen reports whether Open was called.
@@ -80,9 +73,12 @@ func (g *Gate) IsOpen() bool {
 func (g *Gate) Release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.open {
-		return
-	}
+	g.release()
+}
+
+// release writes the held events (none once open) and opens the gate; g.mu
+// is held.
+func (g *Gate) release() {
 	for _, e := range g.held {
 		g.sink.Emit(e)
 	}

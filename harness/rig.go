@@ -52,6 +52,25 @@ type rig struct {
 	healErr error // set by close: the proxies could not be healed on the way out
 }
 
+// newRig is a rig that records to sink, logs to log (nil: nowhere), draws
+// from a source seeded with seed and puts its links on proxies (nil: the
+// embedded Toxiproxy); allJobs makes it a soak's.
+func newRig(sink history.Sink, log *slog.Logger, seed int64, proxies faults.Proxies, allJobs bool) rig {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return rig{sink: sink, log: log, rng: rand.New(rand.NewSource(seed)), proxies: proxies, links: map[string]string{}, allJobs: allJobs}
+}
+
+// closeOnError, deferred by a constructor, closes what it started when it
+// fails (it then returns nil): err is its error result, close the Close of
+// what it made.
+func closeOnError(err *error, close func()) {
+	if *err != nil {
+		close()
+	}
+}
+
 // HealErr is the error of the last heal of close (a *faults.HealError), nil
 // when every proxy was healed or there was none to heal.
 func (r *rig) HealErr() error { return r.healErr }

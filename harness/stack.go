@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand"
 	"net"
 	"strings"
 	"sync"
@@ -123,21 +122,9 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	if sink == nil {
 		sink = history.Discard
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s = &Stack{cfg: cfg, rig: rig{sink: sink, log: log, rng: rand.New(rand.NewSource(cfg.Seed)), proxies: cfg.Proxies, links: map[string]string{}, allJobs: cfg.AllJobs}}
-	started := s // a failing return sets s to nil before this runs
-	defer func() {
-		if err != nil {
-			started.Close()
-			s = nil
-		}
-	}()
+	cfg.Workers = max(cfg.Workers, 1)
+	s = &Stack{cfg: cfg, rig: newRig(sink, cfg.Logger, cfg.Seed, cfg.Proxies, cfg.AllJobs)}
+	defer closeOnError(&err, s.Close)
 
 	if err := s.startProxies(); err != nil {
 		return nil, err
@@ -167,7 +154,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	apiCfg.ResultsNATSURL = "nats://" + s.links[faults.LinkResultsNATS]
 	apiCfg.Sink = sink
 	if apiCfg.Logger == nil {
-		apiCfg.Logger = log
+		apiCfg.Logger = s.log
 	}
 	a, err := api.New(apiCfg)
 	if err != nil {
@@ -191,7 +178,7 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	}
 	// Node 1 first, where the API's links go: acks reach the observer
 	// without crossing a route.
-	obsOpts := []observe.NATSOption{observe.WithNATSLogger(log), observe.WithNATSConnectOptions(nats.DontRandomize())}
+	obsOpts := []observe.NATSOption{observe.WithNATSLogger(s.log), observe.WithNATSConnectOptions(nats.DontRandomize())}
 	if !cfg.AllJobs && len(cfg.MoreJobs) == 0 {
 		obsOpts = append(obsOpts, observe.WithNATSScopeLater())
 	}

@@ -30,11 +30,8 @@ type inTime struct {
 
 // NewAckInTime returns the ack-in-time checker.
 func NewAckInTime(p Params) *AckInTime {
-	return &AckInTime{base: newBase(p), byReply: map[string]*inTime{}}
+	return &AckInTime{base: newBase("ack-in-time", p), byReply: map[string]*inTime{}}
 }
-
-// Name implements [Checker].
-func (*AckInTime) Name() string { return "ack-in-time" }
 
 // Observe implements [Checker].
 func (c *AckInTime) Observe(e *history.Event) {
@@ -83,20 +80,19 @@ func (c *AckInTime) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *AckInTime) Result() Result {
-	const name = "ack-in-time"
 	figs := map[string]float64{"acks": float64(c.acks), "late_acks": float64(c.lateAcks), "late_results": float64(c.lateResults)}
 	switch {
 	case !c.hasCfg:
-		return unknown(name, whyNoConfig, figs)
+		return c.unknown(whyNoConfig, figs)
 	case c.acks == 0:
-		return unknown(name, "no ack event: nothing observed on $JS.ACK.>", figs)
+		return c.unknown("no ack event: nothing observed on $JS.ACK.>", figs)
 	case c.matched == 0:
-		return unknown(name, fmt.Sprintf("%d acks, none for a delivery seen in a reserve or handout", c.acks), figs)
+		return c.unknown(fmt.Sprintf("%d acks, none for a delivery seen in a reserve or handout", c.acks), figs)
 	}
 	summary := fmt.Sprintf("%d acks judged: %d late acks, %d late results (A %.3fs, ε %.3fs)", c.matched, c.lateAcks, c.lateResults, c.a, c.eps)
 	if c.p.ExpectLateAcks {
-		r := Result{Name: name, OK: boolp(true), Summary: summary + "; late acks expected by the scenario", Offending: c.o.list, Figures: figs}
+		r := Result{Name: c.Name(), OK: boolp(true), Summary: summary + "; late acks expected by the scenario", Offending: c.o.list, Figures: figs}
 		return r
 	}
-	return result(name, &c.o, figs, summary)
+	return c.result(&c.o, figs, summary)
 }

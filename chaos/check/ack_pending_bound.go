@@ -16,10 +16,9 @@ type AckPendingBound struct {
 }
 
 // NewAckPendingBound returns the ack-pending-bound checker.
-func NewAckPendingBound(p Params) *AckPendingBound { return &AckPendingBound{base: newBase(p)} }
-
-// Name implements [Checker].
-func (*AckPendingBound) Name() string { return "ack-pending-bound" }
+func NewAckPendingBound(p Params) *AckPendingBound {
+	return &AckPendingBound{base: newBase("ack-pending-bound", p)}
+}
 
 // Observe implements [Checker].
 func (c *AckPendingBound) Observe(e *history.Event) {
@@ -35,17 +34,16 @@ func (c *AckPendingBound) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *AckPendingBound) Result() Result {
-	const name = "ack-pending-bound"
 	figs := map[string]float64{"samples": float64(c.samples), "max_num_ack_pending": float64(c.highest)}
 	switch {
 	case !c.hasCfg:
-		return unknown(name, whyNoConfig, figs)
+		return c.unknown(whyNoConfig, figs)
 	case c.samples == 0:
-		return unknown(name, "no consumer sample", figs)
+		return c.unknown("no consumer sample", figs)
 	case c.cfg.MaxAckPending <= 0:
-		return nothing(name, "max_ack_pending is unlimited", figs)
+		return c.nothing("max_ack_pending is unlimited", figs)
 	}
 	figs["max_ack_pending"] = float64(c.cfg.MaxAckPending)
-	return result(name, &c.o, figs, fmt.Sprintf("%d consumer samples, highest num_ack_pending %d (max_ack_pending %d)",
+	return c.result(&c.o, figs, fmt.Sprintf("%d consumer samples, highest num_ack_pending %d (max_ack_pending %d)",
 		c.samples, c.highest, c.cfg.MaxAckPending))
 }

@@ -39,8 +39,16 @@ func All(p Params) []Checker {
 	}
 }
 
-// base is what every checker shares: its params and the run's config.
+// named is a checker's name, declared once: it answers [Checker.Name] and
+// labels every [Result] the checker builds.
+type named string
+
+// Name implements [Checker].
+func (n named) Name() string { return string(n) }
+
+// base is what every checker shares: its name, its params and the run's config.
 type base struct {
+	named
 	p      Params // as given
 	r      Params // resolved once the config is seen
 	cfg    history.Event
@@ -49,7 +57,9 @@ type base struct {
 	m      int     // max_deliver
 }
 
-func newBase(p Params) base { return base{p: p, r: p.Resolve(history.Event{})} }
+func newBase(name string, p Params) base {
+	return base{named: named(name), p: p, r: p.Resolve(history.Event{})}
+}
 
 // config takes the first config event; it reports whether e was one.
 func (b *base) config(e *history.Event) bool {
@@ -77,6 +87,16 @@ const whyNoConfig = "no config event: ack_wait and max_deliver unknown"
 func (b *base) own(e *history.Event) bool {
 	differ := func(a, c string) bool { return a != "" && c != "" && a != c }
 	return !differ(e.Stream, b.cfg.Stream) && !differ(e.ConsumerName, b.cfg.ConsumerName)
+}
+
+// entry returns m[k], storing a new zero value under k first if there is none.
+func entry[K comparable, V any](m map[K]*V, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
+	}
+	return v
 }
 
 // sseqOf is a delivery's stream sequence: its sseq field, else the one its

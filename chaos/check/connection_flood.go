@@ -58,11 +58,8 @@ type span struct{ from, to float64 }
 
 // NewConnectionFlood returns the connection-flood checker.
 func NewConnectionFlood(p Params) *ConnectionFlood {
-	return &ConnectionFlood{base: newBase(p), opens: map[connKey]float64{}}
+	return &ConnectionFlood{base: newBase("connection-flood", p), opens: map[connKey]float64{}}
 }
-
-// Name implements [Checker].
-func (*ConnectionFlood) Name() string { return "connection-flood" }
 
 // Observe implements [Checker].
 func (c *ConnectionFlood) Observe(e *history.Event) {
@@ -143,7 +140,6 @@ func (c *ConnectionFlood) merged() []span {
 
 // Result implements [Checker].
 func (c *ConnectionFlood) Result() Result {
-	const name = "connection-flood"
 	units := c.requests + max(c.results200, c.acks) + c.jobs
 	figs := map[string]float64{"requests": float64(c.requests), "results_acked_or_tried": float64(max(c.results200, c.acks)),
 		"job_changes": float64(c.jobs), "units_of_work": float64(units)}
@@ -152,7 +148,7 @@ func (c *ConnectionFlood) Result() Result {
 	}
 	figs["connections_of_other_jobs"] = float64(c.foreign)
 	if len(c.opens) == 0 && c.foreign == 0 {
-		return unknown(name, "no conn events (no recording tap on the NATS links)", figs)
+		return c.unknown("no conn events (no recording tap on the NATS links)", figs)
 	}
 	byLink := map[string][]float64{}
 	for k, t := range c.opens {
@@ -194,7 +190,7 @@ func (c *ConnectionFlood) Result() Result {
 		ratio = float64(total) / float64(units)
 		figs["connections_per_unit"] = ratio
 	}
-	return result(name, &o, figs, fmt.Sprintf("connection attempts %s for %d units of work (%.2f each over the links, bound %.2f per link)",
+	return c.result(&o, figs, fmt.Sprintf("connection attempts %s for %d units of work (%.2f each over the links, bound %.2f per link)",
 		strings.Join(parts, ", "), units, ratio, c.r.FloodRatio))
 }
 

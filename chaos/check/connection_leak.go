@@ -60,11 +60,8 @@ type lateClose struct {
 
 // NewConnectionLeak returns the connection-leak checker.
 func NewConnectionLeak(p Params) *ConnectionLeak {
-	return &ConnectionLeak{base: newBase(p), end: math.Inf(1), open: map[connKey]float64{}, links: map[string]int{}}
+	return &ConnectionLeak{base: newBase("connection-leak", p), end: math.Inf(1), open: map[connKey]float64{}, links: map[string]int{}}
 }
-
-// Name implements [Checker].
-func (*ConnectionLeak) Name() string { return "connection-leak" }
 
 // Observe implements [Checker].
 func (c *ConnectionLeak) Observe(e *history.Event) {
@@ -120,7 +117,6 @@ func (c *ConnectionLeak) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *ConnectionLeak) Result() Result {
-	const name = "connection-leak"
 	figs := map[string]float64{}
 	if c.hasWarm {
 		figs["server_connections_warmup"] = float64(c.warmup) // cross-check only
@@ -133,9 +129,9 @@ func (c *ConnectionLeak) Result() Result {
 	}
 	switch {
 	case !c.seen:
-		return unknown(name, "no conn events (no recording tap on the NATS links)", figs)
+		return c.unknown("no conn events (no recording tap on the NATS links)", figs)
 	case math.IsInf(c.end, 1):
-		return unknown(name, "the run never reached the end phase", figs)
+		return c.unknown("the run never reached the end phase", figs)
 	}
 	grace := c.r.LeakGrace.Seconds()
 	at := math.Max(c.lastWork, c.end) + grace
@@ -195,11 +191,11 @@ func (c *ConnectionLeak) Result() Result {
 	sort.Strings(parts)
 	sortOffenses(o.list)
 	if o.n == 0 && undecided > 0 {
-		return unknown(name, fmt.Sprintf("%d connections open when the history ends at %.3fs, before the grace point %.3fs", undecided, c.lastT, at), figs)
+		return c.unknown(fmt.Sprintf("%d connections open when the history ends at %.3fs, before the grace point %.3fs", undecided, c.lastT, at), figs)
 	}
 	summary := fmt.Sprintf("no connection open on a NATS link %.1fs after the last request and ack", grace)
 	if o.n > 0 {
 		summary = fmt.Sprintf("connections open %.1fs after the last request and ack: %s", grace, strings.Join(parts, ", "))
 	}
-	return result(name, &o, figs, summary)
+	return c.result(&o, figs, summary)
 }

@@ -36,11 +36,8 @@ type probeRef struct {
 
 // NewContract returns the contract checker.
 func NewContract(p Params) *Contract {
-	return &Contract{base: newBase(p), noStore: map[string]probeRef{}, stored: map[string]bool{}}
+	return &Contract{base: newBase("contract", p), noStore: map[string]probeRef{}, stored: map[string]bool{}}
 }
-
-// Name implements [Checker].
-func (*Contract) Name() string { return "contract" }
 
 // Observe implements [Checker].
 func (c *Contract) Observe(e *history.Event) {
@@ -103,11 +100,10 @@ func parseWant(s string) ([]int, error) {
 
 // Result implements [Checker].
 func (c *Contract) Result() Result {
-	const name = "contract"
 	figs := map[string]float64{"probes": float64(c.probes), "wrong_status": float64(c.bad), "probe_results_stored": float64(len(c.stored))}
 	if c.probes == 0 {
-		return unknown(name, "no contract event: the API's contract was not probed", figs)
+		return c.unknown("no contract event: the API's contract was not probed", figs)
 	}
 	sortOffenses(c.o.list)
-	return result(name, &c.o, figs, fmt.Sprintf("%d probes, %d answered outside the contract, %d results of refused posts stored", c.probes, c.bad, len(c.stored)))
+	return c.result(&c.o, figs, fmt.Sprintf("%d probes, %d answered outside the contract, %d results of refused posts stored", c.probes, c.bad, len(c.stored)))
 }

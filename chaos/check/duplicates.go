@@ -32,19 +32,7 @@ type dupTask struct {
 
 // NewDuplicates returns the duplicates checker.
 func NewDuplicates(p Params) *Duplicates {
-	return &Duplicates{base: newBase(p), tasks: map[string]*dupTask{}, replies: map[string]struct{}{}}
-}
-
-// Name implements [Checker].
-func (*Duplicates) Name() string { return "duplicates" }
-
-func (c *Duplicates) task(id string) *dupTask {
-	t := c.tasks[id]
-	if t == nil {
-		t = &dupTask{}
-		c.tasks[id] = t
-	}
-	return t
+	return &Duplicates{base: newBase("duplicates", p), tasks: map[string]*dupTask{}, replies: map[string]struct{}{}}
 }
 
 // Observe implements [Checker].
@@ -64,7 +52,7 @@ func (c *Duplicates) Observe(e *history.Event) {
 		if e.Task == "" {
 			return
 		}
-		t := c.task(e.Task)
+		t := entry(c.tasks, e.Task)
 		t.handouts++
 		if t.handouts > 1 {
 			c.redundant++
@@ -74,7 +62,7 @@ func (c *Duplicates) Observe(e *history.Event) {
 			return
 		}
 		c.results++
-		t := c.task(e.Task)
+		t := entry(c.tasks, e.Task)
 		switch {
 		case t.resultReply == "":
 			t.resultReply = e.Reply
@@ -93,14 +81,13 @@ func (c *Duplicates) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *Duplicates) Result() Result {
-	const name = "duplicates"
 	figs := map[string]float64{
 		"handouts": float64(c.handouts), "redundant_handouts": float64(c.redundant),
 		"duplicate_results": float64(c.extra), "duplicates": float64(c.twice),
 		"same_reply_handouts": float64(c.sameReply.n),
 	}
 	if c.handouts == 0 && c.results == 0 {
-		return unknown(name, "no handout or result event", figs)
+		return c.unknown("no handout or result event", figs)
 	}
 	o := offenses{n: c.sameReply.n + c.processed.n}
 	o.list = append(append(o.list, c.sameReply.list...), c.processed.list...)
@@ -109,6 +96,6 @@ func (c *Duplicates) Result() Result {
 	if c.p.ExpectDuplicates != nil {
 		limit = fmt.Sprintf("expected ≤ %d", *c.p.ExpectDuplicates)
 	}
-	return result(name, &o, figs, fmt.Sprintf("%d handouts (%d redundant, %d of a reply already handed out); %d tasks processed more than once (%s)",
+	return c.result(&o, figs, fmt.Sprintf("%d handouts (%d redundant, %d of a reply already handed out); %d tasks processed more than once (%s)",
 		c.handouts, c.redundant, c.sameReply.n, c.twice, limit))
 }

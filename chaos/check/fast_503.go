@@ -16,8 +16,7 @@ import (
 // have come while NATS was still unreachable). limit_data on api-nats is
 // judged too, allowing a 200 with tasks (see cutsCalls).
 type Fast503 struct {
-	base
-	faults   windows
+	faulted
 	tasks    map[string]bool // task → done
 	bySSeq   map[uint64]string
 	open     int
@@ -38,11 +37,8 @@ type call503 struct {
 
 // NewFast503 returns the fast-503 checker.
 func NewFast503(p Params) *Fast503 {
-	return &Fast503{base: newBase(p), faults: windows{match: cutsCalls}, tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
+	return &Fast503{faulted: newFaulted("fast-503", p, cutsCalls), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
 }
-
-// Name implements [Checker].
-func (*Fast503) Name() string { return "fast-503" }
 
 // cutsCalls: the faults fast-503 judges — those that make NATS unreachable,
 // and those that cut the API's NATS connections in the middle of /tasks's
@@ -63,10 +59,9 @@ func (c *Fast503) done(task string) {
 
 // Observe implements [Checker].
 func (c *Fast503) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindFault:
 		if e.Phase == "end" {
@@ -161,7 +156,6 @@ func (c *Fast503) judge(x call503, w window) {
 
 // Result implements [Checker].
 func (c *Fast503) Result() Result {
-	const name = "fast-503"
 	for i := range c.faults.list {
 		for _, x := range c.pending[i] {
 			c.judge(x, c.faults.list[i]) // the run ended during the fault
@@ -170,20 +164,20 @@ func (c *Fast503) Result() Result {
 	c.pending = nil
 	figs := map[string]float64{"windows": float64(len(c.faults.list)), "judged": float64(c.judged), "fast_503": float64(c.fast)}
 	if c.calls == 0 {
-		return unknown(name, "no /tasks call observed", figs)
+		return c.unknown("no /tasks call observed", figs)
 	}
 	if len(c.faults.list) == 0 {
-		return nothing(name, "no fault made NATS unreachable from the API", figs)
+		return c.nothing("no fault made NATS unreachable from the API", figs)
 	}
 	if c.judged == 0 {
-		return nothing(name, fmt.Sprintf("no /tasks call for a job with pending tasks during %d unreachable windows", len(c.faults.list)), figs)
+		return c.nothing(fmt.Sprintf("no /tasks call for a job with pending tasks during %d unreachable windows", len(c.faults.list)), figs)
 	}
 	bound := math.NaN()
 	if c.r.ConnectTimeout > 0 {
 		bound = c.r.ConnectTimeout.Seconds() + c.r.Epsilon.Seconds()
 	} else if c.o.n == 0 {
-		return unknown(name, fmt.Sprintf("connect_timeout unknown: %d 503s not judged for speed", c.fast), figs)
+		return c.unknown(fmt.Sprintf("connect_timeout unknown: %d 503s not judged for speed", c.fast), figs)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%d /tasks calls judged in %d unreachable windows: %d fast 503s, %d violations (bound %.3fs)",
+	return c.result(&c.o, figs, fmt.Sprintf("%d /tasks calls judged in %d unreachable windows: %d fast 503s, %d violations (bound %.3fs)",
 		c.judged, len(c.faults.list), c.fast, c.o.n, bound))
 }

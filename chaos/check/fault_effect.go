@@ -61,12 +61,9 @@ type effectWindow struct {
 
 // NewFaultEffect returns the fault-effect checker.
 func NewFaultEffect(p Params) *FaultEffect {
-	return &FaultEffect{base: newBase(p), conns: map[connKey]float64{}, handed: map[string]float64{},
+	return &FaultEffect{base: newBase("fault-effect", p), conns: map[connKey]float64{}, handed: map[string]float64{},
 		results: map[string]float64{}, acked: map[string]bool{}}
 }
-
-// Name is "fault-effect".
-func (*FaultEffect) Name() string { return "fault-effect" }
 
 // judged reports whether the check knows what effect a fault must have: a
 // worker or the processor dies, the job is cancelled, or the fault acts on
@@ -208,7 +205,6 @@ func (c *FaultEffect) fault(e *history.Event) {
 // Result is the verdict: passed (every judged fault acted, or none to
 // judge) or unknown (Why names the faults that acted on nothing).
 func (c *FaultEffect) Result() Result {
-	const name = "fault-effect"
 	// worker_crash: a delivery handed out after its start never got a result.
 	if len(c.handed) > 0 {
 		for _, i := range c.crashes {
@@ -235,7 +231,7 @@ func (c *FaultEffect) Result() Result {
 	}
 	figs := map[string]float64{"faults_judged": float64(len(c.open))}
 	if len(c.open) == 0 {
-		return nothing(name, "no fault whose effect is known", figs)
+		return c.nothing("no fault whose effect is known", figs)
 	}
 	var idle []string
 	for _, w := range c.open {
@@ -246,10 +242,10 @@ func (c *FaultEffect) Result() Result {
 	slices.Sort(idle)
 	figs["faults_without_effect"] = float64(len(idle))
 	if len(idle) > 0 {
-		return unknown(name, "faults that acted on nothing: "+strings.Join(idle, ", "), figs)
+		return c.unknown("faults that acted on nothing: "+strings.Join(idle, ", "), figs)
 	}
 	var o offenses
-	return result(name, &o, figs, fmt.Sprintf("%d faults, each acted on something", len(c.open)))
+	return c.result(&o, figs, fmt.Sprintf("%d faults, each acted on something", len(c.open)))
 }
 
 func onLinkText(link string) string {

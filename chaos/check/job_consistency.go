@@ -38,12 +38,9 @@ type JobConsistency struct {
 
 // NewJobConsistency returns the job-consistency checker.
 func NewJobConsistency(p Params) *JobConsistency {
-	return &JobConsistency{base: newBase(p), published: map[string]bool{}, stored: map[string]int{},
+	return &JobConsistency{base: newBase("job-consistency", p), published: map[string]bool{}, stored: map[string]int{},
 		dead: map[string]bool{}, bySSeq: map[uint64]string{}, deadSSeq: map[uint64]bool{}}
 }
-
-// Name implements [Checker].
-func (*JobConsistency) Name() string { return "job-consistency" }
 
 func (c *JobConsistency) learn(task string, sseq uint64) {
 	if task == "" || sseq == 0 {
@@ -133,7 +130,6 @@ func first(xs []string, n int) string {
 
 // Result implements [Checker].
 func (c *JobConsistency) Result() Result {
-	const name = "job-consistency"
 	twice := 0
 	for _, n := range c.stored {
 		if n > 1 {
@@ -146,10 +142,10 @@ func (c *JobConsistency) Result() Result {
 	}
 	switch {
 	case c.o.n == 0 && c.noPublish:
-		return unknown(name, "the job became SUCCESS but no task was published: its tasks are unknown", figs)
+		return c.unknown("the job became SUCCESS but no task was published: its tasks are unknown", figs)
 	case c.o.n == 0 && c.successes == 0 && c.progresses == 0:
-		return nothing(name, "no job event said SUCCESS or reported progress", figs)
+		return c.nothing("no job event said SUCCESS or reported progress", figs)
 	}
 	summary := fmt.Sprintf("%d SUCCESS, %d progress reports, %d tasks stored (%d twice)", c.successes, c.progresses, len(c.stored), twice)
-	return result(name, &c.o, figs, summary)
+	return c.result(&c.o, figs, summary)
 }

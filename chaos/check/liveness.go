@@ -35,12 +35,9 @@ type Liveness struct {
 
 // NewLiveness returns the liveness checker.
 func NewLiveness(p Params) *Liveness {
-	return &Liveness{base: newBase(p), winStart: math.Inf(-1),
+	return &Liveness{base: newBase("liveness", p), winStart: math.Inf(-1),
 		restarts: windows{match: func(w window) bool { return w.effects.Has(history.EffectAPIRestart) }}}
 }
-
-// Name implements [Checker].
-func (*Liveness) Name() string { return "liveness" }
 
 // Observe implements [Checker].
 func (c *Liveness) Observe(e *history.Event) {
@@ -99,7 +96,6 @@ func (c *Liveness) closeWindow() {
 
 // Result implements [Checker].
 func (c *Liveness) Result() Result {
-	const name = "liveness"
 	c.closeWindow()
 	for _, f := range c.failures {
 		if c.restarting(f) {
@@ -113,7 +109,7 @@ func (c *Liveness) Result() Result {
 	figs := map[string]float64{"probes": float64(c.probes), "failed": float64(c.failed), "slow_windows": float64(c.slowWins),
 		"worst_window_p99_seconds": c.worst / 1000, "failed_in_restarts": float64(c.excused)}
 	if c.probes == 0 {
-		return unknown(name, "no probe (http event with worker \"probe\")", figs)
+		return c.unknown("no probe (http event with worker \"probe\")", figs)
 	}
 	p99 := c.all.quantile(0.99)
 	figs["p99_seconds"] = p99 / 1000
@@ -121,6 +117,6 @@ func (c *Liveness) Result() Result {
 	if n := len(c.restarts.list); n > 0 {
 		restarts = fmt.Sprintf(" (and %d in the last %gs before %d API restarts were done)", c.excused, c.r.RestartBound.Seconds(), n)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%d probes, %d failed%s; p99 %.0f ms, worst %gs-window p99 %.0f ms (bound %.0f ms)",
+	return c.result(&c.o, figs, fmt.Sprintf("%d probes, %d failed%s; p99 %.0f ms, worst %gs-window p99 %.0f ms (bound %.0f ms)",
 		c.probes, c.failed, restarts, p99, c.r.ProbeWindow.Seconds(), c.worst, c.r.ProbeP99.Seconds()*1000))
 }

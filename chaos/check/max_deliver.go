@@ -33,11 +33,8 @@ type finalDelivery struct {
 
 // NewMaxDeliver returns the max-deliver checker.
 func NewMaxDeliver(p Params) *MaxDeliver {
-	return &MaxDeliver{base: newBase(p), over: map[string]bool{}, pending: map[uint64]*finalDelivery{}}
+	return &MaxDeliver{base: newBase("max-deliver", p), over: map[string]bool{}, pending: map[uint64]*finalDelivery{}}
 }
-
-// Name implements [Checker].
-func (*MaxDeliver) Name() string { return "max-deliver" }
 
 // Observe implements [Checker].
 func (c *MaxDeliver) Observe(e *history.Event) {
@@ -112,16 +109,15 @@ func (c *MaxDeliver) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *MaxDeliver) Result() Result {
-	const name = "max-deliver"
 	figs := map[string]float64{"max_dc": float64(c.maxDC), "final_deliveries": float64(c.finals)}
 	switch {
 	case !c.hasCfg:
-		return unknown(name, whyNoConfig, figs)
+		return c.unknown(whyNoConfig, figs)
 	case c.m <= 0:
-		return nothing(name, "max_deliver is unlimited", figs)
+		return c.nothing("max_deliver is unlimited", figs)
 	case c.deliveries == 0:
-		return unknown(name, "no reserve or handout event: no delivery observed", figs)
+		return c.unknown("no reserve or handout event: no delivery observed", figs)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%d deliveries, highest dc %d (max_deliver %d), %d final deliveries, %d violations",
+	return c.result(&c.o, figs, fmt.Sprintf("%d deliveries, highest dc %d (max_deliver %d), %d final deliveries, %d violations",
 		c.deliveries, c.maxDC, c.m, c.finals, c.o.n))
 }

@@ -62,20 +62,8 @@ type fate struct {
 
 // NewNoLoss returns the no-loss checker.
 func NewNoLoss(p Params) *NoLoss {
-	return &NoLoss{base: newBase(p), tasks: map[string]*fate{}, bySSeq: map[uint64]string{},
+	return &NoLoss{base: newBase("no-loss", p), tasks: map[string]*fate{}, bySSeq: map[uint64]string{},
 		deadSSeq: map[uint64]bool{}, firstStore: math.Inf(1), lastStore: math.Inf(-1)}
-}
-
-// Name implements [Checker].
-func (*NoLoss) Name() string { return "no-loss" }
-
-func (c *NoLoss) fate(task string) *fate {
-	f := c.tasks[task]
-	if f == nil {
-		f = &fate{}
-		c.tasks[task] = f
-	}
-	return f
 }
 
 // learn records that task has stream sequence sseq, and marks it
@@ -108,7 +96,7 @@ func (c *NoLoss) Observe(e *history.Event) {
 		if e.Task == "" {
 			return
 		}
-		f := c.fate(e.Task)
+		f := entry(c.tasks, e.Task)
 		if !f.published {
 			f.published, f.tPub = true, e.T
 		}
@@ -117,7 +105,7 @@ func (c *NoLoss) Observe(e *history.Event) {
 		if e.Task == "" {
 			return
 		}
-		f := c.fate(e.Task)
+		f := entry(c.tasks, e.Task)
 		c.learn(e.Task, sseqOf(e), f)
 		if e.DC > f.dc || e.DC == 0 && f.dc == 0 {
 			f.dc, f.tLast, f.acked = max(e.DC, 1), e.T, false
@@ -141,7 +129,7 @@ func (c *NoLoss) Observe(e *history.Event) {
 		if e.Task == "" {
 			return
 		}
-		f := c.fate(e.Task)
+		f := entry(c.tasks, e.Task)
 		if !f.stored {
 			f.stored = true
 			c.firstStore = min(c.firstStore, e.T)
@@ -166,7 +154,7 @@ func (c *NoLoss) Observe(e *history.Event) {
 			return
 		}
 		if task, ok := c.bySSeq[e.SSeq]; ok {
-			c.fate(task).dead = true
+			entry(c.tasks, task).dead = true
 		} else {
 			c.deadSSeq[e.SSeq] = true
 		}
@@ -191,7 +179,6 @@ func (c *NoLoss) inFlight(f *fate) (bool, float64) {
 
 // Result implements [Checker].
 func (c *NoLoss) Result() Result {
-	const name = "no-loss"
 	var published, stored, dead, revoked, before, between, after, inFlight int
 	var lost []Offense
 	var example string
@@ -241,13 +228,13 @@ func (c *NoLoss) Result() Result {
 		"in_flight": float64(inFlight),
 	}
 	if published == 0 {
-		return unknown(name, "no publish event", figs)
+		return c.unknown("no publish event", figs)
 	}
 	if !c.drained {
-		return unknown(name, "the run never reached the drain phase: tasks may still be in flight", figs)
+		return c.unknown("the run never reached the drain phase: tasks may still be in flight", figs)
 	}
 	if len(lost) == 0 && c.unexpected.n == 0 && inFlight > 0 {
-		return unknown(name, fmt.Sprintf("%d tasks still in flight at the end of the history (t=%.3fs), e.g. %s: the drain was cut short",
+		return c.unknown(fmt.Sprintf("%d tasks still in flight at the end of the history (t=%.3fs), e.g. %s: the drain was cut short",
 			inFlight, c.last, example), figs)
 	}
 	sortOffenses(lost)
@@ -261,5 +248,5 @@ func (c *NoLoss) Result() Result {
 	if c.cancelled {
 		summary += fmt.Sprintf("; the job was cancelled: %d revoked with it", revoked)
 	}
-	return result(name, &o, figs, summary)
+	return c.result(&o, figs, summary)
 }

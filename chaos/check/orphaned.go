@@ -53,11 +53,8 @@ type handedOut struct {
 
 // NewOrphaned returns the orphaned checker.
 func NewOrphaned(p Params) *Orphaned {
-	return &Orphaned{base: newBase(p), byTask: map[string]*reserved{}, open: map[string]float64{}, seen: map[string]*handedOut{}}
+	return &Orphaned{base: newBase("orphaned", p), byTask: map[string]*reserved{}, open: map[string]float64{}, seen: map[string]*handedOut{}}
 }
-
-// Name implements [Checker].
-func (*Orphaned) Name() string { return "orphaned" }
 
 func (c *Orphaned) orphan(task, reply string, t float64, format string, a ...any) {
 	c.orphans++
@@ -172,7 +169,6 @@ func (c *Orphaned) uncarried() int {
 
 // Result implements [Checker].
 func (c *Orphaned) Result() Result {
-	const name = "orphaned"
 	figs := map[string]float64{}
 	how := "reserve without a handout"
 	if c.reserves {
@@ -185,7 +181,7 @@ func (c *Orphaned) Result() Result {
 		sortOffenses(c.o.list)
 	} else {
 		if c.handouts == 0 {
-			return unknown(name, "no reserve or handout event", figs)
+			return c.unknown("no reserve or handout event", figs)
 		}
 		un := 0
 		if c.delivered > 0 {
@@ -206,7 +202,7 @@ func (c *Orphaned) Result() Result {
 	limit := c.p.ExpectOrphaned
 	summary := fmt.Sprintf("%d orphaned deliveries (%s), expected ≤ %d; cost %.3fs in all, longest %.3fs", c.orphans, how, limit, c.cost, c.maxCost)
 	if c.orphans <= limit {
-		return Result{Name: name, OK: boolp(true), Violations: 0, Summary: summary, Offending: c.o.list, Figures: figs}
+		return Result{Name: c.Name(), OK: boolp(true), Violations: 0, Summary: summary, Offending: c.o.list, Figures: figs}
 	}
-	return Result{Name: name, OK: boolp(false), Violations: c.orphans - limit, Summary: summary, Offending: c.o.list, Figures: figs}
+	return Result{Name: c.Name(), OK: boolp(false), Violations: c.orphans - limit, Summary: summary, Offending: c.o.list, Figures: figs}
 }

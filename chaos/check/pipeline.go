@@ -22,6 +22,7 @@ import (
 // pipelines asked for; unknown when such calls exist but no job event
 // names the pipeline of their jobs.
 type Pipeline struct {
+	named
 	jobs     map[int64]string // job → pipeline, from job events
 	pending  []pipelineCall   // calls whose job's pipeline was not known yet
 	asked    int              // calls that received tasks and named the pipelines asked
@@ -44,10 +45,7 @@ type pipelineCall struct {
 const maxPending = 10_000
 
 // NewPipeline returns the pipeline checker.
-func NewPipeline(Params) *Pipeline { return &Pipeline{jobs: map[int64]string{}} }
-
-// Name implements [Checker].
-func (*Pipeline) Name() string { return "pipeline" }
+func NewPipeline(Params) *Pipeline { return &Pipeline{named: "pipeline", jobs: map[int64]string{}} }
 
 // Observe implements [Checker].
 func (c *Pipeline) Observe(e *history.Event) {
@@ -88,7 +86,6 @@ func (c *Pipeline) judge(call pipelineCall) {
 
 // Result implements [Checker].
 func (c *Pipeline) Result() Result {
-	const name = "pipeline"
 	for _, call := range c.pending {
 		if _, known := c.jobs[call.job]; known {
 			c.judge(call)
@@ -102,9 +99,9 @@ func (c *Pipeline) Result() Result {
 		"jobs_with_pipeline": float64(len(c.jobs)), "wrong_pipeline_tasks": float64(c.wrong)}
 	switch {
 	case c.asked == 0:
-		return nothing(name, "no /tasks call that received tasks named the pipelines its worker asked for", figs)
+		return c.nothing("no /tasks call that received tasks named the pipelines its worker asked for", figs)
 	case c.judged == 0:
-		return unknown(name, fmt.Sprintf("%d /tasks calls named the pipelines asked for, but no job event names their jobs' pipeline", c.unjudged), figs)
+		return c.unknown(fmt.Sprintf("%d /tasks calls named the pipelines asked for, but no job event names their jobs' pipeline", c.unjudged), figs)
 	}
 	pipes := map[string]bool{}
 	for _, p := range c.jobs {
@@ -123,5 +120,5 @@ func (c *Pipeline) Result() Result {
 	if c.unjudged > 0 {
 		summary += fmt.Sprintf(" (%d calls of jobs without a known pipeline not judged)", c.unjudged)
 	}
-	return result(name, &c.o, figs, summary)
+	return c.result(&c.o, figs, summary)
 }

@@ -60,11 +60,8 @@ type lastDelivery struct {
 
 // NewRedeliveryTiming returns the redelivery-timing checker.
 func NewRedeliveryTiming(p Params) *RedeliveryTiming {
-	return &RedeliveryTiming{base: newBase(p), bySSeq: map[uint64]*lastDelivery{}, empty: math.Inf(-1), restart: math.Inf(-1)}
+	return &RedeliveryTiming{base: newBase("redelivery-timing", p), bySSeq: map[uint64]*lastDelivery{}, empty: math.Inf(-1), restart: math.Inf(-1)}
 }
-
-// Name implements [Checker].
-func (*RedeliveryTiming) Name() string { return "redelivery-timing" }
 
 // Observe implements [Checker].
 func (c *RedeliveryTiming) Observe(e *history.Event) {
@@ -166,21 +163,20 @@ func (c *RedeliveryTiming) judge(e *history.Event, d *lastDelivery) {
 
 // Result implements [Checker].
 func (c *RedeliveryTiming) Result() Result {
-	const name = "redelivery-timing"
 	figs := map[string]float64{
 		"redeliveries": float64(c.redelivered), "judged": float64(c.judged), "unobserved": float64(c.unobserved),
 		"premature": float64(c.premature), "late": float64(c.late), "after_restart": float64(c.restarted),
 	}
 	switch {
 	case !c.hasCfg:
-		return unknown(name, whyNoConfig, figs)
+		return c.unknown(whyNoConfig, figs)
 	case c.deliveries == 0:
-		return unknown(name, "no reserve or handout event: no delivery observed", figs)
+		return c.unknown("no reserve or handout event: no delivery observed", figs)
 	case c.redelivered == 0:
-		return nothing(name, "no task was redelivered", figs)
+		return c.nothing("no task was redelivered", figs)
 	case c.judged == 0:
-		return unknown(name, fmt.Sprintf("%d redeliveries, none whose previous delivery was observed", c.redelivered), figs)
+		return c.unknown(fmt.Sprintf("%d redeliveries, none whose previous delivery was observed", c.redelivered), figs)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%d redeliveries: %d judged (%d after a NATS restart), %d premature, %d late, %d unobserved (ε %.3fs)",
+	return c.result(&c.o, figs, fmt.Sprintf("%d redeliveries: %d judged (%d after a NATS restart), %d premature, %d late, %d unobserved (ε %.3fs)",
 		c.redelivered, c.judged, c.restarted, c.premature, c.late, c.unobserved, c.eps))
 }

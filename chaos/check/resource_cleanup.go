@@ -26,10 +26,9 @@ import (
 // never seen gone (the run waits for them, up to the bound, before it
 // ends). Nothing to judge when the job never became terminal.
 type ResourceCleanup struct {
-	base
+	faulted
 	terminalAt float64 // +Inf while the job is not terminal
 	status     string
-	faults     windows
 	sampled    bool    // a consumer sample since the last server sample
 	streamRec  bool    // some server sample carried the stream
 	lastExists float64 // last time a sample showed the consumer or stream, after terminalAt
@@ -43,32 +42,19 @@ const DefaultCleanupBound = 2 * time.Second
 
 // NewResourceCleanup returns the resource-cleanup checker.
 func NewResourceCleanup(p Params) *ResourceCleanup {
-	return &ResourceCleanup{base: newBase(p), terminalAt: math.Inf(1),
-		faults:     windows{match: func(window) bool { return true }},
+	return &ResourceCleanup{faulted: newFaulted("resource-cleanup", p, func(window) bool { return true }), terminalAt: math.Inf(1),
 		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)}
-}
-
-// Name implements [Checker].
-func (*ResourceCleanup) Name() string { return "resource-cleanup" }
-
-func cleanedUp(status string) bool {
-	switch status {
-	case protocol.StatusSuccess, protocol.StatusFailure, protocol.StatusRevoked:
-		return true
-	}
-	return false
 }
 
 // Observe implements [Checker].
 func (c *ResourceCleanup) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindJob:
 		switch {
-		case cleanedUp(e.JobStatus) && math.IsInf(c.terminalAt, 1):
+		case protocol.Ended(e.JobStatus) && math.IsInf(c.terminalAt, 1):
 			c.terminalAt, c.status = e.T, e.JobStatus
 			c.lastExists, c.lastGone, c.lastRound = math.Inf(-1), math.Inf(-1), math.Inf(-1)
 		case !isTerminal(e.JobStatus):
@@ -100,11 +86,10 @@ func (c *ResourceCleanup) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *ResourceCleanup) Result() Result {
-	const name = "resource-cleanup"
 	bound := c.r.CleanupBound.Seconds()
 	figs := map[string]float64{"cleanup_bound_seconds": bound}
 	if math.IsInf(c.terminalAt, 1) {
-		return nothing(name, "the job never became SUCCESS, FAILURE or REVOKED", figs)
+		return c.nothing("the job never became SUCCESS, FAILURE or REVOKED", figs)
 	}
 	from := c.terminalAt
 	for _, w := range c.faults.list {
@@ -113,7 +98,7 @@ func (c *ResourceCleanup) Result() Result {
 		}
 	}
 	if math.IsInf(from, 1) {
-		return unknown(name, "a fault window never ended after the job became "+c.status, figs)
+		return c.unknown("a fault window never ended after the job became "+c.status, figs)
 	}
 	deadline := from + bound
 	figs["deadline_seconds"] = deadline
@@ -131,12 +116,12 @@ func (c *ResourceCleanup) Result() Result {
 		// The last sample showed them gone, and none showed them past
 		// the deadline.
 	default:
-		return unknown(name, fmt.Sprintf("the history ends %.3fs after the job became %s, before its %s were seen gone (deadline %.3fs)",
+		return c.unknown(fmt.Sprintf("the history ends %.3fs after the job became %s, before its %s were seen gone (deadline %.3fs)",
 			math.Max(c.lastRound, c.lastExists)-c.terminalAt, c.status, what, deadline), figs)
 	}
 	summary := fmt.Sprintf("the job's %s gone within %.1fs after it became %s", what, bound, c.status)
 	if o.n > 0 {
 		summary = fmt.Sprintf("the job's %s still existed %.1fs after it became %s", c.what, bound, c.status)
 	}
-	return result(name, &o, figs, summary)
+	return c.result(&o, figs, summary)
 }

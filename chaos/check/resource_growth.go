@@ -147,6 +147,7 @@ func (f *fit) span() float64 {
 // not judged; a history with no series long enough has nothing to judge.
 // Its memory is one fit per series, whatever the history's length.
 type ResourceGrowth struct {
+	named
 	g       GrowthParams
 	start   float64
 	started bool
@@ -156,11 +157,8 @@ type ResourceGrowth struct {
 
 // NewResourceGrowth returns the resource-growth checker.
 func NewResourceGrowth(g GrowthParams) *ResourceGrowth {
-	return &ResourceGrowth{g: g.WithDefaults(), open: map[string]int{}, series: map[string]*fit{}}
+	return &ResourceGrowth{named: "resource-growth", g: g.WithDefaults(), open: map[string]int{}, series: map[string]*fit{}}
 }
-
-// Name implements [Checker].
-func (*ResourceGrowth) Name() string { return "resource-growth" }
 
 func (c *ResourceGrowth) point(name, unit string, bound, scale, t, y float64) {
 	f := c.series[name]
@@ -220,7 +218,6 @@ func (c *ResourceGrowth) Observe(e *history.Event) {
 // Result implements [Checker]. It does not change the checker: a soak
 // calls it at every report interval.
 func (c *ResourceGrowth) Result() Result {
-	const name = "resource-growth"
 	figs := map[string]float64{
 		"warmup_seconds":       c.g.Warmup.Seconds(),
 		"min_duration_seconds": c.g.MinDuration.Seconds(),
@@ -250,11 +247,11 @@ func (c *ResourceGrowth) Result() Result {
 		}
 	}
 	if len(judged) == 0 {
-		return nothing(name, fmt.Sprintf("no series spans %s after the %s warmup", c.g.MinDuration, c.g.Warmup), figs)
+		return c.nothing(fmt.Sprintf("no series spans %s after the %s warmup", c.g.MinDuration, c.g.Warmup), figs)
 	}
 	sum := fmt.Sprintf("%d series judged, none grew past its bound", len(judged))
 	if o.n > 0 {
 		sum = fmt.Sprintf("%d of %d series grew past their bound", o.n, len(judged))
 	}
-	return result(name, &o, figs, sum)
+	return c.result(&o, figs, sum)
 }

@@ -90,20 +90,22 @@ const NothingToJudge = "nothing to judge"
 func boolp(b bool) *bool { return &b }
 
 // result builds a Result with the verdict decided by violations.
-func result(name string, o *offenses, figs map[string]float64, summary string) Result {
-	return Result{Name: name, OK: boolp(o.n == 0), Violations: o.n, Summary: summary, Offending: o.list, Figures: figs}
+func (n named) result(o *offenses, figs map[string]float64, summary string) Result {
+	return Result{Name: string(n), OK: boolp(o.n == 0), Violations: o.n, Summary: summary, Offending: o.list, Figures: figs}
 }
 
-func unknown(name, why string, figs map[string]float64) Result {
-	return Result{Name: name, Summary: "unknown: " + why, Why: why, Figures: figs}
+// unknown builds the Result of a check that could not decide, saying why.
+func (n named) unknown(why string, figs map[string]float64) Result {
+	return Result{Name: string(n), Summary: "unknown: " + why, Why: why, Figures: figs}
 }
 
-func nothing(name, why string, figs map[string]float64) Result {
+// nothing builds the passing Result of a check the run gave nothing to judge.
+func (n named) nothing(why string, figs map[string]float64) Result {
 	s := NothingToJudge
 	if why != "" {
 		s += ": " + why
 	}
-	return Result{Name: name, OK: boolp(true), Summary: s, Figures: figs}
+	return Result{Name: string(n), OK: boolp(true), Summary: s, Figures: figs}
 }
 
 // offenses counts violations and keeps the first MaxOffenses of them.

@@ -59,11 +59,8 @@ type RoundTrips struct {
 
 // NewRoundTrips returns the round-trips checker.
 func NewRoundTrips(p Params) *RoundTrips {
-	return &RoundTrips{base: newBase(p), batches: map[int]bool{}}
+	return &RoundTrips{base: newBase("round-trips", p), batches: map[int]bool{}}
 }
-
-// Name implements [Checker].
-func (*RoundTrips) Name() string { return "round-trips" }
 
 // Observe implements [Checker].
 func (c *RoundTrips) Observe(e *history.Event) {
@@ -116,7 +113,6 @@ func (c *RoundTrips) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *RoundTrips) Result() Result {
-	const name = "round-trips"
 	figs := map[string]float64{"tasks_connections": float64(c.n), "tasks_calls_ok": float64(c.tasksOK),
 		"js_api_on_tasks_connections": c.sy, "batch_sizes": float64(len(c.batches))}
 	if calls := c.nCalls - c.firstCalls; c.samples >= 2 && calls > 0 && c.lastJS >= c.firstJS {
@@ -124,9 +120,9 @@ func (c *RoundTrips) Result() Result {
 	}
 	switch {
 	case !c.seen:
-		return unknown(name, "no conn events on api-nats (no recording tap on the link)", figs)
+		return c.unknown("no conn events on api-nats (no recording tap on the link)", figs)
 	case c.n == 0:
-		return nothing(name, "no api-nats connection pulled", figs)
+		return c.nothing("no api-nats connection pulled", figs)
 	}
 	calls := max(c.n, c.tasksOK)
 	mean := c.sy / float64(calls)
@@ -150,6 +146,6 @@ func (c *RoundTrips) Result() Result {
 		o.add("", "", c.worstT, "%.2f JetStream API requests per /tasks call over %d calls, budget %.0f; worst connection %d requests for %d tasks",
 			mean, calls, c.r.MaxRoundTrips, c.worst, c.worstX)
 	}
-	return result(name, &o, figs, fmt.Sprintf("%.2f JetStream API requests per /tasks call on api-nats over %d calls (budget %.0f); %s",
+	return c.result(&o, figs, fmt.Sprintf("%.2f JetStream API requests per /tasks call on api-nats over %d calls (budget %.0f); %s",
 		mean, calls, c.r.MaxRoundTrips, slope))
 }

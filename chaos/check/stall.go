@@ -57,12 +57,9 @@ type flight struct {
 
 // NewStall returns the stall checker.
 func NewStall(p Params) *Stall {
-	return &Stall{base: newBase(p), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, dead: map[uint64]bool{},
+	return &Stall{base: newBase("stall", p), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, dead: map[uint64]bool{},
 		inflight: map[string]float64{}, expired: math.Inf(-1), lastActivity: math.Inf(-1), openSince: math.Inf(-1)}
 }
-
-// Name implements [Checker].
-func (*Stall) Name() string { return "stall" }
 
 // inflightEnd is when the last delivery in flight at a worker stops being
 // in flight (its handout + A), or -Inf.
@@ -212,18 +209,17 @@ func (c *Stall) cutAtGap(e *history.Event) {
 
 // Result implements [Checker].
 func (c *Stall) Result() Result {
-	const name = "stall"
 	c.close(c.last)
 	figs := map[string]float64{"stalls": float64(c.stalls), "stall_seconds": c.total, "max_stall_seconds": c.longest}
 	switch {
 	case !c.hasCfg:
-		return unknown(name, whyNoConfig, figs)
+		return c.unknown(whyNoConfig, figs)
 	case len(c.tasks) == 0:
-		return unknown(name, "no publish event", figs)
+		return c.unknown("no publish event", figs)
 	case c.handouts == 0:
-		return unknown(name, "no handout event: what workers held is unknown", figs)
+		return c.unknown("no handout event: what workers held is unknown", figs)
 	case c.calls == 0:
-		return unknown(name, "no /tasks call observed: whether workers were asking is unknown", figs)
+		return c.unknown("no /tasks call observed: whether workers were asking is unknown", figs)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%d stalls, %.3fs in all, longest %.3fs (max %.3fs)", c.stalls, c.total, c.longest, c.r.MaxStall.Seconds()))
+	return c.result(&c.o, figs, fmt.Sprintf("%d stalls, %.3fs in all, longest %.3fs (max %.3fs)", c.stalls, c.total, c.longest, c.r.MaxStall.Seconds()))
 }

@@ -11,8 +11,7 @@ import (
 // p99 stays under connect_timeout + 0.5 s + ε while NATS is healthy (calls
 // overlapping a fault that makes NATS unreachable are left out of the p99).
 type TasksLatency struct {
-	base
-	faults   windows
+	faulted
 	hist     msHist
 	calls    int
 	timeouts offenses
@@ -21,18 +20,14 @@ type TasksLatency struct {
 
 // NewTasksLatency returns the tasks-latency checker.
 func NewTasksLatency(p Params) *TasksLatency {
-	return &TasksLatency{base: newBase(p), faults: windows{match: unreachable}}
+	return &TasksLatency{faulted: newFaulted("tasks-latency", p, unreachable)}
 }
-
-// Name implements [Checker].
-func (*TasksLatency) Name() string { return "tasks-latency" }
 
 // Observe implements [Checker].
 func (c *TasksLatency) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	if !isTasks(e) {
 		return
 	}
@@ -52,7 +47,6 @@ func (c *TasksLatency) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *TasksLatency) Result() Result {
-	const name = "tasks-latency"
 	p99 := c.hist.quantile(0.99)
 	figs := map[string]float64{"calls": float64(c.calls), "timeouts": float64(c.timeouts.n)}
 	if c.hist.n > 0 {
@@ -60,14 +54,14 @@ func (c *TasksLatency) Result() Result {
 		figs["max_seconds"] = c.slowest.MS / 1000
 	}
 	if c.calls == 0 {
-		return unknown(name, "no /tasks call observed", figs)
+		return c.unknown("no /tasks call observed", figs)
 	}
 	ct := c.r.ConnectTimeout.Seconds()
 	if ct <= 0 {
 		if c.timeouts.n > 0 {
-			return result(name, &c.timeouts, figs, fmt.Sprintf("%d of %d /tasks calls timed out; p99 bound unknown (no connect_timeout)", c.timeouts.n, c.calls))
+			return c.result(&c.timeouts, figs, fmt.Sprintf("%d of %d /tasks calls timed out; p99 bound unknown (no connect_timeout)", c.timeouts.n, c.calls))
 		}
-		return unknown(name, "connect_timeout unknown (config has none, no Params.ConnectTimeout): no p99 bound", figs)
+		return c.unknown("connect_timeout unknown (config has none, no Params.ConnectTimeout): no p99 bound", figs)
 	}
 	bound := ct + 0.5 + c.r.Epsilon.Seconds()
 	figs["p99_bound_seconds"] = bound
@@ -77,6 +71,6 @@ func (c *TasksLatency) Result() Result {
 		o.add("", "", s.T, "/tasks p99 %.3fs > connect_timeout + 0.5s + ε = %.3fs while NATS healthy; slowest call %.3fs by %s at %.3fs",
 			p99/1000, bound, s.MS/1000, s.Worker, callStart(&s))
 	}
-	return result(name, &o, figs, fmt.Sprintf("%d /tasks calls, %d timed out; p99 %.3fs while healthy (bound %.3fs)",
+	return c.result(&o, figs, fmt.Sprintf("%d /tasks calls, %d timed out; p99 %.3fs while healthy (bound %.3fs)",
 		c.calls, c.timeouts.n, p99/1000, bound))
 }

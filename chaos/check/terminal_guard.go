@@ -33,11 +33,8 @@ type TerminalGuard struct {
 
 // NewTerminalGuard returns the terminal-guard checker.
 func NewTerminalGuard(p Params) *TerminalGuard {
-	return &TerminalGuard{base: newBase(p), since: math.Inf(1)}
+	return &TerminalGuard{base: newBase("terminal-guard", p), since: math.Inf(1)}
 }
-
-// Name implements [Checker].
-func (*TerminalGuard) Name() string { return "terminal-guard" }
 
 // Observe implements [Checker].
 func (c *TerminalGuard) Observe(e *history.Event) {
@@ -81,10 +78,9 @@ func (c *TerminalGuard) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *TerminalGuard) Result() Result {
-	const name = "terminal-guard"
 	figs := map[string]float64{"terminal_statuses": float64(c.terminals), "resurrections": float64(c.zombies)}
 	if c.terminals == 0 {
-		return nothing(name, "no job reached a terminal status", figs)
+		return c.nothing("no job reached a terminal status", figs)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("job terminal %d times; %d handouts, consumer deliveries or stream resurrections after (%d resurrections)", c.terminals, c.o.n, c.zombies))
+	return c.result(&c.o, figs, fmt.Sprintf("job terminal %d times; %d handouts, consumer deliveries or stream resurrections after (%d resurrections)", c.terminals, c.o.n, c.zombies))
 }

@@ -34,6 +34,27 @@ type window struct {
 	start, end     float64
 }
 
+// faulted is the base of a checker that judges what happened against fault
+// windows: the run's config, and the windows of the faults that match.
+type faulted struct {
+	base
+	faults windows
+}
+
+func newFaulted(name string, p Params, match func(w window) bool) faulted {
+	return faulted{base: newBase(name, p), faults: windows{match: match}}
+}
+
+// see takes the first config event and the windows of the matching
+// faults; it reports whether e was a config event.
+func (f *faulted) see(e *history.Event) bool {
+	if f.config(e) {
+		return true
+	}
+	f.faults.observe(e)
+	return false
+}
+
 // windows tracks fault windows matching a predicate.
 type windows struct {
 	match func(w window) bool

@@ -20,8 +20,7 @@ import (
 // when the history has no seen event at all (an API that does not report
 // worker tracking, e.g. in external mode).
 type WorkersSeen struct {
-	base
-	faults  windows            // injected answers: the API never saw those calls
+	faulted                    // windows: injected answers, the API never saw those calls
 	last    map[string]float64 // worker → its latest seen event
 	seen    int
 	judged  int
@@ -31,18 +30,14 @@ type WorkersSeen struct {
 
 // NewWorkersSeen returns the workers-seen checker.
 func NewWorkersSeen(p Params) *WorkersSeen {
-	return &WorkersSeen{base: newBase(p), faults: windows{match: injectedAnswer}, last: map[string]float64{}, workers: map[string]bool{}}
+	return &WorkersSeen{faulted: newFaulted("workers-seen", p, injectedAnswer), last: map[string]float64{}, workers: map[string]bool{}}
 }
-
-// Name implements [Checker].
-func (*WorkersSeen) Name() string { return "workers-seen" }
 
 // Observe implements [Checker].
 func (c *WorkersSeen) Observe(e *history.Event) {
-	if c.config(e) {
+	if c.see(e) {
 		return
 	}
-	c.faults.observe(e)
 	switch e.Kind {
 	case history.KindSeen:
 		c.seen++
@@ -67,15 +62,14 @@ func (c *WorkersSeen) Observe(e *history.Event) {
 
 // Result implements [Checker].
 func (c *WorkersSeen) Result() Result {
-	const name = "workers-seen"
 	figs := map[string]float64{"seen_events": float64(c.seen), "calls_judged": float64(c.judged), "workers": float64(len(c.workers))}
 	switch {
 	case c.seen == 0:
-		return unknown(name, "no seen event: the API does not report worker tracking", figs)
+		return c.unknown("no seen event: the API does not report worker tracking", figs)
 	case c.judged == 0:
-		return nothing(name, "no /tasks or /result call answered 200 or 503", figs)
+		return c.nothing("no /tasks or /result call answered 200 or 503", figs)
 	}
-	return result(name, &c.o, figs, fmt.Sprintf("%d /tasks and /result calls of %d workers judged: %d without their worker marked seen",
+	return c.result(&c.o, figs, fmt.Sprintf("%d /tasks and /result calls of %d workers judged: %d without their worker marked seen",
 		c.judged, len(c.workers), c.o.n))
 }
 

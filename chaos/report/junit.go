@@ -13,23 +13,25 @@ import (
 
 // JUnitTestSuites is the root element of a JUnit file.
 type JUnitTestSuites struct {
-	XMLName  xml.Name         `xml:"testsuites"`
-	Name     string           `xml:"name,attr"`
-	Tests    int              `xml:"tests,attr"`
-	Failures int              `xml:"failures,attr"`
-	Errors   int              `xml:"errors,attr"`
-	Skipped  int              `xml:"skipped,attr"`
-	Time     string           `xml:"time,attr"`
-	Suites   []JUnitTestSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	JUnitCounts
+	Time   string           `xml:"time,attr"`
+	Suites []JUnitTestSuite `xml:"testsuite"`
+}
+
+// JUnitCounts are the totals of a suite, or of every suite of the file.
+type JUnitCounts struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Skipped  int `xml:"skipped,attr"`
 }
 
 // JUnitTestSuite is one scenario, or one cell of the verification matrix.
 type JUnitTestSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
+	Name string `xml:"name,attr"`
+	JUnitCounts
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Properties []JUnitProperty `xml:"properties>property,omitempty"`
@@ -120,13 +122,7 @@ func (r *Report) JUnitSuite(name, dir string) JUnitTestSuite {
 func offendingText(c Check) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d violations\n", c.Name, c.Violations)
-	for i, o := range c.Offending {
-		if i == MaxOffendingJUnit {
-			fmt.Fprintf(&b, "… %d more in report.json\n", len(c.Offending)-i)
-			break
-		}
-		fmt.Fprintf(&b, "%s: %s\n", where(o), oneLine(o.Detail))
-	}
+	writeOffending(&b, c.Offending, MaxOffendingJUnit, "", "%s: %s\n")
 	return b.String()
 }
 

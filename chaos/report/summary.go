@@ -53,13 +53,7 @@ func (r *Report) Summary(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(&b, "\n%s: %d violations; first offending:\n", c.Name, c.Violations)
-		for i, o := range c.Offending {
-			if i == MaxOffendingShown {
-				fmt.Fprintf(&b, "  … %d more in report.json\n", len(c.Offending)-i)
-				break
-			}
-			fmt.Fprintf(&b, "  %s\n    %s\n", where(o), oneLine(o.Detail))
-		}
+		writeOffending(&b, c.Offending, MaxOffendingShown, "  ", "  %s\n    %s\n")
 	}
 	if len(r.Warnings) > 0 {
 		b.WriteString("\nwarnings:\n")
@@ -132,6 +126,19 @@ func orDash(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// writeOffending writes the first limit offending events to b, each as
+// format (with where and the detail on one line) says, then how many more
+// report.json holds, indented by indent.
+func writeOffending(b *strings.Builder, offending []check.Offense, limit int, indent, format string) {
+	for i, o := range offending {
+		if i == limit {
+			fmt.Fprintf(b, "%s… %d more in report.json\n", indent, len(offending)-i)
+			return
+		}
+		fmt.Fprintf(b, format, where(o), oneLine(o.Detail))
+	}
+}
 
 // where names an offending event: "t=1.234s task=... reply=...", without
 // the parts it has not.

@@ -36,30 +36,10 @@ could not drive load is inconclusive: exit 3, with the reason.`,
 				}
 				return usageError{fmt.Errorf("history %s: %w", path, err)}
 			}
-			meta := report.Meta{Scenario: "(history " + path + ")", Strict: strict}
-			var params check.Params
-			if scenarioFile == "" {
-				if beside := filepath.Join(filepath.Dir(path), "scenario.yaml"); fileExists(beside) {
-					scenarioFile = beside
-				}
-			}
-			if scenarioFile != "" {
-				sc, err := chaos.LoadScenario(scenarioFile)
-				if err != nil {
-					return err
-				}
-				params = sc.Params()
-				meta.Scenario, meta.Description, meta.Proves, meta.Seed, meta.Variant = sc.Name, sc.Description, sc.Proves, sc.Seed, sc.SUT.Variant
-			}
-			results, err := check.RunFile(path, params)
-			var lineErr *history.LineError
-			if errors.As(err, &lineErr) {
-				return usageError{err}
-			}
+			rep, results, err := judgeHistory(path, scenarioFile, report.Meta{Scenario: "(history " + path + ")", Strict: strict})
 			if err != nil {
 				return err
 			}
-			rep := report.New(meta, results)
 			for _, w := range results.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "natschaos: warning:", w)
 			}
@@ -80,6 +60,34 @@ could not drive load is inconclusive: exit 3, with the reason.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the table goes to stderr): natschaos check h.jsonl --json | jq .verdict")
 	cmd.Flags().StringVar(&scenarioFile, "scenario", "", "scenario file whose expect block sets the tolerances")
 	return cmd
+}
+
+// judgeHistory runs every checker on the history at path, with the
+// tolerances of scenarioFile, or else of the scenario.yaml beside the
+// history when there is one; the scenario's name and story replace meta's.
+// A malformed line is a usage error.
+func judgeHistory(path, scenarioFile string, meta report.Meta) (*report.Report, check.Results, error) {
+	var params check.Params
+	if beside := filepath.Join(filepath.Dir(path), "scenario.yaml"); scenarioFile == "" && fileExists(beside) {
+		scenarioFile = beside
+	}
+	if scenarioFile != "" {
+		sc, err := chaos.LoadScenario(scenarioFile)
+		if err != nil {
+			return nil, check.Results{}, err
+		}
+		params = sc.Params()
+		meta.Scenario, meta.Description, meta.Proves, meta.Seed, meta.Variant = sc.Name, sc.Description, sc.Proves, sc.Seed, sc.SUT.Variant
+	}
+	results, err := check.RunFile(path, params)
+	var lineErr *history.LineError
+	if errors.As(err, &lineErr) {
+		return nil, results, usageError{err}
+	}
+	if err != nil {
+		return nil, results, err
+	}
+	return report.New(meta, results), results, nil
 }
 
 func fileExists(path string) bool {

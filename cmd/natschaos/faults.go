@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -11,7 +12,7 @@ import (
 )
 
 func newFaultsCmd() *cobra.Command {
-	return &cobra.Command{
+	return printCmd(&cobra.Command{
 		Use:   "faults",
 		Short: "Print the fault vocabulary of scenario files: name, family, link, attributes, needs, effects, what it does",
 		Long: `Faults prints every fault a scenario's faults: or nemesis: may name, from the
@@ -20,34 +21,35 @@ the link's proxy itself; http: in the worker-api reverse proxy; process: on a
 process), the link it takes, its attributes, what it needs from the target it runs
 against, its effects (what its start event records in the history, docs/history.md)
 and what it does. docs/scenarios.md has the file format.`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "FAULT\tFAMILY\tLINK\tATTRIBUTES\tNEEDS\tEFFECTS\tWHAT IT DOES")
-			for _, d := range faults.All() {
-				link := "any link (required)"
-				switch d.Link {
-				case faults.HTTPLink:
-					link = faults.LinkWorkerAPI
-				case faults.NoLink:
-					link = "none"
-				}
-				attrs := strings.Join(d.Attrs, ", ")
-				if attrs == "" {
-					attrs = "-"
-				}
-				doc := d.Doc
-				if d.Instant {
-					doc += "; instant"
-				}
-				needs := make([]string, len(d.Needs))
-				for i, n := range d.Needs {
-					needs[i] = string(n)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Family, link, attrs,
-					strings.Join(needs, ","), strings.Join(d.Effects.Names(), ","), doc)
-			}
-			return tw.Flush()
-		},
+	}, printFaults)
+}
+
+// printFaults writes the table of every fault's definition to w.
+func printFaults(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FAULT\tFAMILY\tLINK\tATTRIBUTES\tNEEDS\tEFFECTS\tWHAT IT DOES")
+	for _, d := range faults.All() {
+		link := "any link (required)"
+		switch d.Link {
+		case faults.HTTPLink:
+			link = faults.LinkWorkerAPI
+		case faults.NoLink:
+			link = "none"
+		}
+		attrs := strings.Join(d.Attrs, ", ")
+		if attrs == "" {
+			attrs = "-"
+		}
+		doc := d.Doc
+		if d.Instant {
+			doc += "; instant"
+		}
+		needs := make([]string, len(d.Needs))
+		for i, n := range d.Needs {
+			needs[i] = string(n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Family, link, attrs,
+			strings.Join(needs, ","), strings.Join(d.Effects.Names(), ","), doc)
 	}
+	return tw.Flush()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natschaos/natschaos/chaos"
-	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/report"
-	"github.com/natschaos/natschaos/history"
 )
 
 func newReportCmd() *cobra.Command {
@@ -73,26 +70,12 @@ directory or a history (or a malformed history line).`,
 
 // renderHistory judges the history at path and writes report.html beside it.
 func renderHistory(path string, strict bool) (string, error) {
-	meta := report.Meta{Scenario: "(history " + filepath.Base(path) + ")", Strict: strict}
-	var params check.Params
-	if beside := filepath.Join(filepath.Dir(path), "scenario.yaml"); fileExists(beside) {
-		sc, err := chaos.LoadScenario(beside)
-		if err != nil {
-			return "", err
-		}
-		params = sc.Params()
-		meta.Scenario, meta.Description, meta.Proves, meta.Seed, meta.Variant = sc.Name, sc.Description, sc.Proves, sc.Seed, sc.SUT.Variant
-	}
-	results, err := check.RunFile(path, params)
-	var lineErr *history.LineError
-	if errors.As(err, &lineErr) {
-		return "", usageError{err}
-	}
+	rep, _, err := judgeHistory(path, "", report.Meta{Scenario: "(history " + filepath.Base(path) + ")", Strict: strict})
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(filepath.Dir(path), chaos.ReportHTML)
-	if err := report.WriteHTML(out, report.New(meta, results), path); err != nil {
+	if err := report.WriteHTML(out, rep, path); err != nil {
 		return "", err
 	}
 	return out, nil

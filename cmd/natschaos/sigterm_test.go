@@ -21,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
@@ -261,22 +262,14 @@ func freePort(t *testing.T) int {
 // child is a natschaos process.
 type child struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  syncio.Buffer // its stdout and stderr
 	done chan struct{}
 }
 
-func (c *child) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.Write(p)
-}
+// Write collects what the process writes to stdout and stderr.
+func (c *child) Write(p []byte) (int, error) { return c.out.Write(p) }
 
-func (c *child) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String()
-}
+func (c *child) output() string { return c.out.String() }
 
 func (c *child) exited() bool {
 	select {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,13 +27,9 @@ func versionText() string {
 }
 
 func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the versions of natschaos, Go and the embedded nats-server",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprint(cmd.OutOrStdout(), versionText())
+	return printCmd(&cobra.Command{Use: "version", Short: "Print the versions of natschaos, Go and the embedded nats-server"},
+		func(w io.Writer) error {
+			_, err := io.WriteString(w, versionText())
 			return err
-		},
-	}
+		})
 }

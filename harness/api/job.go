@@ -72,44 +72,33 @@ func (s *jobStore) add(j *job) {
 	s.onStatus(j.id, status, p)
 }
 
-func (s *jobStore) get(id int64) (protocol.Job, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, ok := s.jobs[id]
-	if !ok {
-		return protocol.Job{}, false
-	}
-	return j.snapshot(), true
-}
-
-// dispatch returns the dispatch mode of job id.
-func (s *jobStore) dispatch(id int64) string {
+// read is what f reads of job id, under the lock; ok is false (and v the
+// zero value) when there is no such job.
+func read[T any](s *jobStore, id int64, f func(*job) T) (v T, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if j, ok := s.jobs[id]; ok {
-		return j.dispatch
+		return f(j), true
 	}
-	return ""
+	return v, false
+}
+
+func (s *jobStore) get(id int64) (protocol.Job, bool) { return read(s, id, (*job).snapshot) }
+
+// dispatch returns the dispatch mode of job id ("" when unknown).
+func (s *jobStore) dispatch(id int64) string {
+	d, _ := read(s, id, func(j *job) string { return j.dispatch })
+	return d
 }
 
 // pipeline returns the pipeline slug of job id ("" when unknown).
 func (s *jobStore) pipeline(id int64) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if j, ok := s.jobs[id]; ok {
-		return j.pipeline
-	}
-	return ""
+	p, _ := read(s, id, func(j *job) string { return j.pipeline })
+	return p
 }
 
 func (s *jobStore) status(id int64) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, ok := s.jobs[id]
-	if !ok {
-		return "", false
-	}
-	return j.status, true
+	return read(s, id, func(j *job) string { return j.status })
 }
 
 func (s *jobStore) list() []protocol.Job {

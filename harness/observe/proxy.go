@@ -17,6 +17,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
@@ -258,13 +259,9 @@ func jobOfPath(path string) (int64, bool) {
 // (name ObserverHTTPProxy) when it left calls on other jobs unrecorded. Safe
 // to call more than once.
 func (p *Proxy) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !syncio.Closing(&p.mu, &p.closed) {
 		return nil
 	}
-	p.closed = true
-	p.mu.Unlock()
 	err := p.srv.Close()
 	<-p.served
 	p.inFlight.Wait()

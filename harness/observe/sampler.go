@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/redact"
 )
 
 // DefaultSampleInterval is how often a [Sampler] samples unless told otherwise.
@@ -96,7 +97,7 @@ func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts 
 		}
 	}
 	if !isHTTPURL(monitorURL) {
-		return nil, fmt.Errorf("observe: bad monitoring url %q", withoutUser(monitorURL))
+		return nil, fmt.Errorf("observe: bad monitoring url %q", redact.URL(monitorURL))
 	}
 	s := &Sampler{base: strings.TrimSuffix(monitorURL, "/"), cfg: cfg, client: directClient(2), sink: sink}
 	failing := false
@@ -104,10 +105,10 @@ func NewSampler(ctx context.Context, monitorURL string, sink history.Sink, opts 
 		err := s.Sample(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
-			s.cfg.log.Warn("sampling the monitoring port fails", "url", withoutUser(s.base), "err", err)
+			s.cfg.log.Warn("sampling the monitoring port fails", "url", redact.URL(s.base), "err", err)
 			failing = true
 		case err == nil && failing:
-			s.cfg.log.Info("sampling the monitoring port works again", "url", withoutUser(s.base))
+			s.cfg.log.Info("sampling the monitoring port works again", "url", redact.URL(s.base))
 			failing = false
 		}
 	}, s.client.CloseIdleConnections)
@@ -265,14 +266,4 @@ func (j *jsz) find(stream, consumer string) *consumerInfo {
 		}
 	}
 	return nil
-}
-
-// withoutUser is raw without its user information, for a log line.
-func withoutUser(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	u.User = nil
-	return u.String()
 }

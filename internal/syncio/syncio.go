@@ -1,6 +1,7 @@
-// Package syncio holds writers that are safe for concurrent use: a
-// progress line drawn from its own goroutine shares stderr with the
-// command's messages, and tests read what goroutines write.
+// Package syncio holds what makes I/O safe for concurrent use: writers
+// (a progress line drawn from its own goroutine shares stderr with the
+// command's messages, and tests read what goroutines write) and the closed
+// flag of a Close that may be called more than once.
 package syncio
 
 import (
@@ -40,4 +41,17 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Closing sets *closed under mu and reports whether it was not set before:
+// of the calls of a Close that may be called more than once, the one that
+// must act.
+func Closing(mu *sync.Mutex, closed *bool) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if *closed {
+		return false
+	}
+	*closed = true
+	return true
 }
