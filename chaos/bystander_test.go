@@ -14,6 +14,7 @@ import (
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -26,9 +27,7 @@ import (
 // bystander, worked by someone else's worker during the run, is not in the
 // run's verdicts: its acks are dropped at the source and counted as foreign.
 func TestExternalRunLeavesBystandersAlone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: a full external run (about 10 s)")
-	}
+	slowtest.Skip(t, "a full external run (about 10 s)")
 	const bystanderTasks, busyTasks, runTasks = 20, 300, 2000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 func TestClusterSettingsValidated(t *testing.T) {
@@ -41,9 +43,7 @@ func TestClusterSettingsValidated(t *testing.T) {
 // three-node cluster: one node restarted, a route down and another slow.
 // No checker may fail (one that cannot decide is logged, as a report shows it).
 func TestClusterScenarios(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts a three-node JetStream cluster per scenario (about 7 s each)")
-	}
+	slowtest.Skip(t, "starts a three-node JetStream cluster per scenario (about 7 s each)")
 	for _, name := range []string{"cluster-restart", "cluster-route-down"} {
 		t.Run(name, func(t *testing.T) {
 			sc, ok := Lookup(name)

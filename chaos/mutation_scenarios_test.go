@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // The scenarios added so that mutants of the reference API are caught
@@ -16,9 +17,7 @@ import (
 // (JetStream calls that stall after the handshake). A timing check that
 // fails here under load: rerun once before chasing it.
 func TestMutationScenariosPassGood(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: two scenarios, about 6 s")
-	}
+	slowtest.Skip(t, "two scenarios, about 6 s")
 	for _, name := range []string{"single-task", "nats-stall-mid-call"} {
 		t.Run(name, func(t *testing.T) {
 			sc, ok := Lookup(name)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // TestMultiPipelineScenario runs the multi-pipeline scenario — three jobs of
@@ -17,9 +18,7 @@ import (
 // which passes every check, and on wrong-pipeline, whose job list ignores
 // the pipelines asked for: pipeline fails, and no other check does.
 func TestMultiPipelineScenario(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: two real runs (a few seconds each)")
-	}
+	slowtest.Skip(t, "two real runs (a few seconds each)")
 	sc, ok := Lookup("multi-pipeline")
 	require.True(t, ok)
 	for _, tt := range []struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -27,9 +28,7 @@ import (
 // job the soak created has ended. Interrupted, the soak cancels its jobs
 // in flight.
 func TestSoakExternal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: external soaks of seconds")
-	}
+	slowtest.Skip(t, "external soaks of seconds")
 	const bystanderTasks = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -24,6 +24,7 @@ import (
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // External mode against real processes (issue 6): a nats-server built from
@@ -237,9 +238,7 @@ func requireNoSecret(t *testing.T, r externalRun) {
 }
 
 func TestExternalMode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes (about a minute)")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos and runs external mode against them as processes (about a minute)")
 	nats := startExternalNATS(t)
 
 	t.Run("good passes http-timeout-batch", func(t *testing.T) {
@@ -281,9 +280,7 @@ func TestExternalMode(t *testing.T) {
 }
 
 func TestExternalModeRefusesProcessFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds natschaos")
-	}
+	slowtest.Skip(t, "builds natschaos")
 	bin := buildTools(t).natschaos
 	for _, tc := range []struct{ scenario, want string }{
 		{"nats-restart", "nats_restart needs a NATS process the harness controls"},
@@ -302,9 +299,7 @@ func TestExternalModeRefusesProcessFaults(t *testing.T) {
 // worker-api proxy (--external-workers; here a worker pool of this test
 // process, which records nothing: the recording proxy does).
 func TestExternalModePlatform(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos and runs external mode against them as processes")
 	nats := startExternalNATS(t)
 	bin := buildTools(t).natschaos
 	apiNATS, resultsNATS, apiPort, workerAPI := freePort(t), freePort(t), freePort(t), freePort(t)
@@ -395,9 +390,7 @@ func TestExternalModePlatform(t *testing.T) {
 // An external run interrupted by SIGTERM in the middle of the job it
 // created cancels that job on its way out, and says so.
 func TestExternalModeSIGTERMCancelsItsJob(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos and runs external mode against them as processes")
 	nats := startExternalNATS(t)
 	bin := buildTools(t).natschaos
 	apiNATS, resultsNATS, apiPort := freePort(t), freePort(t), freePort(t)

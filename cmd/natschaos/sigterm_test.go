@@ -21,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
@@ -162,9 +163,7 @@ type tools struct{ natschaos, toxiproxy string }
 // processes (about 15 s).
 func processTest(t *testing.T) (tools, toxiproxyServer) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
-	}
+	slowtest.Skip(t, "builds toxiproxy-server and natschaos and runs them as processes")
 	bin := buildTools(t)
 	return bin, startToxiproxy(t, bin.toxiproxy)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // TestSoakUsage: bad soak flags exit 2 before anything starts, naming the flag.
@@ -58,9 +59,7 @@ func TestSoakUsage(t *testing.T) {
 // parses back: a suite per interval with a case per window check, and the
 // soak's suite with resource-growth.
 func TestSoakOutputs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a soak of seconds")
-	}
+	slowtest.Skip(t, "a soak of seconds")
 	out := filepath.Join(t.TempDir(), "soak")
 	junit := filepath.Join(t.TempDir(), "ci", "soak.xml")
 	code, stdout, stderr := cli(t, "soak", "-s", "testdata/tiny.yaml", "--seed", "5", "--duration", "3s", "--report-every", "1s",
