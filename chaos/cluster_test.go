@@ -1,11 +1,9 @@
 package chaos
 
 import (
-	"context"
 	"errors"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -46,11 +44,7 @@ func TestClusterScenarios(t *testing.T) {
 	slowtest.Skip(t, "starts a three-node JetStream cluster per scenario (about 7 s each)")
 	for _, name := range []string{"cluster-restart", "cluster-route-down"} {
 		t.Run(name, func(t *testing.T) {
-			sc, ok := Lookup(name)
-			require.True(t, ok)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			rep, err := Run(ctx, sc, RunOptions{Out: filepath.Join(t.TempDir(), name)})
+			rep, err := runBuiltIn(t, name, RunOptions{Out: filepath.Join(t.TempDir(), name)})
 			if rep != nil && err != nil {
 				t.Logf("failed checks: %s", failed(rep))
 			}

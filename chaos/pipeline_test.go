@@ -1,10 +1,8 @@
 package chaos
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,8 +17,6 @@ import (
 // the pipelines asked for: pipeline fails, and no other check does.
 func TestMultiPipelineScenario(t *testing.T) {
 	slowtest.Skip(t, "two real runs (a few seconds each)")
-	sc, ok := Lookup("multi-pipeline")
-	require.True(t, ok)
 	for _, tt := range []struct {
 		variant string
 		verdict string
@@ -30,10 +26,8 @@ func TestMultiPipelineScenario(t *testing.T) {
 		{"wrong-pipeline", report.Fail, []string{"pipeline"}},
 	} {
 		t.Run(tt.variant, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
 			out := t.TempDir()
-			rep, err := Run(ctx, sc, RunOptions{Out: out, Variant: tt.variant, Seed: 7})
+			rep, err := runBuiltIn(t, "multi-pipeline", RunOptions{Out: out, Variant: tt.variant, Seed: 7})
 			require.NotNil(t, rep, "%v", err)
 			var failed []string
 			for _, c := range rep.Checks {
