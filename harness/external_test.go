@@ -3,8 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/harness/api/apitest"
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
@@ -42,17 +41,7 @@ func startExtTarget(t testing.TB) *extTarget {
 	a, err := api.New(cfg)
 	require.NoError(t, err)
 	x.api = a
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	x.apiURL = "http://" + ln.Addr().String()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := a.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("api: %v", err)
-		}
-	}()
-	t.Cleanup(func() { a.Close(); <-served })
+	x.apiURL = apitest.Serve(t, a)
 	return x
 }
 
