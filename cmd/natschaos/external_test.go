@@ -74,25 +74,15 @@ func buildNATSServer(t *testing.T) string {
 
 // process is a child process killed when the test ends.
 type process struct {
-	child
+	*child
 	name string
 }
 
 func startProcess(t *testing.T, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{child: child{done: make(chan struct{})}, name: name}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.child, &p.child
-	require.NoError(t, p.cmd.Start(), "start %s", name)
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return &process{child: startChild(t, cmd), name: name}
 }
 
 // waitHTTP waits until url answers 200, failing early when p exits.
@@ -330,29 +320,13 @@ func TestExternalModePlatform(t *testing.T) {
 		"--proxy", fmt.Sprintf("worker-api=127.0.0.1:%d", workerAPI))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		if run.exited() {
-			t.Fatalf("natschaos exited early:\n%s", run.output())
-		}
-		if !strings.Contains(run.output(), "waiting up to 30s for job 1 to exist") {
-			return errors.New("natschaos does not wait for the job yet")
-		}
-		return nil
-	})
+	run.waitOutput(t, 30*time.Second, "waiting up to 30s for job 1 to exist")
 	job, err := client.CreateJob(ctx, "platform", tasks)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, job)
 
 	// Once natschaos records publishes, the platform publishes its tasks.
-	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		if run.exited() {
-			t.Fatalf("natschaos exited early:\n%s", run.output())
-		}
-		if !strings.Contains(run.output(), "recording the API's own publishes") {
-			return errors.New("natschaos does not record publishes yet")
-		}
-		return nil
-	})
+	run.waitOutput(t, 30*time.Second, "recording the API's own publishes")
 	nc, err := natsgo.Connect(nats.url, natsgo.UserInfo(extNATSUser, extNATSPassword))
 	require.NoError(t, err)
 	defer nc.Close()
