@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -40,4 +41,20 @@ func TestCleanupRetried(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestForget: an ended job is forgotten, results and all; a running one is not.
+func TestForget(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.createJob(3, true)
+	require.False(t, e.api.Forget(id), "a running job is kept")
+	_, err := e.api.CancelJob(context.Background(), id)
+	require.NoError(t, err)
+	st, ok := e.api.JobStatus(id)
+	require.True(t, ok)
+	require.Equal(t, protocol.StatusRevoked, st)
+	require.True(t, e.api.Forget(id))
+	_, ok = e.api.JobStatus(id)
+	require.False(t, ok)
+	require.False(t, e.api.Forget(id))
 }

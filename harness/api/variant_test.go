@@ -27,6 +27,7 @@ import (
 //	recreate-stream     TestMissingStream
 //	slow-ack            TestVariantSlowAck
 //	leak-connections    TestVariantLeakConnections
+//	slow-leak           TestVariantSlowLeak
 //	empty-on-error      TestNATSUnreachable
 //	connect-retry-on-refused  TestNATSUnreachable
 //	pooled (good)       TestVariantPooled, TestNATSUnreachable
@@ -297,6 +298,29 @@ func TestVariantEarlySuccess(t *testing.T) {
 			wantStored = 1
 		}
 		require.Equal(t, wantStored, last.ProgressStored)
+	})
+}
+
+// TestVariantSlowLeak: 300 /tasks calls of the slow-leak variant leave 3
+// subscriptions on the server that the good variant does not (a job not
+// started: the calls answer at once), and Close ends the leaked goroutines
+// (goleak in TestMain checks).
+func TestVariantSlowLeak(t *testing.T) {
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantSlowLeak: 3}, func(t *testing.T, variant string, leaked int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, false)
+		base := serverConns(t, e.nats).Subscriptions
+		for range 3 * leakEvery {
+			code, _ := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+		}
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if s := serverConns(t, e.nats).Subscriptions; s < base+uint64(leaked) {
+				return fmt.Errorf("%d subscriptions, want %d", s, base+uint64(leaked))
+			}
+			return nil
+		})
+		require.Equal(t, base+uint64(leaked), serverConns(t, e.nats).Subscriptions)
 	})
 }
 
