@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -47,11 +46,7 @@ func startPlatform(t *testing.T, cfg api.Config) *testPlatform {
 	p.api = a
 	p.apiURL = apitest.Serve(t, a)
 	p.client = &harness.APIClient{BaseURL: p.apiURL + protocol.APIBase, Token: p.token}
-	nc, err := nats.Connect(p.ns.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	p.js, err = jetstream.New(nc)
-	require.NoError(t, err)
+	_, p.js = natsdtest.ConnectJS(t, p.ns.ClientURL())
 	return p
 }
 

@@ -115,16 +115,11 @@ func newEnv(t testing.TB, ns *natsd.Server, opts ...envOpt) *env {
 	tr := &http.Transport{}
 	e.client = &http.Client{Transport: tr}
 	e.base = srv.URL
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	e.nc = nc
-	e.js, err = jetstream.New(nc)
-	require.NoError(t, err)
+	e.nc, e.js = natsdtest.ConnectJS(t, ns.ClientURL()) // closed after the cleanup below
 	t.Cleanup(func() {
 		a.Close()
 		srv.Close()
 		tr.CloseIdleConnections()
-		nc.Close()
 	})
 	return e
 }
@@ -269,15 +264,6 @@ func (e *env) consumerInfo(id int64) (*jetstream.ConsumerInfo, error) {
 	return c.Info(ctx)
 }
 
-// monitor reads one JSON document from NATS's monitoring port.
-func monitor(t testing.TB, s *natsd.Server, path string, v any) {
-	t.Helper()
-	resp, err := http.Get(s.MonitorURL() + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
-}
-
 func jsAPITotal(t testing.TB, s *natsd.Server) uint64 {
 	t.Helper()
 	var j struct {
@@ -285,7 +271,7 @@ func jsAPITotal(t testing.TB, s *natsd.Server) uint64 {
 			Total uint64 `json:"total"`
 		} `json:"api"`
 	}
-	monitor(t, s, "/jsz", &j)
+	natsdtest.Monitor(t, s, "/jsz", &j)
 	return j.API.Total
 }
 
@@ -298,7 +284,7 @@ type varz struct {
 func serverConns(t testing.TB, s *natsd.Server) varz {
 	t.Helper()
 	var v varz
-	monitor(t, s, "/varz", &v)
+	natsdtest.Monitor(t, s, "/varz", &v)
 	return v
 }
 

@@ -35,11 +35,7 @@ import (
 func TestFactStreamDeleteLosesPullEnd(t *testing.T) {
 	slowtest.Skip(t, "200 stream deletes")
 	ns := natsdtest.StartNATS(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := natsdtest.ConnectJS(t, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

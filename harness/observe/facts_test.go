@@ -37,7 +37,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		if observed {
 			observeNATS(t, s.ClientURL(), sink)
 		}
-		nc, js := connectJS(t, s.ClientURL())
+		nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 		c := jobConsumer(t, js, factAckWait, 5)
 		publishTasks(t, js, 3)
 
@@ -124,7 +124,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
 	o := observeNATS(t, s.ClientURL(), sink, WithObservePublishes(""))
-	_, js := connectJS(t, s.ClientURL())
+	_, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 3)
 
@@ -158,7 +158,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
 	o := observeNATS(t, s.ClientURL(), sink)
-	_, js := connectJS(t, s.ClientURL())
+	_, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 2)
 	publishTasks(t, js, 1)
 
@@ -210,7 +210,7 @@ func withoutT(e history.Event) history.Event { e.T = 0; return e }
 // api.total, the figure the round-trips checker divides by /tasks calls.
 func TestFactAPITotal(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 10)
 	legacy, err := nc.JetStream()
@@ -225,9 +225,9 @@ func TestFactAPITotal(t *testing.T) {
 	}{
 		{"monitoring reads (/varz, /jsz?consumers=true)", 0, func(t *testing.T) {
 			var v varz
-			monitor(t, s, "/varz", &v)
+			natsdtest.Monitor(t, s, "/varz", &v)
 			var j jsz
-			monitor(t, s, "/jsz?consumers=true", &j)
+			natsdtest.Monitor(t, s, "/jsz?consumers=true", &j)
 		}},
 		{"stream info", 1, func(t *testing.T) {
 			st, err := js.Stream(ctx, testStream)
@@ -292,7 +292,7 @@ func TestFactAPITotal(t *testing.T) {
 // reply subject is when the message was stored, the same on every delivery.
 func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	_, js := connectJS(t, s.ClientURL())
+	_, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 1)
 	st, err := js.Stream(context.Background(), testStream)
@@ -351,7 +351,7 @@ func TestFactTotalConnections(t *testing.T) {
 		}},
 		{"monitoring HTTP requests", 0, func(t *testing.T) {
 			var v varz
-			monitor(t, s, "/varz", &v)
+			natsdtest.Monitor(t, s, "/varz", &v)
 		}},
 	} {
 		t.Run(tc.attempt, func(t *testing.T) {
@@ -399,7 +399,7 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := natsdtest.StartNATS(t)
-			nc, js := connectJS(t, s.ClientURL())
+			nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 			c := jobConsumer(t, js, 30*time.Second, 5)
 			publishTasks(t, js, 1)
 			ms := fetch(t, c, 1, time.Second)

@@ -49,7 +49,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 		}))
 	require.NoError(t, err)
 	t.Cleanup(o.Close)
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 3)
 

@@ -32,7 +32,7 @@ func TestSamplerValues(t *testing.T) {
 	})
 	require.Empty(t, sink.Of(history.KindConsumer))
 
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 5)
 	ms := fetch(t, c, 2, time.Second)

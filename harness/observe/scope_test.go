@@ -24,7 +24,7 @@ func TestNATSObserverScope(t *testing.T) {
 	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, WithNATSScopeLater(), WithObservePublishes(""))
 	require.NoError(t, err)
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 
 	// Before the scope is known, nothing is recorded: an ack of another job.
 	other := otherJob(t, js, 2)
