@@ -41,8 +41,7 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		c := jobConsumer(t, js, factAckWait, 5)
 		publishTasks(t, js, 3)
 
-		first := fetch(t, c, 3, time.Second)
-		require.Len(t, first, 3)
+		first := fetchAll(t, c, 3)
 		for _, m := range first {
 			deliveries = append(deliveries, deliveryOf(t, m))
 		}
@@ -128,7 +127,7 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 3)
 
-	require.Len(t, fetch(t, c, 3, time.Second), 3)
+	fetchAll(t, c, 3)
 	var redelivered []delivery
 	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		for _, m := range fetch(t, c, 3, 200*time.Millisecond) {
@@ -162,7 +161,7 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	c := jobConsumer(t, js, factAckWait, 2)
 	publishTasks(t, js, 1)
 
-	require.Len(t, fetch(t, c, 1, time.Second), 1)
+	fetchAll(t, c, 1)
 	var last time.Time
 	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if ms := fetch(t, c, 1, 200*time.Millisecond); len(ms) == 1 {
@@ -262,8 +261,7 @@ func TestFactAPITotal(t *testing.T) {
 			require.NoError(t, sub.Unsubscribe())
 		}},
 		{"fetch(3)", 0, func(t *testing.T) {
-			held = fetch(t, c, 3, time.Second)
-			require.Len(t, held, 3)
+			held = fetchAll(t, c, 3)
 		}},
 		{"publish", 0, func(t *testing.T) { publishTasks(t, js, 1) }},
 		{"ack, nak, in-progress", 0, func(t *testing.T) {
@@ -300,8 +298,7 @@ func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	stored, err := st.GetMsg(context.Background(), 1)
 	require.NoError(t, err)
 
-	first := fetch(t, c, 1, time.Second)
-	require.Len(t, first, 1)
+	first := fetchAll(t, c, 1)
 	var second []jetstream.Msg
 	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if second = fetch(t, c, 1, 200*time.Millisecond); len(second) == 0 {
@@ -402,8 +399,7 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 			nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 			c := jobConsumer(t, js, 30*time.Second, 5)
 			publishTasks(t, js, 1)
-			ms := fetch(t, c, 1, time.Second)
-			require.Len(t, ms, 1)
+			ms := fetchAll(t, c, 1)
 			require.NoError(t, js.DeleteConsumer(context.Background(), testStream, testConsumer))
 			subj := tc.subject(ms[0].Reply())
 

@@ -88,6 +88,15 @@ func fetch(t testing.TB, c jetstream.Consumer, n int, wait time.Duration) []jets
 	return out
 }
 
+// fetchAll fetches n messages from c, waiting up to a second, and fails t
+// unless all n came.
+func fetchAll(t testing.TB, c jetstream.Consumer, n int) []jetstream.Msg {
+	t.Helper()
+	ms := fetch(t, c, n, time.Second)
+	require.Len(t, ms, n)
+	return ms
+}
+
 // delivery is what a message says about its delivery.
 type delivery struct {
 	sseq uint64

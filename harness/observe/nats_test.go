@@ -53,8 +53,7 @@ func TestNATSObserverAdvisoriesAndRestart(t *testing.T) {
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 3)
 
-	ms := fetch(t, c, 3, time.Second)
-	require.Len(t, ms, 3)
+	ms := fetchAll(t, c, 3)
 	ackSync(t, nc, ms[0], `-NAK {"delay": 60000000000}`)
 	ackSync(t, nc, ms[1], "+TERM done with it")
 	waitEvents(t, sink, history.KindAdvisory, 2)
