@@ -19,8 +19,7 @@ import (
 func TestCleanupRetried(t *testing.T) {
 	down := refused(t)
 	e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = down })
-	id := e.createJob(3, true)
-	e.publish(id, 3)
+	id, _ := e.startedJob(3, 3)
 	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 	require.Equal(t, 503, code)
 	require.True(t, e.streamExists(id))

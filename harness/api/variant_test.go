@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,8 +48,7 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 			ns := natsdtest.StartNATS(t)
 			slow := latencyProxy(t, ns.ClientURL(), oneWay)
 			e := newEnv(t, ns, withVariant(v), withNATSURL(slow))
-			id := e.createJob(batch, true)
-			e.publish(id, batch)
+			id, _ := e.startedJob(batch, batch)
 			start := time.Now()
 			code, tasks := e.tasks(id, batch, 10*time.Second)
 			took[v] = time.Since(start)
@@ -73,20 +71,7 @@ func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
 	eachVariant(t, map[string]bool{protocol.VariantGood: true, protocol.VariantNoConnectTimeout: false}, func(t *testing.T, variant string, live bool) {
 		bad := newEnv(t, nil, withVariant(variant), withNATSURL(blackhole(t)),
 			func(c *Config) { c.MaxConcurrent = 1 })
-		id := seedJob(bad.api, protocol.StatusStarted, 1)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
-		}()
-		t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
-		polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-			if bad.api.Stats().Dials == 0 {
-				return fmt.Errorf("the /tasks call has not dialed NATS yet")
-			}
-			return nil
-		})
+		bad.dialingTasksCall(t)
 		code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
 		if live {
 			require.Equal(t, 200, code)
@@ -142,8 +127,7 @@ func TestVariantSlowAck(t *testing.T) {
 	const ackWait = time.Second
 	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantSlowAck: true}, func(t *testing.T, variant string, redelivered bool) {
 		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
-		id := e.createJob(2, true)
-		imgs := e.publish(id, 1)
+		id, imgs := e.startedJob(2, 1)
 		code, tasks := e.tasks(id, 1, 5*time.Second)
 		require.Equal(t, 200, code)
 		require.Len(t, tasks, 1)
@@ -162,24 +146,12 @@ func TestVariantSlowAck(t *testing.T) {
 				}
 				return nil
 			})
-			deadline := time.Now().Add(ackWait + 300*time.Millisecond)
-			for time.Now().Before(deadline) {
-				code, again := e.tasks(id, 1, 5*time.Second)
-				require.Equal(t, 200, code)
-				require.Empty(t, again, "an acked task came back")
-			}
+			e.requireNoRedelivery(id, ackWait+300*time.Millisecond)
 			return
 		}
-		var again []protocol.Task
-		polltest.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
-			code, again = e.tasks(id, 1, 5*time.Second)
-			if code != 200 || len(again) == 0 {
-				return fmt.Errorf("no redelivery (status %d)", code)
-			}
-			return nil
-		})
-		require.Equal(t, imgs[0], string(again[0].ImageID))
-		require.Equal(t, 2, dc(t, again[0]))
+		again := e.redelivered(id, 2*ackWait)
+		require.Equal(t, imgs[0], string(again.ImageID))
+		require.Equal(t, 2, dc(t, again))
 		ok, _ := w.acked(*tasks[0].ReplySubject)
 		require.False(t, ok, "acked before the redelivery")
 		// The late ack comes at 1.5 x ack_wait.
@@ -248,8 +220,7 @@ func TestVariantPooled(t *testing.T) {
 	for v, conns := range map[string]uint64{protocol.VariantGood: 4, protocol.VariantPooled: 1} { // 4 /tasks
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(8, true)
-			e.publish(id, 8)
+			id, _ := e.startedJob(8, 8)
 			before := e.api.Stats().RequestConns // the job's creation
 			js0 := jsAPITotal(t, e.nats)
 			for range 4 {
