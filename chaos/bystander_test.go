@@ -12,6 +12,7 @@ import (
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/harness/worker/workertest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/syncio"
@@ -43,12 +44,7 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	wc := worker.DefaultConfig(pl.apiURL+protocol.APIBase, "theirs")
 	wc.Token, wc.Jobs, wc.BatchSize, wc.ProcessTime, wc.IdleSleep = pl.token, []int64{busy}, 4, 10*time.Millisecond, 100*time.Millisecond
 	wc.JobsLimit = harness.RunJobsLimit // a job filter needs every job listed: without a limit the list has one job per poll
-	theirs, err := worker.NewPool(1, wc, history.Discard)
-	require.NoError(t, err)
-	wctx, stopTheirs := context.WithCancel(ctx)
-	theirsDone := make(chan struct{})
-	go func() { defer close(theirsDone); _ = theirs.Run(wctx) }()
-	defer func() { stopTheirs(); <-theirsDone }()
+	stopTheirs := workertest.Start(t, ctx, 1, wc)
 
 	sc, ok := Lookup("baseline")
 	require.True(t, ok)
@@ -57,7 +53,6 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	dir := t.TempDir()
 	rep, err := Run(ctx, sc, RunOptions{Out: dir, Seed: 1, Proxies: proxies, External: pl.external(&out, &errOut)})
 	stopTheirs()
-	<-theirsDone
 	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
 	require.Equal(t, report.Pass, rep.Verdict)
 	require.Equal(t, runTasks, rep.Tasks.Published)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/harness/worker/workertest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/slowtest"
@@ -338,12 +339,7 @@ func TestExternalModePlatform(t *testing.T) {
 	// The platform's workers, through the worker-api proxy.
 	wc := worker.DefaultConfig(fmt.Sprintf("http://127.0.0.1:%d/api/v2", workerAPI), "gpu")
 	wc.Token, wc.BatchSize, wc.HTTPTimeout, wc.ProcessTime, wc.IdleSleep = extAPIToken, 16, 2*time.Second, 20*time.Millisecond, 200*time.Millisecond
-	pool, err := worker.NewPool(2, wc, history.Discard)
-	require.NoError(t, err)
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = pool.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	workertest.Start(t, ctx, 2, wc)
 
 	code := run.wait(t, 2*time.Minute)
 	r := readRun(t, code, run.output(), out, "platform")
