@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/slowtest"
+	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
@@ -242,22 +242,11 @@ func freePort(t *testing.T) int {
 // output, stdout and stderr together.
 type child struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  syncio.Buffer
 	done chan struct{}
 }
 
-func (c *child) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.Write(p)
-}
-
-func (c *child) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String()
-}
+func (c *child) output() string { return c.out.String() }
 
 func (c *child) exited() bool {
 	select {
@@ -273,7 +262,7 @@ func (c *child) exited() bool {
 func startChild(t *testing.T, cmd *exec.Cmd) *child {
 	t.Helper()
 	c := &child{cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c, c
+	cmd.Stdout, cmd.Stderr = &c.out, &c.out
 	require.NoError(t, cmd.Start(), "start %s", cmd.Path)
 	go func() { _ = cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() {
