@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/harness/worker/workertest"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -26,9 +27,7 @@ import (
 // bystander, worked by someone else's worker during the run, is not in the
 // run's verdicts: its acks are dropped at the source and counted as foreign.
 func TestExternalRunLeavesBystandersAlone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: a full external run (about 10 s)")
-	}
+	slowtest.Skip(t, "a full external run (about 10 s)")
 	const bystanderTasks, busyTasks, runTasks = 20, 300, 2000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -36,59 +35,35 @@ func TestExternalRunLeavesBystandersAlone(t *testing.T) {
 	// proxies will take over (--proxy); until the run they forward as is.
 	pl := startPlatform(t, api.Config{ConnectTimeout: 500 * time.Millisecond, OpTimeout: time.Second, AckWait: 4 * time.Second, MaxDeliver: 3})
 	proxies := pl.proxies(t, ctx)
-	ns, listen, a, apiURL, token := pl.ns, pl.listen, pl.api, pl.apiURL, pl.token
 	// Two jobs that are not the run's, filled before it starts; the idle
 	// one's consumer exists, as after a first /tasks call of the platform.
 	idle := pl.job(t, ctx, "bystander", bystanderTasks, true)
 	busy := pl.job(t, ctx, "busy", busyTasks, false)
-	consumerOf := func(job int64) *jetstream.ConsumerInfo { return pl.consumer(t, ctx, job) }
-	before := consumerOf(idle)
 
 	// Someone else's worker on the busy job, straight to the API, during the run.
-	wc := worker.DefaultConfig(apiURL+protocol.APIBase, "theirs")
-	wc.Token, wc.Jobs, wc.BatchSize, wc.ProcessTime, wc.IdleSleep = token, []int64{busy}, 4, 10*time.Millisecond, 100*time.Millisecond
+	wc := worker.DefaultConfig(pl.apiURL+protocol.APIBase, "theirs")
+	wc.Token, wc.Jobs, wc.BatchSize, wc.ProcessTime, wc.IdleSleep = pl.token, []int64{busy}, 4, 10*time.Millisecond, 100*time.Millisecond
 	wc.JobsLimit = harness.RunJobsLimit // a job filter needs every job listed: without a limit the list has one job per poll
-	theirs, err := worker.NewPool(1, wc, history.Discard)
-	require.NoError(t, err)
-	wctx, stopTheirs := context.WithCancel(ctx)
-	theirsDone := make(chan struct{})
-	go func() { defer close(theirsDone); _ = theirs.Run(wctx) }()
-	defer func() { stopTheirs(); <-theirsDone }()
+	stopTheirs := workertest.Start(t, ctx, 1, wc)
 
 	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	sc.Workload.Tasks = runTasks
 	var out, errOut syncio.Buffer
 	dir := t.TempDir()
-	rep, err := Run(ctx, sc, RunOptions{Out: dir, Seed: 1, Proxies: proxies, External: &External{
-		NATSURLs: []string{ns.ClientURL()}, MonitorURLs: []string{ns.MonitorURL()}, APIURL: apiURL, APIToken: token,
-		Listen: listen, ReadyTimeout: 20 * time.Second, Out: &out, Err: &errOut,
-	}})
+	rep, err := Run(ctx, sc, RunOptions{Out: dir, Seed: 1, Proxies: proxies, External: pl.external(&out, &errOut)})
 	stopTheirs()
-	<-theirsDone
 	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
 	require.Equal(t, report.Pass, rep.Verdict)
 	require.Equal(t, runTasks, rep.Tasks.Published)
 	require.Equal(t, runTasks, rep.Tasks.Stored)
 
 	// The idle bystander: nothing delivered, nothing stored.
-	after := consumerOf(idle)
-	job, ok := a.Job(idle)
-	require.True(t, ok)
-	t.Logf("idle bystander job %d: %d results stored, stored ids %v, status %s; consumer delivered %d → %d, ack pending %d, pending %d → %d",
-		idle, job.Progress.Stored, job.StoredIDs, job.Status, before.Delivered.Consumer, after.Delivered.Consumer,
-		after.NumAckPending, before.NumPending, after.NumPending)
-	require.Zero(t, job.Progress.Stored, "results stored in the bystander")
-	require.Empty(t, job.StoredIDs)
-	require.Equal(t, protocol.StatusStarted, job.Status, "the bystander is not cancelled")
-	require.Equal(t, before.Delivered.Consumer, after.Delivered.Consumer, "deliveries of the bystander's tasks")
-	require.Zero(t, after.Delivered.Consumer)
-	require.Zero(t, after.NumAckPending)
-	require.EqualValues(t, bystanderTasks, after.NumPending)
+	pl.untouched(t, ctx, idle, bystanderTasks)
 
 	// The busy bystander was worked by its own worker only, and the run
 	// dropped what it saw of it.
-	bj, _ := a.Job(busy)
+	bj, _ := pl.api.Job(busy)
 	t.Logf("busy bystander job %d: %d of %d stored by its own worker; the run's report: verdict %s, %d/%d stored, foreign %d",
 		busy, bj.Progress.Stored, busyTasks, rep.Verdict, rep.Tasks.Stored, rep.Tasks.Published, rep.Foreign)
 	require.Positive(t, bj.Progress.Stored)

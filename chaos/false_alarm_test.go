@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // FalseAlarmRunsEnv sets how many times TestBaselineNoFalseAlarms runs the
@@ -27,9 +28,7 @@ const defaultFalseAlarmRuns = 3
 // checker, and the answer must be 0 (issue 3). A check that cannot decide
 // is listed, as the report shows it, but is not an alarm.
 func TestBaselineNoFalseAlarms(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: runs the 2,000-task baseline several times (about 4 s each)")
-	}
+	slowtest.Skip(t, "runs the 2,000-task baseline several times (about 4 s each)")
 	runs := defaultFalseAlarmRuns
 	if v := os.Getenv(FalseAlarmRunsEnv); v != "" {
 		n, err := strconv.Atoi(v)

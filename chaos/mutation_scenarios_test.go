@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // The scenarios added so that mutants of the reference API are caught
@@ -16,16 +17,10 @@ import (
 // (JetStream calls that stall after the handshake). A timing check that
 // fails here under load: rerun once before chasing it.
 func TestMutationScenariosPassGood(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: two scenarios, about 6 s")
-	}
+	slowtest.Skip(t, "two scenarios, about 6 s")
 	for _, name := range []string{"single-task", "nats-stall-mid-call"} {
 		t.Run(name, func(t *testing.T) {
-			sc, ok := Lookup(name)
-			require.True(t, ok)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			rep, err := Run(ctx, sc, RunOptions{Out: t.TempDir(), Seed: 1})
+			rep, err := runBuiltIn(t, name, RunOptions{Out: t.TempDir(), Seed: 1})
 			require.NoError(t, err, "%s", failedOf(rep))
 			require.Equal(t, report.Pass, rep.Verdict)
 			var probes float64
@@ -39,6 +34,16 @@ func TestMutationScenariosPassGood(t *testing.T) {
 			require.GreaterOrEqual(t, probes, 30.0, "the contract probes ran")
 		})
 	}
+}
+
+// runBuiltIn runs the built-in scenario name, for at most two minutes.
+func runBuiltIn(t *testing.T, name string, o RunOptions) (*report.Report, error) {
+	t.Helper()
+	sc, ok := Lookup(name)
+	require.True(t, ok, "no built-in scenario %q", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return Run(ctx, sc, o)
 }
 
 func failedOf(rep *report.Report) string {

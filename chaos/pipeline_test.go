@@ -1,15 +1,14 @@
 package chaos
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // TestMultiPipelineScenario runs the multi-pipeline scenario — three jobs of
@@ -17,11 +16,7 @@ import (
 // which passes every check, and on wrong-pipeline, whose job list ignores
 // the pipelines asked for: pipeline fails, and no other check does.
 func TestMultiPipelineScenario(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: two real runs (a few seconds each)")
-	}
-	sc, ok := Lookup("multi-pipeline")
-	require.True(t, ok)
+	slowtest.Skip(t, "two real runs (a few seconds each)")
 	for _, tt := range []struct {
 		variant string
 		verdict string
@@ -31,10 +26,8 @@ func TestMultiPipelineScenario(t *testing.T) {
 		{"wrong-pipeline", report.Fail, []string{"pipeline"}},
 	} {
 		t.Run(tt.variant, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
 			out := t.TempDir()
-			rep, err := Run(ctx, sc, RunOptions{Out: out, Variant: tt.variant, Seed: 7})
+			rep, err := runBuiltIn(t, "multi-pipeline", RunOptions{Out: out, Variant: tt.variant, Seed: 7})
 			require.NotNil(t, rep, "%v", err)
 			var failed []string
 			for _, c := range rep.Checks {

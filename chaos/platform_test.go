@@ -3,8 +3,8 @@ package chaos
 import (
 	"context"
 	"testing"
+	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd"
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -42,11 +43,7 @@ func startPlatform(t *testing.T, cfg api.Config) *testPlatform {
 	cfg.Token, cfg.NATSURL, cfg.ResultsNATSURL = p.token, "nats://"+p.listen[faults.LinkAPINATS], "nats://"+p.listen[faults.LinkResultsNATS]
 	p.api, p.apiURL = apitest.Serve(t, cfg)
 	p.client = &harness.APIClient{BaseURL: p.apiURL + protocol.APIBase, Token: p.token}
-	nc, err := nats.Connect(p.ns.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	p.js, err = jetstream.New(nc)
-	require.NoError(t, err)
+	_, p.js = natsdtest.ConnectJS(t, p.ns.ClientURL())
 	return p
 }
 
@@ -77,6 +74,33 @@ func (p *testPlatform) job(t *testing.T, ctx context.Context, name string, n int
 		require.NoError(t, err)
 	}
 	return id
+}
+
+// external is the External of a run or soak against the platform, its
+// output written to out and errOut.
+func (p *testPlatform) external(out, errOut *syncio.Buffer) *External {
+	return &External{
+		NATSURLs: []string{p.ns.ClientURL()}, MonitorURLs: []string{p.ns.MonitorURL()}, APIURL: p.apiURL, APIToken: p.token,
+		Listen: p.listen, ReadyTimeout: 20 * time.Second, Out: out, Err: errOut,
+	}
+}
+
+// untouched requires that job, a bystander of n tasks made by p.job with
+// its consumer, is as it was made: still STARTED, no result stored, none
+// of its tasks delivered or pending an ack, all n pending.
+func (p *testPlatform) untouched(t *testing.T, ctx context.Context, job int64, n int) {
+	t.Helper()
+	j, ok := p.api.Job(job)
+	require.True(t, ok)
+	info := p.consumer(t, ctx, job)
+	t.Logf("bystander job %d: %d results stored, stored ids %v, status %s; consumer delivered %d, ack pending %d, pending %d",
+		job, j.Progress.Stored, j.StoredIDs, j.Status, info.Delivered.Consumer, info.NumAckPending, info.NumPending)
+	require.Equal(t, protocol.StatusStarted, j.Status, "the bystander is not cancelled")
+	require.Zero(t, j.Progress.Stored, "results stored in the bystander")
+	require.Empty(t, j.StoredIDs)
+	require.Zero(t, info.Delivered.Consumer, "deliveries of the bystander's tasks")
+	require.Zero(t, info.NumAckPending)
+	require.EqualValues(t, n, info.NumPending)
 }
 
 // consumer is the job's consumer as NATS has it now.

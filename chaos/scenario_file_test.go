@@ -80,6 +80,36 @@ func TestBadScenarioFiles(t *testing.T) {
 	require.GreaterOrEqual(t, len(entries), 10)
 }
 
+// TestClusterSettingsValidated: a cluster setting that does not fit (a
+// cluster of 2, a route or node beyond it) is an error naming its field
+// and line.
+func TestClusterSettingsValidated(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, field, msg string
+		line                   int
+	}{
+		{"two nodes", "name: c\nsut:\n  cluster: 2\n", "sut.cluster", "cluster 2: 1 (one server) or 3", 3},
+		{"negative", "name: c\nsut:\n  cluster: -1\n", "sut.cluster", "cluster -1", 3},
+		{"route without cluster", "name: c\nchaos: 2s\nfaults:\n  - at: 0s\n    link: route-1\n    down: {}\n", "faults[0].link", "link route-1 needs a cluster: set sut.cluster: 3", 5},
+		{"route beyond the cluster", "name: c\nsut:\n  cluster: 3\nchaos: 2s\nfaults:\n  - at: 0s\n    link: route-4\n    down: {}\n", "faults[0].link", "a 3-node cluster has route-1 … route-3", 7},
+		{"node beyond the cluster", "name: c\nsut:\n  cluster: 3\nchaos: 2s\nfaults:\n  - at: 0s\n    nats_restart: {node: 4}\n", "faults[0].nats_restart.node", "node 4: the NATS has 3 node(s)", 7},
+		{"node without a cluster", "name: c\nchaos: 2s\nfaults:\n  - at: 0s\n    nats_restart: {node: 2}\n", "faults[0].nats_restart.node", "node 2: the NATS has 1 node(s)", 5},
+		{"nemesis route without cluster", "name: c\nchaos: 2s\nnemesis:\n  faults:\n    - link: route-2\n      down: {}\n  interval: [1s, 2s]\n  duration: [1s, 2s]\n", "nemesis.faults[0].link", "needs a cluster", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseScenario("c.yaml", []byte(tc.yaml))
+			var fe *FileError
+			require.True(t, errors.As(err, &fe), "%T: %v", err, err)
+			require.Equal(t, tc.field, fe.Field, "%v", err)
+			require.Contains(t, fe.Msg, tc.msg)
+			require.Equal(t, tc.line, fe.Line, "%v", err)
+		})
+	}
+	s, err := ParseScenario("c.yaml", []byte("name: c\nsut:\n  cluster: 3\nchaos: 2s\nfaults:\n  - at: 0s\n    link: route-3\n    latency: {latency: 5ms}\n  - at: 1s\n    nats_restart: {node: 3}\n"))
+	require.NoError(t, err)
+	require.Equal(t, 3, s.Nodes())
+}
+
 func TestScenarioErrorFormat(t *testing.T) {
 	_, err := ParseScenario("bad.yaml", []byte("name: x\nchaos: 5s\nfaults:\n  - link: api-nats\n    latency: {latency: -5ms}\n"))
 	require.EqualError(t, err, `bad.yaml:5: faults[0].latency.latency: negative duration "-5ms"`)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/check"
@@ -14,6 +13,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/api"
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/protocol"
 )
@@ -27,9 +27,7 @@ import (
 // job the soak created has ended. Interrupted, the soak cancels its jobs
 // in flight.
 func TestSoakExternal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: external soaks of seconds")
-	}
+	slowtest.Skip(t, "external soaks of seconds")
 	const bystanderTasks = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -40,20 +38,8 @@ func TestSoakExternal(t *testing.T) {
 	pl := startPlatform(t, api.Config{ConnectTimeout: sc.SUT.ConnectTimeout, AckWait: sc.SUT.AckWait, MaxDeliver: sc.SUT.MaxDeliver})
 	proxiesFor := func() faults.Proxies { return pl.proxies(t, ctx) }
 	proxies := proxiesFor()
-	ns, listen, a, apiURL, token := pl.ns, pl.listen, pl.api, pl.apiURL, pl.token
+	a := pl.api
 	bystander := pl.job(t, ctx, "bystander", bystanderTasks, true)
-	consumerOf := func(job int64) *jetstream.ConsumerInfo { return pl.consumer(t, ctx, job) }
-	// untouched: the bystander as it was before the soak.
-	untouched := func(t *testing.T) {
-		t.Helper()
-		job, ok := a.Job(bystander)
-		require.True(t, ok)
-		info := consumerOf(bystander)
-		require.Equal(t, protocol.StatusStarted, job.Status, "the bystander is not cancelled")
-		require.Zero(t, job.Progress.Stored, "results stored in the bystander")
-		require.Zero(t, info.Delivered.Consumer, "deliveries of the bystander's tasks")
-		require.EqualValues(t, bystanderTasks, info.NumPending)
-	}
 	// ended: every job but the bystander, from created on, is over.
 	ended := func(t *testing.T, from int64) (n int) {
 		t.Helper()
@@ -73,17 +59,11 @@ func TestSoakExternal(t *testing.T) {
 			n++
 		}
 	}
-	external := func(out, errOut *syncio.Buffer) *External {
-		return &External{
-			NATSURLs: []string{ns.ClientURL()}, MonitorURLs: []string{ns.MonitorURL()}, APIURL: apiURL, APIToken: token,
-			Listen: listen, ReadyTimeout: 20 * time.Second, Out: out, Err: errOut,
-		}
-	}
 
 	t.Run("judged", func(t *testing.T) {
 		var out, errOut syncio.Buffer
 		dir := t.TempDir()
-		rep, err := Soak(ctx, sc, SoakOptions{RunOptions: RunOptions{Out: dir, Seed: 3, Proxies: proxies, External: external(&out, &errOut)},
+		rep, err := Soak(ctx, sc, SoakOptions{RunOptions: RunOptions{Out: dir, Seed: 3, Proxies: proxies, External: pl.external(&out, &errOut)},
 			Duration: 10 * time.Second, JobsInFlight: 2, JobSizeMin: 100, JobSizeMax: 300, ReportEvery: 5 * time.Second})
 		require.NotNil(t, rep, "%v\n%s\n%s", err, out.String(), errOut.String())
 		for _, j := range rep.FailedJobs {
@@ -101,7 +81,7 @@ func TestSoakExternal(t *testing.T) {
 		require.Equal(t, "external", rep.Variant)
 		require.GreaterOrEqual(t, rep.Jobs.Judged, 2)
 		require.Equal(t, rep.TasksPublished, rep.TasksStored, "the stored results read back from the API")
-		untouched(t)
+		pl.untouched(t, ctx, bystander, bystanderTasks)
 		require.Equal(t, rep.Jobs.Judged, ended(t, bystander+1), "every job the soak created was judged")
 
 		events, err := check.RunFile(filepath.Join(dir, "history"), check.Params{})
@@ -132,7 +112,7 @@ func TestSoakExternal(t *testing.T) {
 			// Slow workers: the jobs are still in flight when it stops.
 			sc := sc
 			sc.Workload.ProcessTime = 50 * time.Millisecond
-			rep, soakErr = Soak(ictx, sc, SoakOptions{RunOptions: RunOptions{Out: t.TempDir(), Seed: 4, Proxies: proxies, External: external(&out, &errOut)},
+			rep, soakErr = Soak(ictx, sc, SoakOptions{RunOptions: RunOptions{Out: t.TempDir(), Seed: 4, Proxies: proxies, External: pl.external(&out, &errOut)},
 				Duration: time.Minute, JobsInFlight: 2, JobSizeMin: 500, JobSizeMax: 500, ReportEvery: 5 * time.Second})
 		}()
 		require.Eventually(t, func() bool {
@@ -149,7 +129,7 @@ func TestSoakExternal(t *testing.T) {
 		require.Positive(t, rep.JobsInFlight)
 		require.Contains(t, errOut.String(), "that this run created")
 		t.Logf("interrupted external soak: %d jobs judged, %d in flight; stderr: %q", rep.Jobs.Judged, rep.JobsInFlight, errOut.String())
-		untouched(t)
+		pl.untouched(t, ctx, bystander, bystanderTasks)
 		ended(t, int64(first))
 	})
 }

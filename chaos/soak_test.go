@@ -21,6 +21,7 @@ import (
 	"github.com/natschaos/natschaos/chaos/check"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // scrape reads one metric's value (the sum over its label sets) from the
@@ -56,12 +57,7 @@ func scrape(url, metric string) (float64, error) {
 // and 3 intervals judged, leave a final report.json and a history that
 // natschaos check reads, and serve metrics that grow while it runs.
 func TestSoakSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 60 s soak")
-	}
-	if raceDetector {
-		t.Skip("judges /tasks latency against the worker timeout: under -race a few calls waited out the pull guard (2 s at twice the time scale) in most make test runs; .ci/run runs it without -race")
-	}
+	skipTimedSoak(t, "a 60 s soak")
 	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	out := t.TempDir()
@@ -144,12 +140,7 @@ func TestSoakSmoke(t *testing.T) {
 // that finished, writes a final report marked interrupted, and is
 // inconclusive (no violation found).
 func TestSoakInterrupted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a soak of seconds")
-	}
-	if raceDetector {
-		t.Skip("judges /tasks latency against the worker timeout: under -race a few calls waited out the pull guard (2 s at twice the time scale) in most make test runs; .ci/run runs it without -race")
-	}
+	skipTimedSoak(t, "a soak of seconds")
 	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	out := t.TempDir()
@@ -214,9 +205,7 @@ func TestSoakBadOptions(t *testing.T) {
 // unpaced soak of three jobs of 150–300 publishes at once — and the jobs
 // are still created, published and judged.
 func TestSoakTaskRate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a soak of seconds")
-	}
+	slowtest.Skip(t, "a soak of seconds")
 	sc, ok := Lookup("baseline")
 	require.True(t, ok)
 	const rate, secs = 100, 10
@@ -229,6 +218,18 @@ func TestSoakTaskRate(t *testing.T) {
 	require.LessOrEqual(t, rep.TasksPublished, int64(rate*secs+5), "the rate bounds what is published")
 	require.GreaterOrEqual(t, rep.TasksPublished, int64(rate*secs/2), "the rate is reached (half of it, under load)")
 	require.GreaterOrEqual(t, rep.Jobs.Judged, 3)
+}
+
+// skipTimedSoak skips a soak whose verdict judges /tasks latency against
+// the worker timeout: under -short, what says what it would have run; under
+// -race, where a few calls waited out the pull guard (2 s at twice the time
+// scale) in most make test runs. .ci/run runs them without -race.
+func skipTimedSoak(t *testing.T, what string) {
+	t.Helper()
+	slowtest.Skip(t, what)
+	if raceDetector {
+		t.Skip("judges /tasks latency against the worker timeout: under -race a few calls waited out the pull guard (2 s at twice the time scale) in most make test runs; .ci/run runs it without -race")
+	}
 }
 
 func soakOut(t *testing.T) string {

@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"io"
-	"math/rand"
 	"net"
 	"testing"
 	"time"
@@ -12,8 +11,7 @@ import (
 )
 
 func TestLimitDataClosesAfterBytes(t *testing.T) {
-	e, addrs := embedded(t, LinkAPINATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkAPINATS)
 	heal := inject(t, env, "f2", LinkAPINATS, Spec{Name: "limit_data", Attrs: Attrs{"bytes": "4", "direction": "downstream"}})
 	defer func() { require.NoError(t, heal(context.Background())) }()
 	c, err := net.Dial("tcp", addrs[LinkAPINATS])

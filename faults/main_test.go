@@ -41,6 +41,13 @@ func roundTrip(addr string, limit time.Duration) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
+// isTimeout says whether err is a net.Error that timed out: a deadline
+// of the test's ran out, rather than a connection the proxy closed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // minRoundTrip is the fastest of n round trips.
 func minRoundTrip(t testing.TB, addr string, n int) time.Duration {
 	t.Helper()
@@ -81,6 +88,14 @@ func embedded(t testing.TB, links ...string) (*Embedded, map[string]string) {
 		addrs[l] = a
 	}
 	return e, addrs
+}
+
+// embeddedEnv is an Env of embedded proxies on links (see embedded) and a
+// seeded rng, with the proxies' addresses.
+func embeddedEnv(t testing.TB, links ...string) (*testEnv, map[string]string) {
+	t.Helper()
+	e, addrs := embedded(t, links...)
+	return &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}, addrs
 }
 
 // fakeProcess records the process faults it is asked for.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
 
@@ -21,9 +22,7 @@ import (
 // on a random loopback port and returns its URL.
 func toxiproxyServer(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not building and starting a real toxiproxy-server")
-	}
+	slowtest.Skip(t, "not building and starting a real toxiproxy-server")
 	bin := filepath.Join(t.TempDir(), "toxiproxy-server")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/Shopify/toxiproxy/v2/cmd/server").CombinedOutput()
 	require.NoError(t, err, "go build toxiproxy-server: %s", out)

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"io"
 	"math/rand"
 	"net"
@@ -25,8 +24,7 @@ func inject(t *testing.T, env Env, id, link string, spec Spec) Heal {
 }
 
 func TestLatencyDelaysRoundTrips(t *testing.T) {
-	e, addrs := embedded(t, LinkAPINATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkAPINATS)
 	addr := addrs[LinkAPINATS]
 
 	healthy := minRoundTrip(t, addr, 3)
@@ -41,9 +39,16 @@ func TestLatencyDelaysRoundTrips(t *testing.T) {
 	require.Less(t, healed, slowed/3)
 }
 
+// requireHealed heals and requires a round trip through addr again.
+func requireHealed(t *testing.T, heal Heal, addr string) {
+	t.Helper()
+	require.NoError(t, heal(context.Background()))
+	_, err := roundTrip(addr, 2*time.Second)
+	require.NoError(t, err)
+}
+
 func TestDownRefusesAndHealRestores(t *testing.T) {
-	e, addrs := embedded(t, LinkAPINATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkAPINATS)
 	addr := addrs[LinkAPINATS]
 
 	open, err := net.Dial("tcp", addr)
@@ -67,53 +72,40 @@ func TestDownRefusesAndHealRestores(t *testing.T) {
 }
 
 func TestResetBreaksConnections(t *testing.T) {
-	e, addrs := embedded(t, LinkResultsNATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkResultsNATS)
 	addr := addrs[LinkResultsNATS]
 
 	heal := inject(t, env, "f1", LinkResultsNATS, Spec{Name: "reset", Attrs: Attrs{"timeout": "0s"}})
 	_, err := roundTrip(addr, 2*time.Second)
 	require.Error(t, err)
-	var ne net.Error
-	require.False(t, errors.As(err, &ne) && ne.Timeout(), "reset must break the connection, not hold it: %v", err)
-
-	require.NoError(t, heal(context.Background()))
-	_, err = roundTrip(addr, 2*time.Second)
-	require.NoError(t, err)
+	require.False(t, isTimeout(err), "reset must break the connection, not hold it: %v", err)
+	requireHealed(t, heal, addr)
 }
 
 func TestBlackholeHoldsData(t *testing.T) {
-	e, addrs := embedded(t, LinkAPINATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkAPINATS)
 	addr := addrs[LinkAPINATS]
 
 	heal := inject(t, env, "f1", LinkAPINATS, Spec{Name: "blackhole"})
 	_, err := roundTrip(addr, 300*time.Millisecond)
-	var ne net.Error
-	require.True(t, errors.As(err, &ne) && ne.Timeout(), "a blackhole holds data and keeps the connection open: %v", err)
-
-	require.NoError(t, heal(context.Background()))
-	_, err = roundTrip(addr, 2*time.Second)
-	require.NoError(t, err)
+	require.True(t, isTimeout(err), "a blackhole holds data and keeps the connection open: %v", err)
+	requireHealed(t, heal, addr)
 }
 
 func TestTimeoutClosesAfterDelay(t *testing.T) {
-	e, addrs := embedded(t, LinkAPINATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkAPINATS)
 	heal := inject(t, env, "f1", LinkAPINATS, Spec{Name: "timeout", Attrs: Attrs{"timeout": "100ms"}})
 	defer func() { require.NoError(t, heal(context.Background())) }()
 
 	start := time.Now()
 	_, err := roundTrip(addrs[LinkAPINATS], 3*time.Second)
 	require.Error(t, err)
-	var ne net.Error
-	require.False(t, errors.As(err, &ne) && ne.Timeout(), "closed by the toxic, not by our deadline: %v", err)
+	require.False(t, isTimeout(err), "closed by the toxic, not by our deadline: %v", err)
 	require.GreaterOrEqual(t, time.Since(start), 90*time.Millisecond)
 }
 
 func TestToxicityZero(t *testing.T) {
-	e, addrs := embedded(t, LinkAPINATS)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkAPINATS)
 
 	// toxicity 0 is sent as 0: the toxic never applies.
 	heal := inject(t, env, "f1", LinkAPINATS, Spec{Name: "reset", Attrs: Attrs{"toxicity": "0"}})
@@ -123,8 +115,7 @@ func TestToxicityZero(t *testing.T) {
 }
 
 func TestEveryToxicFaultInjectsAndHeals(t *testing.T) {
-	e, addrs := embedded(t, LinkWorkerAPI)
-	env := &testEnv{proxies: e, rng: rand.New(rand.NewSource(1))}
+	env, addrs := embeddedEnv(t, LinkWorkerAPI)
 	for _, s := range []Spec{
 		{Name: "latency", Attrs: Attrs{"latency": "1ms", "jitter": "1ms"}},
 		{Name: "bandwidth", Attrs: Attrs{"rate": "1000", "direction": "both"}},

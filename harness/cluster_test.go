@@ -11,6 +11,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
@@ -35,9 +36,7 @@ func routePeers(t *testing.T, monitor string) map[string]bool {
 // apart (each still reaches node 3), and a healed link brings the route
 // back; a restarted node rejoins.
 func TestClusterRoutesGoThroughLinks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: starts a three-node JetStream cluster")
-	}
+	slowtest.Skip(t, "starts a three-node JetStream cluster")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := testConfig()

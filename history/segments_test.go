@@ -17,6 +17,16 @@ func segEvents(n int) []history.Event {
 	return out
 }
 
+// createSegments starts a segmented history in dir.
+func createSegments(t *testing.T, dir string) *history.Recorder {
+	t.Helper()
+	rec, err := history.CreateSegments(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
 func readAll(t *testing.T, path string) ([]history.Event, []string) {
 	t.Helper()
 	var got []history.Event
@@ -43,10 +53,7 @@ func sameEvents(t *testing.T, got, want []history.Event) {
 // the directory; one segment reads back alone; a plain .jsonl too.
 func TestSegmentsReadBack(t *testing.T) {
 	dir := t.TempDir()
-	rec, err := history.CreateSegments(dir, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := createSegments(t, dir)
 	want := segEvents(300)
 	for i, e := range want {
 		if i == 100 || i == 200 {
@@ -87,10 +94,7 @@ func TestSegmentsReadBack(t *testing.T) {
 // still reads back up to its last flush.
 func TestSegmentsKilled(t *testing.T) {
 	dir := t.TempDir()
-	rec, err := history.CreateSegments(dir, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := createSegments(t, dir)
 	want := segEvents(50)
 	for _, e := range want {
 		rec.Emit(e)
@@ -141,10 +145,7 @@ func TestRotatePlain(t *testing.T) {
 func TestSegmentsReplace(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []int{3, 1} {
-		rec, err := history.CreateSegments(dir, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
+		rec := createSegments(t, dir)
 		for i := range n {
 			if i > 0 {
 				if _, err := rec.Rotate(); err != nil {

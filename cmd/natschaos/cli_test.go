@@ -17,6 +17,7 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/chaos/report"
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // cli runs natschaos in-process with args and returns its exit code, its
@@ -133,9 +134,7 @@ func TestCheckJSON(t *testing.T) {
 // cell (variant/scenario) that parses back; the matrix that holds fails
 // nothing; verify.json lies beside the cells.
 func TestVerifyJUnit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs two cells of the matrix")
-	}
+	slowtest.Skip(t, "runs two cells of the matrix")
 	out := t.TempDir()
 	junit := filepath.Join(out, "verify.xml")
 	code, stdout, stderr := cli(t, "verify", "--short", "--variant", "reserve-one-by-one", "--parallel", "1", "--out", out, "--junit", junit)

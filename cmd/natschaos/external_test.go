@@ -22,8 +22,10 @@ import (
 
 	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/harness/worker"
+	"github.com/natschaos/natschaos/harness/worker/workertest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // External mode against real processes (issue 6): a nats-server built from
@@ -73,25 +75,15 @@ func buildNATSServer(t *testing.T) string {
 
 // process is a child process killed when the test ends.
 type process struct {
-	child
+	*child
 	name string
 }
 
 func startProcess(t *testing.T, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{child: child{done: make(chan struct{})}, name: name}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.child, &p.child
-	require.NoError(t, p.cmd.Start(), "start %s", name)
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return &process{child: startChild(t, cmd), name: name}
 }
 
 // waitHTTP waits until url answers 200, failing early when p exits.
@@ -237,9 +229,7 @@ func requireNoSecret(t *testing.T, r externalRun) {
 }
 
 func TestExternalMode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes (about a minute)")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos and runs external mode against them as processes (about a minute)")
 	nats := startExternalNATS(t)
 
 	t.Run("good passes http-timeout-batch", func(t *testing.T) {
@@ -281,9 +271,7 @@ func TestExternalMode(t *testing.T) {
 }
 
 func TestExternalModeRefusesProcessFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds natschaos")
-	}
+	slowtest.Skip(t, "builds natschaos")
 	bin := buildTools(t).natschaos
 	for _, tc := range []struct{ scenario, want string }{
 		{"nats-restart", "nats_restart needs a NATS process the harness controls"},
@@ -302,9 +290,7 @@ func TestExternalModeRefusesProcessFaults(t *testing.T) {
 // worker-api proxy (--external-workers; here a worker pool of this test
 // process, which records nothing: the recording proxy does).
 func TestExternalModePlatform(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos and runs external mode against them as processes")
 	nats := startExternalNATS(t)
 	bin := buildTools(t).natschaos
 	apiNATS, resultsNATS, apiPort, workerAPI := freePort(t), freePort(t), freePort(t), freePort(t)
@@ -335,29 +321,13 @@ func TestExternalModePlatform(t *testing.T) {
 		"--proxy", fmt.Sprintf("worker-api=127.0.0.1:%d", workerAPI))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		if run.exited() {
-			t.Fatalf("natschaos exited early:\n%s", run.output())
-		}
-		if !strings.Contains(run.output(), "waiting up to 30s for job 1 to exist") {
-			return errors.New("natschaos does not wait for the job yet")
-		}
-		return nil
-	})
+	run.waitOutput(t, 30*time.Second, "waiting up to 30s for job 1 to exist")
 	job, err := client.CreateJob(ctx, "platform", tasks)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, job)
 
 	// Once natschaos records publishes, the platform publishes its tasks.
-	polltest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
-		if run.exited() {
-			t.Fatalf("natschaos exited early:\n%s", run.output())
-		}
-		if !strings.Contains(run.output(), "recording the API's own publishes") {
-			return errors.New("natschaos does not record publishes yet")
-		}
-		return nil
-	})
+	run.waitOutput(t, 30*time.Second, "recording the API's own publishes")
 	nc, err := natsgo.Connect(nats.url, natsgo.UserInfo(extNATSUser, extNATSPassword))
 	require.NoError(t, err)
 	defer nc.Close()
@@ -369,12 +339,7 @@ func TestExternalModePlatform(t *testing.T) {
 	// The platform's workers, through the worker-api proxy.
 	wc := worker.DefaultConfig(fmt.Sprintf("http://127.0.0.1:%d/api/v2", workerAPI), "gpu")
 	wc.Token, wc.BatchSize, wc.HTTPTimeout, wc.ProcessTime, wc.IdleSleep = extAPIToken, 16, 2*time.Second, 20*time.Millisecond, 200*time.Millisecond
-	pool, err := worker.NewPool(2, wc, history.Discard)
-	require.NoError(t, err)
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = pool.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	workertest.Start(t, ctx, 2, wc)
 
 	code := run.wait(t, 2*time.Minute)
 	r := readRun(t, code, run.output(), out, "platform")
@@ -395,9 +360,7 @@ func TestExternalModePlatform(t *testing.T) {
 // An external run interrupted by SIGTERM in the middle of the job it
 // created cancels that job on its way out, and says so.
 func TestExternalModeSIGTERMCancelsItsJob(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos and runs external mode against them as processes")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos and runs external mode against them as processes")
 	nats := startExternalNATS(t)
 	bin := buildTools(t).natschaos
 	apiNATS, resultsNATS, apiPort := freePort(t), freePort(t), freePort(t)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // A system under test natschaos did not shape (issue 9, point 5): the task
@@ -149,9 +150,7 @@ func runNodeSUT(t *testing.T, node, scenario string, leak bool) (nodeCell, exter
 }
 
 func TestNodeSUT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds nats-server and natschaos, installs nats.js and runs seven external runs against a Node API (about two minutes)")
-	}
+	slowtest.Skip(t, "builds nats-server and natschaos, installs nats.js and runs seven external runs against a Node API (about two minutes)")
 	node := nodeSUT(t)
 	var cells []nodeCell
 	defer func() {
@@ -209,9 +208,7 @@ func TestNodeSUT(t *testing.T) {
 // documented check order, a liveness endpoint that needs
 // no NATS, and a fast 503 when NATS cannot be reached.
 func TestNodeSUTProtocol(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: installs nats.js and starts a Node API")
-	}
+	slowtest.Skip(t, "installs nats.js and starts a Node API")
 	node := nodeSUT(t)
 	dead := freePort(t) // nothing listens there: NATS is unreachable
 	_, api := startNodeSUT(t, node, []string{

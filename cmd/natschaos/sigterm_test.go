@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/internal/syncio"
 	"github.com/natschaos/natschaos/internal/tcptest"
 )
@@ -79,15 +79,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	t.Cleanup(func() { _ = tp.proc.Signal(syscall.SIGCONT) })
 
 	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
-	polltest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if child.exited() {
-			t.Fatalf("natschaos exited on the first signal although its heal cannot finish:\n%s", child.output())
-		}
-		if !strings.Contains(child.output(), "healing every fault") {
-			return errors.New("the first signal is not handled yet")
-		}
-		return nil
-	})
+	child.waitOutput(t, 10*time.Second, "healing every fault") // the first signal is handled, and natschaos still runs
 	require.NoError(t, child.cmd.Process.Signal(syscall.SIGTERM))
 	start := time.Now()
 	code := child.wait(t, 5*time.Second)
@@ -163,9 +155,7 @@ type tools struct{ natschaos, toxiproxy string }
 // processes (about 15 s).
 func processTest(t *testing.T) (tools, toxiproxyServer) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: builds toxiproxy-server and natschaos and runs them as processes")
-	}
+	slowtest.Skip(t, "builds toxiproxy-server and natschaos and runs them as processes")
 	bin := buildTools(t)
 	return bin, startToxiproxy(t, bin.toxiproxy)
 }
@@ -225,28 +215,17 @@ type toxiproxyServer struct {
 func startToxiproxy(t *testing.T, bin string) toxiproxyServer {
 	t.Helper()
 	port := freePort(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
+	proc := startChild(t, exec.Command(bin, "-host", "127.0.0.1", "-port", strconv.Itoa(port)))
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := toxiclient.NewClient(url)
 	polltest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		select {
-		case <-done:
-			return errors.New("toxiproxy-server exited: " + out.String())
-		default:
+		if proc.exited() {
+			return errors.New("toxiproxy-server exited: " + proc.output())
 		}
 		_, err := c.Version()
 		return err
 	})
-	return toxiproxyServer{url: url, client: c, proc: cmd.Process}
+	return toxiproxyServer{url: url, client: c, proc: proc.cmd.Process}
 }
 
 // freePort is a TCP port on 127.0.0.1 that was free a moment ago.
@@ -259,15 +238,13 @@ func freePort(t *testing.T) int {
 	return n
 }
 
-// child is a natschaos process.
+// child is a process of the test (natschaos, toxiproxy-server) and its
+// output, stdout and stderr together.
 type child struct {
 	cmd  *exec.Cmd
-	out  syncio.Buffer // its stdout and stderr
+	out  syncio.Buffer
 	done chan struct{}
 }
-
-// Write collects what the process writes to stdout and stderr.
-func (c *child) Write(p []byte) (int, error) { return c.out.Write(p) }
 
 func (c *child) output() string { return c.out.String() }
 
@@ -278,6 +255,38 @@ func (c *child) exited() bool {
 	default:
 		return false
 	}
+}
+
+// startChild starts cmd as a child; it is killed when the test ends, if
+// still running.
+func startChild(t *testing.T, cmd *exec.Cmd) *child {
+	t.Helper()
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &c.out, &c.out
+	require.NoError(t, cmd.Start(), "start %s", cmd.Path)
+	go func() { _ = cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() {
+		if !c.exited() {
+			_ = cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	return c
+}
+
+// waitOutput waits up to limit for text in the child's output; the child
+// exiting first fails the test at once.
+func (c *child) waitOutput(t *testing.T, limit time.Duration, text string) {
+	t.Helper()
+	polltest.CheckFor(t, limit, 20*time.Millisecond, func() error {
+		if c.exited() {
+			t.Fatalf("%s exited before printing %q:\n%s", filepath.Base(c.cmd.Path), text, c.output())
+		}
+		if !strings.Contains(c.output(), text) {
+			return fmt.Errorf("no %q in its output yet", text)
+		}
+		return nil
+	})
 }
 
 // wait waits up to limit for the child to exit and returns its exit code
@@ -298,18 +307,7 @@ func (c *child) wait(t *testing.T, limit time.Duration) int {
 // it is killed when the test ends, if still running.
 func startRun(t *testing.T, bin, url, scenario, out string) *child {
 	t.Helper()
-	c := &child{done: make(chan struct{})}
-	c.cmd = exec.Command(bin, "run", "--scenario", scenario, "--toxiproxy", url, "--run-id", testRunID, "--out", out)
-	c.cmd.Stdout, c.cmd.Stderr = c, c
-	require.NoError(t, c.cmd.Start())
-	go func() { _ = c.cmd.Wait(); close(c.done) }()
-	t.Cleanup(func() {
-		if !c.exited() {
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
-	return c
+	return startChild(t, exec.Command(bin, "run", "--scenario", scenario, "--toxiproxy", url, "--run-id", testRunID, "--out", out))
 }
 
 // waitToxic waits until the proxy named name carries a toxic.

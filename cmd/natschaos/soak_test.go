@@ -4,49 +4,51 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // TestSoakUsage: bad soak flags exit 2 before anything starts, naming the flag.
 func TestSoakUsage(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
+		line string // the command line, split at spaces
 		want string
 	}{
-		{[]string{"soak"}, "--duration"},
-		{[]string{"soak", "--duration", "1m", "--job-size", "10-5"}, "--job-size"},
-		{[]string{"soak", "--duration", "1m", "--job-size", "x"}, "--job-size"},
-		{[]string{"soak", "--duration", "1m", "--variant", "nope"}, "--variant"},
-		{[]string{"soak", "--duration", "1m", "--jobs-in-flight", "0"}, "--jobs-in-flight"},
-		{[]string{"soak", "--duration", "1m", "--task-rate", "0"}, "--task-rate"},
-		{[]string{"soak", "--duration", "1m", "--task-rate", "-5"}, "--task-rate"},
-		{[]string{"soak", "--duration", "1m", "--task-rate", "1e9"}, "--task-rate"},
-		{[]string{"soak", "--duration", "1m", "--task-rate", "NaN"}, "--task-rate"},
-		{[]string{"soak", "--duration", "1m", "--task-rate", "fast"}, "--task-rate"},
-		{[]string{"soak", "--duration", "1m", "-s", "no-such-scenario"}, "no-such-scenario"},
+		{"soak", "--duration"},
+		{"soak --duration 1m --job-size 10-5", "--job-size"},
+		{"soak --duration 1m --job-size x", "--job-size"},
+		{"soak --duration 1m --variant nope", "--variant"},
+		{"soak --duration 1m --jobs-in-flight 0", "--jobs-in-flight"},
+		{"soak --duration 1m --task-rate 0", "--task-rate"},
+		{"soak --duration 1m --task-rate -5", "--task-rate"},
+		{"soak --duration 1m --task-rate 1e9", "--task-rate"},
+		{"soak --duration 1m --task-rate NaN", "--task-rate"},
+		{"soak --duration 1m --task-rate fast", "--task-rate"},
+		{"soak --duration 1m -s no-such-scenario", "no-such-scenario"},
 		// External mode: run's flags, checked the same way; a soak creates its jobs.
-		{[]string{"soak", "--duration", "1m", "--api-url", "http://127.0.0.1:1"}, "both --nats-url and --api-url"},
-		{[]string{"soak", "--duration", "1m", "--api-token", "x"}, "--api-token is for external mode"},
-		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "ftp://x"}, "--api-url"},
-		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--variant", "slow-leak"}, "--variant"},
-		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--proxy", "nope=127.0.0.1:1"}, "--proxy"},
-		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "-s", "nats-restart"}, "nats_restart"},
-		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--job-id", "3"}, "--job-id"},
-		{[]string{"soak", "--duration", "1m", "--nats-url", "nats://127.0.0.1:1", "--api-url", "http://127.0.0.1:1", "--external-workers"}, "--external-workers"},
+		{"soak --duration 1m --api-url http://127.0.0.1:1", "both --nats-url and --api-url"},
+		{"soak --duration 1m --api-token x", "--api-token is for external mode"},
+		{"soak --duration 1m --nats-url nats://127.0.0.1:1 --api-url ftp://x", "--api-url"},
+		{"soak --duration 1m --nats-url nats://127.0.0.1:1 --api-url http://127.0.0.1:1 --variant slow-leak", "--variant"},
+		{"soak --duration 1m --nats-url nats://127.0.0.1:1 --api-url http://127.0.0.1:1 --proxy nope=127.0.0.1:1", "--proxy"},
+		{"soak --duration 1m --nats-url nats://127.0.0.1:1 --api-url http://127.0.0.1:1 -s nats-restart", "nats_restart"},
+		{"soak --duration 1m --nats-url nats://127.0.0.1:1 --api-url http://127.0.0.1:1 --job-id 3", "--job-id"},
+		{"soak --duration 1m --nats-url nats://127.0.0.1:1 --api-url http://127.0.0.1:1 --external-workers", "--external-workers"},
 	} {
 		root := newRoot()
 		var out bytes.Buffer
 		root.SetOut(&out)
 		root.SetErr(new(bytes.Buffer))
-		root.SetArgs(append(tc.args, "--out", t.TempDir()))
+		root.SetArgs(append(strings.Fields(tc.line), "--out", t.TempDir()))
 		err := root.ExecuteContext(t.Context())
-		require.Equal(t, 2, exitCode(err), "%v: %v", tc.args, err)
+		require.Equal(t, 2, exitCode(err), "%s: %v", tc.line, err)
 		require.Empty(t, out.String())
-		require.ErrorContains(t, err, tc.want, "%v", tc.args)
+		require.ErrorContains(t, err, tc.want, tc.line)
 	}
 	lo, hi, err := parseRange("300")
 	require.NoError(t, err)
@@ -58,9 +60,7 @@ func TestSoakUsage(t *testing.T) {
 // parses back: a suite per interval with a case per window check, and the
 // soak's suite with resource-growth.
 func TestSoakOutputs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a soak of seconds")
-	}
+	slowtest.Skip(t, "a soak of seconds")
 	out := filepath.Join(t.TempDir(), "soak")
 	junit := filepath.Join(t.TempDir(), "ci", "soak.xml")
 	code, stdout, stderr := cli(t, "soak", "-s", "testdata/tiny.yaml", "--seed", "5", "--duration", "3s", "--report-every", "1s",

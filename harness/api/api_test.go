@@ -367,8 +367,7 @@ func TestOnePullPerBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(tt.variant))
-			id := e.createJob(100, true)
-			e.publish(id, 60)
+			id, _ := e.startedJob(100, 60)
 			// A channel subscription: the pull requests the server sent before
 			// the PONG of a Flush are in the channel when Flush returns, so
 			// draining it after a Flush counts exactly one call's pulls
@@ -487,8 +486,7 @@ func TestProcessorCrash(t *testing.T) {
 	const ackWait = time.Second
 	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantAckBeforeSave: true}, func(t *testing.T, variant string, lost bool) {
 		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
-		id := e.createJob(2, true)
-		imgs := e.publish(id, 1)
+		id, imgs := e.startedJob(2, 1)
 		replies := map[string]string{}
 		w := watchAcks(t, e, id, replies)
 		var mu sync.Mutex
@@ -520,12 +518,7 @@ func TestProcessorCrash(t *testing.T) {
 				return nil
 			})
 			// Nothing comes back after ack_wait, and nothing is stored.
-			deadline := time.Now().Add(ackWait + 500*time.Millisecond)
-			for time.Now().Before(deadline) {
-				code, tasks := e.tasks(id, 1, 5*time.Second)
-				require.Equal(t, 200, code)
-				require.Empty(t, tasks, "an acked task came back")
-			}
+			e.requireNoRedelivery(id, ackWait+500*time.Millisecond)
 			j, _ := e.api.Job(id)
 			require.Empty(t, j.StoredIDs, "the result was stored")
 			require.Zero(t, e.sink.storedCount(imgs[0]))
@@ -540,15 +533,7 @@ func TestProcessorCrash(t *testing.T) {
 		ok, _ := w.acked(*first.ReplySubject)
 		require.False(t, ok, "acked although the processor died before the ack")
 		// NATS redelivers it after ack_wait.
-		var again protocol.Task
-		polltest.CheckFor(t, 3*ackWait, 10*time.Millisecond, func() error {
-			code, tasks := e.tasks(id, 1, 5*time.Second)
-			if code != 200 || len(tasks) == 0 {
-				return fmt.Errorf("no redelivery (status %d)", code)
-			}
-			again = tasks[0]
-			return nil
-		})
+		again := e.redelivered(id, 3*ackWait)
 		require.Equal(t, imgs[0], string(again.ImageID))
 		require.Equal(t, 2, dc(t, again))
 		mu.Lock()
@@ -641,8 +626,7 @@ func TestJobCompletion(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	e := newEnv(t, nil)
-	id := e.createJob(3, true)
-	e.publish(id, 3)
+	id, _ := e.startedJob(3, 3)
 	code, tasks := e.tasks(id, 1, 5*time.Second)
 	require.Equal(t, 200, code)
 	require.Len(t, tasks, 1)
@@ -683,8 +667,7 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 	})
 	t.Run("results link half-open", func(t *testing.T) {
 		e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = blackhole(t) })
-		id := e.createJob(3, true)
-		e.publish(id, 3)
+		id, _ := e.startedJob(3, 3)
 		code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 		require.Equal(t, 503, code)
 		require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling}, e.sink.jobStatuses(id))
@@ -733,20 +716,7 @@ func TestProcessesServeOneRequestEach(t *testing.T) {
 	for procs, waits := range map[int]bool{1: true, 2: false} {
 		t.Run(fmt.Sprintf("processes=%d", procs), func(t *testing.T) {
 			e := newEnv(t, nil, withNATSURL(blackhole(t)), func(c *Config) { c.Processes, c.Threads = procs, 1 })
-			id := seedJob(e.api, protocol.StatusStarted, 1)
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
-			}()
-			t.Cleanup(wg.Wait)
-			polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-				if e.api.Stats().Dials == 0 {
-					return fmt.Errorf("the /tasks call has not dialed NATS yet")
-				}
-				return nil
-			})
+			e.dialingTasksCall(t)
 			start := time.Now()
 			code, _ := e.do("GET", "/api/v2/", "", nil, 2*time.Second)
 			took := time.Since(start)

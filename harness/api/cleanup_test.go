@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -18,8 +19,7 @@ import (
 func TestCleanupRetried(t *testing.T) {
 	down := refused(t)
 	e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = down })
-	id := e.createJob(3, true)
-	e.publish(id, 3)
+	id, _ := e.startedJob(3, 3)
 	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
 	require.Equal(t, 503, code)
 	require.True(t, e.streamExists(id))
@@ -69,4 +69,20 @@ func TestRestartedKeepsThePendingCleanup(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestForget: an ended job is forgotten, results and all; a running one is not.
+func TestForget(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.createJob(3, true)
+	require.False(t, e.api.Forget(id), "a running job is kept")
+	_, err := e.api.CancelJob(context.Background(), id)
+	require.NoError(t, err)
+	st, ok := e.api.JobStatus(id)
+	require.True(t, ok)
+	require.Equal(t, protocol.StatusRevoked, st)
+	require.True(t, e.api.Forget(id))
+	_, ok = e.api.JobStatus(id)
+	require.False(t, ok)
+	require.False(t, e.api.Forget(id))
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,16 +116,11 @@ func newEnv(t testing.TB, ns *natsd.Server, opts ...envOpt) *env {
 	tr := &http.Transport{}
 	e.client = &http.Client{Transport: tr}
 	e.base = srv.URL
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	e.nc = nc
-	e.js, err = jetstream.New(nc)
-	require.NoError(t, err)
+	e.nc, e.js = natsdtest.ConnectJS(t, ns.ClientURL()) // closed after the cleanup below
 	t.Cleanup(func() {
 		a.Close()
 		srv.Close()
 		tr.CloseIdleConnections()
-		nc.Close()
 	})
 	return e
 }
@@ -200,12 +196,68 @@ func (e *env) publish(id int64, n int) []string {
 	return ids
 }
 
+// startedJob creates a started job of total tasks and publishes the first
+// n of them (with n < total the job stays STARTED once they are stored).
+func (e *env) startedJob(total, n int) (id int64, imgs []string) {
+	e.t.Helper()
+	id = e.createJob(total, true)
+	return id, e.publish(id, n)
+}
+
+// requireNoRedelivery asks for a task of job id again and again for
+// within: a task that was acked must not come back.
+func (e *env) requireNoRedelivery(id int64, within time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		code, tasks := e.tasks(id, 1, 5*time.Second)
+		require.Equal(e.t, 200, code)
+		require.Empty(e.t, tasks, "an acked task came back")
+	}
+}
+
+// redelivered waits up to within for a task of job id to be handed out
+// again, and returns it.
+func (e *env) redelivered(id int64, within time.Duration) protocol.Task {
+	e.t.Helper()
+	var again []protocol.Task
+	polltest.CheckFor(e.t, within, 10*time.Millisecond, func() error {
+		code, tasks := e.tasks(id, 1, 5*time.Second)
+		if code != 200 || len(tasks) == 0 {
+			return fmt.Errorf("no redelivery (status %d)", code)
+		}
+		again = tasks
+		return nil
+	})
+	return again[0]
+}
+
+// dialingTasksCall starts a /tasks call of a new STARTED job of one task in
+// the background and waits until it has dialed NATS (a black hole, where
+// it hangs until its 2 s); the test waits for the call when it ends.
+func (e *env) dialingTasksCall(t testing.TB) {
+	t.Helper()
+	id := seedJob(e.api, protocol.StatusStarted, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+	}()
+	t.Cleanup(wg.Wait)
+	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
+		if e.api.Stats().Dials == 0 {
+			return fmt.Errorf("the /tasks call has not dialed NATS yet")
+		}
+		return nil
+	})
+}
+
 // reservedJob creates a started job of n published tasks and reserves all
 // of them with one /tasks call of batch size batch.
 func (e *env) reservedJob(n, batch int) (id int64, imgs []string, tasks []protocol.Task) {
 	e.t.Helper()
-	id = e.createJob(n, true)
-	imgs = e.publish(id, n)
+	id, imgs = e.startedJob(n, n)
 	code, tasks := e.tasks(id, batch, 5*time.Second)
 	require.Equal(e.t, 200, code)
 	require.Len(e.t, tasks, n)
@@ -269,15 +321,6 @@ func (e *env) consumerInfo(id int64) (*jetstream.ConsumerInfo, error) {
 	return c.Info(ctx)
 }
 
-// monitor reads one JSON document from NATS's monitoring port.
-func monitor(t testing.TB, s *natsd.Server, path string, v any) {
-	t.Helper()
-	resp, err := http.Get(s.MonitorURL() + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
-}
-
 func jsAPITotal(t testing.TB, s *natsd.Server) uint64 {
 	t.Helper()
 	var j struct {
@@ -285,7 +328,7 @@ func jsAPITotal(t testing.TB, s *natsd.Server) uint64 {
 			Total uint64 `json:"total"`
 		} `json:"api"`
 	}
-	monitor(t, s, "/jsz", &j)
+	natsdtest.Monitor(t, s, "/jsz", &j)
 	return j.API.Total
 }
 
@@ -298,7 +341,7 @@ type varz struct {
 func serverConns(t testing.TB, s *natsd.Server) varz {
 	t.Helper()
 	var v varz
-	monitor(t, s, "/varz", &v)
+	natsdtest.Monitor(t, s, "/varz", &v)
 	return v
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/internal/slowtest"
 )
 
 // TestFactStreamDeleteLosesPullEnd measures why, in soaks under -race,
@@ -32,15 +33,9 @@ import (
 // server just before the delete hears nothing in 1–6 % of the rounds
 // (3, 5 and 6 of 100 in three runs; 1 of 100 under -race).
 func TestFactStreamDeleteLosesPullEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: 200 stream deletes")
-	}
+	slowtest.Skip(t, "200 stream deletes")
 	ns := natsdtest.StartNATS(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	nc, js := natsdtest.ConnectJS(t, ns.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

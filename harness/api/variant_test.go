@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 //	recreate-stream     TestMissingStream
 //	slow-ack            TestVariantSlowAck
 //	leak-connections    TestVariantLeakConnections
+//	slow-leak           TestVariantSlowLeak
 //	empty-on-error      TestNATSUnreachable
 //	connect-retry-on-refused  TestNATSUnreachable
 //	pooled (good)       TestVariantPooled, TestNATSUnreachable
@@ -48,8 +48,7 @@ func TestVariantReserveOneByOneSlowUnderLatency(t *testing.T) {
 			ns := natsdtest.StartNATS(t)
 			slow := latencyProxy(t, ns.ClientURL(), oneWay)
 			e := newEnv(t, ns, withVariant(v), withNATSURL(slow))
-			id := e.createJob(batch, true)
-			e.publish(id, batch)
+			id, _ := e.startedJob(batch, batch)
 			start := time.Now()
 			code, tasks := e.tasks(id, batch, 10*time.Second)
 			took[v] = time.Since(start)
@@ -72,20 +71,7 @@ func TestVariantNoConnectTimeoutStarvesLiveness(t *testing.T) {
 	eachVariant(t, map[string]bool{protocol.VariantGood: true, protocol.VariantNoConnectTimeout: false}, func(t *testing.T, variant string, live bool) {
 		bad := newEnv(t, nil, withVariant(variant), withNATSURL(blackhole(t)),
 			func(c *Config) { c.MaxConcurrent = 1 })
-		id := seedJob(bad.api, protocol.StatusStarted, 1)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
-		}()
-		t.Cleanup(wg.Wait) // after bad's Close (cleanups run in reverse)
-		polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
-			if bad.api.Stats().Dials == 0 {
-				return fmt.Errorf("the /tasks call has not dialed NATS yet")
-			}
-			return nil
-		})
+		bad.dialingTasksCall(t)
 		code, _ := bad.do("GET", "/api/v2/", "", nil, time.Second)
 		if live {
 			require.Equal(t, 200, code)
@@ -141,8 +127,7 @@ func TestVariantSlowAck(t *testing.T) {
 	const ackWait = time.Second
 	eachVariant(t, map[string]bool{protocol.VariantGood: false, protocol.VariantSlowAck: true}, func(t *testing.T, variant string, redelivered bool) {
 		e := newEnv(t, nil, withVariant(variant), withAckWait(ackWait))
-		id := e.createJob(2, true)
-		imgs := e.publish(id, 1)
+		id, imgs := e.startedJob(2, 1)
 		code, tasks := e.tasks(id, 1, 5*time.Second)
 		require.Equal(t, 200, code)
 		require.Len(t, tasks, 1)
@@ -161,24 +146,12 @@ func TestVariantSlowAck(t *testing.T) {
 				}
 				return nil
 			})
-			deadline := time.Now().Add(ackWait + 300*time.Millisecond)
-			for time.Now().Before(deadline) {
-				code, again := e.tasks(id, 1, 5*time.Second)
-				require.Equal(t, 200, code)
-				require.Empty(t, again, "an acked task came back")
-			}
+			e.requireNoRedelivery(id, ackWait+300*time.Millisecond)
 			return
 		}
-		var again []protocol.Task
-		polltest.CheckFor(t, 2*ackWait, 10*time.Millisecond, func() error {
-			code, again = e.tasks(id, 1, 5*time.Second)
-			if code != 200 || len(again) == 0 {
-				return fmt.Errorf("no redelivery (status %d)", code)
-			}
-			return nil
-		})
-		require.Equal(t, imgs[0], string(again[0].ImageID))
-		require.Equal(t, 2, dc(t, again[0]))
+		again := e.redelivered(id, 2*ackWait)
+		require.Equal(t, imgs[0], string(again.ImageID))
+		require.Equal(t, 2, dc(t, again))
 		ok, _ := w.acked(*tasks[0].ReplySubject)
 		require.False(t, ok, "acked before the redelivery")
 		// The late ack comes at 1.5 x ack_wait.
@@ -247,8 +220,7 @@ func TestVariantPooled(t *testing.T) {
 	for v, conns := range map[string]uint64{protocol.VariantGood: 4, protocol.VariantPooled: 1} { // 4 /tasks
 		t.Run(v, func(t *testing.T) {
 			e := newEnv(t, nil, withVariant(v))
-			id := e.createJob(8, true)
-			e.publish(id, 8)
+			id, _ := e.startedJob(8, 8)
 			before := e.api.Stats().RequestConns // the job's creation
 			js0 := jsAPITotal(t, e.nats)
 			for range 4 {
@@ -297,6 +269,29 @@ func TestVariantEarlySuccess(t *testing.T) {
 			wantStored = 1
 		}
 		require.Equal(t, wantStored, last.ProgressStored)
+	})
+}
+
+// TestVariantSlowLeak: 300 /tasks calls of the slow-leak variant leave 3
+// subscriptions on the server that the good variant does not (a job not
+// started: the calls answer at once), and Close ends the leaked goroutines
+// (goleak in TestMain checks).
+func TestVariantSlowLeak(t *testing.T) {
+	eachVariant(t, map[string]int{protocol.VariantGood: 0, protocol.VariantSlowLeak: 3}, func(t *testing.T, variant string, leaked int) {
+		e := newEnv(t, nil, withVariant(variant))
+		id := e.createJob(3, false)
+		base := serverConns(t, e.nats).Subscriptions
+		for range 3 * leakEvery {
+			code, _ := e.tasks(id, 1, 5*time.Second)
+			require.Equal(t, 200, code)
+		}
+		polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			if s := serverConns(t, e.nats).Subscriptions; s < base+uint64(leaked) {
+				return fmt.Errorf("%d subscriptions, want %d", s, base+uint64(leaked))
+			}
+			return nil
+		})
+		require.Equal(t, base+uint64(leaked), serverConns(t, e.nats).Subscriptions)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 )
@@ -66,13 +67,12 @@ func TestConnTapCounts(t *testing.T) {
 	defer tap.Close()
 	tap.SetStream(testStream)
 
-	nc, js := connectJS(t, "nats://"+tap.Addr())
+	nc, js := natsdtest.ConnectJS(t, "nats://"+tap.Addr())
 	st, err := js.Stream(ctx, testStream) // STREAM.INFO.job_1
 	require.NoError(t, err)
 	cons, err := st.Consumer(ctx, testConsumer) // CONSUMER.INFO.job_1.job-1-consumer
 	require.NoError(t, err)
-	msgs := fetch(t, cons, 3, time.Second) // one CONSUMER.MSG.NEXT
-	require.Len(t, msgs, 3)
+	msgs := fetchAll(t, cons, 3) // one CONSUMER.MSG.NEXT
 	for _, m := range msgs {
 		require.NoError(t, m.Ack())
 	}

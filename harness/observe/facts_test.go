@@ -37,12 +37,11 @@ func TestFactAckListenerChangesNothing(t *testing.T) {
 		if observed {
 			observeNATS(t, s.ClientURL(), sink)
 		}
-		nc, js := connectJS(t, s.ClientURL())
+		nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 		c := jobConsumer(t, js, factAckWait, 5)
 		publishTasks(t, js, 3)
 
-		first := fetch(t, c, 3, time.Second)
-		require.Len(t, first, 3)
+		first := fetchAll(t, c, 3)
 		for _, m := range first {
 			deliveries = append(deliveries, deliveryOf(t, m))
 		}
@@ -124,11 +123,11 @@ func TestFactTaskSubjectSeesPublishesOnly(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
 	o := observeNATS(t, s.ClientURL(), sink, WithObservePublishes(""))
-	_, js := connectJS(t, s.ClientURL())
+	_, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 3)
 
-	require.Len(t, fetch(t, c, 3, time.Second), 3)
+	fetchAll(t, c, 3)
 	var redelivered []delivery
 	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		for _, m := range fetch(t, c, 3, 200*time.Millisecond) {
@@ -158,11 +157,11 @@ func TestFactMaxDeliveriesAdvisory(t *testing.T) {
 	s := natsdtest.StartNATS(t)
 	sink := history.NewMemory()
 	o := observeNATS(t, s.ClientURL(), sink)
-	_, js := connectJS(t, s.ClientURL())
+	_, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 2)
 	publishTasks(t, js, 1)
 
-	require.Len(t, fetch(t, c, 1, time.Second), 1)
+	fetchAll(t, c, 1)
 	var last time.Time
 	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if ms := fetch(t, c, 1, 200*time.Millisecond); len(ms) == 1 {
@@ -210,7 +209,7 @@ func withoutT(e history.Event) history.Event { e.T = 0; return e }
 // api.total, the figure the round-trips checker divides by /tasks calls.
 func TestFactAPITotal(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 10)
 	legacy, err := nc.JetStream()
@@ -225,9 +224,9 @@ func TestFactAPITotal(t *testing.T) {
 	}{
 		{"monitoring reads (/varz, /jsz?consumers=true)", 0, func(t *testing.T) {
 			var v varz
-			monitor(t, s, "/varz", &v)
+			natsdtest.Monitor(t, s, "/varz", &v)
 			var j jsz
-			monitor(t, s, "/jsz?consumers=true", &j)
+			natsdtest.Monitor(t, s, "/jsz?consumers=true", &j)
 		}},
 		{"stream info", 1, func(t *testing.T) {
 			st, err := js.Stream(ctx, testStream)
@@ -262,8 +261,7 @@ func TestFactAPITotal(t *testing.T) {
 			require.NoError(t, sub.Unsubscribe())
 		}},
 		{"fetch(3)", 0, func(t *testing.T) {
-			held = fetch(t, c, 3, time.Second)
-			require.Len(t, held, 3)
+			held = fetchAll(t, c, 3)
 		}},
 		{"publish", 0, func(t *testing.T) { publishTasks(t, js, 1) }},
 		{"ack, nak, in-progress", 0, func(t *testing.T) {
@@ -292,7 +290,7 @@ func TestFactAPITotal(t *testing.T) {
 // reply subject is when the message was stored, the same on every delivery.
 func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	s := natsdtest.StartNATS(t)
-	_, js := connectJS(t, s.ClientURL())
+	_, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, factAckWait, 5)
 	publishTasks(t, js, 1)
 	st, err := js.Stream(context.Background(), testStream)
@@ -300,8 +298,7 @@ func TestFactAckSubjectTimestampIsStoreTime(t *testing.T) {
 	stored, err := st.GetMsg(context.Background(), 1)
 	require.NoError(t, err)
 
-	first := fetch(t, c, 1, time.Second)
-	require.Len(t, first, 1)
+	first := fetchAll(t, c, 1)
 	var second []jetstream.Msg
 	polltest.CheckFor(t, 3*factAckWait, 10*time.Millisecond, func() error {
 		if second = fetch(t, c, 1, 200*time.Millisecond); len(second) == 0 {
@@ -351,7 +348,7 @@ func TestFactTotalConnections(t *testing.T) {
 		}},
 		{"monitoring HTTP requests", 0, func(t *testing.T) {
 			var v varz
-			monitor(t, s, "/varz", &v)
+			natsdtest.Monitor(t, s, "/varz", &v)
 		}},
 	} {
 		t.Run(tc.attempt, func(t *testing.T) {
@@ -399,11 +396,10 @@ func TestFactListenersHideNoResponders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := natsdtest.StartNATS(t)
-			nc, js := connectJS(t, s.ClientURL())
+			nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 			c := jobConsumer(t, js, 30*time.Second, 5)
 			publishTasks(t, js, 1)
-			ms := fetch(t, c, 1, time.Second)
-			require.Len(t, ms, 1)
+			ms := fetchAll(t, c, 1)
 			require.NoError(t, js.DeleteConsumer(context.Background(), testStream, testConsumer))
 			subj := tc.subject(ms[0].Reply())
 

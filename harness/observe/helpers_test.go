@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
@@ -29,16 +29,6 @@ func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc
-}
-
-// connectJS connects to url, closed when the test ends, with its JetStream
-// context.
-func connectJS(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc := connect(t, url)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	return nc, js
 }
 
 // observeNATS starts a NATSObserver on url, closed when the test ends.
@@ -98,6 +88,15 @@ func fetch(t testing.TB, c jetstream.Consumer, n int, wait time.Duration) []jets
 	return out
 }
 
+// fetchAll fetches n messages from c, waiting up to a second, and fails t
+// unless all n came.
+func fetchAll(t testing.TB, c jetstream.Consumer, n int) []jetstream.Msg {
+	t.Helper()
+	ms := fetch(t, c, n, time.Second)
+	require.Len(t, ms, n)
+	return ms
+}
+
 // delivery is what a message says about its delivery.
 type delivery struct {
 	sseq uint64
@@ -111,30 +110,17 @@ func deliveryOf(t testing.TB, m jetstream.Msg) delivery {
 	return delivery{md.Sequence.Stream, md.NumDelivered}
 }
 
-// monClient keeps no idle connections, so that no goroutine outlives a test.
-var monClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-
-// monitor reads a monitoring endpoint of s into v.
-func monitor(t testing.TB, s *natsd.Server, path string, v any) {
-	t.Helper()
-	resp, err := monClient.Get(s.MonitorURL() + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
-}
-
 func apiTotal(t testing.TB, s *natsd.Server) uint64 {
 	t.Helper()
 	var j jsz
-	monitor(t, s, "/jsz", &j)
+	natsdtest.Monitor(t, s, "/jsz", &j)
 	return j.API.Total
 }
 
 func totalConnections(t testing.TB, s *natsd.Server) uint64 {
 	t.Helper()
 	var v varz
-	monitor(t, s, "/varz", &v)
+	natsdtest.Monitor(t, s, "/varz", &v)
 	return v.TotalConnections
 }
 

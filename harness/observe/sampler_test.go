@@ -32,14 +32,13 @@ func TestSamplerValues(t *testing.T) {
 	})
 	require.Empty(t, sink.Of(history.KindConsumer))
 
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 	c := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 5)
-	ms := fetch(t, c, 2, time.Second)
-	require.Len(t, ms, 2)
+	ms := fetchAll(t, c, 2)
 	ackSync(t, nc, ms[0], "+ACK")
 	ackSync(t, nc, ms[1], "-NAK")
-	require.Len(t, fetch(t, c, 1, time.Second), 1) // the nak'ed one, redelivered
+	fetchAll(t, c, 1) // the nak'ed one, redelivered
 
 	before := apiTotal(t, s)
 	require.NoError(t, sm.Sample(ctx))

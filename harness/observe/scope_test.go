@@ -24,12 +24,11 @@ func TestNATSObserverScope(t *testing.T) {
 	sink := history.NewMemory()
 	o, err := NewNATSObserver(context.Background(), s.ClientURL(), sink, WithNATSScopeLater(), WithObservePublishes(""))
 	require.NoError(t, err)
-	nc, js := connectJS(t, s.ClientURL())
+	nc, js := natsdtest.ConnectJS(t, s.ClientURL())
 
 	// Before the scope is known, nothing is recorded: an ack of another job.
 	other := otherJob(t, js, 2)
-	ms := fetch(t, other, 1, time.Second)
-	require.Len(t, ms, 1)
+	ms := fetchAll(t, other, 1)
 	ackSync(t, nc, ms[0], "+ACK")
 	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
 		if o.Foreign() < 2 { // the publish on job.2.tasks and its ack
@@ -41,14 +40,12 @@ func TestNATSObserverScope(t *testing.T) {
 	o.Scope(testStream, testConsumer, testSubject)
 	ours := jobConsumer(t, js, 30*time.Second, 5)
 	publishTasks(t, js, 2)
-	mine := fetch(t, ours, 2, time.Second)
-	require.Len(t, mine, 2)
+	mine := fetchAll(t, ours, 2)
 	ackSync(t, nc, mine[0], "+ACK")
 	ackSync(t, nc, mine[1], "+TERM")
 	// The other job, same sequence numbers: an ack, a term (advisory).
 	publishOther(t, js, 2, 1)
-	theirs := fetch(t, other, 2, time.Second)
-	require.Len(t, theirs, 2)
+	theirs := fetchAll(t, other, 2)
 	ackSync(t, nc, theirs[0], "+ACK")
 	ackSync(t, nc, theirs[1], "+TERM")
 

@@ -140,9 +140,9 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	case "jobs":
 		f.listJobs(w, r)
 	case "tasks":
-		f.reserve(w, r, parts[1])
+		jobCall(f, w, r, parts[1], func(req protocol.TasksRequest) bool { return req.BatchSize >= 1 }, f.reserve)
 	case "result":
-		f.result(w, r, parts[1])
+		jobCall(f, w, r, parts[1], func(req protocol.ResultRequest) bool { return len(req.Results) > 0 }, f.result)
 	}
 }
 
@@ -172,18 +172,23 @@ func (f *fakeAPI) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (f *fakeAPI) reserve(w http.ResponseWriter, r *http.Request, id string) {
-	var req protocol.TasksRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.BatchSize < 1 {
+// jobCall answers a POST on job id: its body, decoded into a T, answered
+// 400 unless it decodes and valid holds; the job, looked up under f.mu,
+// answered 404 when unknown; then do, still under f.mu.
+func jobCall[T any](f *fakeAPI, w http.ResponseWriter, r *http.Request, id string, valid func(T) bool, do func(http.ResponseWriter, *fakeJob, T)) {
+	var req T
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || !valid(req) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad body"})
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	j := f.job(w, id)
-	if j == nil {
-		return
+	if j := f.job(w, id); j != nil {
+		do(w, j, req)
 	}
+}
+
+func (f *fakeAPI) reserve(w http.ResponseWriter, j *fakeJob, req protocol.TasksRequest) {
 	n := min(req.BatchSize, len(j.queue))
 	out := append([]protocol.Task{}, j.queue[:n]...)
 	j.queue = j.queue[n:]
@@ -196,18 +201,7 @@ func (f *fakeAPI) reserve(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusOK, protocol.TasksResponse{Tasks: out})
 }
 
-func (f *fakeAPI) result(w http.ResponseWriter, r *http.Request, id string) {
-	var req protocol.ResultRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Results) == 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad body"})
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	j := f.job(w, id)
-	if j == nil {
-		return
-	}
+func (f *fakeAPI) result(w http.ResponseWriter, j *fakeJob, req protocol.ResultRequest) {
 	stored := make([]string, len(req.Results))
 	for i, it := range req.Results {
 		var res protocol.Result
