@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/natschaos/natschaos/history"
 )
@@ -27,14 +26,7 @@ func (APIRestart) Name() string { return "api_restart" }
 
 // Inject implements [Fault].
 func (f APIRestart) Inject(ctx context.Context, env Env) (Heal, error) {
-	p, err := process(env, f.Name())
-	if err != nil {
-		return nil, err
-	}
-	if err := p.RestartAPI(ctx); err != nil {
-		return nil, fmt.Errorf("restart the api: %w", err)
-	}
-	return noHeal, nil
+	return instant(env, f.Name(), "restart the api", func(p Process) error { return p.RestartAPI(ctx) })
 }
 
 func buildAPIRestart(id, _ string, a Attrs) (Fault, error) {

@@ -44,6 +44,19 @@ func process(env Env, name string) (Process, error) {
 
 func noHeal(context.Context) error { return nil }
 
+// instant injects an instant process fault named name: do, on env's
+// processes; what says what failed when do fails. There is nothing to heal.
+func instant(env Env, name, what string, do func(Process) error) (Heal, error) {
+	p, err := process(env, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := do(p); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return noHeal, nil
+}
+
 // NATSRestart stops NATS node Node and starts it again on the same store
 // and port; Kill chooses SIGKILL over SIGTERM for an external process.
 type NATSRestart struct {
@@ -57,14 +70,9 @@ func (NATSRestart) Name() string { return "nats_restart" }
 
 // Inject implements Fault; the restart is done when Inject returns.
 func (f NATSRestart) Inject(ctx context.Context, env Env) (Heal, error) {
-	p, err := process(env, f.Name())
-	if err != nil {
-		return nil, err
-	}
-	if err := p.RestartNATS(ctx, f.Node, f.Kill); err != nil {
-		return nil, fmt.Errorf("restart nats node %d: %w", f.Node, err)
-	}
-	return noHeal, nil
+	return instant(env, f.Name(), fmt.Sprintf("restart nats node %d", f.Node), func(p Process) error {
+		return p.RestartNATS(ctx, f.Node, f.Kill)
+	})
 }
 
 func buildNATSRestart(id, _ string, a Attrs) (Fault, error) {
@@ -145,14 +153,7 @@ func (WorkerCrash) Name() string { return "worker_crash" }
 
 // Inject implements Fault.
 func (f WorkerCrash) Inject(ctx context.Context, env Env) (Heal, error) {
-	p, err := process(env, f.Name())
-	if err != nil {
-		return nil, err
-	}
-	if err := p.CrashWorker(ctx, f.After); err != nil {
-		return nil, fmt.Errorf("crash a worker after %s: %w", f.After, err)
-	}
-	return noHeal, nil
+	return instant(env, f.Name(), "crash a worker after "+f.After, func(p Process) error { return p.CrashWorker(ctx, f.After) })
 }
 
 func buildWorkerCrash(id, _ string, a Attrs) (Fault, error) {
@@ -234,14 +235,7 @@ func (CancelJob) Name() string { return "cancel_job" }
 
 // Inject implements Fault.
 func (f CancelJob) Inject(ctx context.Context, env Env) (Heal, error) {
-	p, err := process(env, f.Name())
-	if err != nil {
-		return nil, err
-	}
-	if err := p.CancelJob(ctx); err != nil {
-		return nil, fmt.Errorf("cancel job: %w", err)
-	}
-	return noHeal, nil
+	return instant(env, f.Name(), "cancel job", func(p Process) error { return p.CancelJob(ctx) })
 }
 
 func buildCancelJob(id, _ string, a Attrs) (Fault, error) {
