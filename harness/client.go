@@ -31,35 +31,65 @@ func (c *APIClient) client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second}
 }
 
-func (c *APIClient) do(ctx context.Context, method, path string, body, out any) error {
+// request is one call of the API. Its body goes as it is: the contract
+// probes send bad JSON on purpose.
+type request struct {
+	method, path string
+	body         []byte // nil: none
+	worker       string // the X-Natschaos-Worker header
+	auth         string // the Authorization header; "" for none
+}
+
+// send makes r through hc and returns the status and the body (up to 64
+// MiB). An error reading the body comes with the status.
+func (c *APIClient) send(ctx context.Context, hc *http.Client, r request) (int, []byte, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
+	if r.body != nil {
+		rd = bytes.NewReader(r.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, r.method, strings.TrimRight(c.BaseURL, "/")+r.path, rd)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(protocol.WorkerHeader, "harness")
-	if c.Token != "" {
-		req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+c.Token)
+	req.Header.Set(protocol.WorkerHeader, r.worker)
+	if r.auth != "" {
+		req.Header.Set(protocol.AuthHeader, r.auth)
 	}
-	resp, err := c.client().Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: read body: %w", method, path, err)
+		return resp.StatusCode, nil, fmt.Errorf("read body: %w", err)
 	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, truncate(data, 200))
+	return resp.StatusCode, data, nil
+}
+
+// auth is the Authorization header of the client's token ("" without one).
+func (c *APIClient) auth() string {
+	if c.Token == "" {
+		return ""
+	}
+	return protocol.TokenPrefix + c.Token
+}
+
+func (c *APIClient) do(ctx context.Context, method, path string, body, out any) error {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
+		}
+	}
+	status, data, err := c.send(ctx, c.client(), request{method: method, path: path, body: b, worker: "harness", auth: c.auth()})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if status/100 != 2 {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, status, truncate(data, 200))
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -136,7 +134,6 @@ func contractProbes(job int64) []contractProbe {
 // the event says so), and returns only ctx's error.
 func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Sink) error {
 	client := &http.Client{Timeout: contractTimeout}
-	base := strings.TrimRight(c.BaseURL, "/")
 	for _, p := range contractProbes(job) {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -146,7 +143,7 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 			e.Job = jid
 		}
 		start := time.Now()
-		status, badBody, err := contractCall(ctx, client, base, c.Token, p)
+		status, badBody, err := contractCall(ctx, c, client, p)
 		e.MS = float64(time.Since(start).Microseconds()) / 1000
 		e.Status = status
 		if err != nil {
@@ -166,42 +163,32 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 	return nil
 }
 
-// contractCall sends p and returns the status and whether a body p wants to
-// be a JSON object was not one.
-func contractCall(ctx context.Context, client *http.Client, base, token string, p contractProbe) (status int, badBody bool, err error) {
-	var body io.Reader
+// contractCall sends p through hc and returns the status and whether a
+// body p wants to be a JSON object was not one.
+func contractCall(ctx context.Context, c *APIClient, hc *http.Client, p contractProbe) (status int, badBody bool, err error) {
+	r := request{method: p.method, path: p.path, worker: ContractWorker}
 	if p.body != "" {
-		body = bytes.NewReader([]byte(p.body))
+		r.body = []byte(p.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, p.method, base+p.path, body)
-	if err != nil {
-		return 0, false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(protocol.WorkerHeader, ContractWorker)
 	switch p.token {
 	case "":
 	case "ok":
-		if token != "" {
-			req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+token)
-		}
+		r.auth = c.auth()
 	default:
-		req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+"natschaos-wrong-"+strconv.Itoa(len(token)))
+		r.auth = protocol.TokenPrefix + "natschaos-wrong-" + strconv.Itoa(len(c.Token))
 	}
-	resp, err := client.Do(req)
+	status, b, err := c.send(ctx, hc, r)
 	if err != nil {
+		if status != 0 {
+			return status, false, nil // the status is the answer; a torn body says nothing more here
+		}
 		return 0, false, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return resp.StatusCode, false, nil // the status is the answer; a torn body says nothing more here
-	}
-	if p.object && resp.StatusCode/100 == 2 {
+	if p.object && status/100 == 2 {
 		var obj map[string]json.RawMessage
 		badBody = json.Unmarshal(b, &obj) != nil || obj == nil
 	}
-	return resp.StatusCode, badBody, nil
+	return status, badBody, nil
 }
 
 func wantString(want []int) string {
