@@ -38,7 +38,7 @@ func (x ExternalTarget) Capabilities() faults.Target {
 			faults.NeedNATSControl:  notOwnedNATS,
 			faults.NeedNATSProcess:  notOwnedNATS,
 			faults.NeedNATSNode:     notOwnedNATS,
-			faults.NeedInProcessAPI: "an external API's result processor cannot be crashed from outside",
+			faults.NeedInProcessAPI: "an external API runs in a process the harness did not start: it cannot crash its result processor or restart it",
 		},
 	}
 	if externalWorkers {
