@@ -22,7 +22,7 @@ func TestTargets(t *testing.T) {
 	}
 	links := []string{"bandwidth", "blackhole", "latency", "limit_data", "reset", "slicer", "slow_close", "timeout", "down",
 		"http_abort", "http_delay", "http_drop_response", "http_status"}
-	require.Equal(t, append(links, "cancel_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackCapabilities()))
+	require.Equal(t, append(links, "api_restart", "cancel_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackCapabilities()))
 	require.Equal(t, append(links, "cancel_job", "worker_crash"), runs(ExternalTarget{ExternalWorkers: false}.Capabilities()))
 	require.Equal(t, append(links, "cancel_job"), runs(ExternalTarget{ExternalWorkers: true}.Capabilities()))
 	require.Equal(t, links, runs(ExternalTarget{ExternalWorkers: true, JobID: 7}.Capabilities()))
@@ -31,5 +31,6 @@ func TestTargets(t *testing.T) {
 		ExternalUnsupported("worker_crash", true))
 	require.Empty(t, ExternalUnsupported("worker_crash", false))
 	require.Contains(t, ExternalUnsupported("nats_restart", false), "nats_restart needs a NATS process the harness controls: in external mode")
+	require.Contains(t, ExternalUnsupported("api_restart", false), "api_restart needs the reference API in the harness's process: an external API runs in a process")
 	require.ErrorContains(t, faults.Spec{Name: "nats_pause"}.Available(StackCapabilities()), "runs inside the harness's process")
 }
