@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/harness"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/slowtest"
 )
@@ -52,7 +53,8 @@ func TestMultiPipelineScenario(t *testing.T) {
 					asked[e.Worker] = e.Pipelines
 				}
 			}
-			require.Equal(t, map[int64]string{1: "detect", 2: "classify", 3: "detect"}, pipelines)
+			first := int64(harness.EmbeddedFirstJobID)
+			require.Equal(t, map[int64]string{first: "detect", first + 1: "classify", first + 2: "detect"}, pipelines)
 			require.Equal(t, map[string]string{"w1": "detect", "w2": "classify", "w3": "detect,classify"}, asked)
 			for _, c := range rep.Checks {
 				if c.Name == "pipeline" {

@@ -92,6 +92,11 @@ type JobSpec struct {
 	Tasks    int    // tasks published into it, ≥ 1
 }
 
+// EmbeddedFirstJobID is the id of the embedded API's first job: several
+// digits, as the platform's database ids are, so that a job id is written
+// and parsed as more than one digit in every subject, stream name and path.
+const EmbeddedFirstJobID = 40001
+
 // Stack is the embedded system under test with its proxies and observers
 // (the rig it shares with External). It implements faults.Env. The caller
 // must Close it.
@@ -153,6 +158,9 @@ func Start(ctx context.Context, cfg Config, sink history.Sink) (s *Stack, err er
 	apiCfg.NATSURL = "nats://" + s.links[faults.LinkAPINATS]
 	apiCfg.ResultsNATSURL = "nats://" + s.links[faults.LinkResultsNATS]
 	apiCfg.Sink = sink
+	if apiCfg.FirstJobID == 0 {
+		apiCfg.FirstJobID = EmbeddedFirstJobID
+	}
 	if apiCfg.Logger == nil {
 		apiCfg.Logger = s.log
 	}

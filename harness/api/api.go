@@ -84,6 +84,12 @@ type Config struct {
 	// Replicas is the replica count of the job's stream and consumer and of
 	// the advisories stream (default 1; 3 on a three-node cluster).
 	Replicas int
+	// FirstJobID is the id of the API's first job; the next ones follow it
+	// (default 1). The platform's ids come from a database that has seen
+	// many jobs: the embedded stack starts high, so that an id is several
+	// digits wherever it is written or parsed (subjects, stream names,
+	// paths).
+	FirstJobID int64
 
 	// MaxConcurrent bounds the requests handled at once, like a pool of
 	// gunicorn workers; requests beyond it wait for a slot. The liveness
@@ -138,6 +144,9 @@ func (c *Config) setDefaults() {
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
+	if c.FirstJobID == 0 {
+		c.FirstJobID = 1
+	}
 	if c.ProcessorWorkers == 0 {
 		c.ProcessorWorkers = DefaultProcessorWorkers
 	}
@@ -178,6 +187,9 @@ func (c *Config) validate() error {
 		if n.v < 0 {
 			return fmt.Errorf("api: %s %d is negative", n.name, n.v)
 		}
+	}
+	if c.FirstJobID < 0 {
+		return fmt.Errorf("api: FirstJobID %d is negative", c.FirstJobID)
 	}
 	if c.Processes > 0 && c.MaxConcurrent > 0 {
 		return errors.New("api: set either Processes (with Threads) or MaxConcurrent, not both")
@@ -248,6 +260,7 @@ func New(cfg Config) (*API, error) {
 		conns:  make(map[*nats.Conn]struct{}),
 	}
 	a.jobs = newJobStore(a.emitJob, a.emitStored)
+	a.jobs.next = cfg.FirstJobID - 1
 	if a.beh.earlySuccess {
 		a.jobs.early = 1
 	}

@@ -54,7 +54,7 @@ func newJobStore(onStatus func(int64, string, protocol.Progress), onStored func(
 	return &jobStore{jobs: make(map[int64]*job), onStatus: onStatus, onStored: onStored}
 }
 
-// nextID reserves the next job id (1, 2, ...).
+// nextID reserves the next job id (Config.FirstJobID, then one more each time).
 func (s *jobStore) nextID() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
