@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -226,4 +227,56 @@ func (e *External) ProbeContract(ctx context.Context) error {
 		return errors.New("contract probe: no job yet")
 	}
 	return ProbeContract(ctx, e.Client, e.Job(), e.Sink())
+}
+
+// CancelRun cancels the run's job through c, as the cancel_job fault does,
+// and records the answer as a contract event named "cancel-job" (the
+// contract check): 200 with the job's id and a status a cancelled or ended
+// job has (its err is bad-body when the answer names another job or another
+// status), or 503 on NATS trouble. A field the answer leaves out is not
+// judged. Any answer but 200 is an error too: the cancel did not happen.
+// A 200 with a wrong body is not: the contract check fails it.
+func CancelRun(ctx context.Context, c *APIClient, job int64, sink history.Sink) error {
+	path := fmt.Sprintf("/jobs/%d/cancel/", job)
+	e := history.Event{Kind: history.KindContract, Name: "cancel-job", Path: protocol.APIBase + path, Job: job,
+		Want: "200,503", Worker: "harness"}
+	start := time.Now()
+	status, body, err := c.send(ctx, c.client(), request{method: http.MethodPost, path: path, body: []byte("{}"), worker: "harness", auth: c.auth()})
+	e.MS = float64(time.Since(start).Microseconds()) / 1000
+	e.Status = status
+	if err != nil && status == 0 {
+		if ctx.Err() != nil {
+			return fmt.Errorf("cancel job %d: %w", job, err)
+		}
+		e.Err = history.ErrWord(err)
+	}
+	if status == http.StatusOK && !cancelAnswerOK(body, job) {
+		e.Err = history.ErrBadBody
+	}
+	sink.Emit(e)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cancel job %d: %w", job, err)
+	case status != http.StatusOK:
+		return fmt.Errorf("cancel job %d: status %d: %s", job, status, truncate(body, 200))
+	}
+	return nil // a 200 with a wrong body: the cancel happened; the contract check judges the answer
+}
+
+// cancelAnswerOK reports whether a cancel's 200 body names job, and a
+// status a job has once cancelled (or once it ended before the cancel).
+func cancelAnswerOK(body []byte, job int64) bool {
+	var a struct {
+		ID     any     `json:"id"` // a number, or a string of one
+		Status *string `json:"status"`
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if d.Decode(&a) != nil {
+		return false
+	}
+	if a.ID != nil && fmt.Sprint(a.ID) != strconv.FormatInt(job, 10) {
+		return false
+	}
+	return a.Status == nil || protocol.Terminal(*a.Status)
 }

@@ -52,3 +52,32 @@ func TestProbeContractReferenceAPI(t *testing.T) {
 	r := check.Check(check.NewContract(check.Params{}), sink.events)
 	require.True(t, r.Passed(), r.String())
 }
+
+// A cancel's answer is judged as a contract event: the reference API's is
+// 200 with the job and CANCELING or REVOKED; an answer for another job or
+// with a status a cancelled job cannot have is a bad body.
+func TestCancelRunRecordsTheAnswer(t *testing.T) {
+	s, sink := startStack(t, testConfig())
+	ctx := testCtx(t, 20*time.Second)
+	job, err := s.NewJob(ctx, 5)
+	require.NoError(t, err)
+	require.NoError(t, CancelRun(ctx, s.Client, job, sink))
+	got, _ := sink.of(history.KindContract, nil)
+	require.Len(t, got, 1)
+	require.Equal(t, "cancel-job", got[0].Name)
+	require.Equal(t, 200, got[0].Status)
+	require.Empty(t, got[0].Err)
+
+	for body, ok := range map[string]bool{
+		`{"id": 7, "status": "REVOKED"}`:     true,
+		`{"id": "7", "status": "CANCELING"}`: true,
+		`{"status": "SUCCESS"}`:              true, // ended before the cancel; no id: not judged
+		`{}`:                                 true,
+		`{"id": 0, "status": ""}`:            false,
+		`{"id": 8, "status": "REVOKED"}`:     false,
+		`{"id": 7, "status": "STARTED"}`:     false,
+		`not json`:                           false,
+	} {
+		require.Equal(t, ok, cancelAnswerOK([]byte(body), 7), body)
+	}
+}

@@ -422,7 +422,7 @@ func (p stackProcess) RestartAPI(ctx context.Context) error {
 }
 
 func (p stackProcess) CancelJob(ctx context.Context) error {
-	return p.s.Client.CancelJob(ctx, p.s.Job())
+	return CancelRun(ctx, p.s.Client, p.s.Job(), p.s.Sink())
 }
 
 // Close stops everything in order — workers, observers, proxies, recording

@@ -21,6 +21,9 @@ var contractCases = []tcase{
 	// The root answered 200 with an empty body: liveness reads only the
 	// status, the contract the body too.
 	{file: "contract/fail-root-body.jsonl", violations: 1, summary: "1 answered outside"},
+	// A cancel answered 200 naming no job and no status: the cancel_job
+	// fault records its answer as a contract event.
+	{file: "contract/fail-cancel-answer.jsonl", violations: 1, summary: "1 answered outside"},
 	{file: "contract/unknown-no-probes.jsonl"},
 }
 
