@@ -100,6 +100,7 @@ type soakJudge struct {
 	// memory stays flat however many jobs a soak runs.)
 	maxJudged int64
 	cfg       *history.Event
+	ev        history.Event // the event being observed (see Observe)
 	win       []check.Checker
 	winFrom   float64
 	winIndex  int
@@ -119,26 +120,32 @@ func newSoakJudge(p check.Params, g check.GrowthParams, live *liveStats) *soakJu
 
 // Observe takes the next event of the history (the recorder's tap: in
 // history order).
-func (j *soakJudge) Observe(e history.Event) {
+func (j *soakJudge) Observe(ev history.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	// The checkers see the event through j.ev, not &ev: a pointer to the
+	// parameter would move every event to the heap (2–3 MB a second of
+	// garbage at the default rate). No checker keeps the pointer (check.Run
+	// hands them pointers into batches it reuses).
+	j.ev = ev
+	e := &j.ev
 	j.last = max(j.last, e.T)
-	j.live.observe(&e)
+	j.live.observe(e)
 	if e.Kind == history.KindConfig && j.cfg == nil {
-		c := e
+		c := *e
 		j.cfg = &c
 	}
 	for _, c := range j.win {
-		c.Observe(&e)
+		c.Observe(e)
 	}
-	j.growth.Observe(&e)
-	id := history.JobOf(&e)
+	j.growth.Observe(e)
+	id := history.JobOf(e)
 	if id == 0 {
 		switch e.Kind {
 		case history.KindFault, history.KindServer, history.KindPhase:
 			for _, s := range j.jobs {
 				for _, c := range s.checkers {
-					c.Observe(&e)
+					c.Observe(e)
 				}
 			}
 		}
@@ -157,7 +164,7 @@ func (j *soakJudge) Observe(e history.Event) {
 		s.published++
 	}
 	for _, c := range s.checkers {
-		c.Observe(&e)
+		c.Observe(e)
 	}
 }
 

@@ -164,6 +164,10 @@ var cases = []tcase{
 	{file: "fast-503/pass.jsonl", summary: "4 fast 503s"},
 	{file: "fast-503/pass-nothing-to-judge.jsonl", summary: check.NothingToJudge},
 	{file: "fast-503/fail-200-empty.jsonl", violations: 1},
+	// Only pending tasks count: none once each is stored or past
+	// max_deliver; a task published again after it was done is pending.
+	{file: "fast-503/pass-done-before-fault.jsonl", summary: check.NothingToJudge},
+	{file: "fast-503/fail-republished.jsonl", violations: 1},
 	// Recorded effects: a fault named nothing known that made NATS
 	// unreachable is judged; a blackhole that recorded only link-slow is not.
 	{file: "fast-503/fail-recorded-effects.jsonl", violations: 1},

@@ -17,9 +17,13 @@ import (
 // judged too, allowing a 200 with tasks (see cutsCalls).
 type Fast503 struct {
 	faulted
-	tasks    map[string]bool // task → done
+	// open is the tasks published and not yet done (stored or past
+	// max_deliver), each with its stream sequence; bySSeq finds an open
+	// task from a max_deliveries advisory. A done task is dropped: the
+	// state is what is pending, not every task of the history (a soak's
+	// report interval holds tens of thousands).
+	open     map[string]uint64
 	bySSeq   map[uint64]string
-	open     int
 	terminal bool
 	calls    int
 	judged   int
@@ -37,7 +41,7 @@ type call503 struct {
 
 // NewFast503 returns the fast-503 checker.
 func NewFast503(p Params) *Fast503 {
-	return &Fast503{faulted: newFaulted("fast-503", p, cutsCalls), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
+	return &Fast503{faulted: newFaulted("fast-503", p, cutsCalls), open: map[string]uint64{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
 }
 
 // cutsCalls: the faults fast-503 judges — those that make NATS unreachable,
@@ -51,9 +55,13 @@ func cutsCalls(w window) bool {
 }
 
 func (c *Fast503) done(task string) {
-	if d, ok := c.tasks[task]; ok && !d {
-		c.tasks[task] = true
-		c.open--
+	sseq, ok := c.open[task]
+	if !ok {
+		return
+	}
+	delete(c.open, task)
+	if c.bySSeq[sseq] == task {
+		delete(c.bySSeq, sseq)
 	}
 }
 
@@ -72,10 +80,10 @@ func (c *Fast503) Observe(e *history.Event) {
 			}
 		}
 	case history.KindPublish:
-		if _, ok := c.tasks[e.Task]; !ok && e.Task != "" {
-			c.tasks[e.Task] = false
+		// A task published again after it was done is pending again.
+		if _, ok := c.open[e.Task]; !ok && e.Task != "" {
+			c.open[e.Task] = e.SSeq
 			c.bySSeq[e.SSeq] = e.Task
-			c.open++
 		}
 	case history.KindStored:
 		c.done(e.Task)
@@ -96,7 +104,7 @@ func (c *Fast503) bound() float64 { return c.r.ConnectTimeout.Seconds() + c.r.Ep
 
 func (c *Fast503) call(e *history.Event) {
 	c.calls++
-	if c.open == 0 || c.terminal || len(c.faults.list) == 0 {
+	if len(c.open) == 0 || c.terminal || len(c.faults.list) == 0 {
 		return
 	}
 	x := call503{t: e.T, start: callStart(e), ms: e.MS, status: e.Status, n: e.N, worker: e.Worker, err: e.Err}
