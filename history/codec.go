@@ -45,174 +45,71 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // the keys a kind must carry.
 func (e *Event) AppendJSON(buf []byte) []byte {
 	must := always[e.Kind]
-	buf = append(buf, '{')
-	for i := range fields {
-		if f := &fields[i]; f.put != nil {
-			buf = f.put(buf, e, must)
+	buf = append(buf, `{"t":`...)
+	buf = appendFloat(buf, e.T)
+	buf = appendStr(buf, "kind", string(e.Kind), true)
+	buf = appendF(buf, "ack_wait", e.AckWait, must)
+	buf = appendI(buf, "max_deliver", int64(e.MaxDeliver), must)
+	buf = appendI(buf, "max_ack_pending", int64(e.MaxAckPending), must)
+	buf = appendStr(buf, "stream", e.Stream, false)
+	buf = appendStr(buf, "consumer", e.ConsumerName, false)
+	buf = appendF(buf, "worker_http_timeout", e.WorkerHTTPTimeout, must)
+	buf = appendF(buf, "connect_timeout", e.ConnectTimeout, must)
+	buf = appendI(buf, "job", e.Job, must)
+	buf = appendStr(buf, "task", e.Task, false)
+	buf = appendStr(buf, "reply", e.Reply, false)
+	buf = appendU(buf, "sseq", e.SSeq, must)
+	buf = appendU(buf, "dseq", e.DSeq, must)
+	buf = appendI(buf, "dc", int64(e.DC), must)
+	buf = appendStr(buf, "worker", e.Worker, false)
+	if e.Kind == KindJob || e.JobStatus != "" {
+		buf = appendStr(buf, "status", e.JobStatus, false)
+		if e.ProgressTotal != 0 {
+			buf = appendI(buf, "stored", int64(e.ProgressStored), progressKeys)
+			buf = appendI(buf, "total", int64(e.ProgressTotal), progressKeys)
 		}
+		buf = appendStr(buf, "pipeline", e.Pipeline, false)
+	} else {
+		buf = appendI(buf, "status", int64(e.Status), must)
 	}
+	buf = appendStr(buf, "ack", e.Ack, false)
+	buf = appendStr(buf, "type", e.Type, false)
+	buf = appendI(buf, "deliveries", int64(e.Deliveries), must)
+	buf = appendU(buf, "num_pending", e.NumPending, must)
+	buf = appendI(buf, "num_ack_pending", int64(e.NumAckPending), must)
+	buf = appendI(buf, "num_redelivered", int64(e.NumRedelivered), must)
+	buf = appendI(buf, "num_waiting", int64(e.NumWaiting), must)
+	buf = appendU(buf, "delivered", e.Delivered, must)
+	buf = appendU(buf, "ack_floor", e.AckFloor, must)
+	buf = appendI(buf, "connections", int64(e.Connections), must)
+	buf = appendU(buf, "total_connections", e.TotalConnections, must)
+	buf = appendU(buf, "subscriptions", e.Subscriptions, must)
+	buf = appendU(buf, "js_api_total", e.JSAPITotal, must)
+	buf = appendU(buf, "slow_consumers", e.SlowConsumers, must)
+	buf = appendU(buf, "mem", e.Mem, must)
+	buf = appendStr(buf, "version", e.Version, false)
+	buf = appendStr(buf, "path", e.Path, false)
+	buf = appendF(buf, "ms", e.MS, must)
+	buf = appendStr(buf, "err", e.Err, false)
+	buf = appendI(buf, "batch", int64(e.Batch), must)
+	buf = appendI(buf, "n", int64(e.N), must)
+	buf = appendStr(buf, "want", e.Want, false)
+	buf = appendStr(buf, "pipelines", e.Pipelines, false)
+	buf = appendStr(buf, "id", e.ID, false)
+	buf = appendStr(buf, "name", e.Name, false)
+	buf = appendStr(buf, "link", e.Link, false)
+	buf = appendStr(buf, "phase", e.Phase, false)
+	buf = appendStr(buf, "effects", strings.Join(e.Effects.Names(), ","), false)
+	buf = appendU(buf, "conn", e.ConnID, must)
+	buf = appendI(buf, "js_api", int64(e.JSAPI), must)
+	buf = appendI(buf, "pulls", int64(e.Pulls), must)
+	buf = appendI(buf, "acks", int64(e.Acks), must)
+	buf = appendI(buf, "msgs", int64(e.Msgs), must)
+	buf = appendI(buf, "foreign", int64(e.Foreign), must)
+	buf = appendU(buf, "rss", e.RSS, must)
+	buf = appendI(buf, "fds", int64(e.FDs), must)
+	buf = appendI(buf, "goroutines", int64(e.Goroutines), must)
 	return append(buf, '}')
-}
-
-// field is one key of an event's JSON object: how its value is written
-// (put; nil when another field's put writes it) and read (get).
-type field struct {
-	key string
-	put func(buf []byte, e *Event, must map[string]bool) []byte
-	get func(d *decoder, e *Event) error
-}
-
-// fields are the keys of an event, in the order they are written: the one
-// list both the writer and the reader follow.
-var fields = []field{
-	{key: "t", put: putT, get: func(d *decoder, e *Event) (err error) { e.T, err = d.float("t"); return err }},
-	{key: "kind", put: putKind, get: getKind},
-	floatKey("ack_wait", func(e *Event) *float64 { return &e.AckWait }),
-	intKey("max_deliver", func(e *Event) *int { return &e.MaxDeliver }),
-	intKey("max_ack_pending", func(e *Event) *int { return &e.MaxAckPending }),
-	strKey("stream", func(e *Event) *string { return &e.Stream }),
-	strKey("consumer", func(e *Event) *string { return &e.ConsumerName }),
-	floatKey("worker_http_timeout", func(e *Event) *float64 { return &e.WorkerHTTPTimeout }),
-	floatKey("connect_timeout", func(e *Event) *float64 { return &e.ConnectTimeout }),
-	intKey("job", func(e *Event) *int64 { return &e.Job }),
-	strKey("task", func(e *Event) *string { return &e.Task }),
-	strKey("reply", func(e *Event) *string { return &e.Reply }),
-	uintKey("sseq", func(e *Event) *uint64 { return &e.SSeq }),
-	uintKey("dseq", func(e *Event) *uint64 { return &e.DSeq }),
-	intKey("dc", func(e *Event) *int { return &e.DC }),
-	strKey("worker", func(e *Event) *string { return &e.Worker }),
-	{key: "status", put: putStatus, get: getStatus},
-	withStatus(intKey("stored", func(e *Event) *int { return &e.ProgressStored })),
-	withStatus(intKey("total", func(e *Event) *int { return &e.ProgressTotal })),
-	withStatus(strKey("pipeline", func(e *Event) *string { return &e.Pipeline })),
-	strKey("ack", func(e *Event) *string { return &e.Ack }),
-	strKey("type", func(e *Event) *string { return &e.Type }),
-	intKey("deliveries", func(e *Event) *int { return &e.Deliveries }),
-	uintKey("num_pending", func(e *Event) *uint64 { return &e.NumPending }),
-	intKey("num_ack_pending", func(e *Event) *int { return &e.NumAckPending }),
-	intKey("num_redelivered", func(e *Event) *int { return &e.NumRedelivered }),
-	intKey("num_waiting", func(e *Event) *int { return &e.NumWaiting }),
-	uintKey("delivered", func(e *Event) *uint64 { return &e.Delivered }),
-	uintKey("ack_floor", func(e *Event) *uint64 { return &e.AckFloor }),
-	intKey("connections", func(e *Event) *int { return &e.Connections }),
-	uintKey("total_connections", func(e *Event) *uint64 { return &e.TotalConnections }),
-	uintKey("subscriptions", func(e *Event) *uint64 { return &e.Subscriptions }),
-	uintKey("js_api_total", func(e *Event) *uint64 { return &e.JSAPITotal }),
-	uintKey("slow_consumers", func(e *Event) *uint64 { return &e.SlowConsumers }),
-	uintKey("mem", func(e *Event) *uint64 { return &e.Mem }),
-	strKey("version", func(e *Event) *string { return &e.Version }),
-	strKey("path", func(e *Event) *string { return &e.Path }),
-	floatKey("ms", func(e *Event) *float64 { return &e.MS }),
-	strKey("err", func(e *Event) *string { return &e.Err }),
-	intKey("batch", func(e *Event) *int { return &e.Batch }),
-	intKey("n", func(e *Event) *int { return &e.N }),
-	strKey("want", func(e *Event) *string { return &e.Want }),
-	strKey("pipelines", func(e *Event) *string { return &e.Pipelines }),
-	strKey("id", func(e *Event) *string { return &e.ID }),
-	strKey("name", func(e *Event) *string { return &e.Name }),
-	strKey("link", func(e *Event) *string { return &e.Link }),
-	strKey("phase", func(e *Event) *string { return &e.Phase }),
-	{key: "effects", put: putEffects, get: func(d *decoder, e *Event) (err error) { e.Effects, err = d.effects("effects"); return err }},
-	uintKey("conn", func(e *Event) *uint64 { return &e.ConnID }),
-	intKey("js_api", func(e *Event) *int { return &e.JSAPI }),
-	intKey("pulls", func(e *Event) *int { return &e.Pulls }),
-	intKey("acks", func(e *Event) *int { return &e.Acks }),
-	intKey("msgs", func(e *Event) *int { return &e.Msgs }),
-	intKey("foreign", func(e *Event) *int { return &e.Foreign }),
-	uintKey("rss", func(e *Event) *uint64 { return &e.RSS }),
-	intKey("fds", func(e *Event) *int { return &e.FDs }),
-	intKey("goroutines", func(e *Event) *int { return &e.Goroutines }),
-}
-
-// byKey finds a key's field for the reader.
-var byKey = func() map[string]*field {
-	m := make(map[string]*field, len(fields))
-	for i := range fields {
-		m[fields[i].key] = &fields[i]
-	}
-	return m
-}()
-
-func strKey(key string, at func(*Event) *string) field {
-	return field{key: key,
-		put: func(buf []byte, e *Event, _ map[string]bool) []byte { return appendStr(buf, key, *at(e), false) },
-		get: func(d *decoder, e *Event) (err error) { *at(e), err = d.string(key); return err },
-	}
-}
-
-func intKey[T int | int64](key string, at func(*Event) *T) field {
-	return field{key: key,
-		put: func(buf []byte, e *Event, must map[string]bool) []byte { return appendI(buf, key, int64(*at(e)), must) },
-		get: func(d *decoder, e *Event) error {
-			v, err := d.int(key)
-			*at(e) = T(v)
-			return err
-		},
-	}
-}
-
-func uintKey(key string, at func(*Event) *uint64) field {
-	return field{key: key,
-		put: func(buf []byte, e *Event, must map[string]bool) []byte { return appendU(buf, key, *at(e), must) },
-		get: func(d *decoder, e *Event) (err error) { *at(e), err = d.uint(key); return err },
-	}
-}
-
-func floatKey(key string, at func(*Event) *float64) field {
-	return field{key: key,
-		put: func(buf []byte, e *Event, must map[string]bool) []byte { return appendF(buf, key, *at(e), must) },
-		get: func(d *decoder, e *Event) (err error) { *at(e), err = d.float(key); return err },
-	}
-}
-
-// withStatus marks a field that [putStatus] writes, with a job's status.
-func withStatus(f field) field {
-	f.put = nil
-	return f
-}
-
-// putT writes the time, the first key.
-func putT(buf []byte, e *Event, _ map[string]bool) []byte {
-	return appendFloat(append(buf, `"t":`...), e.T)
-}
-
-func putKind(buf []byte, e *Event, _ map[string]bool) []byte {
-	return appendStr(buf, "kind", string(e.Kind), true)
-}
-
-func getKind(d *decoder, e *Event) error {
-	s, err := d.string("kind")
-	e.Kind = Kind(s)
-	return err
-}
-
-// putStatus writes "status": a job's status (a string, with the job's
-// progress and pipeline) or an HTTP status (a number).
-func putStatus(buf []byte, e *Event, must map[string]bool) []byte {
-	if e.Kind != KindJob && e.JobStatus == "" {
-		return appendI(buf, "status", int64(e.Status), must)
-	}
-	buf = appendStr(buf, "status", e.JobStatus, false)
-	if e.ProgressTotal != 0 {
-		buf = appendI(buf, "stored", int64(e.ProgressStored), progressKeys)
-		buf = appendI(buf, "total", int64(e.ProgressTotal), progressKeys)
-	}
-	return appendStr(buf, "pipeline", e.Pipeline, false)
-}
-
-// getStatus reads "status": a string is a job's status, a number an HTTP status.
-func getStatus(d *decoder, e *Event) (err error) {
-	if d.i < len(d.b) && d.b[d.i] == '"' {
-		e.JobStatus, err = d.string("status")
-		return err
-	}
-	i, err := d.int("status")
-	e.Status = int(i)
-	return err
-}
-
-func putEffects(buf []byte, e *Event, _ map[string]bool) []byte {
-	return appendStr(buf, "effects", strings.Join(e.Effects.Names(), ","), false)
 }
 
 func appendKey(buf []byte, k string) []byte {

@@ -149,22 +149,13 @@ func (d *decoder) num() ([]byte, error) {
 	return d.b[start:d.i], nil
 }
 
-// number reads the text of key's number; null reads as nil, with no error.
-func (d *decoder) number(key string) ([]byte, error) {
+func (d *decoder) float(key string) (float64, error) {
 	if d.null() {
-		return nil, nil
+		return 0, nil
 	}
 	b, err := d.num()
 	if err != nil {
-		return nil, fmt.Errorf("%q: %w", key, err)
-	}
-	return b, nil
-}
-
-func (d *decoder) float(key string) (float64, error) {
-	b, err := d.number(key)
-	if b == nil {
-		return 0, err
+		return 0, fmt.Errorf("%q: %w", key, err)
 	}
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
@@ -174,9 +165,12 @@ func (d *decoder) float(key string) (float64, error) {
 }
 
 func (d *decoder) int(key string) (int64, error) {
-	b, err := d.number(key)
-	if b == nil {
-		return 0, err
+	if d.null() {
+		return 0, nil
+	}
+	b, err := d.num()
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", key, err)
 	}
 	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
 		return v, nil
@@ -191,9 +185,12 @@ func (d *decoder) int(key string) (int64, error) {
 }
 
 func (d *decoder) uint(key string) (uint64, error) {
-	b, err := d.number(key)
-	if b == nil {
-		return 0, err
+	if d.null() {
+		return 0, nil
+	}
+	b, err := d.num()
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", key, err)
 	}
 	v, err := strconv.ParseUint(string(b), 10, 64)
 	if err != nil {
@@ -287,10 +284,151 @@ func (d *decoder) skip() error {
 	return nil
 }
 
-// field reads the value of key into e; a key no field has is skipped.
-func (d *decoder) field(e *Event, key string) error {
-	if f := byKey[key]; f != nil {
-		return f.get(d, e)
+func (d *decoder) field(e *Event, key string) (err error) {
+	var i int64
+	switch key {
+	case "t":
+		e.T, err = d.float(key)
+	case "kind":
+		var s string
+		s, err = d.string(key)
+		e.Kind = Kind(s)
+	case "ack_wait":
+		e.AckWait, err = d.float(key)
+	case "max_deliver":
+		i, err = d.int(key)
+		e.MaxDeliver = int(i)
+	case "max_ack_pending":
+		i, err = d.int(key)
+		e.MaxAckPending = int(i)
+	case "stream":
+		e.Stream, err = d.string(key)
+	case "consumer":
+		e.ConsumerName, err = d.string(key)
+	case "worker_http_timeout":
+		e.WorkerHTTPTimeout, err = d.float(key)
+	case "connect_timeout":
+		e.ConnectTimeout, err = d.float(key)
+	case "job":
+		e.Job, err = d.int(key)
+	case "task":
+		e.Task, err = d.string(key)
+	case "reply":
+		e.Reply, err = d.string(key)
+	case "sseq":
+		e.SSeq, err = d.uint(key)
+	case "dseq":
+		e.DSeq, err = d.uint(key)
+	case "dc":
+		i, err = d.int(key)
+		e.DC = int(i)
+	case "worker":
+		e.Worker, err = d.string(key)
+	case "status":
+		if d.i < len(d.b) && d.b[d.i] == '"' {
+			e.JobStatus, err = d.string(key)
+		} else {
+			i, err = d.int(key)
+			e.Status = int(i)
+		}
+	case "stored":
+		i, err = d.int(key)
+		e.ProgressStored = int(i)
+	case "total":
+		i, err = d.int(key)
+		e.ProgressTotal = int(i)
+	case "pipeline":
+		e.Pipeline, err = d.string(key)
+	case "pipelines":
+		e.Pipelines, err = d.string(key)
+	case "ack":
+		e.Ack, err = d.string(key)
+	case "type":
+		e.Type, err = d.string(key)
+	case "deliveries":
+		i, err = d.int(key)
+		e.Deliveries = int(i)
+	case "num_pending":
+		e.NumPending, err = d.uint(key)
+	case "num_ack_pending":
+		i, err = d.int(key)
+		e.NumAckPending = int(i)
+	case "num_redelivered":
+		i, err = d.int(key)
+		e.NumRedelivered = int(i)
+	case "num_waiting":
+		i, err = d.int(key)
+		e.NumWaiting = int(i)
+	case "delivered":
+		e.Delivered, err = d.uint(key)
+	case "ack_floor":
+		e.AckFloor, err = d.uint(key)
+	case "connections":
+		i, err = d.int(key)
+		e.Connections = int(i)
+	case "total_connections":
+		e.TotalConnections, err = d.uint(key)
+	case "subscriptions":
+		e.Subscriptions, err = d.uint(key)
+	case "js_api_total":
+		e.JSAPITotal, err = d.uint(key)
+	case "slow_consumers":
+		e.SlowConsumers, err = d.uint(key)
+	case "mem":
+		e.Mem, err = d.uint(key)
+	case "rss":
+		e.RSS, err = d.uint(key)
+	case "fds":
+		i, err = d.int(key)
+		e.FDs = int(i)
+	case "goroutines":
+		i, err = d.int(key)
+		e.Goroutines = int(i)
+	case "version":
+		e.Version, err = d.string(key)
+	case "path":
+		e.Path, err = d.string(key)
+	case "ms":
+		e.MS, err = d.float(key)
+	case "err":
+		e.Err, err = d.string(key)
+	case "batch":
+		i, err = d.int(key)
+		e.Batch = int(i)
+	case "n":
+		i, err = d.int(key)
+		e.N = int(i)
+	case "want":
+		e.Want, err = d.string(key)
+	case "id":
+		e.ID, err = d.string(key)
+	case "name":
+		e.Name, err = d.string(key)
+	case "link":
+		e.Link, err = d.string(key)
+	case "phase":
+		e.Phase, err = d.string(key)
+	case "effects":
+		e.Effects, err = d.effects(key)
+	case "conn":
+		e.ConnID, err = d.uint(key)
+	case "js_api":
+		i, err = d.int(key)
+		e.JSAPI = int(i)
+	case "pulls":
+		i, err = d.int(key)
+		e.Pulls = int(i)
+	case "acks":
+		i, err = d.int(key)
+		e.Acks = int(i)
+	case "msgs":
+		i, err = d.int(key)
+		e.Msgs = int(i)
+	case "foreign":
+		i, err = d.int(key)
+		e.Foreign = int(i)
+	default:
+		err = d.skip()
 	}
-	return d.skip()
+	return err
 }
