@@ -198,6 +198,16 @@ func (c *caller) tasks(job int64, batch int) (int, []protocol.Task) {
 	return status, out.Tasks
 }
 
+// one reserves one task of job through worker-api; anything else fails the
+// test.
+func (c *caller) one(job int64) protocol.Task {
+	c.t.Helper()
+	status, got := c.tasks(job, 1)
+	require.Equal(c.t, http.StatusOK, status)
+	require.Len(c.t, got, 1)
+	return got[0]
+}
+
 // result posts one successful result for task through worker-api.
 func (c *caller) result(job int64, task protocol.Task) {
 	c.t.Helper()
@@ -450,10 +460,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
 	c := newCaller(t, s)
 
-	status, got := c.tasks(job, 1)
-	require.Equal(t, http.StatusOK, status)
-	require.Len(t, got, 1)
-	first := got[0]
+	first := c.one(job)
 	heal := inject(t, s, faults.Spec{Name: "processor_crash", Attrs: faults.Attrs{"every": "1"}}, "")
 	c.result(job, first)
 	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
@@ -579,9 +586,7 @@ func TestAPIRestartKeepsTheJob(t *testing.T) {
 	s, sink := startStack(t, testConfig())
 	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
 	c := newCaller(t, s)
-	status, held := c.tasks(job, 1)
-	require.Equal(t, http.StatusOK, status)
-	require.Len(t, held, 1)
+	held := c.one(job)
 
 	old := s.API()
 	took, err := s.RestartAPI(testCtx(t, 15*time.Second))
@@ -591,12 +596,9 @@ func TestAPIRestartKeepsTheJob(t *testing.T) {
 	_, ok := s.API().Job(job)
 	require.True(t, ok, "the new API has the old one's job (one database)")
 
-	c.result(job, held[0]) // the delivery the old API handed out
+	c.result(job, held) // the delivery the old API handed out
 	for range tasks - 1 {
-		status, got := c.tasks(job, 1)
-		require.Equal(t, http.StatusOK, status)
-		require.Len(t, got, 1)
-		c.result(job, got[0])
+		c.result(job, c.one(job))
 	}
 	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		j, err := s.Client.Job(context.Background(), job)
