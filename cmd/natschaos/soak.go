@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -98,9 +97,6 @@ creates its jobs: --job-id, --observe-publishes and --external-workers are run's
 				// turn up after an hour (+0.6 MB in the first 10 minutes).
 				runtime.MemProfileRate = 0
 			}
-			fctx, stopFootprint := context.WithCancel(ctx)
-			footprint := keepFootprint(fctx)
-			defer func() { stopFootprint(); footprint.Wait() }()
 			if out == "" {
 				out = filepath.Join("natschaos-results", "soak-"+time.Now().Format("20060102-150405"))
 			}
