@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,10 @@ type contractProbe struct {
 	body   string // raw: bad JSON is the point of some probes
 	want   []int
 	task   string // the image id of the body's well-formed /result items ("" for none)
-	object bool   // a 2xx answer's body must be a JSON object
+	// check, when not nil, judges a 2xx answer's body: false records the
+	// event's err as bad-body.
+	check  func(body []byte) bool
+	worker string // the X-Natschaos-Worker header and the event's worker; "" for ContractWorker
 }
 
 // contractProbes are the probes of a run whose job is job. They never
@@ -116,7 +120,7 @@ func contractProbes(job int64) []contractProbe {
 	// with a JSON object (the reference API's {"jobs": …}, a REST
 	// framework's list of endpoints); it is sent the token, which a
 	// correct API ignores there.
-	ps = append(ps, contractProbe{name: "root", method: http.MethodGet, path: "/", token: "ok", want: []int{200}, object: true})
+	ps = append(ps, contractProbe{name: "root", method: http.MethodGet, path: "/", token: "ok", want: []int{200}, check: isObject})
 	add("job-unknown", http.MethodGet, u+"/", "ok", "", "", 404)
 	add("job-unknown-no-token", http.MethodGet, u+"/", "", "", "", 404)
 	add("job-wrong-token", http.MethodGet, j+"/", "wrong", "", "", 401)
@@ -139,35 +143,28 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		e := history.Event{Kind: history.KindContract, Name: p.name, Path: protocol.APIBase + p.path, Want: wantString(p.want), Task: p.task, Worker: ContractWorker}
-		if jid, ok := jobInPath(p.path); ok {
-			e.Job = jid
-		}
-		start := time.Now()
-		status, badBody, err := contractCall(ctx, c, client, p)
-		e.MS = float64(time.Since(start).Microseconds()) / 1000
-		e.Status = status
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err() // interrupted: not the API's doing
-			}
-			e.Err = history.ErrWord(err)
-		}
-		if badBody {
-			e.Err = history.ErrBadBody
+		e, _, err := probe(ctx, c, client, p)
+		if err != nil && e.Status == 0 && ctx.Err() != nil {
+			return ctx.Err() // interrupted: not the API's doing
 		}
 		sink.Emit(e)
-		if err != nil {
+		if err != nil && e.Status == 0 {
 			return nil
 		}
 	}
 	return nil
 }
 
-// contractCall sends p through hc and returns the status and whether a
-// body p wants to be a JSON object was not one.
-func contractCall(ctx context.Context, c *APIClient, hc *http.Client, p contractProbe) (status int, badBody bool, err error) {
-	r := request{method: p.method, path: p.path, worker: ContractWorker}
+// probe sends p through hc and returns its contract event and the answer's
+// body. err is the transport's: with no status, the event's err names it;
+// with a status, the body was torn, and the status is the answer.
+func probe(ctx context.Context, c *APIClient, hc *http.Client, p contractProbe) (history.Event, []byte, error) {
+	worker := cmp.Or(p.worker, ContractWorker)
+	e := history.Event{Kind: history.KindContract, Name: p.name, Path: protocol.APIBase + p.path, Want: wantString(p.want), Task: p.task, Worker: worker}
+	if jid, ok := jobInPath(p.path); ok {
+		e.Job = jid
+	}
+	r := request{method: p.method, path: p.path, worker: worker}
 	if p.body != "" {
 		r.body = []byte(p.body)
 	}
@@ -178,18 +175,23 @@ func contractCall(ctx context.Context, c *APIClient, hc *http.Client, p contract
 	default:
 		r.auth = protocol.TokenPrefix + "natschaos-wrong-" + strconv.Itoa(len(c.Token))
 	}
-	status, b, err := c.send(ctx, hc, r)
-	if err != nil {
-		if status != 0 {
-			return status, false, nil // the status is the answer; a torn body says nothing more here
-		}
-		return 0, false, err
+	start := time.Now()
+	status, body, err := c.send(ctx, hc, r)
+	e.MS = float64(time.Since(start).Microseconds()) / 1000
+	e.Status = status
+	switch {
+	case err != nil && status == 0:
+		e.Err = history.ErrWord(err)
+	case err == nil && p.check != nil && status/100 == 2 && !p.check(body):
+		e.Err = history.ErrBadBody
 	}
-	if p.object && status/100 == 2 {
-		var obj map[string]json.RawMessage
-		badBody = json.Unmarshal(b, &obj) != nil || obj == nil
-	}
-	return status, badBody, nil
+	return e, body, err
+}
+
+// isObject reports whether body is a JSON object.
+func isObject(body []byte) bool {
+	var obj map[string]json.RawMessage
+	return json.Unmarshal(body, &obj) == nil && obj != nil
 }
 
 func wantString(want []int) string {
@@ -237,28 +239,19 @@ func (e *External) ProbeContract(ctx context.Context) error {
 // judged. Any answer but 200 is an error too: the cancel did not happen.
 // A 200 with a wrong body is not: the contract check fails it.
 func CancelRun(ctx context.Context, c *APIClient, job int64, sink history.Sink) error {
-	path := fmt.Sprintf("/jobs/%d/cancel/", job)
-	e := history.Event{Kind: history.KindContract, Name: "cancel-job", Path: protocol.APIBase + path, Job: job,
-		Want: "200,503", Worker: "harness"}
-	start := time.Now()
-	status, body, err := c.send(ctx, c.client(), request{method: http.MethodPost, path: path, body: []byte("{}"), worker: "harness", auth: c.auth()})
-	e.MS = float64(time.Since(start).Microseconds()) / 1000
-	e.Status = status
-	if err != nil && status == 0 {
-		if ctx.Err() != nil {
-			return fmt.Errorf("cancel job %d: %w", job, err)
-		}
-		e.Err = history.ErrWord(err)
-	}
-	if status == http.StatusOK && !cancelAnswerOK(body, job) {
-		e.Err = history.ErrBadBody
+	p := contractProbe{name: "cancel-job", method: http.MethodPost, path: fmt.Sprintf("/jobs/%d/cancel/", job), token: "ok",
+		body: "{}", want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness",
+		check: func(body []byte) bool { return cancelAnswerOK(body, job) }}
+	e, body, err := probe(ctx, c, c.client(), p)
+	if err != nil && e.Status == 0 && ctx.Err() != nil {
+		return fmt.Errorf("cancel job %d: %w", job, err)
 	}
 	sink.Emit(e)
 	switch {
 	case err != nil:
 		return fmt.Errorf("cancel job %d: %w", job, err)
-	case status != http.StatusOK:
-		return fmt.Errorf("cancel job %d: status %d: %s", job, status, truncate(body, 200))
+	case e.Status != http.StatusOK:
+		return fmt.Errorf("cancel job %d: status %d: %s", job, e.Status, truncate(body, 200))
 	}
 	return nil // a 200 with a wrong body: the cancel happened; the contract check judges the answer
 }

@@ -22,9 +22,16 @@ const MaxAPIStop = 10 * time.Second
 // API returns the embedded stack's reference API (the one serving now: an
 // api_restart replaces it).
 func (s *Stack) API() *api.API {
+	a, _ := s.current()
+	return a
+}
+
+// current is the API serving now and the channel closed when its Serve
+// returns.
+func (s *Stack) current() (*api.API, chan struct{}) {
 	s.apiMu.Lock()
 	defer s.apiMu.Unlock()
-	return s.sut
+	return s.sut, s.apiServed
 }
 
 // serveAPI makes a the stack's API and serves it on ln until it closes.
@@ -43,9 +50,7 @@ func (s *Stack) serveAPI(a *api.API, ln net.Listener) {
 
 // closeAPI closes the API serving now and waits for its Serve to return.
 func (s *Stack) closeAPI() {
-	s.apiMu.Lock()
-	a, served := s.sut, s.apiServed
-	s.apiMu.Unlock()
+	a, served := s.current()
 	a.Close()
 	<-served
 }
@@ -57,9 +62,7 @@ func (s *Stack) closeAPI() {
 // what outlives a process: the jobs ([api.API.Restarted]). It waits for the
 // old API to stop up to [MaxAPIStop], and returns how long the stop took.
 func (s *Stack) RestartAPI(ctx context.Context) (time.Duration, error) {
-	s.apiMu.Lock()
-	old, served := s.sut, s.apiServed
-	s.apiMu.Unlock()
+	old, served := s.current()
 	start := time.Now()
 	stopped := make(chan struct{})
 	go func() {
