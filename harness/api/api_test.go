@@ -604,7 +604,14 @@ func TestJobCompletion(t *testing.T) {
 		_, storedFirst := w.acked(*task.ReplySubject)
 		require.True(t, storedFirst)
 	}
-	require.False(t, e.streamExists(id))
+	// The job is SUCCESS once its last result is stored; the processor
+	// deletes its stream next, before that result's ack.
+	polltest.CheckFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		if e.streamExists(id) {
+			return fmt.Errorf("stream of job %d still exists", id)
+		}
+		return nil
+	})
 	_, err = e.consumerInfo(id)
 	require.Error(t, err)
 	require.NoError(t, e.nc.Flush())
