@@ -25,8 +25,7 @@ func init() {
 		Def{Name: "processor_crash", Doc: "the result processor dies between save and ack for one result in every N or with probability",
 			Attrs: []string{"every", "probability"}, Needs: []Need{NeedInProcessAPI},
 			Effects: history.EffectProcessorDies, build: buildProcessorCrash},
-		Def{Name: "cancel_job", Doc: "cancel the job through the API",
-			Instant: true, Needs: []Need{NeedOwnJob}, Effects: history.EffectJobCancelled, build: buildCancelJob},
+		actDef("cancel_job", "cancel the job through the API", NeedOwnJob, history.EffectJobCancelled, Process.CancelJob),
 	)
 }
 
@@ -55,6 +54,30 @@ func instant(env Env, name, what string, do func(Process) error) (Heal, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return noHeal, nil
+}
+
+// act is an instant process fault without attributes: one call of the
+// environment's [Process].
+type act struct {
+	id, name string
+	do       func(Process, context.Context) error
+}
+
+// Name implements [Fault].
+func (f act) Name() string { return f.name }
+
+// Inject implements [Fault].
+func (f act) Inject(ctx context.Context, env Env) (Heal, error) {
+	return instant(env, f.name, f.name, func(p Process) error { return f.do(p, ctx) })
+}
+
+// actDef is the Def of an instant process fault without attributes, one
+// call of do (an [act]).
+func actDef(name, doc string, need Need, effects history.Effects, do func(Process, context.Context) error) Def {
+	return Def{Name: name, Doc: doc, Instant: true, Needs: []Need{need}, Effects: effects,
+		build: func(id, _ string, a Attrs) (Fault, error) {
+			return act{id: id, name: name, do: do}, newAttrReader(a).done(name)
+		}}
 }
 
 // NATSRestart stops NATS node Node and starts it again on the same store
@@ -225,20 +248,4 @@ func buildProcessorCrash(id, _ string, a Attrs) (Fault, error) {
 		return nil, err
 	}
 	return f, f.Validate()
-}
-
-// CancelJob cancels the run's job through the API.
-type CancelJob struct{ ID string }
-
-// Name implements Fault.
-func (CancelJob) Name() string { return "cancel_job" }
-
-// Inject implements Fault.
-func (f CancelJob) Inject(ctx context.Context, env Env) (Heal, error) {
-	return instant(env, f.Name(), "cancel job", func(p Process) error { return p.CancelJob(ctx) })
-}
-
-func buildCancelJob(id, _ string, a Attrs) (Fault, error) {
-	r := newAttrReader(a)
-	return CancelJob{ID: id}, r.done("cancel_job")
 }

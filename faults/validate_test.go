@@ -147,7 +147,7 @@ func TestProcessFaults(t *testing.T) {
 	require.NoError(t, heal(context.Background()))
 	require.Equal(t, []string{"pause 0 1h0m0s", "resumed early"}, p.Calls()[3:])
 
-	_, err := CancelJob{}.Inject(context.Background(), &testEnv{})
+	_, err := act{name: "cancel_job", do: Process.CancelJob}.Inject(context.Background(), &testEnv{})
 	require.ErrorIs(t, err, errNoProcess)
 }
 

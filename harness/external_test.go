@@ -48,7 +48,7 @@ func (x *extTarget) config(out, errOut *syncio.Buffer) ExternalConfig {
 	return ExternalConfig{
 		ExternalTarget: ExternalTarget{
 			NATSURLs: []string{x.nats.ClientURL()}, MonitorURLs: []string{x.nats.MonitorURL()},
-			APIURL: x.apiURL, APIToken: testToken, Listen: x.listen,
+			APIURL: x.apiURL, APIToken: apitest.Token, Listen: x.listen,
 			ReadyTimeout: 20 * time.Second, Out: out, Err: errOut,
 		},
 		Worker: tc.Worker, Workers: 1, ConnectTimeout: tc.API.ConnectTimeout,
@@ -105,7 +105,7 @@ func TestExternalCancelsTheJobItCreated(t *testing.T) {
 		defer cancel()
 		e, err := StartExternal(ctx, cfg, nil)
 		require.NoError(t, err)
-		created, err := (&APIClient{BaseURL: x.apiURL + "/api/v2", Token: testToken}).CreateJob(ctx, "theirs", 200)
+		created, err := (&APIClient{BaseURL: x.apiURL + "/api/v2", Token: apitest.Token}).CreateJob(ctx, "theirs", 200)
 		require.NoError(t, err)
 		require.EqualValues(t, theirs, created)
 		id, err := e.NewJob(ctx, 200)

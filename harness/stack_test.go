@@ -23,6 +23,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/api"
+	"github.com/natschaos/natschaos/harness/api/apitest"
 	"github.com/natschaos/natschaos/harness/worker"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
@@ -33,9 +34,6 @@ import (
 // TestMain checks that nothing the stack starts outlives it: embedded NATS
 // and Toxiproxy included, nothing needs to be ignored.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// testToken is the API token of the test stacks.
-const testToken = "natschaos-test"
 
 // testAckWait is the consumer's ack_wait in these tests: short, so that a
 // redelivery is seconds away.
@@ -95,7 +93,7 @@ func byTask(task string) func(history.Event) bool {
 func testConfig() Config {
 	return Config{
 		API: api.Config{
-			Token:          testToken,
+			Token:          apitest.Token,
 			ConnectTimeout: time.Second,
 			OpTimeout:      2 * time.Second,
 			FetchWait:      200 * time.Millisecond,
@@ -175,7 +173,7 @@ func (c *caller) post(base, path string, body any) (int, []byte, error) {
 	req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
 	require.NoError(c.t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Token "+testToken)
+	req.Header.Set("Authorization", "Token "+apitest.Token)
 	req.Header.Set(protocol.WorkerHeader, "test")
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -19,14 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/natschaos/natschaos/harness/api/apitest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-const testToken = "secret"
 
 // hook may take over one request of the fake API: kind is "jobs", "tasks" or
 // "result", call counts the calls of that kind from 1. It returns true when
@@ -129,7 +128,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls[kind]++
 	call := f.calls[kind]
-	if r.Header.Get(protocol.WorkerHeader) == "" || r.Header.Get("Authorization") != "Token "+testToken {
+	if r.Header.Get(protocol.WorkerHeader) == "" || r.Header.Get("Authorization") != "Token "+apitest.Token {
 		f.badHeaders = append(f.badHeaders, r.Method+" "+r.URL.Path)
 	}
 	f.mu.Unlock()
@@ -280,7 +279,7 @@ func waitFor(t testing.TB, total time.Duration, what string, cond func() bool) {
 func testConfig(base, preset string) Config {
 	return Config{
 		BaseURL:         base,
-		Token:           testToken,
+		Token:           apitest.Token,
 		ID:              "w1",
 		Preset:          preset,
 		BatchSize:       5,

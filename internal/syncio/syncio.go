@@ -17,11 +17,7 @@ type Writer struct {
 }
 
 // Write implements io.Writer.
-func (l *Writer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.W.Write(p)
-}
+func (l *Writer) Write(p []byte) (int, error) { return writeLocked(&l.mu, l.W, p) }
 
 // Buffer is a bytes.Buffer safe for concurrent writes and reads.
 type Buffer struct {
@@ -30,17 +26,19 @@ type Buffer struct {
 }
 
 // Write implements io.Writer.
-func (s *Buffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+func (s *Buffer) Write(p []byte) (int, error) { return writeLocked(&s.mu, &s.b, p) }
 
 // String returns what was written so far.
 func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func writeLocked(mu *sync.Mutex, w io.Writer, p []byte) (int, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	return w.Write(p)
 }
 
 // Closing sets *closed under mu and reports whether it was not set before:

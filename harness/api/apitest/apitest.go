@@ -13,6 +13,10 @@ import (
 	"github.com/natschaos/natschaos/harness/api"
 )
 
+// Token is the API token of the APIs and stacks that tests start, and the
+// one the workers they test present.
+const Token = "natschaos-test"
+
 // Serve starts an API with cfg and serves it on 127.0.0.1 at a random port
 // for one test, failing t if it does not start or stops serving; it
 // returns the API and its URL (http://host:port). t.Cleanup closes it.
