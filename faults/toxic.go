@@ -91,16 +91,6 @@ func millis(name string, d time.Duration) (int64, error) {
 	return d.Milliseconds(), nil
 }
 
-// millisToxic is a toxic of type typ whose one attribute, key, is d in
-// Toxiproxy's whole milliseconds.
-func millisToxic(typ, key string, d time.Duration) (string, map[string]any, error) {
-	ms, err := millis(key, d)
-	if err != nil {
-		return "", nil, err
-	}
-	return typ, map[string]any{key: ms}, nil
-}
-
 // injectToxics adds ts to the proxy of link, undoing the ones already added
 // when one fails; the Heal removes them all.
 func injectToxics(ctx context.Context, env Env, link string, ts []Toxic) (Heal, error) {
@@ -140,18 +130,27 @@ func init() {
 	registerToxic(Def{Name: "bandwidth", Doc: "limit throughput to rate KB/s (default direction downstream)",
 		Attrs: []string{"rate"}, Effects: history.EffectLinkSlow},
 		Downstream, func(r *attrReader, n Net) toxicSpec { return Bandwidth{Net: n, Rate: r.int64("rate", 0)} })
-	registerToxic(Def{Name: "slow_close", Doc: "delay the close of a connection by delay (default direction downstream)",
-		Attrs: []string{"delay"}, Effects: history.EffectLinkSlow},
-		Downstream, func(r *attrReader, n Net) toxicSpec { return SlowClose{Net: n, Delay: r.duration("delay", 0)} })
 	registerToxic(Def{Name: "blackhole", Doc: "hold all data, keep connections open: a half-open peer (default direction both)",
 		Effects: history.EffectLinkDown},
 		Both, func(_ *attrReader, n Net) toxicSpec { return Blackhole{Net: n} })
-	registerToxic(Def{Name: "timeout", Doc: "hold all data and close the connection after timeout (default direction both)",
-		Attrs: []string{"timeout"}, Effects: history.EffectLinkDown},
-		Both, func(r *attrReader, n Net) toxicSpec { return Timeout{Net: n, Timeout: r.duration("timeout", 0)} })
-	registerToxic(Def{Name: "reset", Doc: "reset the connection (TCP RST) timeout after data arrives (default direction both)",
-		Attrs: []string{"timeout"}, Effects: history.EffectLinkDown},
-		Both, func(r *attrReader, n Net) toxicSpec { return Reset{Net: n, Timeout: r.duration("timeout", 0)} })
+	// The toxics of one duration, in Toxiproxy's whole milliseconds.
+	for _, t := range []struct {
+		d               Def
+		def             Direction
+		toxic, duration string
+	}{
+		{Def{Name: "slow_close", Doc: "delay the close of a connection by delay (default direction downstream)", Effects: history.EffectLinkSlow},
+			Downstream, "slow_close", "delay"},
+		{Def{Name: "timeout", Doc: "hold all data and close the connection after timeout (default direction both)", Effects: history.EffectLinkDown},
+			Both, "timeout", "timeout"},
+		{Def{Name: "reset", Doc: "reset the connection (TCP RST) timeout after data arrives (default direction both)", Effects: history.EffectLinkDown},
+			Both, "reset_peer", "timeout"},
+	} {
+		t.d.Attrs = []string{t.duration}
+		registerToxic(t.d, t.def, func(r *attrReader, n Net) toxicSpec {
+			return Millis{Net: n, Type: t.toxic, Key: t.duration, D: r.duration(t.duration, 0)}
+		})
+	}
 	registerToxic(Def{Name: "slicer", Doc: "slice data into average_size ± size_variation byte pieces, delay apart (default direction downstream)",
 		Attrs: []string{"average_size", "size_variation", "delay"}, Effects: history.EffectLinkSlow},
 		Downstream, func(r *attrReader, n Net) toxicSpec {
@@ -193,17 +192,6 @@ func (f Bandwidth) toxic() (string, map[string]any, error) {
 	return "bandwidth", map[string]any{"rate": f.Rate}, nil
 }
 
-// SlowClose delays the close of a connection by Delay.
-type SlowClose struct {
-	Net
-	Delay time.Duration
-}
-
-// toxic is f's Toxiproxy toxic type and attributes.
-func (f SlowClose) toxic() (string, map[string]any, error) {
-	return millisToxic("slow_close", "delay", f.Delay)
-}
-
 // Blackhole holds all data and keeps connections open: Toxiproxy's timeout
 // toxic with timeout 0. Healing it closes the connections it held (that is
 // Toxiproxy's timeout toxic).
@@ -214,31 +202,28 @@ func (f Blackhole) toxic() (string, map[string]any, error) {
 	return "timeout", map[string]any{"timeout": int64(0)}, nil
 }
 
-// Timeout holds all data and closes the connection after Timeout (> 0; a
-// zero timeout is a [Blackhole]).
-type Timeout struct {
+// Millis is a toxic of one duration attribute, Key, in Toxiproxy's whole
+// milliseconds: slow_close (delay the close of a connection by delay),
+// timeout (hold all data, close the connection after timeout; a timeout of
+// 0 is a [Blackhole], so it must be > 0) and reset (Toxiproxy's reset_peer:
+// a TCP RST, where Toxiproxy can set linger 0, timeout after data arrives).
+type Millis struct {
 	Net
-	Timeout time.Duration
+	Type string // the Toxiproxy toxic type
+	Key  string // its attribute, as the fault takes it
+	D    time.Duration
 }
 
 // toxic is f's Toxiproxy toxic type and attributes.
-func (f Timeout) toxic() (string, map[string]any, error) {
-	if f.Timeout == 0 {
+func (f Millis) toxic() (string, map[string]any, error) {
+	if f.Type == "timeout" && f.D == 0 {
 		return "", nil, fieldErr("timeout", "timeout must be > 0 (use blackhole to hold connections open)")
 	}
-	return millisToxic("timeout", "timeout", f.Timeout)
-}
-
-// Reset resets connections (TCP RST where Toxiproxy can set linger 0)
-// Timeout after data arrives: Toxiproxy's reset_peer.
-type Reset struct {
-	Net
-	Timeout time.Duration
-}
-
-// toxic is f's Toxiproxy toxic type and attributes.
-func (f Reset) toxic() (string, map[string]any, error) {
-	return millisToxic("reset_peer", "timeout", f.Timeout)
+	ms, err := millis(f.Key, f.D)
+	if err != nil {
+		return "", nil, err
+	}
+	return f.Type, map[string]any{f.Key: ms}, nil
 }
 
 // Slicer slices data into pieces of AverageSize ± SizeVariation bytes,
