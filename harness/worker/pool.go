@@ -85,7 +85,7 @@ func (p *Pool) Crash(after string) (id string, err error) {
 	for _, wantRunning := range []bool{true, false} {
 		for k := range n {
 			w := p.workers[(p.next+k)%n]
-			if w.Running() != wantRunning || w.Armed() != "" {
+			if running, armed := w.State(); running != wantRunning || armed != "" {
 				continue
 			}
 			if err := w.Crash(after); err != nil {

@@ -36,7 +36,7 @@ func TestPoolDrainsAndCrashesOne(t *testing.T) {
 			require.Equal(t, "w1", ws[0].ID())
 			require.Equal(t, "w2", ws[1].ID())
 			run := start(t, p.Run)
-			waitFor(t, 5*time.Second, "both running", func() bool { return ws[0].Running() && ws[1].Running() })
+			waitFor(t, 5*time.Second, "both running", func() bool { return isRunning(ws[0]) && isRunning(ws[1]) })
 
 			id, err := p.Crash(CrashAfterReceive)
 			require.NoError(t, err)
@@ -52,7 +52,7 @@ func TestPoolDrainsAndCrashesOne(t *testing.T) {
 
 			if tt.restart {
 				waitFor(t, 10*time.Second, "both back and the queue drained", func() bool {
-					return ws[0].Running() && ws[1].Running() && api.queued(1) == 0
+					return isRunning(ws[0]) && isRunning(ws[1]) && api.queued(1) == 0
 				})
 				// A crash can cut a result post off on either side of the
 				// API's store: its results are in doubt, no other is.
@@ -135,4 +135,9 @@ func TestPoolPipelinesOf(t *testing.T) {
 	}
 	_, err = NewPool(1, testConfig("http://127.0.0.1:1/api/v2", PresetBasic), newSink(), WithPipelinesOf(nil))
 	require.Error(t, err)
+}
+
+func isRunning(w *Worker) bool {
+	r, _ := w.State()
+	return r
 }

@@ -211,18 +211,12 @@ func (w *Worker) Crash(after string) error {
 	return nil
 }
 
-// Armed returns the crash point armed and not yet fired, "" when none.
-func (w *Worker) Armed() string {
+// State reports whether Run is in progress, and the crash point armed and
+// not yet fired ("" when none).
+func (w *Worker) State() (running bool, armed string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.armed
-}
-
-// Running reports whether Run is in progress.
-func (w *Worker) Running() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.running
+	return w.running, w.armed
 }
 
 // crashAt fires the armed crash when it is armed for point; the caller must

@@ -237,15 +237,17 @@ func TestCrashPostsNothingHeld(t *testing.T) {
 				s := newSink()
 				w := newWorker(t, testConfig(api.base(), preset), s)
 				require.NoError(t, w.Crash(point))
-				require.Equal(t, point, w.Armed())
+				_, armed := w.State()
+				require.Equal(t, point, armed)
 				run := start(t, w.Run)
 				require.ErrorIs(t, run.exited(t, 10*time.Second), ErrCrashed)
 
 				require.NotEmpty(t, s.of(history.KindHandout, ""), "it held tasks")
 				require.Zero(t, api.callsOf("result"), "nothing posted")
 				require.Empty(t, s.of(history.KindResult, ""))
-				require.Equal(t, "", w.Armed())
-				require.False(t, w.Running())
+				running, armed := w.State()
+				require.Equal(t, "", armed)
+				require.False(t, running)
 				require.EqualValues(t, 1, w.Stats().Crashes)
 				for _, e := range s.of(history.KindHTTP, "") {
 					require.Contains(t, []string{"", "crashed"}, e.Err, "%+v", e)
@@ -268,7 +270,8 @@ func TestCrashPostsNothingHeld(t *testing.T) {
 func TestCrashRejectsUnknownPoint(t *testing.T) {
 	w := newWorker(t, testConfig("http://127.0.0.1:1/api/v2", PresetADC), newSink())
 	require.ErrorIs(t, w.Crash("post"), ErrBadCrashPoint)
-	require.Equal(t, "", w.Armed())
+	_, armed := w.State()
+	require.Equal(t, "", armed)
 }
 
 // TestAbandonPendingPosts: posts hang; with MaxPendingPosts pending and none
@@ -370,7 +373,7 @@ func TestRunTwiceAtOnce(t *testing.T) {
 	api := newFakeAPI(t, nil)
 	w := newWorker(t, testConfig(api.base(), PresetBasic), newSink())
 	run := start(t, w.Run)
-	waitFor(t, 5*time.Second, "running", w.Running)
+	waitFor(t, 5*time.Second, "running", func() bool { return isRunning(w) })
 	require.ErrorIs(t, w.Run(t.Context()), ErrRunning)
 	require.NoError(t, run.stop(t))
 }
