@@ -275,25 +275,15 @@ func waitFor(t testing.TB, total time.Duration, what string, cond func() bool) {
 	})
 }
 
-// testConfig is a small, fast worker against base.
+// testConfig is a small, fast worker against base: the defaults, with
+// every timeout, pause and pool scaled down.
 func testConfig(base, preset string) Config {
-	return Config{
-		BaseURL:         base,
-		Token:           apitest.Token,
-		ID:              "w1",
-		Preset:          preset,
-		BatchSize:       5,
-		HTTPTimeout:     time.Second,
-		ResultTimeout:   2 * time.Second,
-		IdleSleep:       50 * time.Millisecond,
-		Fetchers:        2,
-		Prefetch:        2,
-		DownloadThreads: 4,
-		Posters:         2,
-		MaxPendingPosts: 3,
-		AbandonAfter:    500 * time.Millisecond,
-		ProcessTime:     100 * time.Microsecond,
-	}
+	c := DefaultConfig(base, "w1")
+	c.Token, c.Preset, c.BatchSize = apitest.Token, preset, 5
+	c.HTTPTimeout, c.ResultTimeout, c.IdleSleep = time.Second, 2*time.Second, 50*time.Millisecond
+	c.Fetchers, c.Prefetch, c.DownloadThreads = 2, 2, 4
+	c.MaxPendingPosts, c.AbandonAfter, c.ProcessTime = 3, 500*time.Millisecond, 100*time.Microsecond
+	return c
 }
 
 // running is a Run in a goroutine: stop cancels it and returns its error.
