@@ -155,6 +155,13 @@ type caller struct {
 	http *http.Client
 }
 
+// stackWithJob starts a test stack with one job of tasks tasks, and a
+// caller that plays a worker on it.
+func stackWithJob(t testing.TB, tasks int) (*Stack, *memSink, *caller, int64) {
+	s, sink := startStack(t, testConfig())
+	return s, sink, newCaller(t, s), newJob(t, s, testCtx(t, 10*time.Second), tasks)
+}
+
 func newCaller(t testing.TB, s *Stack) *caller {
 	c := &caller{t: t, s: s, http: &http.Client{
 		Timeout:   10 * time.Second,
@@ -454,9 +461,7 @@ func TestNATSRestartKeepsJetStreamState(t *testing.T) {
 // the task is redelivered after ack_wait, and storing it again adds nothing.
 func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 	const tasks = 2
-	s, sink := startStack(t, testConfig())
-	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
-	c := newCaller(t, s)
+	s, sink, c, job := stackWithJob(t, tasks)
 
 	first := c.one(job)
 	heal := inject(t, s, faults.Spec{Name: "processor_crash", Attrs: faults.Attrs{"every": "1"}}, "")
@@ -503,9 +508,7 @@ func TestProcessorCrashRedeliversAndStoresOnce(t *testing.T) {
 
 // down on api-nats: /tasks answers 503 fast; healed, it serves tasks again.
 func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
-	s, _ := startStack(t, testConfig())
-	job := newJob(t, s, testCtx(t, 10*time.Second), 20)
-	c := newCaller(t, s)
+	s, _, c, job := stackWithJob(t, 20)
 
 	heal := inject(t, s, faults.Spec{Name: "down"}, faults.LinkAPINATS)
 	conn, err := net.DialTimeout("tcp", s.LinkAddr(faults.LinkAPINATS), time.Second)
@@ -532,9 +535,7 @@ func TestDownOnAPINATSAnswers503AndHeals(t *testing.T) {
 // healing removes it.
 func TestLatencyOnAPINATSSlowsTasks(t *testing.T) {
 	const latency = 100 * time.Millisecond
-	s, _ := startStack(t, testConfig())
-	job := newJob(t, s, testCtx(t, 10*time.Second), 100)
-	c := newCaller(t, s)
+	s, _, c, job := stackWithJob(t, 100)
 	fastest := func(n int) time.Duration {
 		t.Helper()
 		best := time.Hour
@@ -581,9 +582,7 @@ func TestLinksListenBelowEphemeralRange(t *testing.T) {
 // the held task's result is stored and the job completes.
 func TestAPIRestartKeepsTheJob(t *testing.T) {
 	const tasks = 3
-	s, sink := startStack(t, testConfig())
-	job := newJob(t, s, testCtx(t, 10*time.Second), tasks)
-	c := newCaller(t, s)
+	s, sink, c, job := stackWithJob(t, tasks)
 	held := c.one(job)
 
 	old := s.API()

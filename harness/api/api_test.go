@@ -309,33 +309,39 @@ func TestMissingStream(t *testing.T) {
 // variants that break exactly that.
 func TestNATSUnreachable(t *testing.T) {
 	const bound = 500*time.Millisecond + 500*time.Millisecond // ConnectTimeout + 500ms
-	tests := []struct {
-		name     string
-		variant  string
-		url      func(testing.TB) string
-		wantCode int // 0: no answer within the client's timeout
+	const notRun = -1                                         // the variant does not differ from good there
+	type try struct {
+		variant, nats string
+		url           func(testing.TB) string
+		want          int // 0: no answer within the client's timeout
+	}
+	var tests []try
+	for _, v := range []struct {
+		variant            string
+		refused, blackhole int // the status of each
 	}{
-		{"good refused", protocol.VariantGood, refused, 503},
-		{"good blackhole", protocol.VariantGood, blackhole, 503},
-		{"reconnect refused", protocol.VariantReconnect, refused, 503},
-		{"swallow-timeout refused", protocol.VariantSwallowTimeout, refused, 200},
-		{"swallow-timeout blackhole", protocol.VariantSwallowTimeout, blackhole, 200},
-		{"no-connect-timeout blackhole", protocol.VariantNoConnectTimeout, blackhole, 0},
-		{"empty-on-error refused", protocol.VariantEmptyOnError, refused, 200},
-		{"empty-on-error blackhole", protocol.VariantEmptyOnError, blackhole, 503},
-		{"connect-retry-on-refused refused", protocol.VariantConnectRetryOnRefused, refused, 0},
-		{"connect-retry-on-refused blackhole", protocol.VariantConnectRetryOnRefused, blackhole, 503},
-		{"pooled refused", protocol.VariantPooled, refused, 503},
-		{"pooled blackhole", protocol.VariantPooled, blackhole, 503},
+		{protocol.VariantGood, 503, 503},
+		{protocol.VariantReconnect, 503, notRun},
+		{protocol.VariantSwallowTimeout, 200, 200},
+		{protocol.VariantNoConnectTimeout, notRun, 0},
+		{protocol.VariantEmptyOnError, 200, 503},
+		{protocol.VariantConnectRetryOnRefused, 0, 503},
+		{protocol.VariantPooled, 503, 503},
+	} {
+		for _, tt := range []try{{v.variant, "refused", refused, v.refused}, {v.variant, "blackhole", blackhole, v.blackhole}} {
+			if tt.want != notRun {
+				tests = append(tests, tt)
+			}
+		}
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.variant+" "+tt.nats, func(t *testing.T) {
 			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(tt.url(t)))
 			id := seedJob(bad.api, protocol.StatusStarted, 3)
 			start := time.Now()
 			code, body := bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 3}, 2*bound)
 			took := time.Since(start)
-			require.Equal(t, tt.wantCode, code, string(body))
+			require.Equal(t, tt.want, code, string(body))
 			switch code {
 			case 503:
 				require.JSONEq(t, `{"error": "Task queue temporarily unavailable"}`, string(body))
