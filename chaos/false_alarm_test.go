@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/chaos/report"
+	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/slowtest"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // FalseAlarmRunsEnv sets how many times TestBaselineNoFalseAlarms runs the
@@ -87,4 +89,39 @@ func failed(r *report.Report) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// TestGoodCallsUnderWayAtJobEnd: a /tasks call that began before its job
+// ended passed its status check, and its fetch hands out what NATS
+// redelivers until its wait is over. terminal-guard once failed the good
+// API for it (16 redeliveries 0.28 s after SUCCESS, three seeds of three):
+// the run must pass, and the history must hold such a handout, or the
+// scenario no longer shows what it is for.
+func TestGoodCallsUnderWayAtJobEnd(t *testing.T) {
+	slowtest.Skip(t, "a 7-second chaos phase with two jobs")
+	sc, err := LoadScenario(filepath.Join("testdata", "good", "jobs-end-in-outages.yaml"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	rep, err := Run(ctx, sc, RunOptions{Out: out, Seed: 1})
+	require.NoError(t, err, "%s", failedOf(rep))
+	require.Equal(t, report.Pass, rep.Verdict)
+
+	ended := map[int64]float64{} // job → when it became SUCCESS
+	late := 0                    // handouts after their job ended, by calls begun before
+	_, err = history.Each(filepath.Join(out, "history.jsonl"), func(e history.Event) error {
+		switch {
+		case e.Kind == history.KindJob && e.JobStatus == protocol.StatusSuccess:
+			ended[e.Job] = e.T
+		case e.Kind == history.KindHandout:
+			if at, ok := ended[history.JobOf(&e)]; ok && e.T > at && e.T-e.MS/1000 < at {
+				late++
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	t.Logf("%d handouts after their job ended, by calls begun before", late)
+	require.Positive(t, late, "no /tasks call was under way when a job ended: the scenario no longer shows it")
 }

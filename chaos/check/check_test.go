@@ -232,6 +232,12 @@ var cases = []tcase{
 	{file: "round-trips/unknown-no-conns.jsonl"},
 
 	{file: "terminal-guard/pass.jsonl"},
+	// A /tasks call that began before the job was revoked (ms 400 at
+	// 0.600 s: at 0.200 s) hands out a delivery after it, and the consumer's
+	// delivered grows while it is under way: it passed its status check.
+	{file: "terminal-guard/pass-call-under-way.jsonl"},
+	{file: "terminal-guard/fail-call-began-after.jsonl", violations: 2}, // the handout, and the growth its call made
+	{file: "terminal-guard/fail-grows-after-the-call.jsonl", violations: 1},
 	{file: "terminal-guard/pass-nothing-to-judge.jsonl", summary: check.NothingToJudge},
 	{file: "terminal-guard/fail-handout.jsonl", violations: 2}, // the handout, and delivered grew
 	{file: "terminal-guard/fail-delivered-grows.jsonl", violations: 1},

@@ -51,8 +51,9 @@ func (p *Proxy) learn(body []byte) []handout {
 // handout records the tasks of a /tasks response the worker got in full.
 func (p *Proxy) handout(c *call, body []byte) {
 	hs := p.learn(body)
+	ms := float64(time.Since(c.start).Microseconds()) / 1000 // how long the call has been under way
 	for _, h := range hs {
-		e := history.Event{Kind: history.KindHandout, Task: h.task, Reply: h.reply, Worker: c.ev.Worker}
+		e := history.Event{Kind: history.KindHandout, Task: h.task, Reply: h.reply, Worker: c.ev.Worker, MS: ms}
 		if h.ok {
 			e.SSeq, e.DSeq, e.DC = h.meta.SSeq, h.meta.DSeq, h.meta.Delivered
 		}

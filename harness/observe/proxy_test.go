@@ -129,10 +129,18 @@ func TestProxyRecordsHandoutsAndResults(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	// The proxy records a call once the worker has the whole answer: wait.
 	waitEvents(t, sink, history.KindHTTP, 1)
+	call := sink.Of(history.KindHTTP)[0]
+	for _, h := range sink.Of(history.KindHandout) {
+		// A handout says how long its call had been under way: it began
+		// when the call did.
+		require.Positive(t, h.MS)
+		require.LessOrEqual(t, h.MS, call.MS)
+		require.InDelta(t, call.T-call.MS/1000, h.T-h.MS/1000, 0.05)
+	}
 	require.Equal(t, []history.Event{
 		{Kind: history.KindHandout, Task: "img-1", Reply: reply(1, 7, 1), SSeq: 1, DSeq: 7, DC: 1, Worker: "w1"},
 		{Kind: history.KindHandout, Task: "img-2", Reply: reply(2, 8, 2), SSeq: 2, DSeq: 8, DC: 2, Worker: "w1"},
-	}, withoutTs(sink.Of(history.KindHandout)))
+	}, withoutMSs(sink.Of(history.KindHandout)))
 
 	body := fmt.Sprintf(`{"results": [{"reply_subject": %q, "result": {"pipeline": "p"}},
 		{"reply_subject": %q, "result": {"error": "boom", "image_id": "img-2"}}]}`, reply(1, 7, 1), reply(2, 99, 3))

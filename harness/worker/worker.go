@@ -358,16 +358,16 @@ func (r *run) fetch(ctx context.Context, j protocol.JobRef) (tasks []protocol.Ta
 			c.err, c.errTag = err, "decode"
 		}
 	}
-	e := r.httpEvent(c, r.cfg.BatchSize, len(resp.Tasks))
-	e.Pipelines = strings.Join(r.cfg.PipelineSlugs, ",") // what the job list was asked for
-	r.w.sink.Emit(e)
+	call := r.httpEvent(c, r.cfg.BatchSize, len(resp.Tasks))
+	call.Pipelines = strings.Join(r.cfg.PipelineSlugs, ",") // what the job list was asked for
+	r.w.sink.Emit(call)
 	if !c.ok() {
 		r.w.log.Debug("tasks", "job", j.ID, "status", c.status, "err", c.err)
 		return nil, false
 	}
 	r.w.c.tasksReceived.Add(int64(len(resp.Tasks)))
 	for _, t := range resp.Tasks {
-		e := history.Event{Kind: history.KindHandout, Task: t.Image(), Reply: t.Reply(), Worker: r.cfg.ID}
+		e := history.Event{Kind: history.KindHandout, Task: t.Image(), Reply: t.Reply(), Worker: r.cfg.ID, MS: call.MS}
 		if m, err := ackreply.Parse(t.Reply()); err == nil {
 			e.SSeq, e.DSeq, e.DC = m.SSeq, m.DSeq, m.Delivered
 		} else {

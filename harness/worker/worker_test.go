@@ -47,6 +47,7 @@ func TestDrainPostsEachResultOnce(t *testing.T) {
 				require.Equal(t, 1, h.DC)
 				require.NotZero(t, h.SSeq)
 				require.Equal(t, h.SSeq, h.DSeq)
+				require.Positive(t, h.MS, "how long its /tasks call took")
 				require.Contains(t, posts, h.Reply)
 				seen[h.Reply] = true
 			}
