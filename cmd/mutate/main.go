@@ -29,12 +29,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
-	"math/rand"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -217,27 +218,41 @@ func scenario(ctx context.Context, bin, s string, seed int64, out string) (ok bo
 	return false, "", fmt.Errorf("natschaos run -s %s: %w: %s", s, err, outb)
 }
 
-// draw picks up to o.max mutants: shuffled within each operator, then one
-// of each operator in turn, so that every kind of bug is tried.
+// draw picks up to o.max mutants: within each operator, ordered by a hash
+// of the seed and the mutant's identity (its file, operator and the text of
+// the change, not its line or site number), then one of each operator in
+// turn, so that every kind of bug is tried. A change elsewhere in the
+// package renumbers the sites but leaves every mutant's identity, and so
+// the draw, as it was: only a mutant the change added or removed can enter
+// or leave it.
 func draw(all []mutant, o options) []mutant {
-	rng := rand.New(rand.NewSource(o.seed))
-	by := map[string][]mutant{}
+	type keyed struct {
+		m   mutant
+		key uint64
+	}
+	by := map[string][]keyed{}
+	seen := map[string]int{}
 	for _, m := range all {
 		if o.only != "" && !strings.Contains(m.String(), o.only) {
 			continue
 		}
-		by[m.Op] = append(by[m.Op], m)
+		id := m.identity()
+		// Two sites of one file with the same change (two `defer
+		// cancel()`) are told apart by their order among themselves.
+		k := seen[id]
+		seen[id]++
+		by[m.Op] = append(by[m.Op], keyed{m, drawKey(o.seed, fmt.Sprintf("%s\x00%d", id, k))})
 	}
-	for _, op := range operators { // in a fixed order: the same seed draws the same mutants
+	for _, op := range operators {
 		ms := by[op]
-		rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].key < ms[j].key })
 	}
 	var out []mutant
 	for len(out) < o.max {
 		added := false
 		for _, op := range operators {
 			if len(by[op]) > 0 && len(out) < o.max {
-				out = append(out, by[op][0])
+				out = append(out, by[op][0].m)
 				by[op] = by[op][1:]
 				added = true
 			}
@@ -247,6 +262,13 @@ func draw(all []mutant, o options) []mutant {
 		}
 	}
 	return out
+}
+
+// drawKey is the place of a mutant of identity id in the seed's draw.
+func drawKey(seed int64, id string) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s", seed, id)
+	return h.Sum64()
 }
 
 // try builds natschaos with m through an overlay and runs the scenarios
