@@ -201,3 +201,17 @@ func TestDrawIsStableAcrossEdits(t *testing.T) {
 	// Another seed draws others.
 	require.NotEqual(t, ids(draw(before, options{max: 15, seed: 1})), ids(draw(before, options{max: 15, seed: 2})))
 }
+
+// raceIn finds the first data race one of whose frames is a file of the
+// package (not a test), or of the mutant's file the overlay put in its
+// place; races elsewhere do not count.
+func TestRaceIn(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "race.txt"))
+	require.NoError(t, err)
+	out := string(b)
+	require.Equal(t, "mutant-3.go:327", raceIn(out, "/ROOT/harness/api", "/TMP/mutant-"))
+	require.Equal(t, "processor.go:346", raceIn(out, "/ROOT/harness/api", "/elsewhere/mutant-"))
+	require.Equal(t, "worker.go:431", raceIn(out, "/ROOT/harness/worker", "/TMP/mutant-"))
+	require.Empty(t, raceIn(out, "/ROOT/harness/observe", "/elsewhere/mutant-"))
+	require.Empty(t, raceIn(strings.ReplaceAll(out, "WARNING: DATA RACE", "a log line"), "/ROOT/harness/api", "/TMP/mutant-"), "frames outside a race report")
+}
