@@ -14,11 +14,14 @@ import (
 // The scenarios added so that mutants of the reference API are caught
 // (docs/verify.md, "Mutation score") pass on the good API, contract probe
 // included: single-task (a job of one task) and nats-stall-mid-call
-// (JetStream calls that stall after the handshake). A timing check that
-// fails here under load: rerun once before chasing it.
+// (JetStream calls that stall after the handshake), api-threads (one
+// process of two threads) and result-queue-full (a result queue of 64 that
+// a results-nats outage fills: its posts must have answered 503, or the
+// scenario proved nothing). A timing check that fails here under load:
+// rerun once before chasing it.
 func TestMutationScenariosPassGood(t *testing.T) {
-	slowtest.Skip(t, "two scenarios, about 6 s")
-	for _, name := range []string{"single-task", "nats-stall-mid-call"} {
+	slowtest.Skip(t, "four scenarios, about 14 s")
+	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full"} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := runBuiltIn(t, name, RunOptions{Out: t.TempDir(), Seed: 1})
 			require.NoError(t, err, "%s", failedOf(rep))
@@ -29,6 +32,9 @@ func TestMutationScenariosPassGood(t *testing.T) {
 					require.NotNil(t, c.OK)
 					require.True(t, *c.OK, c.Summary)
 					probes = c.Figures["probes"]
+					if name == "result-queue-full" {
+						require.Positive(t, c.Figures["result_posts_503"], "the result queue filled: posts answered 503")
+					}
 				}
 			}
 			require.GreaterOrEqual(t, probes, 30.0, "the contract probes ran")

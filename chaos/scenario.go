@@ -52,6 +52,9 @@ type SUT struct {
 	// process); see api.Config. 0 = unbounded.
 	Processes int `yaml:"processes,omitempty"`
 	Threads   int `yaml:"threads,omitempty"`
+	// QueueSize bounds the results waiting for the API's result processor
+	// (default 100,000); a /result that does not fit answers 503.
+	QueueSize int `yaml:"queue_size,omitempty"`
 	// Cluster is how many NATS servers the embedded stack runs: 0 or 1 for
 	// one server, 3 for a JetStream cluster whose routes go through the
 	// links route-1 (node 1 ↔ 2), route-2 (2 ↔ 3) and route-3 (3 ↔ 1), with
@@ -190,6 +193,7 @@ const (
 	MaxMaxDeliver    = 100                // sut.max_deliver
 	MaxMaxAckPending = 1_000_000          // sut.max_ack_pending
 	MaxConcurrent    = 10_000             // sut.max_concurrent
+	MaxQueueSize     = 10_000_000         // sut.queue_size
 )
 
 // Validate refuses a scenario that cannot run: impossible values, unknown
@@ -201,7 +205,8 @@ const (
 // [MaxWorkers] (1000); workload.fetchers ≤ [MaxFetchers] (100);
 // workload.batch_size ≤ [MaxBatchSize] (10,000); sut.max_deliver ≤
 // [MaxMaxDeliver] (100); sut.max_ack_pending ≤ [MaxMaxAckPending]
-// (1,000,000); sut.max_concurrent ≤ [MaxConcurrent] (10,000). Errors are
+// (1,000,000); sut.max_concurrent ≤ [MaxConcurrent] (10,000);
+// sut.queue_size ≤ [MaxQueueSize] (10,000,000). Errors are
 // *faults.FieldError whose Path is the field as a scenario file spells it
 // ("sut.ack_wait", "faults[2].latency.jitter"). Zero values that have
 // defaults are fine.
@@ -240,6 +245,7 @@ func (s Scenario) Validate() error {
 		{"sut.max_deliver", s.SUT.MaxDeliver, MaxMaxDeliver}, {"sut.max_ack_pending", s.SUT.MaxAckPending, MaxMaxAckPending},
 		{"sut.max_concurrent", s.SUT.MaxConcurrent, MaxConcurrent},
 		{"sut.processes", s.SUT.Processes, MaxConcurrent}, {"sut.threads", s.SUT.Threads, MaxConcurrent},
+		{"sut.queue_size", s.SUT.QueueSize, MaxQueueSize},
 		{"workload.tasks", s.Workload.Tasks, MaxTasks}, {"workload.workers", s.Workload.Workers, MaxWorkers},
 		{"workload.batch_size", s.Workload.BatchSize, MaxBatchSize}, {"workload.alt_batch_size", s.Workload.AltBatchSize, MaxBatchSize},
 		{"workload.fetchers", s.Workload.Fetchers, MaxFetchers},

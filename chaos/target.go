@@ -60,6 +60,7 @@ func StackConfig(s Scenario, seed int64, proxies faults.Proxies, log *slog.Logge
 			MaxConcurrent:  s.SUT.MaxConcurrent,
 			Processes:      s.SUT.Processes,
 			Threads:        s.SUT.Threads,
+			QueueSize:      s.SUT.QueueSize,
 			Replicas:       s.Nodes(),
 		},
 		Worker: worker.Config{

@@ -18,12 +18,18 @@ import (
 // list, ...) and records the statuses the contract allows (want) and the
 // one it got. It fails when a probe got another status or no answer, and
 // when a result of a probe's well-formed items was stored (a stored event
-// for its task): a /result that is refused queues nothing. Unknown when
-// the history has no contract event (the API was not probed).
+// for its task): a /result that is refused queues nothing. It also reads
+// the workers' own result posts (result events): a post the API cannot
+// take (its result queue full, NATS unavailable, shutting down) answers
+// 503, which a worker may retry; another 5xx (a 500) fails. Unknown when
+// the history has no contract event (the API was not probed) and no post
+// answered a wrong 5xx.
 type Contract struct {
 	base
 	probes  int
 	bad     int
+	bad5xx  int                 // workers' result posts (one per item) answered a 5xx other than 503
+	got503  int                 // and those answered 503
 	noStore map[string]probeRef // task of a probe's well-formed items → the probe
 	stored  map[string]bool     // those of them stored
 	o       offenses
@@ -67,6 +73,14 @@ func (c *Contract) Observe(e *history.Event) {
 			c.bad++
 			c.o.add(e.Task, "", e.T, "probe %s (%s): got %d with a body that is not a JSON object", e.Name, e.Path, e.Status)
 		}
+	case history.KindResult:
+		if e.Status == 503 {
+			c.got503++
+		}
+		if e.Status >= 500 && e.Status != 503 {
+			c.bad5xx++
+			c.o.add(e.Task, e.Reply, e.T, "worker %s's result post answered %d: a result the API cannot take answers 503 (retryable)", e.Worker, e.Status)
+		}
 	case history.KindStored:
 		if p, ok := c.noStore[e.Task]; ok && !c.stored[e.Task] {
 			c.stored[e.Task] = true
@@ -100,10 +114,11 @@ func parseWant(s string) ([]int, error) {
 
 // Result implements [Checker].
 func (c *Contract) Result() Result {
-	figs := map[string]float64{"probes": float64(c.probes), "wrong_status": float64(c.bad), "probe_results_stored": float64(len(c.stored))}
-	if c.probes == 0 {
+	figs := map[string]float64{"probes": float64(c.probes), "wrong_status": float64(c.bad), "probe_results_stored": float64(len(c.stored)),
+		"result_posts_5xx": float64(c.bad5xx), "result_posts_503": float64(c.got503)}
+	if c.probes == 0 && c.bad5xx == 0 {
 		return c.unknown("no contract event: the API's contract was not probed", figs)
 	}
 	sortOffenses(c.o.list)
-	return c.result(&c.o, figs, fmt.Sprintf("%d probes, %d answered outside the contract, %d results of refused posts stored", c.probes, c.bad, len(c.stored)))
+	return c.result(&c.o, figs, fmt.Sprintf("%d probes, %d answered outside the contract, %d results of refused posts stored, %d result items posted answered a 5xx other than 503", c.probes, c.bad, len(c.stored), c.bad5xx))
 }

@@ -25,6 +25,13 @@ var contractCases = []tcase{
 	// fault records its answer as a contract event.
 	{file: "contract/fail-cancel-answer.jsonl", violations: 1, summary: "1 answered outside"},
 	{file: "contract/unknown-no-probes.jsonl"},
+	// A worker's result post the API could not take (its result queue
+	// full) answered 503, another got no answer: both are the contract's.
+	{file: "contract/pass-result-503.jsonl", summary: "0 result items posted answered a 5xx other than 503"},
+	// The same post answered 500: a worker cannot tell it from a bug.
+	{file: "contract/fail-result-500.jsonl", violations: 1, summary: "1 result items posted answered a 5xx other than 503"},
+	// No probe, but a post answered 500: that is known, not unknown.
+	{file: "contract/fail-result-500-no-probes.jsonl", violations: 1},
 }
 
 func init() { cases = append(cases, contractCases...) }

@@ -21,6 +21,13 @@
 // alarm under load) the catch does not count and the next scenario is
 // tried; a mutant that only such scenarios failed is "unsure", not counted.
 // The scenarios of one mutant stop at the first confirmed catch.
+//
+// Then each survivor is rebuilt with -race and run on -race-scenarios
+// (by default api-restart and processor-crash): a data race the detector
+// reports in a frame of the package catches it, printed apart ("caught by
+// the race detector"). The detector needs no window hit, only the two
+// unsynchronised accesses made in one run. First the unmutated tree, built
+// with -race, must report no race in the package on those scenarios.
 package main
 
 import (
@@ -29,12 +36,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
-	"math/rand"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,9 +52,18 @@ import (
 // DefaultScenarios are fast and, between them, exercise every part of the
 // API: the pipeline, the smallest job, an outage of each NATS link, a crash
 // of a worker and of the processor, a cancel, and cuts and stalls inside
-// /tasks's JetStream calls, and a restart of the API.
+// /tasks's JetStream calls, a restart of the API, the API as one process of
+// two threads, and a result queue that fills.
 var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart"}
+	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart", "api-threads", "result-queue-full"}
+
+// RaceScenarios are run against each mutant that survived DefaultScenarios,
+// rebuilt with the race detector: they restart the API under load and
+// crash its result processor, where its goroutines meet (the processor's
+// queue and connection as the API closes, the cleanup retry loop). A race
+// the detector reports in the package counts as a catch; no window has to
+// be hit, only the two unsynchronised accesses made.
+var RaceScenarios = []string{"api-restart", "processor-crash"}
 
 type options struct {
 	root, pkg, out string
@@ -56,6 +73,10 @@ type options struct {
 	scenarios      []string
 	list           bool
 	only           string
+	// raceScenarios are run against each survivor rebuilt with -race;
+	// none = no race pass.
+	raceScenarios []string
+	raceTimeout   time.Duration
 }
 
 func main() {
@@ -69,10 +90,16 @@ func main() {
 	flag.StringVar(&scen, "scenarios", strings.Join(DefaultScenarios, ","), "scenarios run against each mutant, in order")
 	flag.BoolVar(&o.list, "list", false, "list every mutant and exit")
 	flag.StringVar(&o.only, "only", "", "run only the mutants whose description contains this")
+	var race string
+	flag.StringVar(&race, "race-scenarios", strings.Join(RaceScenarios, ","), "scenarios run against each survivor rebuilt with -race (\"\" = no race pass)")
+	flag.DurationVar(&o.raceTimeout, "race-timeout", 4*time.Minute, "per survivor: its -race build and race scenarios")
 	flag.Parse()
 	o.scenarios = strings.Split(scen, ",")
-	if o.max < 1 || o.timeout <= 0 || len(o.scenarios) == 0 {
-		fmt.Fprintln(os.Stderr, "mutate: -max and -timeout must be > 0 and -scenarios not empty")
+	if race != "" {
+		o.raceScenarios = strings.Split(race, ",")
+	}
+	if o.max < 1 || o.timeout <= 0 || o.raceTimeout <= 0 || len(o.scenarios) == 0 {
+		fmt.Fprintln(os.Stderr, "mutate: -max, -timeout and -race-timeout must be > 0 and -scenarios not empty")
 		os.Exit(2)
 	}
 	// Ctrl-C or SIGTERM: the scenario running is stopped (its process is
@@ -140,12 +167,28 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%3d %-9s %-28s %s (%.0fs)\n", i+1, verdict, by, m, time.Since(start).Seconds())
 	}
+	raced := 0
+	if len(survivors) > 0 && len(o.raceScenarios) > 0 {
+		var still []mutant
+		still, n, err := racePass(ctx, o, root, dir, tmp, survivors, w)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			// The scenarios' score stands; the race pass proves nothing.
+			fmt.Fprintf(w, "race pass not counted: %v\n", err)
+		default:
+			survivors, raced = still, n
+			caught += raced
+			missed -= raced
+		}
+	}
 	judged := caught + missed
 	score := 0.0
 	if judged > 0 {
 		score = 100 * float64(caught) / float64(judged)
 	}
-	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%); %d stillborn (do not compile); %d unsure (failures that did not repeat, or the unmutated tree's too)\n", caught, judged, score, stillborn, unsure)
+	fmt.Fprintf(w, "\nmutation score: %d/%d caught (%.0f %%), %d of them by the race detector; %d stillborn (do not compile); %d unsure (failures that did not repeat, or the unmutated tree's too)\n", caught, judged, score, raced, stillborn, unsure)
 	for _, m := range survivors {
 		fmt.Fprintf(w, "  survivor: %s\n", m)
 	}
@@ -217,27 +260,41 @@ func scenario(ctx context.Context, bin, s string, seed int64, out string) (ok bo
 	return false, "", fmt.Errorf("natschaos run -s %s: %w: %s", s, err, outb)
 }
 
-// draw picks up to o.max mutants: shuffled within each operator, then one
-// of each operator in turn, so that every kind of bug is tried.
+// draw picks up to o.max mutants: within each operator, ordered by a hash
+// of the seed and the mutant's identity (its file, operator and the text of
+// the change, not its line or site number), then one of each operator in
+// turn, so that every kind of bug is tried. A change elsewhere in the
+// package renumbers the sites but leaves every mutant's identity, and so
+// the draw, as it was: only a mutant the change added or removed can enter
+// or leave it.
 func draw(all []mutant, o options) []mutant {
-	rng := rand.New(rand.NewSource(o.seed))
-	by := map[string][]mutant{}
+	type keyed struct {
+		m   mutant
+		key uint64
+	}
+	by := map[string][]keyed{}
+	seen := map[string]int{}
 	for _, m := range all {
 		if o.only != "" && !strings.Contains(m.String(), o.only) {
 			continue
 		}
-		by[m.Op] = append(by[m.Op], m)
+		id := m.identity()
+		// Two sites of one file with the same change (two `defer
+		// cancel()`) are told apart by their order among themselves.
+		k := seen[id]
+		seen[id]++
+		by[m.Op] = append(by[m.Op], keyed{m, drawKey(o.seed, fmt.Sprintf("%s\x00%d", id, k))})
 	}
-	for _, op := range operators { // in a fixed order: the same seed draws the same mutants
+	for _, op := range operators {
 		ms := by[op]
-		rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].key < ms[j].key })
 	}
 	var out []mutant
 	for len(out) < o.max {
 		added := false
 		for _, op := range operators {
 			if len(by[op]) > 0 && len(out) < o.max {
-				out = append(out, by[op][0])
+				out = append(out, by[op][0].m)
 				by[op] = by[op][1:]
 				added = true
 			}
@@ -249,6 +306,13 @@ func draw(all []mutant, o options) []mutant {
 	return out
 }
 
+// drawKey is the place of a mutant of identity id in the seed's draw.
+func drawKey(seed int64, id string) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s", seed, id)
+	return h.Sum64()
+}
+
 // try builds natschaos with m through an overlay and runs the scenarios
 // against it: "caught" (by the scenario named, confirmed), "MISSED",
 // "unsure" (failed only scenarios whose failure did not repeat, or that
@@ -256,29 +320,17 @@ func draw(all []mutant, o options) []mutant {
 func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m mutant) (verdict, by string, err error) {
 	mctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	src, err := render(dir, m)
-	if err != nil {
-		return "", "", err
-	}
-	mfile := filepath.Join(tmp, fmt.Sprintf("mutant-%d.go", i))
-	if err := os.WriteFile(mfile, src, 0o600); err != nil {
-		return "", "", err
-	}
-	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(dir, m.File): mfile}})
-	ofile := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(ofile, ov, 0o600); err != nil {
-		return "", "", err
-	}
 	bin := filepath.Join(tmp, "natschaos")
-	build := exec.CommandContext(mctx, "go", "build", "-overlay", ofile, "-o", bin, "./cmd/natschaos")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
+	if out, err := buildMutant(mctx, root, dir, tmp, bin, i, m); err != nil {
 		if mctx.Err() != nil {
 			return "", "", fmt.Errorf("build of mutant %d ran past -timeout %s", i+1, o.timeout)
 		}
-		first, _, _ := strings.Cut(string(out), "\n")
+		if out == "" {
+			return "", "", err
+		}
+		first, _, _ := strings.Cut(out, "\n")
 		if strings.HasPrefix(first, "#") {
-			_, rest, _ := strings.Cut(string(out), "\n")
+			_, rest, _ := strings.Cut(out, "\n")
 			first, _, _ = strings.Cut(rest, "\n")
 		}
 		return "stillborn", first, nil
@@ -324,6 +376,160 @@ func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m m
 		return "unsure", strings.Join(flaky, "; "), nil
 	}
 	return "MISSED", "", nil
+}
+
+// racePass rebuilds each survivor with -race and runs the race scenarios
+// against it: a data race the detector reports in the package (a frame of
+// one of its files) catches the mutant, whatever the scenario's verdict
+// (the race build is slower, and timing checks may fail on it: they are
+// not read). First the unmutated tree, built with -race, must report no
+// race in the package on the same scenarios, or a race would prove
+// nothing. It returns the survivors it did not catch.
+func racePass(ctx context.Context, o options, root, dir, tmp string, survivors []mutant, w io.Writer) (still []mutant, caught int, err error) {
+	fmt.Fprintf(w, "\nrace pass: %d survivors rebuilt with -race, on %s\n", len(survivors), strings.Join(o.raceScenarios, ","))
+	bin := filepath.Join(tmp, "natschaos-unmutated-race")
+	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", bin, "./cmd/natschaos")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, 0, fmt.Errorf("build the unmutated tree with -race: %w: %s", err, out)
+	}
+	for _, s := range o.raceScenarios {
+		rctx, cancel := context.WithTimeout(ctx, o.raceTimeout)
+		where, err := raced(rctx, bin, s, o.seed, filepath.Join(tmp, "out-unmutated-race"), dir, tmp)
+		cancel()
+		if err != nil {
+			return nil, 0, err
+		}
+		if where != "" {
+			return nil, 0, fmt.Errorf("the unmutated tree built with -race reports a data race in %s on scenario %s (seed %d), at %s: a bug of the package to fix first; a race in a mutant would prove nothing", o.pkg, s, o.seed, where)
+		}
+	}
+	fmt.Fprintf(w, "the unmutated tree built with -race reports no race in %s\n", o.pkg)
+	for i, m := range survivors {
+		start := time.Now()
+		verdict, by, err := raceTry(ctx, o, root, dir, tmp, i, m)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("interrupted in the race pass: %w", ctx.Err())
+		}
+		if verdict == "caught" {
+			caught++
+			fmt.Fprintf(w, "    caught by the race detector: %s, %s (%.0fs)\n", by, m, time.Since(start).Seconds())
+			continue
+		}
+		still = append(still, m)
+		fmt.Fprintf(w, "    %s: %s (%.0fs)\n", verdict, m, time.Since(start).Seconds())
+	}
+	return still, caught, nil
+}
+
+// raceTry builds m with -race and runs the race scenarios until one
+// reports a race in the package: "caught" (by: the scenario and where),
+// "no race" or "race build failed" (-race-timeout, or it did not compile).
+func raceTry(ctx context.Context, o options, root, dir, tmp string, i int, m mutant) (verdict, by string, err error) {
+	mctx, cancel := context.WithTimeout(ctx, o.raceTimeout)
+	defer cancel()
+	bin := filepath.Join(tmp, "natschaos-race")
+	if out, err := buildMutant(mctx, root, dir, tmp, bin, i, m, "-race"); err != nil {
+		if out == "" && mctx.Err() == nil {
+			return "", "", err
+		}
+		return "no race (its -race build failed or ran past -race-timeout)", "", nil
+	}
+	for _, s := range o.raceScenarios {
+		where, err := raced(mctx, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-race", i)), dir, tmp)
+		if err != nil {
+			return "", "", fmt.Errorf("mutant %s: %w", m, err)
+		}
+		if where != "" {
+			if strings.HasPrefix(where, "mutant-") {
+				_, line, _ := strings.Cut(where, ":")
+				where = m.File + ":" + line
+			}
+			return "caught", s + " (race at " + where + ")", nil
+		}
+		if mctx.Err() != nil {
+			return "no race (ran past -race-timeout)", "", nil
+		}
+	}
+	return "no race", "", nil
+}
+
+// raced runs the -race binary bin on scenario s and returns where the first
+// data race it reports touches the package in dir (file:line of the first
+// frame in one of its files, the mutated file included), or "" when no
+// reported race does. The scenario's own verdict is not read.
+func raced(ctx context.Context, bin, s string, seed int64, out, dir, tmp string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, "run", "-s", s, "--seed", strconv.FormatInt(seed, 10), "-o", out)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=0")
+	b, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) && ctx.Err() == nil {
+		return "", fmt.Errorf("natschaos run -s %s: %w: %s", s, err, b)
+	}
+	return raceIn(string(b), dir, filepath.Join(tmp, "mutant-")), nil
+}
+
+// raceIn finds, in a -race binary's output, the first DATA RACE report one
+// of whose frames is a file of dir (or a mutant's file, whose path starts
+// with mutants: the overlay put it in its place), and returns that frame's
+// file:line.
+func raceIn(out, dir, mutants string) string {
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(t, "WARNING: DATA RACE"):
+			in = true
+		case strings.HasPrefix(t, "=================="):
+			in = false
+		case in:
+			path, _, _ := strings.Cut(t, " ")
+			file, line, ok := strings.Cut(path, ".go:")
+			if !ok {
+				continue
+			}
+			file += ".go"
+			inPkg := filepath.Dir(file) == dir && !strings.HasSuffix(file, "_test.go")
+			if inPkg || strings.HasPrefix(file, mutants) {
+				return filepath.Base(file) + ":" + line
+			}
+		}
+	}
+	return ""
+}
+
+// buildMutant builds natschaos with m (through an overlay: the tree is not
+// edited) into bin, with extra go build flags (-race). When the build
+// fails, out is the compiler's output; an error with no out is the tool's.
+func buildMutant(ctx context.Context, root, dir, tmp, bin string, i int, m mutant, flags ...string) (out string, err error) {
+	src, err := render(dir, m)
+	if err != nil {
+		return "", err
+	}
+	mfile := filepath.Join(tmp, fmt.Sprintf("mutant-%d.go", i))
+	if err := os.WriteFile(mfile, src, 0o600); err != nil {
+		return "", err
+	}
+	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(dir, m.File): mfile}})
+	ofile := filepath.Join(tmp, "overlay.json")
+	if err := os.WriteFile(ofile, ov, 0o600); err != nil {
+		return "", err
+	}
+	args := append(append([]string{"build"}, flags...), "-overlay", ofile, "-o", bin, "./cmd/natschaos")
+	build := exec.CommandContext(ctx, "go", args...)
+	build.Dir = root
+	b, err := build.CombinedOutput()
+	if err != nil && len(b) == 0 {
+		b = []byte(err.Error())
+	}
+	if err != nil {
+		return string(b), fmt.Errorf("build mutant %d: %w", i+1, err)
+	}
+	return "", nil
 }
 
 // failedChecks pulls the names of the failed checks out of run's output.

@@ -24,6 +24,10 @@ type mutant struct {
 	What string // one line: what changed
 }
 
+// identity is what names m whatever the lines around it: its file, its
+// operator and the change (the statement's text), not its line or site.
+func (m mutant) identity() string { return m.File + "\x00" + m.Op + "\x00" + m.What }
+
 func (m mutant) String() string {
 	return fmt.Sprintf("%s:%d %s: %s", m.File, m.Line, m.Op, m.What)
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -144,4 +147,71 @@ func (a *api) store() {
 		}
 	}
 	require.Equal(t, []string{"processor.go:13 swap: swap a.m = a.n ⇄ a.n = 0"}, swaps)
+}
+
+// A change elsewhere in the package (lines moved, a site added before the
+// others of its operator, so every site after it renumbered) leaves the
+// draw as it was: the mutants drawn are the same ones, but for the new
+// mutant itself when it is drawn, in place of one of its operator.
+func TestDrawIsStableAcrossEdits(t *testing.T) {
+	var before []mutant
+	for _, op := range operators {
+		for i := range 20 {
+			before = append(before, mutant{File: "f.go", Op: op, N: i, Line: 10 + i, What: fmt.Sprintf("change %d of %s", i, op)})
+		}
+	}
+	// Two sites with the same change are two mutants.
+	before = append(before, mutant{File: "f.go", Op: opDropClose, N: 20, Line: 40, What: "change 3 of " + opDropClose})
+	ids := func(ms []mutant) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.identity())
+		}
+		sort.Strings(out)
+		return out
+	}
+	for seed := range int64(10) {
+		added := mutant{File: "f.go", Op: opSwap, N: 0, Line: 3, What: "a new swap"}
+		after := []mutant{added}
+		for _, m := range before {
+			m.Line += 7
+			if m.Op == opSwap {
+				m.N++
+			}
+			after = append(after, m)
+		}
+		o := options{max: 15, seed: seed}
+		got, want := draw(after, o), draw(before, o)
+		require.Len(t, got, 15)
+		if !slices.ContainsFunc(got, func(m mutant) bool { return m.What == added.What }) {
+			require.Equal(t, ids(want), ids(got), "seed %d", seed)
+			continue
+		}
+		// The new swap took the place of the last swap drawn before.
+		var lastSwap int
+		for i, m := range want {
+			if m.Op == opSwap {
+				lastSwap = i
+			}
+		}
+		want = slices.Delete(want, lastSwap, lastSwap+1)
+		got = slices.DeleteFunc(got, func(m mutant) bool { return m.What == added.What })
+		require.Equal(t, ids(want), ids(got), "seed %d", seed)
+	}
+	// Another seed draws others.
+	require.NotEqual(t, ids(draw(before, options{max: 15, seed: 1})), ids(draw(before, options{max: 15, seed: 2})))
+}
+
+// raceIn finds the first data race one of whose frames is a file of the
+// package (not a test), or of the mutant's file the overlay put in its
+// place; races elsewhere do not count.
+func TestRaceIn(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "race.txt"))
+	require.NoError(t, err)
+	out := string(b)
+	require.Equal(t, "mutant-3.go:327", raceIn(out, "/ROOT/harness/api", "/TMP/mutant-"))
+	require.Equal(t, "processor.go:346", raceIn(out, "/ROOT/harness/api", "/elsewhere/mutant-"))
+	require.Equal(t, "worker.go:431", raceIn(out, "/ROOT/harness/worker", "/TMP/mutant-"))
+	require.Empty(t, raceIn(out, "/ROOT/harness/observe", "/elsewhere/mutant-"))
+	require.Empty(t, raceIn(strings.ReplaceAll(out, "WARNING: DATA RACE", "a log line"), "/ROOT/harness/api", "/TMP/mutant-"), "frames outside a race report")
 }
