@@ -78,6 +78,15 @@ func (s *Stack) JobDone(id int64) bool {
 }
 
 // ForgetJob drops an ended job, and its stored results, from the embedded
-// API's job store (which stands in for the platform's database): a soak
-// calls it once the job is judged, so that its memory stays flat.
-func (s *Stack) ForgetJob(id int64) { s.API().Forget(id) }
+// API's job store (which stands in for the platform's database), and what
+// the embedded NATS servers keep of its deleted stream (see
+// [natsd.Server.ForgetStream]): a soak calls it once the job is judged, so
+// that its memory stays flat.
+func (s *Stack) ForgetJob(id int64) {
+	if !s.API().Forget(id) {
+		return
+	}
+	for _, n := range s.Nodes {
+		n.ForgetStream(protocol.StreamName(id))
+	}
+}

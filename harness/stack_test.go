@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -608,4 +609,34 @@ func TestAPIRestartKeepsTheJob(t *testing.T) {
 		return nil
 	})
 	requireStoredOnce(t, s, sink, tasks)
+}
+
+// ForgetJob drops an ended job from the API and what the embedded server
+// kept of its deleted stream (the registration of its "direct gets"
+// queue); a job still running is kept.
+func TestForgetJobDropsWhatTheJobLeft(t *testing.T) {
+	s, _ := startStack(t, testConfig())
+	queues := func(id int64, name string) int {
+		st := s.NATS.NATS().Ipqueuesz(&server.IpqueueszOptions{All: true, Filter: "'" + protocol.StreamName(id) + "' " + name})
+		return len(*st)
+	}
+	gets := func(id int64) int { return queues(id, "direct gets") }
+	id := newJob(t, s, testCtx(t, 10*time.Second), 50)
+	s.ForgetJob(id)
+	require.Equal(t, 1, gets(id), "a running job's stream is left alone")
+	_, ok := s.API().JobStatus(id)
+	require.True(t, ok, "a running job is kept")
+
+	drain(t, s, 30*time.Second)
+	polltest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if queues(id, "messages") > 0 { // unregistered when the stream is deleted
+			return errors.New("the job's stream is not deleted yet")
+		}
+		return nil
+	})
+	require.Equal(t, 1, gets(id), "nats-server keeps the deleted stream's queue: ForgetStream can go")
+	s.ForgetJob(id)
+	require.Zero(t, gets(id))
+	_, ok = s.API().JobStatus(id)
+	require.False(t, ok)
 }
