@@ -126,9 +126,9 @@ func contractProbes(job int64) []contractProbe {
 	add("job-wrong-token", http.MethodGet, j+"/", "wrong", "", "", 401)
 	add("jobs-wrong-token", http.MethodGet, "/jobs/", "wrong", "", "", 401)
 	// The workers' job list always names a limit; without one, ids_only
-	// answers one job per poll (a 200 like any list), and a limit below 1
-	// is a 400.
-	add("jobs-limit-zero", http.MethodGet, "/jobs/?ids_only=1&limit=0", "ok", "", "", 400)
+	// answers one job per poll (a 200 like any list). What a limit below 1
+	// gets is not the contract's: the reference API answers 400, the Node
+	// API of the tests ignores it, a REST framework takes its default.
 	ps = append(ps, contractProbe{name: "jobs-no-limit", method: http.MethodGet, path: "/jobs/?ids_only=1&incomplete_only=1", token: "ok", want: []int{200}, check: isObject})
 	add("create-bad-json", http.MethodPost, "/jobs/", "ok", `{"total": `, "", 400)
 	add("cancel-unknown-job", http.MethodPost, u+"/cancel/", "ok", `{}`, "", 404)
