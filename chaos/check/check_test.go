@@ -238,6 +238,9 @@ var cases = []tcase{
 	{file: "terminal-guard/pass-call-under-way.jsonl"},
 	{file: "terminal-guard/fail-call-began-after.jsonl", violations: 2}, // the handout, and the growth its call made
 	{file: "terminal-guard/fail-grows-after-the-call.jsonl", violations: 1},
+	// The job is revoked, delivered grows, the job starts again: a /tasks
+	// call that began after the revoke (0.800 s) explains nothing.
+	{file: "terminal-guard/fail-grows-then-restarted.jsonl", violations: 1},
 	{file: "terminal-guard/pass-nothing-to-judge.jsonl", summary: check.NothingToJudge},
 	{file: "terminal-guard/fail-handout.jsonl", violations: 2}, // the handout, and delivered grew
 	{file: "terminal-guard/fail-delivered-grows.jsonl", violations: 1},

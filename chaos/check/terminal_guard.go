@@ -44,7 +44,7 @@ type TerminalGuard struct {
 
 // growth is a consumer sample whose delivered grew after the job ended.
 type growth struct {
-	t, after float64 // when, and how long after the job ended
+	t, since float64 // when, and when the job had ended
 	from, to uint64
 	status   string
 }
@@ -77,10 +77,16 @@ func (c *TerminalGuard) Observe(e *history.Event) {
 			c.o.add(e.Task, e.Reply, e.T, "handed out (dc=%d, worker %s) by a /tasks call that began %.3fs after the job became %s", e.DC, e.Worker, callStart(e)-c.since, c.status)
 		}
 	case history.KindHTTP:
-		if isTasks(e) && callStart(e) <= c.since+c.r.Epsilon.Seconds() && e.T > c.underWay {
-			c.underWay = e.T
-			c.grown = slices.DeleteFunc(c.grown, func(g growth) bool { return g.t <= c.underWay })
+		if !isTasks(e) {
+			break
 		}
+		eps := c.r.Epsilon.Seconds()
+		if !math.IsInf(c.since, 1) && callStart(e) <= c.since+eps {
+			c.underWay = max(c.underWay, e.T)
+		}
+		// A call that began before a growth's job end and ended after
+		// the growth explains it, whatever the job's status is now.
+		c.grown = slices.DeleteFunc(c.grown, func(g growth) bool { return callStart(e) <= g.since+eps && e.T >= g.t })
 	case history.KindServer:
 		if e.T > c.since && !c.sampled {
 			c.gone = true
@@ -97,7 +103,7 @@ func (c *TerminalGuard) Observe(e *history.Event) {
 			c.o.add("", "", e.T, "the job's consumer exists again %.3fs after the job became %s, after it had been deleted: its stream was recreated", e.T-c.since, c.status)
 		}
 		if c.hasBase && e.Delivered > c.delivered && e.T > c.underWay {
-			c.grown = append(c.grown, growth{e.T, e.T - c.since, c.delivered, e.Delivered, c.status})
+			c.grown = append(c.grown, growth{e.T, c.since, c.delivered, e.Delivered, c.status})
 			if len(c.grown) > maxGrowths {
 				c.grew(c.grown[0])
 				c.grown = c.grown[1:]
@@ -108,7 +114,7 @@ func (c *TerminalGuard) Observe(e *history.Event) {
 }
 
 func (c *TerminalGuard) grew(g growth) {
-	c.o.add("", "", g.t, "consumer delivered grew %d → %d %.3fs after the job became %s, with no /tasks call from before under way", g.from, g.to, g.after, g.status)
+	c.o.add("", "", g.t, "consumer delivered grew %d → %d %.3fs after the job became %s, with no /tasks call from before under way", g.from, g.to, g.t-g.since, g.status)
 }
 
 // Result implements [Checker]. The growths no call under way explained
