@@ -149,8 +149,8 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 			return err
 		}
 		e, _, err := probe(ctx, c, client, p)
-		if err != nil && e.Status == 0 && ctx.Err() != nil {
-			return ctx.Err() // interrupted: not the API's doing
+		if interrupted(ctx, e, err) {
+			return ctx.Err() // not the API's doing
 		}
 		sink.Emit(e)
 		if err != nil && e.Status == 0 {
@@ -191,6 +191,12 @@ func probe(ctx context.Context, c *APIClient, hc *http.Client, p contractProbe) 
 		e.Err = history.ErrBadBody
 	}
 	return e, body, err
+}
+
+// interrupted reports whether a probe got no answer because ctx ended: not
+// the API's doing, so nothing to record.
+func interrupted(ctx context.Context, e history.Event, err error) bool {
+	return err != nil && e.Status == 0 && ctx.Err() != nil
 }
 
 // isObject reports whether body is a JSON object.
@@ -248,10 +254,9 @@ func CancelRun(ctx context.Context, c *APIClient, job int64, sink history.Sink) 
 		body: "{}", want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness",
 		check: func(body []byte) bool { return cancelAnswerOK(body, job) }}
 	e, body, err := probe(ctx, c, c.client(), p)
-	if err != nil && e.Status == 0 && ctx.Err() != nil {
-		return fmt.Errorf("cancel job %d: %w", job, err)
+	if !interrupted(ctx, e, err) {
+		sink.Emit(e)
 	}
-	sink.Emit(e)
 	switch {
 	case err != nil:
 		return fmt.Errorf("cancel job %d: %w", job, err)
