@@ -20,18 +20,25 @@ import (
 // some /tasks calls waited out the pull guard (fetch wait + 1 s): the
 // API's job cleanup deletes the stream in one call, and a pull of that job
 // in flight should then end with "409 Consumer Deleted". nats-server
-// 2.15.2 sends that 409 only to the pulls registered on the consumer's
-// waiting list (consumer.stopWithFlags → releaseAnyPendingRequests). A
-// pull request the server has received but not yet registered sits in the
-// consumer's nextMsgReqs queue, which processInboundNextMsgReqs leaves on
-// the consumer's quit channel and stopWithFlags unregisters: that pull gets
-// no answer at all, and the API hears nothing until its guard. The window
-// is the time between the request's arrival and its registration — wider
-// the slower the server (the race detector, a loaded machine).
+// 2.15.2 loses that end in two ways:
 //
-// Measured: a registered pull always hears its end; a pull flushed to the
-// server just before the delete hears nothing in 1–6 % of the rounds
-// (3, 5 and 6 of 100 in three runs; 1 of 100 under -race).
+//   - It sends the 409 only to the pulls registered on the consumer's
+//     waiting list (consumer.stopWithFlags → releaseAnyPendingRequests). A
+//     pull request the server has received but not yet registered sits in
+//     the consumer's nextMsgReqs queue, which stopWithFlags unregisters
+//     unanswered. The window is the time between the request's arrival and
+//     its registration — wider the slower the server (the race detector, a
+//     loaded machine).
+//   - Even for a registered pull, the 409 only goes onto the stream's
+//     outbound queue; stream.stop closes the stream's quit channel right
+//     after its consumers stop, and the stream's send loop (internalLoop)
+//     may take the quit before the queued 409.
+//
+// Measured: a pull flushed to the server just before the delete hears
+// nothing in 1–6 % of the rounds (3, 5 and 6 of 100 in three runs; 1 of
+// 100 under -race); a registered pull, in about one round of several
+// hundred (1 of 100 once, in a CI run). So the end is the rule, never a
+// promise: the API's guard is what bounds a pull whose stream went.
 func TestFactStreamDeleteLosesPullEnd(t *testing.T) {
 	slowtest.Skip(t, "200 stream deletes")
 	ns := natsdtest.StartNATS(t)
@@ -97,7 +104,9 @@ func TestFactStreamDeleteLosesPullEnd(t *testing.T) {
 		}
 		t.Logf("stream deleted under a pull (registered on the consumer: %v): %d of %d pulls heard nothing in time", registered, lost, rounds)
 		if registered {
-			require.Zero(t, lost, "a pull waiting on the consumer hears its end (409 Consumer Deleted) when the stream goes")
+			// The rule the API leans on for a prompt end: a server that
+			// stopped sending the 409 would lose every round.
+			require.LessOrEqual(t, lost, rounds/10, "a pull waiting on the consumer as a rule hears its end (409 Consumer Deleted) when the stream goes")
 		}
 	}
 }
