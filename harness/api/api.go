@@ -214,6 +214,7 @@ type API struct {
 
 	jobs  *jobStore
 	seen  seenBook
+	ends  streamEnds // pulls told their job's stream is gone
 	proc  *processor
 	owner string // random mark of this process's streams (see CreateJob)
 

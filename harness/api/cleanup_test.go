@@ -86,3 +86,50 @@ func TestForget(t *testing.T) {
 	require.False(t, ok)
 	require.False(t, e.api.Forget(id))
 }
+
+// TestPullEndsWhenItsStreamIsDeleted: a /tasks pull in flight when this
+// API deletes its job's stream ends then, not at nats-server's word for
+// it, which now and then never comes (TestFactStreamDeleteLosesPullEnd):
+// the signal alone ends a pull that NATS holds open for a long fetch wait,
+// and a cancel's cleanup gives it.
+func TestPullEndsWhenItsStreamIsDeleted(t *testing.T) {
+	const wait = 10 * time.Second
+	e := newEnv(t, nil, func(c *Config) { c.FetchWait = wait })
+	id, _ := e.startedJob(3, 0) // nothing to hand out: the pull waits
+	watching := func() error {
+		e.api.ends.mu.Lock()
+		defer e.api.ends.mu.Unlock()
+		if e.api.ends.m[id] == nil {
+			return fmt.Errorf("no pull of job %d watches its stream", id)
+		}
+		return nil
+	}
+	type answer struct {
+		code int
+		took time.Duration
+	}
+	done := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		code, _ := e.tasks(id, 8, 2*wait)
+		done <- answer{code, time.Since(start)}
+	}()
+	polltest.CheckFor(t, 5*time.Second, 5*time.Millisecond, watching)
+	e.api.ends.deleted(id) // as if the stream went and NATS said nothing
+	a := <-done
+	require.Equal(t, 200, a.code)
+	require.Less(t, a.took, wait/2, "the pull ended at the signal, not at its fetch wait")
+
+	gone, release := e.api.ends.watch(id)
+	defer release()
+	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	require.Equal(t, 200, code)
+	select {
+	case <-gone:
+	default:
+		t.Fatal("the cancel's cleanup deleted the stream without telling the pulls")
+	}
+	e.api.ends.mu.Lock()
+	defer e.api.ends.mu.Unlock()
+	require.Empty(t, e.api.ends.m, "nothing kept for a job whose pulls are over")
+}

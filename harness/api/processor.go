@@ -283,6 +283,7 @@ func (p *processor) cleanup(ctx context.Context, id int64) error {
 		p.drop(nc)
 		return err
 	}
+	p.a.ends.deleted(id)
 	return nil
 }
 

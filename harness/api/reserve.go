@@ -178,7 +178,8 @@ const pullGuard = time.Second
 // NATS holds open for wait, read until the batch is full or NATS ends the
 // pull (its expiry status, which comes after every delivery of the pull on
 // the same connection), with a guard of wait + pullGuard, or until ctx
-// ends or the connection drops. So a delivery still on the wire when wait
+// ends, the connection drops or this API deletes the job's stream (see
+// streamEnds). So a delivery still on the wire when wait
 // runs out (a slow link) is received and handed out, not dropped — and
 // nothing outlives the call. Pull statuses: 100 heartbeat, 404/408 the
 // pull's end, 409 the pull refused or cut short, 503 no responders.
@@ -202,6 +203,8 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 	}
 	guard := time.NewTimer(wait + pullGuard)
 	defer guard.Stop()
+	gone, release := a.ends.watch(id)
+	defer release()
 	tasks := []protocol.Task{}
 	for len(tasks) < n {
 		select {
@@ -228,6 +231,8 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 			}
 		case <-guard.C:
 			return tasks, nil
+		case <-gone:
+			return tasks, nil // as 409 Consumer Deleted, which may never come
 		case <-ctx.Done():
 			return tasks, ctx.Err() // the request is over: nobody takes these
 		case <-lost:
