@@ -30,12 +30,12 @@ type inTime struct {
 
 // NewAckInTime returns the ack-in-time checker.
 func NewAckInTime(p Params) *AckInTime {
-	return &AckInTime{base: newBase("ack-in-time", p), byReply: map[string]*inTime{}}
+	return bind(&AckInTime{base: newBase("ack-in-time", p), byReply: map[string]*inTime{}})
 }
 
-// Observe implements [Checker].
-func (c *AckInTime) Observe(e *history.Event) {
-	if c.config(e) || !c.hasCfg {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *AckInTime) observe(e *history.Event) {
+	if !c.hasCfg {
 		return
 	}
 	switch e.Kind {

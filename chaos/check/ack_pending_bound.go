@@ -17,12 +17,12 @@ type AckPendingBound struct {
 
 // NewAckPendingBound returns the ack-pending-bound checker.
 func NewAckPendingBound(p Params) *AckPendingBound {
-	return &AckPendingBound{base: newBase("ack-pending-bound", p)}
+	return bind(&AckPendingBound{base: newBase("ack-pending-bound", p)})
 }
 
-// Observe implements [Checker].
-func (c *AckPendingBound) Observe(e *history.Event) {
-	if c.config(e) || e.Kind != history.KindConsumer {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *AckPendingBound) observe(e *history.Event) {
+	if e.Kind != history.KindConsumer {
 		return
 	}
 	c.samples++

@@ -55,6 +55,28 @@ type base struct {
 	hasCfg bool
 	a, eps float64 // ack_wait and ε, seconds
 	m      int     // max_deliver
+	// on is the checker's own observe: every event but a config one.
+	on func(e *history.Event)
+}
+
+// bind hands c's base the checker's own observe, for [base.Observe].
+func bind[C interface {
+	observe(e *history.Event)
+	ownBase() *base
+}](c C) C {
+	c.ownBase().on = c.observe
+	return c
+}
+
+func (b *base) ownBase() *base { return b }
+
+// Observe implements [Checker]: the first config event is the run's
+// settings, taken here for every checker; every other event goes to the
+// checker's own observe.
+func (b *base) Observe(e *history.Event) {
+	if !b.config(e) {
+		b.on(e)
+	}
 }
 
 func newBase(name string, p Params) base {

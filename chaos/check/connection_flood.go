@@ -58,14 +58,11 @@ type span struct{ from, to float64 }
 
 // NewConnectionFlood returns the connection-flood checker.
 func NewConnectionFlood(p Params) *ConnectionFlood {
-	return &ConnectionFlood{base: newBase("connection-flood", p), opens: map[connKey]float64{}}
+	return bind(&ConnectionFlood{base: newBase("connection-flood", p), opens: map[connKey]float64{}})
 }
 
-// Observe implements [Checker].
-func (c *ConnectionFlood) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *ConnectionFlood) observe(e *history.Event) {
 	settle := c.r.FloodSettle.Seconds()
 	switch e.Kind {
 	case history.KindHTTP:

@@ -60,14 +60,11 @@ type lateClose struct {
 
 // NewConnectionLeak returns the connection-leak checker.
 func NewConnectionLeak(p Params) *ConnectionLeak {
-	return &ConnectionLeak{base: newBase("connection-leak", p), end: math.Inf(1), open: map[connKey]float64{}, links: map[string]int{}}
+	return bind(&ConnectionLeak{base: newBase("connection-leak", p), end: math.Inf(1), open: map[connKey]float64{}, links: map[string]int{}})
 }
 
-// Observe implements [Checker].
-func (c *ConnectionLeak) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *ConnectionLeak) observe(e *history.Event) {
 	c.lastT = math.Max(c.lastT, e.T)
 	grace := c.r.LeakGrace.Seconds()
 	switch e.Kind {

@@ -42,14 +42,11 @@ type probeRef struct {
 
 // NewContract returns the contract checker.
 func NewContract(p Params) *Contract {
-	return &Contract{base: newBase("contract", p), noStore: map[string]probeRef{}, stored: map[string]bool{}}
+	return bind(&Contract{base: newBase("contract", p), noStore: map[string]probeRef{}, stored: map[string]bool{}})
 }
 
-// Observe implements [Checker].
-func (c *Contract) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *Contract) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindContract:
 		c.probes++

@@ -32,14 +32,12 @@ type dupTask struct {
 
 // NewDuplicates returns the duplicates checker.
 func NewDuplicates(p Params) *Duplicates {
-	return &Duplicates{base: newBase("duplicates", p), tasks: map[string]*dupTask{}, replies: map[string]struct{}{}}
+	return bind(&Duplicates{base: newBase("duplicates", p), tasks: map[string]*dupTask{}, replies: map[string]struct{}{}})
 }
 
-// Observe implements [Checker].
-func (c *Duplicates) Observe(e *history.Event) {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *Duplicates) observe(e *history.Event) {
 	switch e.Kind {
-	case history.KindConfig:
-		c.config(e)
 	case history.KindHandout:
 		c.handouts++
 		if e.Reply != "" {

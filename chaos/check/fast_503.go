@@ -41,7 +41,7 @@ type call503 struct {
 
 // NewFast503 returns the fast-503 checker.
 func NewFast503(p Params) *Fast503 {
-	return &Fast503{faulted: newFaulted("fast-503", p, cutsCalls), open: map[string]uint64{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}}
+	return bind(&Fast503{faulted: newFaulted("fast-503", p, cutsCalls), open: map[string]uint64{}, bySSeq: map[uint64]string{}, pending: map[int][]call503{}})
 }
 
 // cutsCalls: the faults fast-503 judges — those that make NATS unreachable,
@@ -65,11 +65,8 @@ func (c *Fast503) done(task string) {
 	}
 }
 
-// Observe implements [Checker].
-func (c *Fast503) Observe(e *history.Event) {
-	if c.see(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *Fast503) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindFault:
 		if e.Phase == "end" {

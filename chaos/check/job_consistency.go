@@ -38,8 +38,8 @@ type JobConsistency struct {
 
 // NewJobConsistency returns the job-consistency checker.
 func NewJobConsistency(p Params) *JobConsistency {
-	return &JobConsistency{base: newBase("job-consistency", p), published: map[string]bool{}, stored: map[string]int{},
-		dead: map[string]bool{}, bySSeq: map[uint64]string{}, deadSSeq: map[uint64]bool{}}
+	return bind(&JobConsistency{base: newBase("job-consistency", p), published: map[string]bool{}, stored: map[string]int{},
+		dead: map[string]bool{}, bySSeq: map[uint64]string{}, deadSSeq: map[uint64]bool{}})
 }
 
 func (c *JobConsistency) learn(task string, sseq uint64) {
@@ -53,11 +53,8 @@ func (c *JobConsistency) learn(task string, sseq uint64) {
 	}
 }
 
-// Observe implements [Checker].
-func (c *JobConsistency) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *JobConsistency) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindPublish:
 		if e.Task != "" {

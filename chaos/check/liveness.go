@@ -35,15 +35,12 @@ type Liveness struct {
 
 // NewLiveness returns the liveness checker.
 func NewLiveness(p Params) *Liveness {
-	return &Liveness{base: newBase("liveness", p), winStart: math.Inf(-1),
-		restarts: windows{match: func(w window) bool { return w.effects.Has(history.EffectAPIRestart) }}}
+	return bind(&Liveness{base: newBase("liveness", p), winStart: math.Inf(-1),
+		restarts: windows{match: func(w window) bool { return w.effects.Has(history.EffectAPIRestart) }}})
 }
 
-// Observe implements [Checker].
-func (c *Liveness) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *Liveness) observe(e *history.Event) {
 	c.restarts.observe(e)
 	if e.Kind != history.KindHTTP || e.Worker != history.ProbeWorker {
 		return

@@ -33,12 +33,12 @@ type finalDelivery struct {
 
 // NewMaxDeliver returns the max-deliver checker.
 func NewMaxDeliver(p Params) *MaxDeliver {
-	return &MaxDeliver{base: newBase("max-deliver", p), over: map[string]bool{}, pending: map[uint64]*finalDelivery{}}
+	return bind(&MaxDeliver{base: newBase("max-deliver", p), over: map[string]bool{}, pending: map[uint64]*finalDelivery{}})
 }
 
-// Observe implements [Checker].
-func (c *MaxDeliver) Observe(e *history.Event) {
-	if c.config(e) || !c.hasCfg || c.m <= 0 {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *MaxDeliver) observe(e *history.Event) {
+	if !c.hasCfg || c.m <= 0 {
 		return
 	}
 	switch e.Kind {

@@ -62,8 +62,8 @@ type fate struct {
 
 // NewNoLoss returns the no-loss checker.
 func NewNoLoss(p Params) *NoLoss {
-	return &NoLoss{base: newBase("no-loss", p), tasks: map[string]*fate{}, bySSeq: map[uint64]string{},
-		deadSSeq: map[uint64]bool{}, firstStore: math.Inf(1), lastStore: math.Inf(-1)}
+	return bind(&NoLoss{base: newBase("no-loss", p), tasks: map[string]*fate{}, bySSeq: map[uint64]string{},
+		deadSSeq: map[uint64]bool{}, firstStore: math.Inf(1), lastStore: math.Inf(-1)})
 }
 
 // learn records that task has stream sequence sseq, and marks it
@@ -79,12 +79,10 @@ func (c *NoLoss) learn(task string, sseq uint64, f *fate) {
 	}
 }
 
-// Observe implements [Checker].
-func (c *NoLoss) Observe(e *history.Event) {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *NoLoss) observe(e *history.Event) {
 	c.last = max(c.last, e.T)
 	switch e.Kind {
-	case history.KindConfig:
-		c.config(e)
 	case history.KindPhase:
 		switch e.Name {
 		case history.PhaseDrain:

@@ -53,7 +53,7 @@ type handedOut struct {
 
 // NewOrphaned returns the orphaned checker.
 func NewOrphaned(p Params) *Orphaned {
-	return &Orphaned{base: newBase("orphaned", p), byTask: map[string]*reserved{}, open: map[string]float64{}, seen: map[string]*handedOut{}}
+	return bind(&Orphaned{base: newBase("orphaned", p), byTask: map[string]*reserved{}, open: map[string]float64{}, seen: map[string]*handedOut{}})
 }
 
 func (c *Orphaned) orphan(task, reply string, t float64, format string, a ...any) {
@@ -67,12 +67,10 @@ func (c *Orphaned) costOf(d float64) {
 	c.measured++
 }
 
-// Observe implements [Checker].
-func (c *Orphaned) Observe(e *history.Event) {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *Orphaned) observe(e *history.Event) {
 	c.last = max(c.last, e.T)
 	switch e.Kind {
-	case history.KindConfig:
-		c.config(e)
 	case history.KindPublish:
 		if !c.reserves && e.Task != "" {
 			if _, ok := c.seen[e.Task]; !ok {

@@ -60,12 +60,12 @@ type lastDelivery struct {
 
 // NewRedeliveryTiming returns the redelivery-timing checker.
 func NewRedeliveryTiming(p Params) *RedeliveryTiming {
-	return &RedeliveryTiming{base: newBase("redelivery-timing", p), bySSeq: map[uint64]*lastDelivery{}, empty: math.Inf(-1), restart: math.Inf(-1)}
+	return bind(&RedeliveryTiming{base: newBase("redelivery-timing", p), bySSeq: map[uint64]*lastDelivery{}, empty: math.Inf(-1), restart: math.Inf(-1)})
 }
 
-// Observe implements [Checker].
-func (c *RedeliveryTiming) Observe(e *history.Event) {
-	if c.config(e) || !c.hasCfg {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *RedeliveryTiming) observe(e *history.Event) {
+	if !c.hasCfg {
 		return
 	}
 	switch e.Kind {

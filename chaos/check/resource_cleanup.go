@@ -42,15 +42,12 @@ const DefaultCleanupBound = 2 * time.Second
 
 // NewResourceCleanup returns the resource-cleanup checker.
 func NewResourceCleanup(p Params) *ResourceCleanup {
-	return &ResourceCleanup{faulted: newFaulted("resource-cleanup", p, func(window) bool { return true }), terminalAt: math.Inf(1),
-		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)}
+	return bind(&ResourceCleanup{faulted: newFaulted("resource-cleanup", p, func(window) bool { return true }), terminalAt: math.Inf(1),
+		lastExists: math.Inf(-1), lastGone: math.Inf(-1), lastRound: math.Inf(-1)})
 }
 
-// Observe implements [Checker].
-func (c *ResourceCleanup) Observe(e *history.Event) {
-	if c.see(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *ResourceCleanup) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindJob:
 		switch {

@@ -59,14 +59,11 @@ type RoundTrips struct {
 
 // NewRoundTrips returns the round-trips checker.
 func NewRoundTrips(p Params) *RoundTrips {
-	return &RoundTrips{base: newBase("round-trips", p), batches: map[int]bool{}}
+	return bind(&RoundTrips{base: newBase("round-trips", p), batches: map[int]bool{}})
 }
 
-// Observe implements [Checker].
-func (c *RoundTrips) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *RoundTrips) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindHTTP:
 		if isTasks(e) && e.Status == 200 && e.Err == "" {

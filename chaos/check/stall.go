@@ -57,8 +57,8 @@ type flight struct {
 
 // NewStall returns the stall checker.
 func NewStall(p Params) *Stall {
-	return &Stall{base: newBase("stall", p), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, dead: map[uint64]bool{},
-		inflight: map[string]float64{}, expired: math.Inf(-1), lastActivity: math.Inf(-1), openSince: math.Inf(-1)}
+	return bind(&Stall{base: newBase("stall", p), tasks: map[string]bool{}, bySSeq: map[uint64]string{}, dead: map[uint64]bool{},
+		inflight: map[string]float64{}, expired: math.Inf(-1), lastActivity: math.Inf(-1), openSince: math.Inf(-1)})
 }
 
 // inflightEnd is when the last delivery in flight at a worker stops being
@@ -120,9 +120,9 @@ func (c *Stall) done(task string, t float64) {
 	}
 }
 
-// Observe implements [Checker].
-func (c *Stall) Observe(e *history.Event) {
-	if c.config(e) || !c.hasCfg {
+// observe judges one event; [base.Observe] has taken the config.
+func (c *Stall) observe(e *history.Event) {
+	if !c.hasCfg {
 		return
 	}
 	t := e.T

@@ -20,14 +20,11 @@ type TasksLatency struct {
 
 // NewTasksLatency returns the tasks-latency checker.
 func NewTasksLatency(p Params) *TasksLatency {
-	return &TasksLatency{faulted: newFaulted("tasks-latency", p, unreachable)}
+	return bind(&TasksLatency{faulted: newFaulted("tasks-latency", p, unreachable)})
 }
 
-// Observe implements [Checker].
-func (c *TasksLatency) Observe(e *history.Event) {
-	if c.see(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *TasksLatency) observe(e *history.Event) {
 	if !isTasks(e) {
 		return
 	}

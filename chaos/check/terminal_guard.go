@@ -55,14 +55,11 @@ const maxGrowths = 256
 
 // NewTerminalGuard returns the terminal-guard checker.
 func NewTerminalGuard(p Params) *TerminalGuard {
-	return &TerminalGuard{base: newBase("terminal-guard", p), since: math.Inf(1)}
+	return bind(&TerminalGuard{base: newBase("terminal-guard", p), since: math.Inf(1)})
 }
 
-// Observe implements [Checker].
-func (c *TerminalGuard) Observe(e *history.Event) {
-	if c.config(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *TerminalGuard) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindJob:
 		switch {

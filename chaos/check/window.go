@@ -45,14 +45,13 @@ func newFaulted(name string, p Params, match func(w window) bool) faulted {
 	return faulted{base: newBase(name, p), faults: windows{match: match}}
 }
 
-// see takes the first config event and the windows of the matching
-// faults; it reports whether e was a config event.
-func (f *faulted) see(e *history.Event) bool {
-	if f.config(e) {
-		return true
+// Observe implements [Checker]: as [base.Observe], the windows of the
+// matching faults taken first.
+func (f *faulted) Observe(e *history.Event) {
+	if !f.config(e) {
+		f.faults.observe(e)
+		f.on(e)
 	}
-	f.faults.observe(e)
-	return false
 }
 
 // windows tracks fault windows matching a predicate.

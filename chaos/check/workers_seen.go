@@ -30,14 +30,11 @@ type WorkersSeen struct {
 
 // NewWorkersSeen returns the workers-seen checker.
 func NewWorkersSeen(p Params) *WorkersSeen {
-	return &WorkersSeen{faulted: newFaulted("workers-seen", p, injectedAnswer), last: map[string]float64{}, workers: map[string]bool{}}
+	return bind(&WorkersSeen{faulted: newFaulted("workers-seen", p, injectedAnswer), last: map[string]float64{}, workers: map[string]bool{}})
 }
 
-// Observe implements [Checker].
-func (c *WorkersSeen) Observe(e *history.Event) {
-	if c.see(e) {
-		return
-	}
+// observe judges one event; [base.Observe] has taken the config.
+func (c *WorkersSeen) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindSeen:
 		c.seen++
