@@ -43,11 +43,10 @@ func (c *configTap) Emit(e history.Event) {
 			break
 		}
 		switch {
-		case protocol.Ended(e.JobStatus):
+		case protocol.Terminal(e.JobStatus):
 			if c.terminal.IsZero() {
 				c.terminal = time.Now()
 			}
-		case e.JobStatus == protocol.StatusCanceling:
 		default:
 			c.terminal = time.Time{}
 		}

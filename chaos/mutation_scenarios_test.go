@@ -15,13 +15,14 @@ import (
 // (docs/verify.md, "Mutation score") pass on the good API, contract probe
 // included: single-task (a job of one task) and nats-stall-mid-call
 // (JetStream calls that stall after the handshake), api-threads (one
-// process of two threads) and result-queue-full (a result queue of 64 that
+// process of two threads), result-queue-full (a result queue of 64 that
 // a results-nats outage fills: its posts must have answered 503, or the
-// scenario proved nothing). A timing check that fails here under load:
+// scenario proved nothing) and cancel-in-outage (a cancel inside a
+// results-nats outage: it must have answered 503). A timing check that fails here under load:
 // rerun once before chasing it.
 func TestMutationScenariosPassGood(t *testing.T) {
-	slowtest.Skip(t, "four scenarios, about 14 s")
-	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full"} {
+	slowtest.Skip(t, "five scenarios, about 20 s")
+	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full", "cancel-in-outage"} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := runBuiltIn(t, name, RunOptions{Out: t.TempDir(), Seed: 1})
 			require.NoError(t, err, "%s", failedOf(rep))
@@ -32,8 +33,11 @@ func TestMutationScenariosPassGood(t *testing.T) {
 					require.NotNil(t, c.OK)
 					require.True(t, *c.OK, c.Summary)
 					probes = c.Figures["probes"]
-					if name == "result-queue-full" {
+					switch name {
+					case "result-queue-full":
 						require.Positive(t, c.Figures["result_posts_503"], "the result queue filled: posts answered 503")
+					case "cancel-in-outage":
+						require.Positive(t, c.Figures["probes_503"], "the cancel met the outage: it answered 503")
 					}
 				}
 			}

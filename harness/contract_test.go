@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,7 +63,7 @@ func TestCancelRunRecordsTheAnswer(t *testing.T) {
 	ctx := testCtx(t, 20*time.Second)
 	job, err := s.NewJob(ctx, 5)
 	require.NoError(t, err)
-	require.NoError(t, CancelRun(ctx, s.Client, job, sink))
+	require.NoError(t, CancelRun(ctx, s.Client, job, 0, sink))
 	got, _ := sink.of(history.KindContract, nil)
 	require.Len(t, got, 1)
 	require.Equal(t, "cancel-job", got[0].Name)
@@ -80,4 +82,35 @@ func TestCancelRunRecordsTheAnswer(t *testing.T) {
 	} {
 		require.Equal(t, ok, cancelAnswerOK([]byte(body), 7), body)
 	}
+}
+
+// A cancel answered 503 (its cleanup could not reach NATS) is the
+// contract's answer, not an error; a cancel that runs past within is
+// recorded with no answer, which the contract check fails.
+func TestCancelRunWithin(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/jobs/7/") {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error": "Task queue temporarily unavailable"}`))
+			return
+		}
+		<-release // hangs until the test is over
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := &APIClient{BaseURL: srv.URL + "/api/v2", Token: "t"}
+	ctx := testCtx(t, 10*time.Second)
+
+	sink := &memSink{}
+	require.NoError(t, CancelRun(ctx, c, 7, 5*time.Second, sink))
+	require.Error(t, CancelRun(ctx, c, 8, 200*time.Millisecond, sink))
+	got, _ := sink.of(history.KindContract, nil)
+	require.Len(t, got, 2)
+	require.Equal(t, 503, got[0].Status)
+	require.Equal(t, 0, got[1].Status)
+	require.Equal(t, "timeout", got[1].Err)
+	r := check.Check(check.NewContract(check.Params{}), got)
+	require.False(t, *r.OK, r.Summary)
+	require.Equal(t, 1, r.Violations, "the 503 is in the contract; the hung cancel is not")
 }

@@ -155,6 +155,8 @@ var cases = []tcase{
 	{file: "stall/pass-waiting-for-workers.jsonl"},              // a soak job queued behind others: no call yet, no stall
 	{file: "stall/fail-asking-from-start.jsonl", violations: 1}, // asked from the start, nothing handed out for 3 s
 	{file: "stall/unknown-no-calls.jsonl"},
+	{file: "stall/pass-cancelled.jsonl"},                            // the tasks left when the job was cancelled are revoked, not stalled
+	{file: "stall/fail-stalled-before-cancel.jsonl", violations: 1}, // but a stall before the cancel counts
 
 	{file: "tasks-latency/pass.jsonl"},
 	{file: "tasks-latency/fail-timeout.jsonl", violations: 1},
@@ -266,6 +268,8 @@ var cases = []tcase{
 	{file: "resource-cleanup/fail-consumer-left.jsonl", violations: 1},
 	{file: "resource-cleanup/fail-stream-left.jsonl", violations: 1, summary: "stream still existed"},
 	{file: "resource-cleanup/unknown-cut-short.jsonl"},
+	{file: "resource-cleanup/fail-stuck-canceling.jsonl", violations: 1, summary: "CANCELING"}, // the cancel's delete failed and was never retried
+	{file: "resource-cleanup/pass-cancel-retried.jsonl"},
 }
 
 // checkerNamed returns a fresh checker of that name from check.All.

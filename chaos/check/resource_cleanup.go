@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/history"
-	"github.com/natschaos/natschaos/protocol"
 )
 
 // ResourceCleanup is the resource-cleanup check: within Params.CleanupBound
-// (default 2 s) after the job becomes SUCCESS, FAILURE or REVOKED — or
+// (default 2 s) after the job becomes CANCELING, SUCCESS, FAILURE or
+// REVOKED — a cancelled job's cleanup is the cancel's work, whether it
+// ends REVOKED or stays CANCELING — or
 // after the last fault window still active then ends, since cleanup needs
 // NATS — its stream and consumer are gone.
 //
@@ -51,7 +52,7 @@ func (c *ResourceCleanup) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindJob:
 		switch {
-		case protocol.Ended(e.JobStatus) && math.IsInf(c.terminalAt, 1):
+		case isTerminal(e.JobStatus) && math.IsInf(c.terminalAt, 1):
 			c.terminalAt, c.status = e.T, e.JobStatus
 			c.lastExists, c.lastGone, c.lastRound = math.Inf(-1), math.Inf(-1), math.Inf(-1)
 		case !isTerminal(e.JobStatus):
@@ -86,7 +87,7 @@ func (c *ResourceCleanup) Result() Result {
 	bound := c.r.CleanupBound.Seconds()
 	figs := map[string]float64{"cleanup_bound_seconds": bound}
 	if math.IsInf(c.terminalAt, 1) {
-		return c.nothing("the job never became SUCCESS, FAILURE or REVOKED", figs)
+		return c.nothing("the job never became CANCELING, SUCCESS, FAILURE or REVOKED", figs)
 	}
 	from := c.terminalAt
 	for _, w := range c.faults.list {

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Stall is the stall check ("the job idle for five minutes" bug). A stall is
@@ -12,6 +13,7 @@ import (
 // dead-lettered, no delivery is in flight at a worker (every handed-out
 // delivery has its result, or is older than A), no handout or result
 // happens, and workers keep asking (/tasks calls overlap the interval).
+// A stall ends when the job is cancelled: what is open then is revoked.
 // Reports the total and the longest stall; fails if the longest exceeds
 // Params.MaxStall (default A/2). No stall starts before the first /tasks
 // call started: tasks waiting for the workers to turn to their job (a soak's
@@ -36,6 +38,10 @@ type Stall struct {
 	active bool
 	start  float64
 	asked  bool
+	// cancelled: the job was cancelled (CANCELING, REVOKED); the tasks
+	// still open then are revoked with it, not stalled, and no stall
+	// starts after.
+	cancelled bool
 
 	// askGap, when > 0, cuts a stall where nobody asked for the job's
 	// tasks for longer than it (PerJob: a soak's workers serve its jobs in
@@ -127,7 +133,7 @@ func (c *Stall) observe(e *history.Event) {
 	}
 	t := e.T
 	c.last = max(c.last, t)
-	if !c.active && c.open > 0 {
+	if !c.active && c.open > 0 && !c.cancelled {
 		if s := max(c.lastActivity, c.openSince, c.inflightEnd(t)); s < t {
 			c.active, c.start, c.asked = true, s, false
 		}
@@ -173,6 +179,11 @@ func (c *Stall) observe(e *history.Event) {
 		c.close(t)
 		c.lastActivity = t
 		delete(c.inflight, e.Reply)
+	case history.KindJob:
+		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
+			c.close(t)
+			c.cancelled = true
+		}
 	case history.KindHTTP:
 		if isTasks(e) {
 			if c.calls == 0 && c.active {
