@@ -55,7 +55,7 @@ func (p externalProcess) SetProcessorCrash(crash func() bool) {
 // then reports (the cancel endpoint returns once the job is cancelled).
 func (p externalProcess) CancelJob(ctx context.Context) error {
 	job := p.e.Job()
-	if err := CancelRun(ctx, p.e.Client, job, 0, p.e.Sink()); err != nil {
+	if err := CancelRun(ctx, p.e.Client, job, p.e.Sink()); err != nil {
 		return err
 	}
 	if _, err := p.e.readBack(ctx); err != nil {

@@ -422,12 +422,7 @@ func (p stackProcess) RestartAPI(ctx context.Context) error {
 }
 
 func (p stackProcess) CancelJob(ctx context.Context) error {
-	// The cancel's deletion is one JetStream call on the processor's
-	// connection, which it may first have to open: the API's own timeouts
-	// bound its answer, and a second is slack for a loaded machine.
-	cfg := p.s.API().Config()
-	within := cfg.ConnectTimeout + cfg.OpTimeout + time.Second
-	return CancelRun(ctx, p.s.Client, p.s.Job(), within, p.s.Sink())
+	return CancelRun(ctx, p.s.Client, p.s.Job(), p.s.Sink())
 }
 
 // Close stops everything in order — workers, observers, proxies, recording
