@@ -7,7 +7,7 @@ FALSE_ALARM_RUNS ?= 20
 FUZZTIME ?= 20s
 # package:fuzzer pairs that `make fuzz` runs, FUZZTIME each
 FUZZERS ?= ./chaos:FuzzScenario ./history:FuzzUnmarshal ./history:FuzzReader \
-	./harness/ackreply:FuzzParse ./harness/ackreply:FuzzRoundTrip ./harness/observe:FuzzConnTap \
+	./protocol/ackreply:FuzzParse ./protocol/ackreply:FuzzRoundTrip ./harness/observe:FuzzConnTap \
 	./harness/api:FuzzTasksBody ./harness/api:FuzzResultBody
 
 .PHONY: help build run test test-short vet fmt bench verify repro-batch-reserve false-alarms fuzz mutation exit-codes clean
@@ -29,10 +29,12 @@ test: ## every test, with the race detector
 test-short: ## the fast subset
 	$(GO) test -race -short -timeout $(TIMEOUT) $(PKGS)
 
-vet: ## go vet, gofmt and go mod tidy -diff
+vet: ## go vet, gofmt, go mod tidy -diff, and no file outside tests over 450 lines
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	@out=$$(wc -l $$(git ls-files '*.go' ':!:*_test.go') | awk '$$2 != "total" && $$1 > 450'); \
+		if [ -n "$$out" ]; then echo "over 450 lines (split by concern): $$out"; exit 1; fi
 
 bench: ## benchmarks: stack start-up, end-to-end throughput vs raw JetStream, checkers on 1M events
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
