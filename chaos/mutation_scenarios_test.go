@@ -17,12 +17,13 @@ import (
 // (JetStream calls that stall after the handshake), api-threads (one
 // process of two threads), result-queue-full (a result queue of 64 that
 // a results-nats outage fills: its posts must have answered 503, or the
-// scenario proved nothing) and cancel-in-outage (a cancel inside a
-// results-nats outage: it must have answered 503). A timing check that fails here under load:
+// scenario proved nothing), cancel-in-outage (a cancel inside a
+// results-nats outage: it must have answered 503) and create-in-outage (a
+// create inside an api-nats outage: 503 too). A timing check that fails here under load:
 // rerun once before chasing it.
 func TestMutationScenariosPassGood(t *testing.T) {
-	slowtest.Skip(t, "five scenarios, about 20 s")
-	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full", "cancel-in-outage"} {
+	slowtest.Skip(t, "six scenarios, about 25 s")
+	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full", "cancel-in-outage", "create-in-outage"} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := runBuiltIn(t, name, RunOptions{Out: t.TempDir(), Seed: 1})
 			require.NoError(t, err, "%s", failedOf(rep))
@@ -38,6 +39,8 @@ func TestMutationScenariosPassGood(t *testing.T) {
 						require.Positive(t, c.Figures["result_posts_503"], "the result queue filled: posts answered 503")
 					case "cancel-in-outage":
 						require.Positive(t, c.Figures["probes_503"], "the cancel met the outage: it answered 503")
+					case "create-in-outage":
+						require.Positive(t, c.Figures["probes_503"], "the first create met the outage: it answered 503")
 					}
 				}
 			}

@@ -111,11 +111,14 @@ type soakJudge struct {
 	failedWins           []IntervalVerdict
 	byCheck              map[string]int
 	late                 int // events of a job already judged
+	// probes are the jobs the harness created to probe the API (create_job
+	// faults): judged by the contract check alone, never as soak jobs.
+	probes map[int64]bool
 }
 
 func newSoakJudge(p check.Params, g check.GrowthParams, live *liveStats) *soakJudge {
 	return &soakJudge{p: p, growth: check.NewResourceGrowth(g), live: live, jobs: map[int64]*jobSet{},
-		win: check.Window(p), byCheck: map[string]int{}}
+		win: check.Window(p), byCheck: map[string]int{}, probes: map[int64]bool{}}
 }
 
 // Observe takes the next event of the history (the recorder's tap: in
@@ -140,6 +143,13 @@ func (j *soakJudge) Observe(ev history.Event) {
 	}
 	j.growth.Observe(e)
 	id := history.JobOf(e)
+	if e.Kind == history.KindContract && e.Name == history.ContractCreateJob && id != 0 {
+		j.probes[id] = true
+		delete(j.jobs, id) // the set its creation gave it
+	}
+	if j.probes[id] {
+		return
+	}
 	if id == 0 {
 		switch e.Kind {
 		case history.KindFault, history.KindServer, history.KindPhase:

@@ -101,6 +101,9 @@ type Process interface {
 	SetProcessorCrash(crash func() bool)
 	// CancelJob cancels the run's job through the API.
 	CancelJob(ctx context.Context) error
+	// CreateJob creates a second job of the run's own through the API,
+	// asks it for tasks and cancels it, recording each answer.
+	CreateJob(ctx context.Context) error
 	// RestartAPI stops the in-process API (every request and NATS
 	// operation in progress aborted, its connections closed) and starts it
 	// again on the same address with the same jobs.

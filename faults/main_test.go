@@ -142,6 +142,7 @@ func (p *fakeProcess) SetProcessorCrash(crash func() bool) {
 }
 
 func (p *fakeProcess) CancelJob(context.Context) error  { p.record("cancel"); return nil }
+func (p *fakeProcess) CreateJob(context.Context) error  { p.record("create"); return nil }
 func (p *fakeProcess) RestartAPI(context.Context) error { p.record("restart-api"); return nil }
 
 func (p *fakeProcess) Calls() []string {

@@ -26,6 +26,7 @@ func init() {
 			Attrs: []string{"every", "probability"}, Needs: []Need{NeedInProcessAPI},
 			Effects: history.EffectProcessorDies, build: buildProcessorCrash},
 		actDef("cancel_job", "cancel the job through the API", NeedOwnJob, history.EffectJobCancelled, Process.CancelJob),
+		actDef("create_job", "create a second job through the API (one task, not started, the default dispatch mode), ask it for tasks and cancel it; each answer is judged by the contract check", NeedOwnJob, history.EffectJobCreated, Process.CreateJob),
 	)
 }
 

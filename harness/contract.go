@@ -287,3 +287,74 @@ func cancelAnswerOK(body []byte, job int64) bool {
 	}
 	return a.Status == nil || protocol.Terminal(*a.Status)
 }
+
+// CreateProbeName is the name of the jobs [ProbeCreate] creates.
+const CreateProbeName = "natschaos-create-probe"
+
+// ProbeCreate creates a job through c, as the create_job fault does — one
+// task, not started, and no dispatch_mode (the documented default is the
+// queue's, async_api) — and records the answer as a contract event named
+// "create-job": 200 or 201 with the new job's id, or 503 when NATS is
+// unreachable (the API then creates nothing). A job it created is the run's
+// own, never started and never published into: a /tasks on it must answer
+// 200 with no task ("create-job-tasks"; a job of another dispatch mode
+// answers 400), and it is cancelled at once ("create-job-cancel": 200, or
+// 503 with its cleanup the API's to retry). Each event names the created
+// job, which the checkers leave out of the run's judgement: it never had a
+// task. It returns an error only when the API did not answer the create.
+func ProbeCreate(ctx context.Context, c *APIClient, sink history.Sink) error {
+	var id int64
+	create := contractProbe{name: history.ContractCreateJob, method: http.MethodPost, path: "/jobs/", token: "ok",
+		body: fmt.Sprintf(`{"name": %q, "total": 1}`, CreateProbeName), want: []int{http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable},
+		worker: "harness", check: func(body []byte) bool { id = createdID(body); return id > 0 }}
+	e, _, err := probe(ctx, c, c.client(), create)
+	e.Job = id
+	if interrupted(ctx, e, err) {
+		return ctx.Err()
+	}
+	sink.Emit(e)
+	if err != nil || id == 0 {
+		if e.Status == 0 {
+			return fmt.Errorf("create job: %w", err)
+		}
+		return nil // a 503, or a 2xx without an id: the contract check judges it
+	}
+	j := fmt.Sprintf("/jobs/%d", id)
+	for _, p := range []contractProbe{
+		{name: "create-job-tasks", method: http.MethodPost, path: j + "/tasks/", token: "ok", body: `{"batch_size": 1}`,
+			want: []int{http.StatusOK}, worker: "harness", check: func(body []byte) bool { return noTasks(body) }},
+		{name: "create-job-cancel", method: http.MethodPost, path: j + "/cancel/", token: "ok", body: "{}",
+			want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness", check: func(body []byte) bool { return cancelAnswerOK(body, id) }},
+	} {
+		e, _, err := probe(ctx, c, c.client(), p)
+		if interrupted(ctx, e, err) {
+			return ctx.Err()
+		}
+		sink.Emit(e)
+	}
+	return nil
+}
+
+// createdID is the id of a create's answer, 0 when it names none.
+func createdID(body []byte) int64 {
+	var a struct {
+		ID json.Number `json:"id"`
+	}
+	if json.Unmarshal(body, &a) != nil {
+		return 0
+	}
+	id, err := strconv.ParseInt(a.ID.String(), 10, 64)
+	if err != nil || id < 0 {
+		return 0
+	}
+	return id
+}
+
+// noTasks reports whether a /tasks answer is a JSON object whose tasks
+// list is empty.
+func noTasks(body []byte) bool {
+	var a struct {
+		Tasks *[]json.RawMessage `json:"tasks"`
+	}
+	return json.Unmarshal(body, &a) == nil && a.Tasks != nil && len(*a.Tasks) == 0
+}

@@ -51,6 +51,12 @@ func (p externalProcess) SetProcessorCrash(crash func() bool) {
 	}
 }
 
+// CreateJob creates, asks and cancels a second job of the run's own (see
+// [ProbeCreate]): the run created its job, so it may create another.
+func (p externalProcess) CreateJob(ctx context.Context) error {
+	return ProbeCreate(ctx, p.e.Client, p.e.Sink())
+}
+
 // CancelJob cancels the job through the API and records the status the API
 // then reports (the cancel endpoint returns once the job is cancelled).
 func (p externalProcess) CancelJob(ctx context.Context) error {

@@ -425,6 +425,10 @@ func (p stackProcess) CancelJob(ctx context.Context) error {
 	return CancelRun(ctx, p.s.Client, p.s.Job(), p.s.Sink())
 }
 
+func (p stackProcess) CreateJob(ctx context.Context) error {
+	return ProbeCreate(ctx, p.s.Client, p.s.Sink())
+}
+
 // Close stops everything in order — workers, observers, proxies, recording
 // proxy, API, NATS — healing every fault on the way. It is safe to call on a half-started Stack.
 func (s *Stack) Close() {

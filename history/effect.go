@@ -46,14 +46,17 @@ const (
 	// EffectAPIRestart: the API stops — requests in progress cut, queued
 	// results dropped — and starts again; nothing answers in between.
 	EffectAPIRestart
+	// EffectJobCreated: a second job of the run's own is created through
+	// the API (and cancelled): a probe of its create, never given a task.
+	EffectJobCreated
 )
 
 // effectNames are the names of the effects in the file, bit by bit.
 var effectNames = []string{"link-down", "link-slow", "link-cut", "nats-unreachable", "nats-cut", "nats-restart",
-	"answer-injected", "response-lost", "worker-dies", "processor-dies", "job-cancelled", "api-restart"}
+	"answer-injected", "response-lost", "worker-dies", "processor-dies", "job-cancelled", "api-restart", "job-created"}
 
 // AllEffects is the set of every known effect.
-const AllEffects Effects = 1<<12 - 1
+const AllEffects Effects = 1<<13 - 1
 
 // Has reports whether s holds every effect of x.
 func (s Effects) Has(x Effects) bool { return x != 0 && s&x == x }

@@ -56,6 +56,11 @@ const (
 // ProbeWorker is the Worker of the liveness prober's [KindHTTP] events.
 const ProbeWorker = "probe"
 
+// ContractCreateJob is the Name of the [KindContract] event of a job the
+// harness created to probe the API (the create_job fault); its Job is that
+// job, which is the run's own but never has a task: checkers leave it out.
+const ContractCreateJob = "create-job"
+
 // Event is one line of a history. It is a flat union of the fields of every
 // kind; the comment of each field gives its JSON key. Which fields a kind
 // carries, and which are written even when zero (a consumer sample's

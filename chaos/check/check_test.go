@@ -1,10 +1,12 @@
 package check_test
 
 import (
+	"bytes"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -391,6 +393,8 @@ var runCases = []runCase{
 	{file: "run/multi-pipeline.jsonl", judged: true},
 	{file: "run/multi-pipeline-wrong.jsonl", judged: true, failed: []string{"pipeline"}},
 	{file: "run/multi-pipeline-lost.jsonl", judged: true, failed: []string{"no-loss"}},
+	// A job the harness created to probe the API (TestCreateProbeJobLeftOut).
+	{file: "run/create-probe.jsonl", judged: true},
 }
 
 // TestRunAssumptions: a history whose harness could not drive load is not
@@ -494,6 +498,11 @@ var faultEffectCases = map[string][2]string{
 	"fault-effect/unknown-recorded-effects.jsonl": {"unknown", "f1 (latency on results-nats at 0.310s), f2 (api_oom at 0.900s), f3 (worker_oom at 1.600s)"},
 	"fault-effect/pass-nothing-to-judge.jsonl":    {"pass", check.NothingToJudge},
 	"fault-effect/unknown-acted-on-nothing.jsonl": {"unknown", "f1 (latency on results-nats at 0.310s), f2 (processor_crash at 0.900s), f3 (worker_crash at 1.600s)"},
+	"fault-effect/pass-create-job.jsonl":          {"pass", "5 faults, each acted on something"},
+	// Another job's cancel is not the run's (the create_job's job): the
+	// cancel_job acted on nothing, and so did a create_job the API was
+	// never asked.
+	"fault-effect/unknown-other-job-cancelled.jsonl": {"unknown", "f4 (cancel_job at 1.511s), f5 (create_job at 2.002s)"},
 }
 
 // TestFaultEffect: a run whose fault acted on nothing is inconclusive,
@@ -566,4 +575,36 @@ func TestMultiJobLossIsJudged(t *testing.T) {
 	require.Equal(t, 3.0, nl.Figures["published"])
 	require.NotEmpty(t, nl.Offending)
 	require.Contains(t, nl.Offending[0].Detail, "job 2: ")
+}
+
+// TestCreateProbeJobLeftOut: a job the harness created to probe the API
+// (create_job: created, asked, cancelled, never a task) is judged by the
+// contract check alone — its REVOKED is not the run's job's end, and its
+// empty queue leaves no-loss decided. Without the create-job event naming
+// it, the same job is judged as another job of the run, and no-loss cannot
+// decide it.
+func TestCreateProbeJobLeftOut(t *testing.T) {
+	const file = "testdata/run/create-probe.jsonl"
+	rs, err := check.RunFile(file, check.Params{})
+	require.NoError(t, err)
+	require.Empty(t, rs.Failed())
+	for _, name := range []string{"no-loss", "terminal-guard", "contract"} {
+		r, _ := rs.Get(name)
+		require.NotNil(t, r.OK, "%s", r.String())
+		require.NotContains(t, r.Summary, "job 7", name)
+	}
+	c, _ := rs.Get("contract")
+	require.Equal(t, 3.0, c.Figures["probes"])
+
+	events, _, err := history.Load(file)
+	require.NoError(t, err)
+	events = slices.DeleteFunc(events, func(e history.Event) bool { return e.Name == history.ContractCreateJob })
+	var buf bytes.Buffer
+	for _, e := range events {
+		buf.Write(append(e.AppendJSON(nil), '\n'))
+	}
+	rs, err = check.Run(history.NewReader(&buf), check.Params{})
+	require.NoError(t, err)
+	nl, _ := rs.Get("no-loss")
+	require.Nil(t, nl.OK, "job 7 judged as a job of the run: %s", nl.String())
 }

@@ -32,9 +32,12 @@ import (
 //   - the result processor dies (processor_crash): a result posted during
 //     the window was answered 200 but its delivery was never acked (a
 //     result dropped between save and ack);
-//   - the job is cancelled (cancel_job): the job became CANCELING or
+//   - the job is cancelled (cancel_job): the run's job became CANCELING or
 //     REVOKED (the event comes before the fault's start, which is written
-//     once the fault is in).
+//     once the fault is in);
+//   - a job is created (create_job): the API was asked to create it (a
+//     contract event create-job, also before the fault's start), whatever
+//     it answered: the contract check judges the answer.
 //
 // Other faults (NATS restarts and pauses, API restarts, faults on cluster
 // routes) are not judged: a restart always acts. Nothing to judge when the run had no judged fault.
@@ -47,9 +50,11 @@ type FaultEffect struct {
 	acked   map[string]bool     // replies acked
 	crashes []int               // indexes of worker_crash windows
 	procs   []int               // indexes of processor_crash windows
-	// cancelled: the job became CANCELING or REVOKED (a fault's start
-	// event is written once it is injected: a cancel comes before it).
+	// cancelled: the run's job became CANCELING or REVOKED (a fault's
+	// start event is written once it is injected: a cancel comes before
+	// it). creates counts the creates asked of the API (create_job).
 	cancelled bool
+	creates   int
 	lastT     float64
 }
 
@@ -69,7 +74,7 @@ func NewFaultEffect(p Params) *FaultEffect {
 // worker or the processor dies, the job is cancelled, or the fault acts on
 // a link whose traffic the history shows.
 func judged(fx history.Effects, link string) bool {
-	if fx.Has(history.EffectWorkerDies) || fx.Has(history.EffectProcessorDies) || fx.Has(history.EffectJobCancelled) {
+	if fx.Has(history.EffectWorkerDies) || fx.Has(history.EffectProcessorDies) || fx.Has(history.EffectJobCancelled) || fx.Has(history.EffectJobCreated) {
 		return true
 	}
 	return link == protocol.LinkAPINATS || link == protocol.LinkResultsNATS || link == protocol.LinkWorkerAPI
@@ -159,8 +164,13 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		c.acked[e.Reply] = true
 		delete(c.results, e.Reply)
 	case history.KindJob:
-		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
+		run, ok := protocol.JobOfStream(c.cfg.Stream)
+		if (e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked) && (!ok || e.Job == run) {
 			c.cancelled = true
+		}
+	case history.KindContract:
+		if e.Name == history.ContractCreateJob {
+			c.creates++
 		}
 	}
 }
@@ -193,7 +203,7 @@ func (c *FaultEffect) fault(e *history.Event) {
 			if w.id == e.ID && math.IsInf(w.end, 1) {
 				// A dead worker and a cancelled job act after the
 				// window: keep it open to the run's end.
-				if !w.effects.Has(history.EffectWorkerDies) && !w.effects.Has(history.EffectJobCancelled) {
+				if !w.effects.Has(history.EffectWorkerDies) && !w.effects.Has(history.EffectJobCancelled) && !w.effects.Has(history.EffectJobCreated) {
 					w.end = e.T
 				}
 				return
@@ -224,9 +234,15 @@ func (c *FaultEffect) Result() Result {
 			}
 		}
 	}
+	creates := c.creates
 	for i := range c.open {
-		if w := &c.open[i]; w.effects.Has(history.EffectJobCancelled) && c.cancelled {
+		w := &c.open[i]
+		if w.effects.Has(history.EffectJobCancelled) && c.cancelled {
 			w.acted, w.why = true, "the job was cancelled"
+		}
+		if w.effects.Has(history.EffectJobCreated) && creates > 0 {
+			creates--
+			w.acted, w.why = true, "the API was asked to create a job"
 		}
 	}
 	figs := map[string]float64{"faults_judged": float64(len(c.open))}

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,6 +47,7 @@ type jobScope struct {
 	run      int64            // the run's job; 0 until the first config event names it
 	cfg      *history.Event   // the run's config
 	known    map[int64]bool   // jobs announced by job or config events
+	probes   map[int64]bool   // jobs the harness created to probe the API (create_job): judged by contract only
 	others   map[int64][]Checker
 	order    []int64                     // other jobs, in order of announcement
 	results  map[int64]map[string]Result // their verdicts by check, once fold is first called
@@ -53,7 +55,7 @@ type jobScope struct {
 }
 
 func newJobScope(cs []Checker, fresh func() []Checker) *jobScope {
-	return &jobScope{checkers: cs, fresh: fresh, known: map[int64]bool{}, others: map[int64][]Checker{}}
+	return &jobScope{checkers: cs, fresh: fresh, known: map[int64]bool{}, probes: map[int64]bool{}, others: map[int64][]Checker{}}
 }
 
 // Observe implements observer.
@@ -76,8 +78,15 @@ func (s *jobScope) Observe(e *history.Event) {
 		if len(s.replay) < maxReplayed {
 			s.replay = append(s.replay, *e)
 		}
+	case history.KindContract:
+		if e.Name == history.ContractCreateJob && e.Job != 0 && e.Job != s.run {
+			s.probe(e.Job)
+		}
 	}
 	id := history.JobOf(e)
+	if s.probes[id] {
+		return
+	}
 	if s.run == 0 || len(s.known) < 2 || id == s.run || (id != 0 && !s.known[id]) {
 		feed(s.checkers, e)
 		return
@@ -92,11 +101,22 @@ func (s *jobScope) Observe(e *history.Event) {
 	}
 }
 
+// probe leaves job id out: the harness created it to probe the API, and
+// it never had a task to judge. Its job events came before the create's
+// answer, so the checkers they gave it go.
+func (s *jobScope) probe(id int64) {
+	s.probes[id], s.known[id] = true, true
+	if s.others[id] != nil {
+		delete(s.others, id)
+		s.order = slices.DeleteFunc(s.order, func(j int64) bool { return j == id })
+	}
+}
+
 // announce gives job id, another job than the run's, checkers of its own:
 // fed the run's config with the job's stream, and the phases and faults so
 // far.
 func (s *jobScope) announce(id int64) {
-	if s.run == 0 || id == s.run || s.others[id] != nil {
+	if s.run == 0 || id == s.run || s.others[id] != nil || s.probes[id] {
 		return
 	}
 	cs := s.fresh()

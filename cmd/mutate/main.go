@@ -55,7 +55,7 @@ import (
 // /tasks's JetStream calls, a restart of the API, the API as one process of
 // two threads, and a result queue that fills.
 var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart", "api-threads", "result-queue-full", "cancel-in-outage"}
+	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart", "api-threads", "result-queue-full", "cancel-in-outage", "create-in-outage"}
 
 // RaceScenarios are run against each mutant that survived DefaultScenarios,
 // rebuilt with the race detector: they restart the API under load and
