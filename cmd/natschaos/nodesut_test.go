@@ -150,7 +150,7 @@ func runNodeSUT(t *testing.T, node, scenario string, leak bool) (nodeCell, exter
 }
 
 func TestNodeSUT(t *testing.T) {
-	slowtest.Skip(t, "builds nats-server and natschaos, installs nats.js and runs seven external runs against a Node API (about two minutes)")
+	slowtest.Skip(t, "builds nats-server and natschaos, installs nats.js and runs eight external runs against a Node API (about two minutes)")
 	node := nodeSUT(t)
 	var cells []nodeCell
 	defer func() {
@@ -172,7 +172,7 @@ func TestNodeSUT(t *testing.T) {
 		t.Logf("external mode against the Node API (testdata/nodesut):\n%s", b.String())
 	}()
 
-	for _, scenario := range []string{"baseline", "http-timeout-batch", "response-lost", "terminal-job", "nats-down", "nats-blackhole"} {
+	for _, scenario := range []string{"baseline", "http-timeout-batch", "response-lost", "terminal-job", "nats-down", "nats-blackhole", "create-in-outage"} {
 		t.Run("good/"+scenario, func(t *testing.T) {
 			c, r, _ := runNodeSUT(t, node, scenario, false)
 			cells = append(cells, c)
