@@ -198,13 +198,13 @@ func (a *API) pull(ctx context.Context, nc *nats.Conn, id int64, n int, wait tim
 	if err != nil {
 		return nil, err
 	}
+	gone, release := a.ends.watch(id) // before the request: a delete right after it is heard
+	defer release()
 	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+protocol.StreamName(id)+"."+protocol.ConsumerName(id), inbox, req); err != nil {
 		return nil, fmt.Errorf("pull request: %w", err)
 	}
 	guard := time.NewTimer(wait + pullGuard)
 	defer guard.Stop()
-	gone, release := a.ends.watch(id)
-	defer release()
 	tasks := []protocol.Task{}
 	for len(tasks) < n {
 		select {
