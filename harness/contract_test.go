@@ -114,3 +114,59 @@ func TestCancelRunAnswers(t *testing.T) {
 	require.False(t, *r.OK, r.Summary)
 	require.Equal(t, 1, r.Violations, "the 503 is in the contract; the hung cancel is not")
 }
+
+// ProbeCreate against the reference API: a job created with the defaults,
+// served nothing, read back CREATED and async_api, cancelled — each answer
+// in the contract, every event naming the created job. Against an API that
+// answers the create with no id, or reads the job back in another mode,
+// the contract check fails.
+func TestProbeCreate(t *testing.T) {
+	s, sink := startStack(t, testConfig())
+	ctx := testCtx(t, 20*time.Second)
+	run, err := s.NewJob(ctx, 5)
+	require.NoError(t, err)
+	require.NoError(t, ProbeCreate(ctx, s.Client, sink))
+	got, _ := sink.of(history.KindContract, nil)
+	var names []string
+	for _, e := range got {
+		names = append(names, e.Name)
+		require.Contains(t, strings.Split(e.Want, ","), strconv.Itoa(e.Status), "%s: got %d (%s)", e.Name, e.Status, e.Err)
+		require.Empty(t, e.Err, e.Name)
+		require.NotZero(t, e.Job)
+		require.NotEqual(t, run, e.Job, "the probe's job is a new one")
+		require.Equal(t, got[0].Job, e.Job)
+	}
+	require.Equal(t, []string{history.ContractCreateJob, "create-job-tasks", "create-job-read", "create-job-cancel"}, names)
+	j, err := s.Client.Job(ctx, got[0].Job)
+	require.NoError(t, err)
+	require.Contains(t, []string{"CANCELING", "REVOKED"}, j.Status)
+
+	for name, answer := range map[string]func(w http.ResponseWriter, r *http.Request){
+		"create-job": func(w http.ResponseWriter, r *http.Request) { // 201 without an id
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"status": "CREATED"}`))
+		},
+		"create-job-read": func(w http.ResponseWriter, r *http.Request) { // created in another mode
+			switch {
+			case r.Method == http.MethodPost && r.URL.Path == "/api/v2/jobs/":
+				w.WriteHeader(http.StatusCreated)
+				_, _ = w.Write([]byte(`{"id": 3, "status": "CREATED"}`))
+			case strings.HasSuffix(r.URL.Path, "/tasks/"):
+				_, _ = w.Write([]byte(`{"tasks": []}`))
+			case r.Method == http.MethodGet:
+				_, _ = w.Write([]byte(`{"id": 3, "status": "CREATED", "dispatch_mode": "internal"}`))
+			default:
+				_, _ = w.Write([]byte(`{"id": 3, "status": "REVOKED"}`))
+			}
+		},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(answer))
+		sink := &memSink{}
+		require.NoError(t, ProbeCreate(ctx, &APIClient{BaseURL: srv.URL + "/api/v2", Token: "t"}, sink))
+		srv.Close()
+		r := check.Check(check.NewContract(check.Params{}), sink.events)
+		require.True(t, r.Failed(), "%s: %s", name, r.String())
+		require.Equal(t, 1, r.Violations, "%s: %s", name, r.String())
+		require.Contains(t, r.Offending[0].Detail, name)
+	}
+}
