@@ -22,9 +22,9 @@ func TestTargets(t *testing.T) {
 	}
 	links := []string{"bandwidth", "blackhole", "latency", "limit_data", "reset", "slicer", "slow_close", "timeout", "down",
 		"http_abort", "http_delay", "http_drop_response", "http_status"}
-	require.Equal(t, append(links, "api_restart", "cancel_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackCapabilities()))
-	require.Equal(t, append(links, "cancel_job", "worker_crash"), runs(ExternalTarget{ExternalWorkers: false}.Capabilities()))
-	require.Equal(t, append(links, "cancel_job"), runs(ExternalTarget{ExternalWorkers: true}.Capabilities()))
+	require.Equal(t, append(links, "api_restart", "cancel_job", "create_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackCapabilities()))
+	require.Equal(t, append(links, "cancel_job", "create_job", "worker_crash"), runs(ExternalTarget{ExternalWorkers: false}.Capabilities()))
+	require.Equal(t, append(links, "cancel_job", "create_job"), runs(ExternalTarget{ExternalWorkers: true}.Capabilities()))
 	require.Equal(t, links, runs(ExternalTarget{ExternalWorkers: true, JobID: 7}.Capabilities()))
 
 	require.Equal(t, "worker_crash needs the harness's built-in workers: with --external-workers there are none",
