@@ -143,9 +143,9 @@ func (j *soakJudge) Observe(ev history.Event) {
 	}
 	j.growth.Observe(e)
 	id := history.JobOf(e)
-	if e.Kind == history.KindContract && e.Name == history.ContractCreateJob && id != 0 {
-		j.probes[id] = true
-		delete(j.jobs, id) // the set its creation gave it
+	if p, ok := history.ProbeJob(e); ok {
+		j.probes[p] = true
+		delete(j.jobs, p) // the set its creation gave it
 	}
 	if j.probes[id] {
 		return

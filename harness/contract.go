@@ -254,10 +254,7 @@ func (e *External) ProbeContract(ctx context.Context) error {
 // the contract check. Any answer but 200 or 503 is an error: the cancel did
 // not happen. A 200 with a wrong body is not: the contract check fails it.
 func CancelRun(ctx context.Context, c *APIClient, job int64, sink history.Sink) error {
-	p := contractProbe{name: "cancel-job", method: http.MethodPost, path: fmt.Sprintf("/jobs/%d/cancel/", job), token: "ok",
-		body: "{}", want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness",
-		check: func(body []byte) bool { return cancelAnswerOK(body, job) }}
-	e, body, err := probe(ctx, c, c.client(), p)
+	e, body, err := probe(ctx, c, c.client(), cancelProbe("cancel-job", job))
 	if !interrupted(ctx, e, err) {
 		sink.Emit(e)
 	}
@@ -268,6 +265,15 @@ func CancelRun(ctx context.Context, c *APIClient, job int64, sink history.Sink) 
 		return fmt.Errorf("cancel job %d: status %d: %s", job, e.Status, truncate(body, 200))
 	}
 	return nil // a wrong body: the cancel happened; the contract check judges the answer
+}
+
+// cancelProbe is the harness's cancel of job, recorded as a contract event
+// named name: 200 with an answer that names job (see cancelAnswerOK), or
+// 503 when its cleanup could not reach NATS.
+func cancelProbe(name string, job int64) contractProbe {
+	return contractProbe{name: name, method: http.MethodPost, path: fmt.Sprintf("/jobs/%d/cancel/", job), token: "ok",
+		body: "{}", want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness",
+		check: func(body []byte) bool { return cancelAnswerOK(body, job) }}
 }
 
 // cancelAnswerOK reports whether a cancel's 200 body names job, and a
@@ -322,11 +328,10 @@ func ProbeCreate(ctx context.Context, c *APIClient, sink history.Sink) error {
 	j := fmt.Sprintf("/jobs/%d", id)
 	for _, p := range []contractProbe{
 		{name: "create-job-tasks", method: http.MethodPost, path: j + "/tasks/", token: "ok", body: `{"batch_size": 1}`,
-			want: []int{http.StatusOK}, worker: "harness", check: func(body []byte) bool { return noTasks(body) }},
+			want: []int{http.StatusOK}, worker: "harness", check: noTasks},
 		{name: "create-job-read", method: http.MethodGet, path: j + "/", token: "ok",
 			want: []int{http.StatusOK}, worker: "harness", check: createdAsAsked},
-		{name: "create-job-cancel", method: http.MethodPost, path: j + "/cancel/", token: "ok", body: "{}",
-			want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness", check: func(body []byte) bool { return cancelAnswerOK(body, id) }},
+		cancelProbe("create-job-cancel", id),
 	} {
 		e, _, err := probe(ctx, c, c.client(), p)
 		if interrupted(ctx, e, err) {

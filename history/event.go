@@ -61,6 +61,12 @@ const ProbeWorker = "probe"
 // job, which is the run's own but never has a task: checkers leave it out.
 const ContractCreateJob = "create-job"
 
+// ProbeJob is the job a [ContractCreateJob] event names, if e is one that
+// names a job.
+func ProbeJob(e *Event) (int64, bool) {
+	return e.Job, e.Kind == KindContract && e.Name == ContractCreateJob && e.Job != 0
+}
+
 // Event is one line of a history. It is a flat union of the fields of every
 // kind; the comment of each field gives its JSON key. Which fields a kind
 // carries, and which are written even when zero (a consumer sample's

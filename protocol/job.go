@@ -21,6 +21,10 @@ func Terminal(s string) bool {
 	return s == StatusCanceling || Ended(s)
 }
 
+// Cancelled says whether a job in status s was cancelled: CANCELING (its
+// cleanup under way or to be retried) or REVOKED.
+func Cancelled(s string) bool { return s == StatusCanceling || s == StatusRevoked }
+
 // Ended says whether a job in status s has ended: SUCCESS, FAILURE or
 // REVOKED.
 func Ended(s string) bool {

@@ -26,14 +26,14 @@ import (
 // answered a wrong 5xx.
 type Contract struct {
 	base
-	probes  int
-	bad     int
-	got503p int                 // probes answered 503 (a cancel during an outage)
-	bad5xx  int                 // workers' result posts (one per item) answered a 5xx other than 503
-	got503  int                 // and those answered 503
-	noStore map[string]probeRef // task of a probe's well-formed items → the probe
-	stored  map[string]bool     // those of them stored
-	o       offenses
+	probes    int
+	bad       int
+	probes503 int                 // probes answered 503 (a cancel or create during an outage)
+	bad5xx    int                 // workers' result posts (one per item) answered a 5xx other than 503
+	got503    int                 // and those answered 503
+	noStore   map[string]probeRef // task of a probe's well-formed items → the probe
+	stored    map[string]bool     // those of them stored
+	o         offenses
 }
 
 type probeRef struct {
@@ -52,7 +52,7 @@ func (c *Contract) observe(e *history.Event) {
 	case history.KindContract:
 		c.probes++
 		if e.Status == 503 {
-			c.got503p++
+			c.probes503++
 		}
 		if e.Task != "" {
 			if _, ok := c.noStore[e.Task]; !ok {
@@ -116,7 +116,7 @@ func parseWant(s string) ([]int, error) {
 // Result implements [Checker].
 func (c *Contract) Result() Result {
 	figs := map[string]float64{"probes": float64(c.probes), "wrong_status": float64(c.bad), "probe_results_stored": float64(len(c.stored)),
-		"result_posts_5xx": float64(c.bad5xx), "result_posts_503": float64(c.got503), "probes_503": float64(c.got503p)}
+		"result_posts_5xx": float64(c.bad5xx), "result_posts_503": float64(c.got503), "probes_503": float64(c.probes503)}
 	if c.probes == 0 && c.bad5xx == 0 {
 		return c.unknown("no contract event: the API's contract was not probed", figs)
 	}

@@ -64,6 +64,10 @@ type effectWindow struct {
 	why   string // what it acted on
 }
 
+// actsAfter are the effects that show after their fault's window: a dead
+// worker's tasks never come back, a cancelled or created job's events.
+const actsAfter = history.EffectWorkerDies | history.EffectJobCancelled | history.EffectJobCreated
+
 // NewFaultEffect returns the fault-effect checker.
 func NewFaultEffect(p Params) *FaultEffect {
 	return &FaultEffect{base: newBase("fault-effect", p), conns: map[connKey]float64{}, handed: map[string]float64{},
@@ -74,7 +78,7 @@ func NewFaultEffect(p Params) *FaultEffect {
 // worker or the processor dies, the job is cancelled, or the fault acts on
 // a link whose traffic the history shows.
 func judged(fx history.Effects, link string) bool {
-	if fx.Has(history.EffectWorkerDies) || fx.Has(history.EffectProcessorDies) || fx.Has(history.EffectJobCancelled) || fx.Has(history.EffectJobCreated) {
+	if fx&(actsAfter|history.EffectProcessorDies) != 0 {
 		return true
 	}
 	return link == protocol.LinkAPINATS || link == protocol.LinkResultsNATS || link == protocol.LinkWorkerAPI
@@ -165,7 +169,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		delete(c.results, e.Reply)
 	case history.KindJob:
 		run, ok := protocol.JobOfStream(c.cfg.Stream)
-		if (e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked) && (!ok || e.Job == run) {
+		if protocol.Cancelled(e.JobStatus) && (!ok || e.Job == run) {
 			c.cancelled = true
 		}
 	case history.KindContract:
@@ -201,9 +205,9 @@ func (c *FaultEffect) fault(e *history.Event) {
 		for i := range c.open {
 			w := &c.open[i]
 			if w.id == e.ID && math.IsInf(w.end, 1) {
-				// A dead worker and a cancelled job act after the
-				// window: keep it open to the run's end.
-				if !w.effects.Has(history.EffectWorkerDies) && !w.effects.Has(history.EffectJobCancelled) && !w.effects.Has(history.EffectJobCreated) {
+				// Keep the window of an effect that shows after it
+				// open to the run's end.
+				if w.effects&actsAfter == 0 {
 					w.end = e.T
 				}
 				return

@@ -144,7 +144,7 @@ func (c *NoLoss) observe(e *history.Event) {
 			c.unexpected.add(e.Task, e.Reply, e.T, "result for a task never published")
 		}
 	case history.KindJob:
-		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
+		if protocol.Cancelled(e.JobStatus) {
 			c.cancelled = true
 		}
 	case history.KindAdvisory:

@@ -79,8 +79,8 @@ func (s *jobScope) Observe(e *history.Event) {
 			s.replay = append(s.replay, *e)
 		}
 	case history.KindContract:
-		if e.Name == history.ContractCreateJob && e.Job != 0 && e.Job != s.run {
-			s.probe(e.Job)
+		if p, ok := history.ProbeJob(e); ok && p != s.run {
+			s.probe(p)
 		}
 	}
 	id := history.JobOf(e)

@@ -180,7 +180,7 @@ func (c *Stall) observe(e *history.Event) {
 		c.lastActivity = t
 		delete(c.inflight, e.Reply)
 	case history.KindJob:
-		if e.JobStatus == protocol.StatusCanceling || e.JobStatus == protocol.StatusRevoked {
+		if protocol.Cancelled(e.JobStatus) {
 			c.close(t)
 			c.cancelled = true
 		}
