@@ -18,12 +18,14 @@ import (
 // process of two threads), result-queue-full (a result queue of 64 that
 // a results-nats outage fills: its posts must have answered 503, or the
 // scenario proved nothing), cancel-in-outage (a cancel inside a
-// results-nats outage: it must have answered 503) and create-in-outage (a
-// create inside an api-nats outage: 503 too). A timing check that fails here under load:
+// results-nats outage: it must have answered 503), cancel-unanswered (a
+// cancel whose stream delete NATS never answers: 503 after op_timeout) and
+// create-in-outage (a create inside an api-nats outage: 503 too). A timing
+// check that fails here under load:
 // rerun once before chasing it.
 func TestMutationScenariosPassGood(t *testing.T) {
-	slowtest.Skip(t, "six scenarios, about 25 s")
-	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full", "cancel-in-outage", "create-in-outage"} {
+	slowtest.Skip(t, "seven scenarios, about 30 s")
+	for _, name := range []string{"single-task", "nats-stall-mid-call", "api-threads", "result-queue-full", "cancel-in-outage", "cancel-unanswered", "create-in-outage"} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := runBuiltIn(t, name, RunOptions{Out: t.TempDir(), Seed: 1})
 			require.NoError(t, err, "%s", failedOf(rep))
@@ -37,7 +39,7 @@ func TestMutationScenariosPassGood(t *testing.T) {
 					switch name {
 					case "result-queue-full":
 						require.Positive(t, c.Figures["result_posts_503"], "the result queue filled: posts answered 503")
-					case "cancel-in-outage":
+					case "cancel-in-outage", "cancel-unanswered":
 						require.Positive(t, c.Figures["probes_503"], "the cancel met the outage: it answered 503")
 					case "create-in-outage":
 						require.Positive(t, c.Figures["probes_503"], "the first create met the outage: it answered 503")

@@ -47,6 +47,8 @@ type Env interface {
 	HTTP() *HTTPRules
 	// Process controls the processes of the stack (nil where unsupported).
 	Process() Process
+	// Taps are the recording taps of the NATS links (nil where there are none).
+	Taps() Taps
 	// Rand is the run's seeded source. It is not safe for concurrent use:
 	// take what a fault needs while injecting.
 	Rand() *rand.Rand

@@ -65,6 +65,7 @@ type testEnv struct {
 	proxies Proxies
 	http    *HTTPRules
 	proc    Process
+	taps    Taps
 	rng     *rand.Rand
 }
 
@@ -72,6 +73,7 @@ func (e *testEnv) Proxies() Proxies { return e.proxies }
 func (e *testEnv) HTTP() *HTTPRules { return e.http }
 func (e *testEnv) Process() Process { return e.proc }
 func (e *testEnv) Rand() *rand.Rand { return e.rng }
+func (e *testEnv) Taps() Taps       { return e.taps }
 
 // embedded starts an Embedded with one proxy per link in front of an echo
 // server and returns it with the proxies' addresses.

@@ -41,7 +41,7 @@ func TestRegistryOrder(t *testing.T) {
 	require.Len(t, names, len(registry))
 	require.Equal(t, "bandwidth", names[0], "toxics first, by name")
 	require.Equal(t, "down", names[8], "then the proxy family")
-	require.Equal(t, "api_restart", names[13], "process faults last, by name")
+	require.Equal(t, "api_restart", names[14], "process faults last, by name")
 	all := All()
 	all[0].Name = "changed"
 	require.Equal(t, "bandwidth", All()[0].Name, "All returns a copy of the registry")

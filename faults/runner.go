@@ -37,6 +37,13 @@ type point struct {
 // ctx.Err() when cancelled, or the first injection error (the schedule
 // stops there); heal errors are joined to it. Run ends with a sweep that
 // heals every proxy and clears every HTTP rule whatever happened.
+//
+// An action — an instant fault with no window of its own: a cancel, a
+// restart, a crash armed — waits on the system under test, which may take
+// long to answer (a cancel whose stream delete NATS never answers). The
+// schedule does not wait for it: actions run one after the other, in their
+// order, beside the schedule, and each writes its start (once done) and
+// its end itself; Run returns once the last has returned.
 func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 	log := r.Log
 	if log == nil {
@@ -100,6 +107,29 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 		err = errors.Join(append([]error{err}, errs...)...)
 	}()
 
+	// Actions run here, beside the schedule; an action that fails stops
+	// the schedule (stop), and Run waits for the last one before it heals.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	acts := make(chan int, len(windows))
+	actsDone := make(chan struct{})
+	go func() {
+		defer close(actsDone)
+		for i := range acts {
+			if aerr := r.act(ctx, windows[i], sink, log); aerr != nil {
+				stop(aerr)
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(acts)
+		<-actsDone
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && (err == nil || errors.Is(err, context.Canceled)) {
+			err = cause // an action failed: the schedule stopped there
+		}
+	}()
+
 	for _, p := range pts {
 		if wait := p.at - time.Since(begin); wait > 0 {
 			t := time.NewTimer(wait)
@@ -113,6 +143,12 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 			return ctx.Err()
 		}
 		w := windows[p.w]
+		if isAction(w) {
+			if p.start {
+				acts <- p.w
+			}
+			continue
+		}
 		if !p.start {
 			if herr := end(ctx, p.w); herr != nil {
 				return herr
@@ -134,6 +170,36 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start", Effects: def.EffectsOn(w.Link)})
 	}
 	return nil
+}
+
+// isAction reports whether w is an action: an instant fault with no window
+// of its own.
+func isAction(w Window) bool {
+	def, ok := Lookup(w.Name)
+	return ok && def.Instant && def.Span == "" && w.End == w.Start
+}
+
+// act injects the action w, writes its start, heals it at once (an
+// action's heal undoes nothing that lasts) and writes its end.
+func (r *Runner) act(ctx context.Context, w Window, sink history.Sink, log *slog.Logger) error {
+	f, err := w.Fault.Build(w.ID, w.Link)
+	if err != nil {
+		return fmt.Errorf("window %s: %w", w.ID, err)
+	}
+	h, err := f.Inject(ctx, r.Env)
+	if err != nil {
+		return fmt.Errorf("inject %s %s on %q: %w", w.ID, w.Name, w.Link, err)
+	}
+	log.Info("fault", "id", w.ID, "fault", w.Name, "link", w.Link)
+	def, _ := Lookup(w.Name)
+	sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start", Effects: def.EffectsOn(w.Link)})
+	herr := h(context.WithoutCancel(ctx))
+	if herr != nil {
+		herr = &HealError{Err: fmt.Errorf("heal %s %s: %w", w.ID, w.Name, herr)}
+		log.Warn("heal failed", "id", w.ID, "fault", w.Name, "err", herr)
+	}
+	sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "end"})
+	return herr
 }
 
 // HealError is a fault that could not be healed: a toxic, a disabled proxy

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +191,70 @@ func TestRunnerStopsOnInjectError(t *testing.T) {
 	p, perr := e.proxy(LinkAPINATS)
 	require.NoError(t, perr)
 	require.True(t, p.Enabled, "healed after the failure")
+}
+
+// slowCancel is a Process whose cancel waits for release, or fails.
+type slowCancel struct {
+	fakeProcess
+	release chan struct{}
+	err     error
+}
+
+func (p *slowCancel) CancelJob(ctx context.Context) error {
+	if p.err != nil {
+		return p.err
+	}
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// TestRunnerActionDoesNotHoldTheSchedule: a cancel the API takes long to
+// answer does not delay the windows after it — the down heals on time while
+// the cancel still waits — and Run returns once the cancel has; an action
+// that fails stops the schedule with its error.
+func TestRunnerActionDoesNotHoldTheSchedule(t *testing.T) {
+	e, addrs := embedded(t, LinkAPINATS)
+	proc := &slowCancel{release: make(chan struct{})}
+	env := &testEnv{proxies: e, http: &HTTPRules{}, proc: proc, rng: rand.New(rand.NewSource(1))}
+	ws := Resolve([]Step{
+		{At: 0, Fault: Spec{Name: "cancel_job"}},
+		{At: 10 * time.Millisecond, For: 50 * time.Millisecond, Link: LinkAPINATS, Fault: Spec{Name: "down"}},
+	}, nil, 100*time.Millisecond, nil)
+	sink := history.NewMemory()
+	done := make(chan error, 1)
+	go func() { done <- (&Runner{Env: env, Sink: sink}).Run(context.Background(), ws) }()
+	phases := func() (out []string) {
+		for _, ev := range sink.Events() {
+			out = append(out, ev.ID+" "+ev.Phase)
+		}
+		return out
+	}
+	polltest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if !slices.Contains(phases(), "f2 end") {
+			return errors.New("the down has not ended yet")
+		}
+		return nil
+	})
+	_, err := roundTrip(addrs[LinkAPINATS], time.Second)
+	require.NoError(t, err, "healed on time, the cancel still waiting")
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned before its cancel did: %v", err)
+	default:
+	}
+	close(proc.release)
+	require.NoError(t, <-done)
+	require.Equal(t, []string{"f2 start", "f2 end", "f1 start", "f1 end"}, phases(), "a cancel's start is written once it is answered")
+
+	failing := &testEnv{proxies: e, http: &HTTPRules{}, proc: &slowCancel{err: errors.New("refused")}, rng: rand.New(rand.NewSource(1))}
+	ws = Resolve([]Step{
+		{At: 0, Fault: Spec{Name: "cancel_job"}},
+		{At: time.Hour - time.Second, Link: LinkAPINATS, Fault: Spec{Name: "down"}},
+	}, nil, time.Hour, nil)
+	err = (&Runner{Env: failing}).Run(context.Background(), ws)
+	require.ErrorContains(t, err, "inject f1 cancel_job")
+	require.ErrorContains(t, err, "refused")
 }

@@ -362,6 +362,21 @@ func (r *rig) Proxies() faults.Proxies { return r.proxies }
 // HTTP implements faults.Env: the rules of the recording proxy on worker-api.
 func (r *rig) HTTP() *faults.HTTPRules { return &r.rules }
 
+// Taps implements faults.Env: the recording taps of the NATS links.
+func (r *rig) Taps() faults.Taps { return rigTaps(r.taps) }
+
+// rigTaps are a rig's taps by link.
+type rigTaps map[string]*observe.ConnTap
+
+// Drop implements faults.Taps.
+func (t rigTaps) Drop(link string, pattern protocol.SubjectPattern) (func() int64, error) {
+	tap := t[link]
+	if tap == nil {
+		return nil, fmt.Errorf("no tap on link %s (only the NATS links have one)", link)
+	}
+	return tap.Drop(pattern), nil
+}
+
 // Rand implements faults.Env.
 func (r *rig) Rand() *rand.Rand { return r.rng }
 

@@ -20,7 +20,7 @@ func TestTargets(t *testing.T) {
 		}
 		return ok
 	}
-	links := []string{"bandwidth", "blackhole", "latency", "limit_data", "reset", "slicer", "slow_close", "timeout", "down",
+	links := []string{"bandwidth", "blackhole", "latency", "limit_data", "reset", "slicer", "slow_close", "timeout", "down", "nats_drop",
 		"http_abort", "http_delay", "http_drop_response", "http_status"}
 	require.Equal(t, append(links, "api_restart", "cancel_job", "create_job", "nats_restart", "processor_crash", "worker_crash"), runs(StackCapabilities()))
 	require.Equal(t, append(links, "cancel_job", "create_job", "worker_crash"), runs(ExternalTarget{ExternalWorkers: false}.Capabilities()))

@@ -49,14 +49,19 @@ const (
 	// EffectJobCreated: a second job of the run's own is created through
 	// the API (and cancelled): a probe of its create, never given a task.
 	EffectJobCreated
+	// EffectRequestsDropped: NATS never receives some of what the clients
+	// of the fault's link publish (the requests to one subject), so those
+	// calls go unanswered while the connection stays up.
+	EffectRequestsDropped
 )
 
 // effectNames are the names of the effects in the file, bit by bit.
 var effectNames = []string{"link-down", "link-slow", "link-cut", "nats-unreachable", "nats-cut", "nats-restart",
-	"answer-injected", "response-lost", "worker-dies", "processor-dies", "job-cancelled", "api-restart", "job-created"}
+	"answer-injected", "response-lost", "worker-dies", "processor-dies", "job-cancelled", "api-restart", "job-created",
+	"requests-dropped"}
 
 // AllEffects is the set of every known effect.
-const AllEffects Effects = 1<<13 - 1
+const AllEffects Effects = 1<<14 - 1
 
 // Has reports whether s holds every effect of x.
 func (s Effects) Has(x Effects) bool { return x != 0 && s&x == x }

@@ -77,3 +77,33 @@ func TestVariants(t *testing.T) {
 	}
 	require.False(t, KnownVariant("bogus"))
 }
+
+func TestSubjectPattern(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.DELETE.job_1", true},
+		{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.DELETE", false},
+		{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.INFO.job_1", false},
+		{"$JS.API.*.INFO.job_1", "$JS.API.STREAM.INFO.job_1", true},
+		{"$JS.API.*.INFO.job_1", "$JS.API.STREAM.INFO.job_12", false},
+		{"$JS.API.*.INFO.job_1", "$JS.API.CONSUMER.INFO.job_1.c", false},
+		{"a", "a", true},
+		{"a", "a.b", false},
+		{"a.b", "a", false},
+		{"*", "a", true},
+		{">", "a.b.c", true},
+		{"a.*", "a..", false},
+	} {
+		p, err := ParseSubjectPattern(tc.pattern)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, p.Match([]byte(tc.subject)), "%s ~ %s", tc.pattern, tc.subject)
+		require.Equal(t, tc.pattern, p.String())
+	}
+	require.False(t, SubjectPattern{}.Match([]byte("a")))
+	for _, bad := range []string{"", "a..b", "a.>.b", "a.b*", "a b", ".a", "a."} {
+		_, err := ParseSubjectPattern(bad)
+		require.Error(t, err, bad)
+	}
+}

@@ -272,6 +272,9 @@ var cases = []tcase{
 	{file: "resource-cleanup/unknown-cut-short.jsonl"},
 	{file: "resource-cleanup/fail-stuck-canceling.jsonl", violations: 1, summary: "CANCELING"}, // the cancel's delete failed and was never retried
 	{file: "resource-cleanup/pass-cancel-retried.jsonl"},
+	// A cancel that hung for 5 s on a stream delete NATS never answered:
+	// its own fault start, written once it was answered, excuses nothing.
+	{file: "resource-cleanup/fail-cancel-hung.jsonl", violations: 1, summary: "CANCELING"},
 }
 
 // checkerNamed returns a fresh checker of that name from check.All.

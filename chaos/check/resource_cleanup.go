@@ -11,9 +11,12 @@ import (
 // ResourceCleanup is the resource-cleanup check: within Params.CleanupBound
 // (default 2 s) after the job becomes CANCELING, SUCCESS, FAILURE or
 // REVOKED — a cancelled job's cleanup is the cancel's work, whether it
-// ends REVOKED or stays CANCELING — or
-// after the last fault window still active then ends, since cleanup needs
-// NATS — its stream and consumer are gone.
+// ends REVOKED or stays CANCELING — or after the end of the last fault
+// window that overlaps that bound (on when the job became terminal, or
+// starting within the bound), since cleanup needs NATS — its stream and
+// consumer are gone. A window that starts later is not the cleanup's
+// excuse: the cancel's own start, written once the cancel is answered,
+// would otherwise excuse a cancel that hung.
 //
 // It reads the sampler: a consumer sample says the job's consumer exists
 // (none is written while it does not); a server sample carries the job's
@@ -91,7 +94,7 @@ func (c *ResourceCleanup) Result() Result {
 	}
 	from := c.terminalAt
 	for _, w := range c.faults.list {
-		if w.end > c.terminalAt {
+		if w.end > c.terminalAt && w.start < c.terminalAt+bound {
 			from = math.Max(from, w.end)
 		}
 	}

@@ -53,9 +53,10 @@ import (
 // API: the pipeline, the smallest job, an outage of each NATS link, a crash
 // of a worker and of the processor, a cancel, and cuts and stalls inside
 // /tasks's JetStream calls, a restart of the API, the API as one process of
-// two threads, and a result queue that fills.
+// two threads, a result queue that fills, and a stream delete NATS never
+// answers.
 var DefaultScenarios = []string{"baseline", "single-task", "nats-cut-mid-call", "nats-down", "terminal-job", "processor-crash", "worker-crash",
-	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart", "api-threads", "result-queue-full", "cancel-in-outage", "create-in-outage"}
+	"cleanup-outage", "nats-blackhole", "nats-stall-mid-call", "api-restart", "api-threads", "result-queue-full", "cancel-in-outage", "cancel-unanswered", "create-in-outage"}
 
 // RaceScenarios are run against each mutant that survived DefaultScenarios,
 // rebuilt with the race detector: they restart the API under load and

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // MaxProtoLine bounds one NATS protocol line the [ConnTap] parses. A longer
@@ -54,6 +55,7 @@ type ConnTap struct {
 	log      *slog.Logger
 	ln       net.Listener
 	stream   atomic.Pointer[string]
+	drop     atomic.Pointer[dropRule] // nil: every message goes through
 
 	mu     sync.Mutex
 	conns  map[uint64]*tapConn
@@ -87,6 +89,29 @@ func (t *ConnTap) Addr() string { return t.ln.Addr().String() }
 // SetStream names the run's stream; requests and acks naming another
 // stream count as foreign from then on. "" counts everything as the run's.
 func (t *ConnTap) SetStream(name string) { t.stream.Store(&name) }
+
+// dropRule is a [ConnTap.Drop] in force.
+type dropRule struct {
+	pattern protocol.SubjectPattern
+	dropped atomic.Int64
+}
+
+// Drop makes the tap drop every message a client publishes (PUB or HPUB:
+// its line and payload) to a subject pattern matches, on every connection,
+// until the returned stop is called; stop returns how many it dropped. The
+// server never sees those messages: a request among them is never
+// answered, while the connection and everything else on it go on — a
+// JetStream API that does not answer one kind of call (the nats_drop
+// fault). A message whose first bytes went through before Drop is not
+// dropped. One rule at a time: a second Drop replaces the first.
+func (t *ConnTap) Drop(pattern protocol.SubjectPattern) (stop func() int64) {
+	r := &dropRule{pattern: pattern}
+	t.drop.Store(r)
+	return func() int64 {
+		t.drop.CompareAndSwap(r, nil)
+		return r.dropped.Load()
+	}
+}
 
 // Open is how many connections are open through the tap now.
 func (t *ConnTap) Open() int {
@@ -202,7 +227,8 @@ func (c *tapConn) serve() {
 // of a soak's allocations.
 var tapBufs = sync.Pool{New: func() any { return new([tapBuf]byte) }}
 
-// pump copies src to dst, feeding every chunk to p before writing it.
+// pump copies src to dst, feeding every chunk to p and writing what p
+// says to forward of it.
 func (c *tapConn) pump(dst io.Writer, src io.Reader, p *protoParser) {
 	b := tapBufs.Get().(*[tapBuf]byte)
 	defer tapBufs.Put(b)
@@ -210,9 +236,10 @@ func (c *tapConn) pump(dst io.Writer, src io.Reader, p *protoParser) {
 	for {
 		n, rerr := src.Read(buf)
 		if n > 0 {
-			p.feed(buf[:n])
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
+			if out := p.feed(buf[:n]); len(out) > 0 {
+				if _, werr := dst.Write(out); werr != nil {
+					return
+				}
 			}
 		}
 		if rerr != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // connEvents returns the conn events of sink for connection id, in order.
@@ -134,14 +135,28 @@ func TestConnTapUpstreamDown(t *testing.T) {
 // feedAll runs a client→server (server=false) or server→client parser over
 // chunks and returns its counts.
 func feedAll(stream string, server bool, chunks ...[]byte) (tc *tapConn, p *protoParser) {
+	tc, p, _ = forwardAll(stream, server, "", chunks...)
+	return tc, p
+}
+
+// forwardAll is feedAll with the tap dropping what drop matches ("": no
+// rule); it also returns what the tap forwarded.
+func forwardAll(stream string, server bool, drop string, chunks ...[]byte) (tc *tapConn, p *protoParser, out []byte) {
 	t := &ConnTap{link: "api-nats", sink: history.Discard, log: discardLogger}
 	t.SetStream(stream)
+	if drop != "" {
+		pat, err := protocol.ParseSubjectPattern(drop)
+		if err != nil {
+			panic(err)
+		}
+		t.Drop(pat)
+	}
 	tc = &tapConn{t: t, id: 1}
 	p = &protoParser{c: tc, server: server}
 	for _, c := range chunks {
-		p.feed(c)
+		out = append(out, p.feed(c)...)
 	}
-	return tc, p
+	return tc, p, out
 }
 
 type counts struct{ js, pulls, acks, msgs, foreign int64 }
@@ -245,14 +260,23 @@ func FuzzConnTap(f *testing.F) {
 	f.Add([]byte("PUB a 99999999999\r\n"), uint16(3), false)
 	f.Add([]byte("HMSG a 1 $JS.ACK.a.b.1.1.1.1.0 1 2\r\nxy\r\n"), uint16(0), true)
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16, server bool) {
-		whole, pw := feedAll("job_1", server, data)
+		whole, pw, outw := forwardAll("job_1", server, "", data)
 		i := int(cut) % (len(data) + 1)
-		split, ps := feedAll("job_1", server, data[:i], data[i:])
+		split, ps, outs := forwardAll("job_1", server, "", data[:i], data[i:])
 		if countsOf(whole) != countsOf(split) || pw.broken != ps.broken || whole.ready.Load() != split.ready.Load() {
 			t.Fatalf("split at %d: %+v broken=%v, whole: %+v broken=%v", i, countsOf(split), ps.broken, countsOf(whole), pw.broken)
 		}
 		if len(ps.line) > MaxProtoLine || len(pw.line) > MaxProtoLine {
 			t.Fatalf("line buffer over the bound")
+		}
+		if string(outw) != string(data) || string(outs) != string(data) {
+			t.Fatalf("with no drop rule the tap changed the bytes")
+		}
+		// With a rule, what goes through does not depend on where reads split.
+		_, _, dw := forwardAll("job_1", server, "$JS.API.>", data)
+		_, _, ds := forwardAll("job_1", server, "$JS.API.>", data[:i], data[i:])
+		if string(dw) != string(ds) {
+			t.Fatalf("split at %d forwards %q, whole %q", i, ds, dw)
 		}
 	})
 }
@@ -276,4 +300,61 @@ func TestProtoParserSharedStreamIsTheRuns(t *testing.T) {
 	c, _ := feedAll("job_1", false, []byte("PUB $JS.API.STREAM.INFO.advisories _INBOX.a 0\r\n\r\n"+
 		"PUB $JS.API.STREAM.INFO.job_1 _INBOX.b 0\r\n\r\nPUB $JS.API.STREAM.INFO.job_12 _INBOX.c 0\r\n\r\n"))
 	require.Equal(t, counts{js: 2, foreign: 1}, countsOf(c))
+}
+
+// TestProtoParserDrops: with a rule on, the client's messages it matches —
+// line and payload, headers included — are left out of what the tap
+// forwards and everything else goes through unchanged, wherever the reads
+// split; the server's side is never filtered.
+func TestProtoParserDrops(t *testing.T) {
+	dropped := "HPUB $JS.API.CONSUMER.INFO.job_9.c _INBOX.c 12 14\r\nNATS/1.0\r\n\r\n{}\r\n"
+	want := strings.Replace(clientSample, dropped, "", 1)
+	require.NotEqual(t, clientSample, want)
+	data := []byte(clientSample)
+	for i := range len(data) + 1 {
+		c, p, out := forwardAll("job_1", false, "$JS.API.CONSUMER.INFO.>", data[:i], data[i:])
+		require.Equal(t, want, string(out), "split at %d", i)
+		require.Equal(t, counts{js: 3, pulls: 1, acks: 1, foreign: 2}, countsOf(c), "a dropped request still counts as sent")
+		require.EqualValues(t, 1, c.t.drop.Load().dropped.Load())
+		require.False(t, p.broken)
+	}
+	var chunks [][]byte
+	for i := range data {
+		chunks = append(chunks, data[i:i+1])
+	}
+	_, _, out := forwardAll("job_1", false, "$JS.API.CONSUMER.INFO.>", chunks...)
+	require.Equal(t, want, string(out), "a byte at a time")
+	_, _, out = forwardAll("job_1", true, ">", []byte(serverSample))
+	require.Equal(t, serverSample, string(out))
+}
+
+// TestConnTapDrop: through the tap, a real client's stream delete is never
+// answered while a rule drops it, and the same connection's other requests
+// are; once the rule stops, the delete goes through.
+func TestConnTapDrop(t *testing.T) {
+	srv := natsdtest.StartNATS(t)
+	tap, err := NewConnTap("results-nats", srv.Addr(), history.Discard, nil)
+	require.NoError(t, err)
+	defer tap.Close()
+	_, js := natsdtest.ConnectJS(t, "nats://"+tap.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "job_3", Subjects: []string{"job.3.tasks"}})
+	require.NoError(t, err)
+
+	pat, err := protocol.ParseSubjectPattern("$JS.API.STREAM.DELETE.>")
+	require.NoError(t, err)
+	stop := tap.Drop(pat)
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = js.DeleteStream(short, "job_3")
+	cancelShort()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the delete never reached NATS")
+	_, err = js.Stream(ctx, "job_3")
+	require.NoError(t, err, "the stream is there, and the connection serves other calls")
+	require.EqualValues(t, 1, stop())
+
+	require.NoError(t, js.DeleteStream(ctx, "job_3"))
+	_, err = js.Stream(ctx, "job_3")
+	require.ErrorIs(t, err, jetstream.ErrStreamNotFound)
+	require.EqualValues(t, 1, stop(), "stopped: the second delete went through")
 }

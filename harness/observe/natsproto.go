@@ -10,49 +10,112 @@ import (
 // protocol lines and payloads, split across reads anywhere. It keeps at
 // most MaxProtoLine bytes of a line that spans reads; a longer line stops
 // it (broken) for the rest of the connection.
+//
+// On the client's side it also says what to forward (see [ConnTap.Drop]):
+// while a drop rule is on, it leaves out the messages the rule picks, and
+// holds back the start of a line a read does not finish until its end
+// comes, so that the line can be left out whole.
 type protoParser struct {
 	c      *tapConn
 	server bool   // the server → client direction
 	line   []byte // the start of a line that spans reads
 	skip   int64  // payload bytes (and their CRLF) still to skip
 	broken bool
+
+	filter   bool   // feed builds what it forwards in out (a drop rule is on, or was)
+	out      []byte // what feed forwards while it filters
+	sent     bool   // line's first bytes were forwarded already: the line cannot be dropped
+	dropping bool   // the payload being skipped is a dropped message's
 }
 
-func (p *protoParser) feed(b []byte) {
+// feed reads the chunk b and returns what of it to forward: b itself,
+// unless a drop rule is on or a line or payload it filtered is not
+// finished yet; then what is forwarded is built in p.out.
+func (p *protoParser) feed(b []byte) []byte {
+	chunk := b
+	var rule *dropRule
+	if !p.server {
+		rule = p.c.t.drop.Load()
+	}
+	p.filter = rule != nil || p.dropping || len(p.line) > 0 && !p.sent
+	p.out = p.out[:0]
 	for len(b) > 0 && !p.broken {
 		if p.skip > 0 {
-			n := int64(len(b))
-			if n > p.skip {
-				n = p.skip
+			n := min(int64(len(b)), p.skip)
+			if !p.dropping {
+				p.emit(b[:n])
 			}
 			p.skip -= n
+			p.dropping = p.dropping && p.skip > 0
 			b = b[n:]
 			continue
 		}
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			if len(p.line)+len(b) > MaxProtoLine {
+				p.emitHeld()
 				p.stop()
-				return
+				break
 			}
 			p.line = append(p.line, b...)
-			return
+			switch {
+			case rule != nil && !p.sent: // held back until the line ends
+			case p.sent:
+				p.emit(b)
+			default:
+				p.emit(p.line) // held back while a rule was on, and b
+				p.sent = true
+			}
+			return p.forward(chunk)
+		}
+		held := len(p.line)
+		if held+i > MaxProtoLine {
+			p.emitHeld()
+			p.stop()
+			break
 		}
 		line := b[:i]
-		if len(p.line) > 0 {
-			if len(p.line)+i > MaxProtoLine {
-				p.stop()
-				return
-			}
+		if held > 0 {
 			p.line = append(p.line, line...)
 			line = p.line
-		} else if i > MaxProtoLine {
-			p.stop()
-			return
 		}
-		p.handle(bytes.TrimSuffix(line, []byte{'\r'}))
-		p.line = p.line[:0]
+		start := line[:held] // the line's start, from earlier chunks
+		subject := p.handle(bytes.TrimSuffix(line, []byte{'\r'}))
+		if !p.sent && rule != nil && subject != nil && rule.pattern.Match(subject) {
+			rule.dropped.Add(1)
+			p.dropping = p.skip > 0
+		} else {
+			if !p.sent {
+				p.emit(start)
+			}
+			p.emit(b[:i+1])
+		}
+		p.line, p.sent = p.line[:0], false
 		b = b[i+1:]
+	}
+	p.emit(b) // a broken parser forwards the rest as it comes
+	return p.forward(chunk)
+}
+
+// forward is what feed forwards of chunk.
+func (p *protoParser) forward(chunk []byte) []byte {
+	if p.filter {
+		return p.out
+	}
+	return chunk
+}
+
+// emit adds x to what feed forwards, when it filters.
+func (p *protoParser) emit(x []byte) {
+	if p.filter {
+		p.out = append(p.out, x...)
+	}
+}
+
+// emitHeld forwards the start of a line that feed held back.
+func (p *protoParser) emitHeld() {
+	if !p.sent {
+		p.emit(p.line)
 	}
 }
 
@@ -64,11 +127,13 @@ func (p *protoParser) stop() {
 // maxFields is how many fields of a protocol line matter (HMSG has 6).
 const maxFields = 6
 
-func (p *protoParser) handle(line []byte) {
+// handle reads one protocol line; it returns the subject of a client's
+// PUB or HPUB (nil for any other line, or one that stopped the parser).
+func (p *protoParser) handle(line []byte) []byte {
 	var f [maxFields][]byte
 	n := fields(line, &f)
 	if n == 0 {
-		return
+		return nil
 	}
 	op := f[0]
 	if p.server {
@@ -90,18 +155,19 @@ func (p *protoParser) handle(line []byte) {
 		case isOp(op):
 			p.stop() // a message line the tap cannot size: it would read payloads as lines
 		}
-		return
+		return nil
 	}
 	switch {
-	case is(op, "PUB") && (n == 3 || n == 4):
+	case is(op, "PUB") && (n == 3 || n == 4), is(op, "HPUB") && (n == 4 || n == 5):
 		p.payload(f[n-1])
 		p.publish(f[1])
-	case is(op, "HPUB") && (n == 4 || n == 5):
-		p.payload(f[n-1])
-		p.publish(f[1])
+		if !p.broken {
+			return f[1]
+		}
 	case isOp(op):
 		p.stop()
 	}
+	return nil
 }
 
 // payload skips the payload of size (and its CRLF); a bad size stops the parser.
