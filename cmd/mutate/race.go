@@ -19,8 +19,12 @@ import (
 // (the race build is slower, and timing checks may fail on it: they are
 // not read). First the unmutated tree, built with -race, must report no
 // race in the package on the same scenarios, or a race would prove
-// nothing. It returns the survivors it did not catch.
+// nothing. It returns the survivors it did not catch (all of them with no
+// -race-scenarios).
 func racePass(ctx context.Context, o options, root, dir, tmp string, survivors []mutant, w io.Writer) (still []mutant, caught int, err error) {
+	if len(o.raceScenarios) == 0 {
+		return survivors, 0, nil
+	}
 	fmt.Fprintf(w, "\nrace pass: %d survivors rebuilt with -race, on %s\n", len(survivors), strings.Join(o.raceScenarios, ","))
 	bin := filepath.Join(tmp, "natschaos-unmutated-race")
 	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", bin, "./cmd/natschaos")
