@@ -155,21 +155,30 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 			}
 			continue
 		}
-		f, berr := w.Fault.Build(w.ID, w.Link)
-		if berr != nil {
-			return fmt.Errorf("window %s: %w", w.ID, berr)
-		}
-		h, ierr := f.Inject(ctx, r.Env)
+		h, ierr := r.start(ctx, w, sink, log)
 		if ierr != nil {
-			return fmt.Errorf("inject %s %s on %q: %w", w.ID, w.Name, w.Link, ierr)
+			return ierr
 		}
 		active[p.w] = h
 		order = append(order, p.w)
-		log.Info("fault", "id", w.ID, "fault", w.Name, "link", w.Link, "for", w.End-w.Start)
-		def, _ := Lookup(w.Name) // Build found it
-		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start", Effects: def.EffectsOn(w.Link)})
 	}
 	return nil
+}
+
+// start injects w's fault and writes its start.
+func (r *Runner) start(ctx context.Context, w Window, sink history.Sink, log *slog.Logger) (Heal, error) {
+	f, err := w.Fault.Build(w.ID, w.Link)
+	if err != nil {
+		return nil, fmt.Errorf("window %s: %w", w.ID, err)
+	}
+	h, err := f.Inject(ctx, r.Env)
+	if err != nil {
+		return nil, fmt.Errorf("inject %s %s on %q: %w", w.ID, w.Name, w.Link, err)
+	}
+	log.Info("fault", "id", w.ID, "fault", w.Name, "link", w.Link, "for", w.End-w.Start)
+	def, _ := Lookup(w.Name) // Build found it
+	sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start", Effects: def.EffectsOn(w.Link)})
+	return h, nil
 }
 
 // isAction reports whether w is an action: an instant fault with no window
@@ -182,17 +191,10 @@ func isAction(w Window) bool {
 // act injects the action w, writes its start, heals it at once (an
 // action's heal undoes nothing that lasts) and writes its end.
 func (r *Runner) act(ctx context.Context, w Window, sink history.Sink, log *slog.Logger) error {
-	f, err := w.Fault.Build(w.ID, w.Link)
+	h, err := r.start(ctx, w, sink, log)
 	if err != nil {
-		return fmt.Errorf("window %s: %w", w.ID, err)
+		return err
 	}
-	h, err := f.Inject(ctx, r.Env)
-	if err != nil {
-		return fmt.Errorf("inject %s %s on %q: %w", w.ID, w.Name, w.Link, err)
-	}
-	log.Info("fault", "id", w.ID, "fault", w.Name, "link", w.Link)
-	def, _ := Lookup(w.Name)
-	sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "start", Effects: def.EffectsOn(w.Link)})
 	herr := h(context.WithoutCancel(ctx))
 	if herr != nil {
 		herr = &HealError{Err: fmt.Errorf("heal %s %s: %w", w.ID, w.Name, herr)}

@@ -79,27 +79,26 @@ func TestVariants(t *testing.T) {
 }
 
 func TestSubjectPattern(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, subject string
-		want             bool
-	}{
-		{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.DELETE.job_1", true},
-		{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.DELETE", false},
-		{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.INFO.job_1", false},
-		{"$JS.API.*.INFO.job_1", "$JS.API.STREAM.INFO.job_1", true},
-		{"$JS.API.*.INFO.job_1", "$JS.API.STREAM.INFO.job_12", false},
-		{"$JS.API.*.INFO.job_1", "$JS.API.CONSUMER.INFO.job_1.c", false},
-		{"a", "a", true},
-		{"a", "a.b", false},
-		{"a.b", "a", false},
-		{"*", "a", true},
-		{">", "a.b.c", true},
-		{"a.*", "a..", false},
+	for pattern, subjects := range map[string]struct{ match, not []string }{
+		"$JS.API.STREAM.DELETE.>": {match: []string{"$JS.API.STREAM.DELETE.job_1"},
+			not: []string{"$JS.API.STREAM.DELETE", "$JS.API.STREAM.INFO.job_1"}},
+		"$JS.API.*.INFO.job_1": {match: []string{"$JS.API.STREAM.INFO.job_1"},
+			not: []string{"$JS.API.STREAM.INFO.job_12", "$JS.API.CONSUMER.INFO.job_1.c"}},
+		"a":   {match: []string{"a"}, not: []string{"a.b", "b"}},
+		"a.b": {not: []string{"a"}},
+		"*":   {match: []string{"a"}, not: []string{"a.b"}},
+		">":   {match: []string{"a.b.c"}},
+		"a.*": {not: []string{"a..", "a."}},
 	} {
-		p, err := ParseSubjectPattern(tc.pattern)
+		p, err := ParseSubjectPattern(pattern)
 		require.NoError(t, err)
-		require.Equal(t, tc.want, p.Match([]byte(tc.subject)), "%s ~ %s", tc.pattern, tc.subject)
-		require.Equal(t, tc.pattern, p.String())
+		require.Equal(t, pattern, p.String())
+		for _, s := range subjects.match {
+			require.True(t, p.Match([]byte(s)), "%s ~ %s", pattern, s)
+		}
+		for _, s := range subjects.not {
+			require.False(t, p.Match([]byte(s)), "%s !~ %s", pattern, s)
+		}
 	}
 	require.False(t, SubjectPattern{}.Match([]byte("a")))
 	for _, bad := range []string{"", "a..b", "a.>.b", "a.b*", "a b", ".a", "a."} {

@@ -21,7 +21,7 @@ import (
 // race in the package on the same scenarios, or a race would prove
 // nothing. It returns the survivors it did not catch (all of them with no
 // -race-scenarios).
-func racePass(ctx context.Context, o options, root, dir, tmp string, survivors []mutant, w io.Writer) (still []mutant, caught int, err error) {
+func racePass(ctx context.Context, o options, root, dir, tmp string, survivors []mutant, w io.Writer) ([]mutant, int, error) {
 	if len(o.raceScenarios) == 0 {
 		return survivors, 0, nil
 	}
@@ -44,18 +44,27 @@ func racePass(ctx context.Context, o options, root, dir, tmp string, survivors [
 		}
 	}
 	fmt.Fprintf(w, "the unmutated tree built with -race reports no race in %s\n", o.pkg)
+	return eachSurvivor(ctx, w, "race detector", survivors, func(i int, m mutant) (string, string, error) {
+		return raceTry(ctx, o, root, dir, tmp, i, m)
+	})
+}
+
+// eachSurvivor runs try on each survivor of a pass named by (the race
+// detector, the soak): one whose verdict is "caught" counts, the others
+// it returns, each printed with its verdict.
+func eachSurvivor(ctx context.Context, w io.Writer, by string, survivors []mutant, try func(int, mutant) (verdict, by string, err error)) (still []mutant, caught int, err error) {
 	for i, m := range survivors {
 		start := time.Now()
-		verdict, by, err := raceTry(ctx, o, root, dir, tmp, i, m)
+		verdict, how, err := try(i, m)
 		if err != nil {
 			return nil, 0, err
 		}
 		if ctx.Err() != nil {
-			return nil, 0, fmt.Errorf("interrupted in the race pass: %w", ctx.Err())
+			return nil, 0, fmt.Errorf("interrupted in the pass of the %s: %w", by, ctx.Err())
 		}
 		if verdict == "caught" {
 			caught++
-			fmt.Fprintf(w, "    caught by the race detector: %s, %s (%.0fs)\n", by, m, time.Since(start).Seconds())
+			fmt.Fprintf(w, "    caught by the %s: %s, %s (%.0fs)\n", by, how, m, time.Since(start).Seconds())
 			continue
 		}
 		still = append(still, m)

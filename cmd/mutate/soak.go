@@ -14,7 +14,7 @@ import (
 // failed) twice, while the unmutated binary orig passes it, is caught.
 // First orig must pass the soak, or a failure would prove nothing. It
 // returns the survivors it did not catch (all of them with -soak 0).
-func soakPass(ctx context.Context, o options, root, dir, tmp, orig string, survivors []mutant, w io.Writer) (still []mutant, caught int, err error) {
+func soakPass(ctx context.Context, o options, root, dir, tmp, orig string, survivors []mutant, w io.Writer) ([]mutant, int, error) {
 	if o.soak == 0 {
 		return survivors, 0, nil
 	}
@@ -27,27 +27,16 @@ func soakPass(ctx context.Context, o options, root, dir, tmp, orig string, survi
 	}
 	fmt.Fprintf(w, "the unmutated tree passes the soak (seed %d)\n", o.seed)
 	bin := filepath.Join(tmp, "natschaos-soak")
-	for i, m := range survivors {
-		start := time.Now()
+	return eachSurvivor(ctx, w, "soak", survivors, func(i int, m mutant) (string, string, error) {
 		if _, err := buildMutant(ctx, root, dir, tmp, bin, i, m); err != nil {
-			return nil, 0, err // it compiled for the scenarios
+			return "", "", err // it compiled for the scenarios
 		}
 		verdict, by, err := soakTry(ctx, o, bin, orig, filepath.Join(tmp, fmt.Sprintf("soak-%d", i)))
 		if err != nil {
-			return nil, 0, fmt.Errorf("mutant %s: %w", m, err)
+			return "", "", fmt.Errorf("mutant %s: %w", m, err)
 		}
-		if ctx.Err() != nil {
-			return nil, 0, fmt.Errorf("interrupted in the soak pass: %w", ctx.Err())
-		}
-		if verdict == "caught" {
-			caught++
-			fmt.Fprintf(w, "    caught by the soak: %s, %s (%.0fs)\n", by, m, time.Since(start).Seconds())
-			continue
-		}
-		still = append(still, m)
-		fmt.Fprintf(w, "    %s: %s (%.0fs)\n", verdict, m, time.Since(start).Seconds())
-	}
-	return still, caught, nil
+		return verdict, by, nil
+	})
 }
 
 // soakTry soaks bin: "caught" when it fails twice and orig passes right
