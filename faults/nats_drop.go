@@ -9,9 +9,9 @@ import (
 )
 
 func init() {
-	register(Def{Name: "nats_drop", Family: "proxy",
+	register(Def{Name: "nats_drop", Family: "tap",
 		Doc:   "drop the client's messages to subject (e.g. $JS.API.STREAM.DELETE.>) on a NATS link: those requests are never answered, the connection and everything else on it go on",
-		Attrs: []string{"subject"}, Needs: []Need{NeedLinkProxy}, Effects: history.EffectRequestsDropped, build: buildNATSDrop})
+		Attrs: []string{"subject"}, Link: NATSLink, Needs: []Need{NeedLinkProxy}, Effects: history.EffectRequestsDropped, build: buildNATSDrop})
 }
 
 // Taps are the harness's recording taps, one behind the proxy of each NATS
@@ -57,9 +57,6 @@ func buildNATSDrop(id, link string, a Attrs) (Fault, error) {
 	subject := r.string("subject", "")
 	if err := r.done("nats_drop"); err != nil {
 		return nil, err
-	}
-	if link != LinkAPINATS && link != LinkResultsNATS {
-		return nil, fieldErr("link", "nats_drop acts on a NATS link (%s or %s), not %q", LinkAPINATS, LinkResultsNATS, link)
 	}
 	pat, err := protocol.ParseSubjectPattern(subject)
 	if err != nil {

@@ -55,7 +55,7 @@ func TestNATSDropAttributes(t *testing.T) {
 		{LinkAPINATS, Attrs{"subject": "$JS.API..INFO"}, "nats_drop.subject: subject \"$JS.API..INFO\" has an empty token"},
 		{LinkAPINATS, Attrs{"subject": "a.>.b"}, "may only be the last token"},
 		{LinkAPINATS, Attrs{"subject": "a", "bytes": "3"}, "bytes"},
-		{LinkWorkerAPI, Attrs{"subject": "a"}, "nats_drop.link: nats_drop acts on a NATS link (api-nats or results-nats), not \"worker-api\""},
+		{LinkWorkerAPI, Attrs{"subject": "a"}, "link: nats_drop acts on a NATS link (api-nats or results-nats), not \"worker-api\""},
 		{"route-1", Attrs{"subject": "a"}, "not \"route-1\""},
 	} {
 		_, err := Spec{Name: "nats_drop", Attrs: tc.attrs}.Build("f1", tc.link)

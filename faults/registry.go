@@ -24,6 +24,9 @@ const (
 	HTTPLink
 	// NoLink faults act on processes, not on a link; giving one is an error.
 	NoLink
+	// NATSLink faults act in the recording tap of a NATS link (api-nats or
+	// results-nats), which must be given.
+	NATSLink
 )
 
 // Def describes one fault of the vocabulary: how a scenario writes it, what
@@ -31,7 +34,7 @@ const (
 // registers its Def from the file that implements it ([register]).
 type Def struct {
 	Name    string     // as written in a scenario file
-	Family  string     // toxic, proxy, http or process (see families)
+	Family  string     // toxic, proxy, tap, http or process (see families)
 	Doc     string     // one line
 	Attrs   []string   // the attributes it takes
 	Link    LinkPolicy // which link it takes
@@ -48,7 +51,7 @@ type Def struct {
 }
 
 // families are the fault families, in the order [All] lists them.
-var families = []string{"toxic", "proxy", "http", "process"}
+var families = []string{"toxic", "proxy", "tap", "http", "process"}
 
 var (
 	toxicAttrs = []string{"direction", "toxicity"}
@@ -93,7 +96,7 @@ var all = sync.OnceValue(func() []Def {
 })
 
 // All returns every fault of the vocabulary (docs/scenarios.md), by family
-// (toxic, proxy, http, process), then by name.
+// (toxic, proxy, tap, http, process), then by name.
 func All() []Def { return slices.Clone(all()) }
 
 // Lookup returns the fault named name.
@@ -147,7 +150,7 @@ func (s Spec) defaultLink() string {
 		return ""
 	}
 	switch d.Link {
-	case AnyLink:
+	case AnyLink, NATSLink:
 		return LinkAPINATS
 	case HTTPLink:
 		return LinkWorkerAPI
@@ -219,6 +222,10 @@ func CheckLink(d Def, link string) error {
 		if link != "" {
 			return fieldErr("link", "%s acts on a process and takes no link", d.Name)
 		}
+	case NATSLink:
+		if link != LinkAPINATS && link != LinkResultsNATS {
+			return fieldErr("link", "%s acts on a NATS link (%s or %s), not %q", d.Name, LinkAPINATS, LinkResultsNATS, link)
+		}
 	}
 	return nil
 }
@@ -265,7 +272,7 @@ func (d Def) describe() error {
 		return fmt.Errorf("%s: no effects: say what it does", d.Name)
 	case d.Effects&^history.AllEffects != 0:
 		return fmt.Errorf("%s: effects %#x beyond the known ones", d.Name, uint32(d.Effects&^history.AllEffects))
-	case d.Link == AnyLink && !slices.Contains(d.Needs, NeedLinkProxy):
+	case (d.Link == AnyLink || d.Link == NATSLink) && !slices.Contains(d.Needs, NeedLinkProxy):
 		return fmt.Errorf("%s acts on a link: it needs %s", d.Name, NeedLinkProxy)
 	case d.Link == HTTPLink && !slices.Contains(d.Needs, NeedHTTPProxy):
 		return fmt.Errorf("%s acts in the reverse proxy: it needs %s", d.Name, NeedHTTPProxy)

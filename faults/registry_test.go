@@ -41,6 +41,7 @@ func TestRegistryOrder(t *testing.T) {
 	require.Len(t, names, len(registry))
 	require.Equal(t, "bandwidth", names[0], "toxics first, by name")
 	require.Equal(t, "down", names[8], "then the proxy family")
+	require.Equal(t, "nats_drop", names[9], "then the tap family")
 	require.Equal(t, "api_restart", names[14], "process faults last, by name")
 	all := All()
 	all[0].Name = "changed"

@@ -35,6 +35,8 @@ func printFaults(w io.Writer) error {
 			link = faults.LinkWorkerAPI
 		case faults.NoLink:
 			link = "none"
+		case faults.NATSLink:
+			link = faults.LinkAPINATS + " or " + faults.LinkResultsNATS
 		}
 		attrs := strings.Join(d.Attrs, ", ")
 		if attrs == "" {
