@@ -358,3 +358,35 @@ func TestConnTapDrop(t *testing.T) {
 	require.ErrorIs(t, err, jetstream.ErrStreamNotFound)
 	require.EqualValues(t, 1, stop(), "stopped: the second delete went through")
 }
+
+// BenchmarkProtoParserFeed: the client side of the tap over a stream of
+// typical requests, pulls and acks in 32 KiB reads — with no drop rule (every
+// run: the chunk is forwarded as read) and with one that drops nothing of it
+// (what is forwarded is copied) — in bytes a second.
+func BenchmarkProtoParserFeed(b *testing.B) {
+	unit := "PUB $JS.API.STREAM.INFO.job_1 _INBOX.a.1 0\r\n\r\n" +
+		"PUB $JS.API.CONSUMER.MSG.NEXT.job_1.job-1-consumer _INBOX.b.2 22\r\n{\"batch\":24,\"x\":\"PUB\"}\r\n" +
+		"HPUB $JS.API.CONSUMER.INFO.job_1.job-1-consumer _INBOX.c.3 12 14\r\nNATS/1.0\r\n\r\n{}\r\n" +
+		strings.Repeat("PUB $JS.ACK.job_1.job-1-consumer.1.5.5.1700000000000000000.0 4\r\n+ACK\r\n", 8) + "PING\r\n"
+	stream := []byte(strings.Repeat(unit, (4<<20)/len(unit)))
+	for _, rule := range []string{"", "$JS.API.STREAM.DELETE.>"} {
+		name := "no-rule"
+		if rule != "" {
+			name = "rule"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(stream)))
+			for range b.N {
+				_, p, _ := forwardAll("job_1", false, rule)
+				for c := stream; len(c) > 0; {
+					n := min(len(c), tapBuf)
+					p.feed(c[:n])
+					c = c[n:]
+				}
+				if p.broken {
+					b.Fatal("the parser stopped: the stream is not what a client sends")
+				}
+			}
+		})
+	}
+}
