@@ -39,7 +39,7 @@ vet: ## go vet, gofmt, go mod tidy -diff, and no file outside tests over 450 lin
 bench: ## benchmarks: stack start-up, end-to-end throughput vs raw JetStream, checkers on 1M events
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
 
-MUTANTS ?= 24
+MUTANTS ?= 30
 mutation: ## mutation score (not in CI): single-point mutants of harness/api, each against the fast scenarios
 	$(GO) run ./cmd/mutate -max $(MUTANTS)
 
