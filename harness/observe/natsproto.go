@@ -81,14 +81,15 @@ func (p *protoParser) feed(b []byte) []byte {
 		}
 		start := line[:held] // the line's start, from earlier chunks
 		subject := p.handle(bytes.TrimSuffix(line, []byte{'\r'}))
-		if !p.sent && rule != nil && subject != nil && rule.pattern.Match(subject) {
+		switch {
+		case !p.filter: // the whole chunk goes on
+		case !p.sent && rule != nil && subject != nil && rule.pattern.Match(subject):
 			rule.dropped.Add(1)
 			p.dropping = p.skip > 0
-		} else {
-			if !p.sent {
-				p.emit(start)
-			}
-			p.emit(b[:i+1])
+		case p.sent:
+			p.out = append(p.out, b[:i+1]...)
+		default:
+			p.out = append(append(p.out, start...), b[:i+1]...)
 		}
 		p.line, p.sent = p.line[:0], false
 		b = b[i+1:]
