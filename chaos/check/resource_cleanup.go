@@ -11,12 +11,12 @@ import (
 // ResourceCleanup is the resource-cleanup check: within Params.CleanupBound
 // (default 2 s) after the job becomes CANCELING, SUCCESS, FAILURE or
 // REVOKED — a cancelled job's cleanup is the cancel's work, whether it
-// ends REVOKED or stays CANCELING — or after the end of the last fault
-// window that overlaps that bound (on when the job became terminal, or
-// starting within the bound), since cleanup needs NATS — its stream and
-// consumer are gone. A window that starts later is not the cleanup's
-// excuse: the cancel's own start, written once the cancel is answered,
-// would otherwise excuse a cancel that hung.
+// ends REVOKED or stays CANCELING — or, when a fault window begins before
+// the cleanup is due, within the bound after that window ends (and so on:
+// cleanup needs NATS), its stream and consumer are gone. A window that
+// begins once the cleanup was due excuses nothing: the cancel's own
+// window, written once the cancel is answered, would otherwise excuse a
+// cancel that hung.
 //
 // It reads the sampler: a consumer sample says the job's consumer exists
 // (none is written while it does not); a server sample carries the job's
@@ -92,10 +92,15 @@ func (c *ResourceCleanup) Result() Result {
 	if math.IsInf(c.terminalAt, 1) {
 		return c.nothing("the job never became CANCELING, SUCCESS, FAILURE or REVOKED", figs)
 	}
+	// The bound runs from the last end of a chain of windows, each begun
+	// before the cleanup was due by the ones before it.
 	from := c.terminalAt
-	for _, w := range c.faults.list {
-		if w.end > c.terminalAt && w.start < c.terminalAt+bound {
-			from = math.Max(from, w.end)
+	for longer := true; longer && !math.IsInf(from, 1); {
+		longer = false
+		for _, w := range c.faults.list {
+			if w.end > from && w.start < from+bound {
+				from, longer = w.end, true
+			}
 		}
 	}
 	if math.IsInf(from, 1) {
