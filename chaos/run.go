@@ -199,6 +199,7 @@ func (s Scenario) Params() check.Params {
 		ExpectOrphaned:   s.Expect.Orphaned,
 		MaxStall:         s.Expect.MaxStall,
 		ProbeP99:         s.Expect.ProbeP99,
+		CleanupBound:     s.Expect.CleanupBound,
 		ExpectDuplicates: s.Expect.Duplicates,
 		ExpectLateAcks:   s.Expect.LateAcks > 0,
 	}

@@ -28,8 +28,8 @@ func ValidTimeScale(f float64) error {
 // at, for and every; every duration attribute of a fault (latency, jitter,
 // delay, timeout, a pause's for) and the nemesis's interval and duration;
 // ack_wait, the connect, op and fetch timeouts; the workers' HTTP timeout,
-// process time and idle sleep; and the expect bounds max_stall, probe_p99
-// and tolerance. Counts (tasks, workers, max_deliver…) and rates are left
+// process time and idle sleep; and the expect bounds max_stall, probe_p99,
+// tolerance and cleanup_bound. Counts (tasks, workers, max_deliver…) and rates are left
 // alone. A zero duration stays zero, so an unset setting keeps its default:
 // call Scale after [Scenario.WithDefaults] to stretch the defaults too
 // (probe_p99 and tolerance then keep theirs: 250 ms, and max(100 ms, 5 % of

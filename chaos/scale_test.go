@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/history"
 )
 
 const scaleYAML = `name: scaled
@@ -56,6 +57,7 @@ expect:
   max_stall: 3s
   probe_p99: 300ms
   tolerance: 150ms
+  cleanup_bound: 5s
 `
 
 // TestScale: every duration of a scenario is stretched, nothing else is.
@@ -83,6 +85,7 @@ func TestScale(t *testing.T) {
 		{"expect.max_stall", got.Expect.MaxStall, ms(3000)},
 		{"expect.probe_p99", got.Expect.ProbeP99, ms(300)},
 		{"expect.tolerance", got.Expect.Tolerance, ms(150)},
+		{"expect.cleanup_bound", got.Expect.CleanupBound, ms(5000)},
 		{"faults[0].at", got.Faults[0].At, ms(500)},
 		{"faults[0].for", got.Faults[0].For, ms(2000)},
 		{"faults[0].every", got.Faults[0].Every, ms(3000)},
@@ -146,4 +149,17 @@ func TestPrepareTimeScale(t *testing.T) {
 		_, _, err := Prepare(sc, RunOptions{TimeScale: f})
 		require.True(t, IsUsage(err), "%v", err)
 	}
+}
+
+// TestParamsFromExpect: the checkers' tolerances are the expect block's.
+func TestParamsFromExpect(t *testing.T) {
+	sc, err := ParseScenario("scaled.yaml", []byte(scaleYAML))
+	require.NoError(t, err)
+	p := sc.Params()
+	require.Equal(t, 7, p.ExpectOrphaned)
+	require.Equal(t, 3*time.Second, p.MaxStall)
+	require.Equal(t, 300*time.Millisecond, p.ProbeP99)
+	require.Equal(t, 150*time.Millisecond, p.Epsilon)
+	require.Equal(t, 5*time.Second, p.CleanupBound)
+	require.Equal(t, 2*time.Second, Scenario{}.Params().Resolve(history.Event{}).CleanupBound, "the default")
 }

@@ -111,6 +111,11 @@ type Expect struct {
 	LateAcks   int           `yaml:"late_acks,omitempty"`  // late acks allowed (default 0)
 	ProbeP99   time.Duration `yaml:"probe_p99,omitempty"`  // liveness probe p99 bound; 0 = 250ms
 	Tolerance  time.Duration `yaml:"tolerance,omitempty"`  // ε; 0 = max(100ms, 5% of A)
+	// CleanupBound is how long a terminal job's stream and consumer may
+	// outlive the job, or the outage it ended in (resource-cleanup); 0 = 2s.
+	// A platform whose cleanup retries back off further than that after an
+	// outage sets its own.
+	CleanupBound time.Duration `yaml:"cleanup_bound,omitempty"`
 }
 
 // Defaults of a scenario, scaled for runs of seconds (docs/scenarios.md).

@@ -271,7 +271,7 @@ func TestDurationsFollowTheTags(t *testing.T) {
 	require.Equal(t, []string{
 		"sut.ack_wait", "sut.connect_timeout", "sut.op_timeout", "sut.fetch_wait",
 		"workload.http_timeout", "workload.process_time", "workload.idle_sleep",
-		"warmup", "chaos", "expect.max_stall", "expect.probe_p99", "expect.tolerance",
+		"warmup", "chaos", "expect.max_stall", "expect.probe_p99", "expect.tolerance", "expect.cleanup_bound",
 	}, paths)
 	s.Name = "x"
 	var fe *faults.FieldError
