@@ -333,27 +333,18 @@ func try(ctx context.Context, o options, root, dir, tmp, orig string, i int, m m
 		if ctx.Err() != nil {
 			return "", "", ctx.Err()
 		}
-		// Confirm: the mutant fails the scenario again, and the unmutated
-		// tree, run now (same load, same seed), passes it; else the
-		// failure may be the machine's (a timing check under load).
 		// Each run has its own -timeout: a mutant that hangs again must
 		// not eat the unmutated run's time.
-		againOK, _, err := scenarioFor(ctx, o.timeout, bin, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-again", i)))
-		origOK, origBy := false, ""
-		if err == nil && !againOK {
-			origOK, origBy, err = scenarioFor(ctx, o.timeout, orig, s, o.seed, filepath.Join(tmp, fmt.Sprintf("out-%d-unmutated", i)))
-		}
+		doubt, err := confirm(func(b, out string) (bool, string, error) {
+			return scenarioFor(ctx, o.timeout, b, s, o.seed, out)
+		}, bin, orig, filepath.Join(tmp, fmt.Sprintf("out-%d", i)))
 		if err != nil {
 			return "", "", fmt.Errorf("mutant %d: confirm: %w", i+1, err)
 		}
-		switch {
-		case !againOK && origOK:
+		if doubt == "" {
 			return "caught", by, nil
-		case againOK:
-			flaky = append(flaky, by+" but passed it again")
-		default:
-			flaky = append(flaky, by+" but unmutated "+strings.TrimPrefix(origBy, s+" "))
 		}
+		flaky = append(flaky, by+" but "+doubt)
 		if mctx.Err() != nil {
 			break
 		}

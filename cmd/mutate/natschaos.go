@@ -47,6 +47,23 @@ func natschaos(ctx context.Context, bin, s string, args ...string) (ok bool, by 
 	return false, "", fmt.Errorf("natschaos %s: %w: %s", strings.Join(args, " "), err, outb)
 }
 
+// confirm runs again a run that failed bin: the failure counts ("") when
+// bin fails it again and the unmutated binary orig, run right after (same
+// load, same seed), passes it; else the failure may be the machine's (a
+// timing check under load), and confirm says why it doubts it. out is the
+// first run's results directory; the reruns write beside it.
+func confirm(run func(bin, out string) (ok bool, by string, err error), bin, orig, out string) (doubt string, err error) {
+	again, _, err := run(bin, out+"-again")
+	if err != nil || again {
+		return "passed it again", err
+	}
+	origOK, origBy, err := run(orig, out+"-unmutated")
+	if err != nil || origOK {
+		return "", err
+	}
+	return "unmutated " + origBy, nil
+}
+
 // failedChecks pulls the names of the failed checks out of run's output,
 // or the series that grew out of soak's.
 func failedChecks(out string) string {

@@ -43,17 +43,17 @@ func soakPass(ctx context.Context, o options, root, dir, tmp, orig string, survi
 // after, "passed the soak", or "unsure" (a failure that did not repeat, or
 // orig's too).
 func soakTry(ctx context.Context, o options, bin, orig, out string) (verdict, by string, err error) {
-	ok, by, err := soak(ctx, o, bin, out)
+	run := func(b, out string) (bool, string, error) { return soak(ctx, o, b, out) }
+	ok, by, err := run(bin, out)
 	if err != nil || ok {
 		return "passed the soak", "", err
 	}
-	again, _, err := soak(ctx, o, bin, out+"-again")
-	if err != nil || again {
-		return "unsure (" + by + ", but passed it again)", "", err
-	}
-	origOK, origBy, err := soak(ctx, o, orig, out+"-unmutated")
-	if err != nil || !origOK {
-		return "unsure (" + by + ", but the unmutated tree " + origBy + ")", "", err
+	doubt, err := confirm(run, bin, orig, out)
+	switch {
+	case err != nil:
+		return "", "", err
+	case doubt != "":
+		return "unsure (" + by + ", but " + doubt + ")", "", nil
 	}
 	return "caught", by, nil
 }
