@@ -55,7 +55,7 @@ func (l *liveStats) observe(e *history.Event) {
 			l.m.stored.Inc()
 		}
 	case history.KindHTTP:
-		if e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks") {
+		if e.IsTasksCall() {
 			l.tasksCalls.Add(1)
 			if l.m != nil {
 				l.m.latency.Observe(e.MS / 1000)

@@ -3,7 +3,6 @@ package harness_test
 import (
 	"context"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func BenchmarkPooledVsPerRequest(b *testing.B) {
 						switch {
 						case e.Kind == history.KindConn && e.Link == "api-nats" && e.Phase == history.ConnOpen:
 							conns[v]++
-						case e.Kind == history.KindHTTP && e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks"):
+						case e.IsTasksCall():
 							calls[v]++
 							lat[v] = append(lat[v], e.MS)
 							if e.N > 0 {

@@ -1,17 +1,16 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // APIClient is the harness's own client of an API that speaks docs/protocol.md:
@@ -31,49 +30,15 @@ func (c *APIClient) client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second}
 }
 
-// request is one call of the API. Its body goes as it is: the contract
-// probes send bad JSON on purpose.
-type request struct {
-	method, path string
-	body         []byte // nil: none
-	worker       string // the X-Natschaos-Worker header
-	auth         string // the Authorization header; "" for none
+// request is one call of the API at path (under BaseURL).
+func (c *APIClient) request(method, path string, body []byte, worker, auth string) apicall.Request {
+	return apicall.Request{Method: method, URL: strings.TrimRight(c.BaseURL, "/") + path, Body: body, Worker: worker, Auth: auth}
 }
 
 // send makes r through hc and returns the status and the body (up to 64
 // MiB). An error reading the body comes with the status.
-func (c *APIClient) send(ctx context.Context, hc *http.Client, r request) (int, []byte, error) {
-	var rd io.Reader
-	if r.body != nil {
-		rd = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, strings.TrimRight(c.BaseURL, "/")+r.path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(protocol.WorkerHeader, r.worker)
-	if r.auth != "" {
-		req.Header.Set(protocol.AuthHeader, r.auth)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("read body: %w", err)
-	}
-	return resp.StatusCode, data, nil
-}
-
-// auth is the Authorization header of the client's token ("" without one).
-func (c *APIClient) auth() string {
-	if c.Token == "" {
-		return ""
-	}
-	return protocol.TokenPrefix + c.Token
+func (c *APIClient) send(ctx context.Context, hc *http.Client, r apicall.Request) (int, []byte, error) {
+	return apicall.Do(ctx, hc, r, 64<<20)
 }
 
 func (c *APIClient) do(ctx context.Context, method, path string, body, out any) error {
@@ -84,7 +49,7 @@ func (c *APIClient) do(ctx context.Context, method, path string, body, out any) 
 			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
 		}
 	}
-	status, data, err := c.send(ctx, c.client(), request{method: method, path: path, body: b, worker: "harness", auth: c.auth()})
+	status, data, err := c.send(ctx, c.client(), c.request(method, path, b, "harness", apicall.Auth(c.Token)))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -126,7 +91,7 @@ func (c *APIClient) CreateJobIn(ctx context.Context, name, pipeline string, tota
 	body := protocol.CreateJobRequest{Name: name, DispatchMode: protocol.DispatchAsyncAPI, StartNow: &startNow, Total: &total, Pipeline: pipeline}
 	var err error
 	for attempt := 1; attempt <= CreateJobAttempts; attempt++ {
-		if err = c.do(ctx, http.MethodPost, "/jobs/", body, &out); err == nil {
+		if err = c.do(ctx, http.MethodPost, protocol.JobsPath, body, &out); err == nil {
 			break
 		}
 		select {
@@ -148,7 +113,7 @@ func (c *APIClient) CreateJobIn(ctx context.Context, name, pipeline string, tota
 // Job reads a job's status and the ids of the results the API holds.
 func (c *APIClient) Job(ctx context.Context, id int64) (protocol.Job, error) {
 	var js protocol.Job
-	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/jobs/%d/", id), nil, &js); err != nil {
+	if err := c.do(ctx, http.MethodGet, protocol.JobPath(id), nil, &js); err != nil {
 		return js, fmt.Errorf("read job %d: %w", id, err)
 	}
 	return js, nil
@@ -156,7 +121,7 @@ func (c *APIClient) Job(ctx context.Context, id int64) (protocol.Job, error) {
 
 // CancelJob cancels a job (CANCELING, then REVOKED).
 func (c *APIClient) CancelJob(ctx context.Context, id int64) error {
-	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/jobs/%d/cancel/", id), map[string]any{}, nil); err != nil {
+	if err := c.do(ctx, http.MethodPost, protocol.CancelPath(id), map[string]any{}, nil); err != nil {
 		return fmt.Errorf("cancel job %d: %w", id, err)
 	}
 	return nil

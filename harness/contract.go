@@ -14,6 +14,7 @@ import (
 
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // UnknownJob is the job id the contract probes use for "unknown job": no
@@ -55,8 +56,7 @@ type contractProbe struct {
 // token, and every reply subject is made up (stream natschaos_contract),
 // never one a worker holds. Probes of an unknown job use [UnknownJob].
 func contractProbes(job int64) []contractProbe {
-	u := fmt.Sprintf("/jobs/%d", int64(UnknownJob))
-	j := fmt.Sprintf("/jobs/%d", job)
+	u := int64(UnknownJob)
 	var ps []contractProbe
 	add := func(name, method, path, token, body, task string, want ...int) {
 		ps = append(ps, contractProbe{name: name, method: method, path: path, token: token, body: body, want: want, task: task})
@@ -73,13 +73,13 @@ func contractProbes(job int64) []contractProbe {
 		{"tasks-batch-fraction", `{"batch_size": 1.5}`},
 		{"tasks-batch-huge", fmt.Sprintf(`{"batch_size": %d}`, MaxBatchSize+1)},
 	} {
-		add(p.name, http.MethodPost, u+"/tasks/", "", p.body, "", 400)
+		add(p.name, http.MethodPost, protocol.TasksPath(u), "", p.body, "", 400)
 	}
-	add("tasks-batch-one-unknown-job", http.MethodPost, u+"/tasks/", "wrong", `{"batch_size": 1}`, "", 404)
-	add("tasks-batch-max-unknown-job", http.MethodPost, u+"/tasks/", "wrong", fmt.Sprintf(`{"batch_size": %d}`, MaxBatchSize), "", 404)
+	add("tasks-batch-one-unknown-job", http.MethodPost, protocol.TasksPath(u), "wrong", `{"batch_size": 1}`, "", 404)
+	add("tasks-batch-max-unknown-job", http.MethodPost, protocol.TasksPath(u), "wrong", fmt.Sprintf(`{"batch_size": %d}`, MaxBatchSize), "", 404)
 	add("tasks-job-not-a-number", http.MethodPost, "/jobs/x/tasks/", "ok", `{"batch_size": 1}`, "", 404)
-	add("tasks-no-token", http.MethodPost, j+"/tasks/", "", `{"batch_size": 1}`, "", 401)
-	add("tasks-wrong-token", http.MethodPost, j+"/tasks/", "wrong", `{"batch_size": 1}`, "", 401)
+	add("tasks-no-token", http.MethodPost, protocol.TasksPath(job), "", `{"batch_size": 1}`, "", 401)
+	add("tasks-wrong-token", http.MethodPost, protocol.TasksPath(job), "wrong", `{"batch_size": 1}`, "", 401)
 
 	// /result: every item validated, any bad one → 400 and nothing queued.
 	// The platform looks the job up (404, then 401) before the body, the
@@ -90,9 +90,9 @@ func contractProbes(job int64) []contractProbe {
 	good := func(t string, k int) string {
 		return fmt.Sprintf(`{"reply_subject": "$JS.ACK.natschaos_contract.natschaos-contract.1.%d.%d.0.0", "result": {"pipeline": "natschaos-contract", "source_images": [{"id": %q, "url": "http://127.0.0.1/natschaos-contract"}], "detections": [], "total_time": 0.01}}`, k, k, t)
 	}
-	add("result-bad-json", http.MethodPost, j+"/result/", "ok", `{"results": [`, "", 400)
-	add("result-missing", http.MethodPost, j+"/result/", "ok", `{}`, "", 400)
-	add("result-not-a-list", http.MethodPost, j+"/result/", "ok", `{"results": {}}`, "", 400)
+	add("result-bad-json", http.MethodPost, protocol.ResultPath(job), "ok", `{"results": [`, "", 400)
+	add("result-missing", http.MethodPost, protocol.ResultPath(job), "ok", `{}`, "", 400)
+	add("result-not-a-list", http.MethodPost, protocol.ResultPath(job), "ok", `{"results": {}}`, "", 400)
 	for _, p := range []struct{ name, item string }{
 		{"no-reply", `{"result": {"error": "x", "image_id": "%s"}}`},
 		{"reply-not-ack", `{"reply_subject": "job.1.tasks", "result": {"error": "x", "image_id": "%s"}}`},
@@ -106,33 +106,33 @@ func contractProbes(job int64) []contractProbe {
 	} {
 		t := task()
 		bad := fmt.Sprintf(p.item, t)
-		add("result-bad-item-"+p.name, http.MethodPost, j+"/result/", "ok",
+		add("result-bad-item-"+p.name, http.MethodPost, protocol.ResultPath(job), "ok",
 			fmt.Sprintf(`{"results": [%s, %s, %s]}`, good(t, 1), bad, good(t, 2)), t, 400)
 	}
-	add("result-empty", http.MethodPost, j+"/result/", "ok", `{"results": []}`, "", 200)
+	add("result-empty", http.MethodPost, protocol.ResultPath(job), "ok", `{"results": []}`, "", 200)
 	t := task()
-	add("result-unknown-job", http.MethodPost, u+"/result/", "ok", fmt.Sprintf(`{"results": [%s]}`, good(t, 3)), t, 404)
+	add("result-unknown-job", http.MethodPost, protocol.ResultPath(u), "ok", fmt.Sprintf(`{"results": [%s]}`, good(t, 3)), t, 404)
 	t = task()
-	add("result-no-token", http.MethodPost, j+"/result/", "", fmt.Sprintf(`{"results": [%s]}`, good(t, 4)), t, 401)
-	add("result-wrong-token", http.MethodPost, j+"/result/", "wrong", fmt.Sprintf(`{"results": [%s]}`, good(t, 5)), t, 401)
+	add("result-no-token", http.MethodPost, protocol.ResultPath(job), "", fmt.Sprintf(`{"results": [%s]}`, good(t, 4)), t, 401)
+	add("result-wrong-token", http.MethodPost, protocol.ResultPath(job), "wrong", fmt.Sprintf(`{"results": [%s]}`, good(t, 5)), t, 401)
 
 	// Reading, listing, creating and cancelling. The root answers 200
 	// with a JSON object (the reference API's {"jobs": …}, a REST
 	// framework's list of endpoints); it is sent the token, which a
 	// correct API ignores there.
 	ps = append(ps, contractProbe{name: "root", method: http.MethodGet, path: "/", token: "ok", want: []int{200}, check: isObject})
-	add("job-unknown", http.MethodGet, u+"/", "ok", "", "", 404)
-	add("job-unknown-no-token", http.MethodGet, u+"/", "", "", "", 404)
-	add("job-wrong-token", http.MethodGet, j+"/", "wrong", "", "", 401)
-	add("jobs-wrong-token", http.MethodGet, "/jobs/", "wrong", "", "", 401)
+	add("job-unknown", http.MethodGet, protocol.JobPath(u), "ok", "", "", 404)
+	add("job-unknown-no-token", http.MethodGet, protocol.JobPath(u), "", "", "", 404)
+	add("job-wrong-token", http.MethodGet, protocol.JobPath(job), "wrong", "", "", 401)
+	add("jobs-wrong-token", http.MethodGet, protocol.JobsPath, "wrong", "", "", 401)
 	// The workers' job list always names a limit; without one, ids_only
 	// answers one job per poll (a 200 like any list). What a limit below 1
 	// gets is not the contract's: the reference API answers 400, the Node
 	// API of the tests ignores it, a REST framework takes its default.
-	ps = append(ps, contractProbe{name: "jobs-no-limit", method: http.MethodGet, path: "/jobs/?ids_only=1&incomplete_only=1", token: "ok", want: []int{200}, check: isObject})
-	add("create-bad-json", http.MethodPost, "/jobs/", "ok", `{"total": `, "", 400)
-	add("cancel-unknown-job", http.MethodPost, u+"/cancel/", "ok", `{}`, "", 404)
-	add("cancel-unknown-job-no-token", http.MethodPost, u+"/cancel/", "", `{}`, "", 404)
+	ps = append(ps, contractProbe{name: "jobs-no-limit", method: http.MethodGet, path: protocol.JobsPath + "?ids_only=1&incomplete_only=1", token: "ok", want: []int{200}, check: isObject})
+	add("create-bad-json", http.MethodPost, protocol.JobsPath, "ok", `{"total": `, "", 400)
+	add("cancel-unknown-job", http.MethodPost, protocol.CancelPath(u), "ok", `{}`, "", 404)
+	add("cancel-unknown-job-no-token", http.MethodPost, protocol.CancelPath(u), "", `{}`, "", 404)
 	return ps
 }
 
@@ -166,20 +166,22 @@ func ProbeContract(ctx context.Context, c *APIClient, job int64, sink history.Si
 func probe(ctx context.Context, c *APIClient, hc *http.Client, p contractProbe) (history.Event, []byte, error) {
 	worker := cmp.Or(p.worker, ContractWorker)
 	e := history.Event{Kind: history.KindContract, Name: p.name, Path: protocol.APIBase + p.path, Want: wantString(p.want), Task: p.task, Worker: worker}
-	if jid, ok := jobInPath(p.path); ok {
+	if jid, ok := protocol.JobOfPath(p.path); ok {
 		e.Job = jid
 	}
-	r := request{method: p.method, path: p.path, worker: worker}
+	var sent []byte
 	if p.body != "" {
-		r.body = []byte(p.body)
+		sent = []byte(p.body)
 	}
+	var auth string
 	switch p.token {
 	case "":
 	case "ok":
-		r.auth = c.auth()
+		auth = apicall.Auth(c.Token)
 	default:
-		r.auth = protocol.TokenPrefix + "natschaos-wrong-" + strconv.Itoa(len(c.Token))
+		auth = apicall.Auth("natschaos-wrong-" + strconv.Itoa(len(c.Token)))
 	}
+	r := c.request(p.method, p.path, sent, worker, auth)
 	start := time.Now()
 	status, body, err := c.send(ctx, hc, r)
 	e.MS = float64(time.Since(start).Microseconds()) / 1000
@@ -211,17 +213,6 @@ func wantString(want []int) string {
 		s[i] = strconv.Itoa(w)
 	}
 	return strings.Join(s, ",")
-}
-
-// jobInPath is the job id of a path "/jobs/{id}/...".
-func jobInPath(path string) (int64, bool) {
-	rest, ok := strings.CutPrefix(path, "/jobs/")
-	if !ok {
-		return 0, false
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	n, err := strconv.ParseInt(id, 10, 64)
-	return n, err == nil
 }
 
 // ProbeContract runs the contract probes against the embedded API (see
@@ -271,7 +262,7 @@ func CancelRun(ctx context.Context, c *APIClient, job int64, sink history.Sink) 
 // named name: 200 with an answer that names job (see cancelAnswerOK), or
 // 503 when its cleanup could not reach NATS.
 func cancelProbe(name string, job int64) contractProbe {
-	return contractProbe{name: name, method: http.MethodPost, path: fmt.Sprintf("/jobs/%d/cancel/", job), token: "ok",
+	return contractProbe{name: name, method: http.MethodPost, path: protocol.CancelPath(job), token: "ok",
 		body: "{}", want: []int{http.StatusOK, http.StatusServiceUnavailable}, worker: "harness",
 		check: func(body []byte) bool { return cancelAnswerOK(body, job) }}
 }
@@ -313,7 +304,7 @@ const CreateProbeName = "natschaos-create-probe"
 // an error: ProbeCreate returns only ctx's.
 func ProbeCreate(ctx context.Context, c *APIClient, sink history.Sink) error {
 	var id int64
-	create := contractProbe{name: history.ContractCreateJob, method: http.MethodPost, path: "/jobs/", token: "ok",
+	create := contractProbe{name: history.ContractCreateJob, method: http.MethodPost, path: protocol.JobsPath, token: "ok",
 		body: fmt.Sprintf(`{"name": %q, "total": 1}`, CreateProbeName), want: []int{http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable},
 		worker: "harness", check: func(body []byte) bool { id = createdID(body); return id > 0 }}
 	e, _, err := probe(ctx, c, c.client(), create)
@@ -325,11 +316,10 @@ func ProbeCreate(ctx context.Context, c *APIClient, sink history.Sink) error {
 	if err != nil || id == 0 {
 		return nil // no answer, a 503, or a 2xx without an id: the contract check judges it
 	}
-	j := fmt.Sprintf("/jobs/%d", id)
 	for _, p := range []contractProbe{
-		{name: "create-job-tasks", method: http.MethodPost, path: j + "/tasks/", token: "ok", body: `{"batch_size": 1}`,
+		{name: "create-job-tasks", method: http.MethodPost, path: protocol.TasksPath(id), token: "ok", body: `{"batch_size": 1}`,
 			want: []int{http.StatusOK}, worker: "harness", check: noTasks},
-		{name: "create-job-read", method: http.MethodGet, path: j + "/", token: "ok",
+		{name: "create-job-read", method: http.MethodGet, path: protocol.JobPath(id), token: "ok",
 			want: []int{http.StatusOK}, worker: "harness", check: createdAsAsked},
 		cancelProbe("create-job-cancel", id),
 	} {

@@ -221,9 +221,9 @@ func (e *External) printAddresses() {
 	fmt.Fprintf(w, "  API's NATS URL (link api-nats)               nats://%s   → NATS %s\n", e.links[faults.LinkAPINATS], StripUser(e.cfg.NATSURLs[0]))
 	fmt.Fprintf(w, "  result processor's NATS URL (results-nats)   nats://%s   → NATS %s\n", e.links[faults.LinkResultsNATS], StripUser(e.cfg.NATSURLs[0]))
 	if e.cfg.ExternalWorkers {
-		fmt.Fprintf(w, "  workers' API URL (link worker-api)           %s   → API %s/api/v2\n", e.WorkerURL(), StripUser(e.apiBase))
+		fmt.Fprintf(w, "  workers' API URL (link worker-api)           %s   → API %s%s\n", e.WorkerURL(), StripUser(e.apiBase), protocol.APIBase)
 	} else {
-		fmt.Fprintf(w, "  built-in workers poll through worker-api     %s   → API %s/api/v2\n", e.WorkerURL(), StripUser(e.apiBase))
+		fmt.Fprintf(w, "  built-in workers poll through worker-api     %s   → API %s%s\n", e.WorkerURL(), StripUser(e.apiBase), protocol.APIBase)
 	}
 	fmt.Fprintf(w, "  observing NATS directly at %s, monitoring %s\n", strings.Join(mapStrings(e.cfg.NATSURLs, StripUser), ", "), strings.Join(mapStrings(e.cfg.MonitorURLs, StripUser), ", "))
 }
@@ -281,7 +281,7 @@ func (e *External) cancelCreated(job int64) {
 		return
 	}
 	if err := e.Client.CancelJob(ctx, job); err != nil {
-		fmt.Fprintf(e.errOut, "natschaos: could not cancel job %d that this run created: %v (cancel it yourself: POST %s/api/v2/jobs/%d/cancel/)\n", job, err, StripUser(e.apiBase), job)
+		fmt.Fprintf(e.errOut, "natschaos: could not cancel job %d that this run created: %v (cancel it yourself: POST %s%s%s)\n", job, err, StripUser(e.apiBase), protocol.APIBase, protocol.CancelPath(job))
 		return
 	}
 	fmt.Fprintf(e.errOut, "natschaos: cancelled job %d that this run created\n", job)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // NewJob waits for the API to answer, then creates a job of tasks tasks
@@ -25,10 +25,7 @@ import (
 // cfg.ObservePublishes: then the API publishes them and the observer
 // records them.
 func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
-	fmt.Fprintf(e.out, "natschaos: waiting up to %s for the API at %s/api/v2/ to answer\n", e.cfg.ReadyTimeout, StripUser(e.apiBase))
-	if err := e.waitFor(ctx, "the API to answer GET /api/v2/ with 200", func(ctx context.Context) (bool, error) {
-		return e.live(ctx), nil
-	}); err != nil {
+	if err := e.waitLive(ctx); err != nil {
 		return 0, err
 	}
 	id := e.cfg.JobID
@@ -42,7 +39,7 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 		e.mu.Unlock()
 		fmt.Fprintf(e.out, "natschaos: created job %d (%d tasks) through the API\n", id, tasks)
 	} else {
-		fmt.Fprintf(e.out, "natschaos: waiting up to %s for job %d to exist (GET /api/v2/jobs/%d/)\n", e.cfg.ReadyTimeout, id, id)
+		fmt.Fprintf(e.out, "natschaos: waiting up to %s for job %d to exist (GET %s%s)\n", e.cfg.ReadyTimeout, id, protocol.APIBase, protocol.JobPath(id))
 		if err := e.waitFor(ctx, fmt.Sprintf("job %d (--job-id) to exist", id), func(ctx context.Context) (bool, error) {
 			_, err := e.Client.Job(ctx, id)
 			return err == nil, err
@@ -84,21 +81,21 @@ func (e *External) NewJob(ctx context.Context, tasks int) (int64, error) {
 	return id, nil
 }
 
+// waitLive waits up to cfg.ReadyTimeout for the API to answer, saying so.
+func (e *External) waitLive(ctx context.Context) error {
+	root := StripUser(e.apiBase) + protocol.APIBase + "/"
+	fmt.Fprintf(e.out, "natschaos: waiting up to %s for the API at %s to answer\n", e.cfg.ReadyTimeout, root)
+	return e.waitFor(ctx, "the API to answer GET "+protocol.APIBase+"/ with 200", func(ctx context.Context) (bool, error) {
+		return e.live(ctx), nil
+	})
+}
+
 // live reports whether the API's NATS-free endpoint answers 200.
 func (e *External) live(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.apiBase+protocol.APIBase+"/", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := e.Client.client().Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	status, _, err := apicall.Do(ctx, e.Client.client(), apicall.Request{Method: http.MethodGet, URL: e.apiBase + protocol.APIBase + "/"}, 1<<20)
+	return err == nil && status == http.StatusOK
 }
 
 // StartWorkers starts the built-in workers against the worker-api link,

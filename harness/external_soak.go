@@ -116,10 +116,7 @@ func (e *External) StartSoak(ctx context.Context) error {
 	if e.cfg.ExternalWorkers {
 		return errors.New("soak: the workers must be the built-in ones (they serve only the soak's jobs)")
 	}
-	fmt.Fprintf(e.out, "natschaos: waiting up to %s for the API at %s/api/v2/ to answer\n", e.cfg.ReadyTimeout, StripUser(e.apiBase))
-	if err := e.waitFor(ctx, "the API to answer GET /api/v2/ with 200", func(ctx context.Context) (bool, error) {
-		return e.live(ctx), nil
-	}); err != nil {
+	if err := e.waitLive(ctx); err != nil {
 		return err
 	}
 	if err := e.startSampler(ctx, 0, e.cfg.MonitorURLs, e.cfg.SampleEvery); err != nil {

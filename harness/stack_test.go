@@ -1,17 +1,14 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +27,7 @@ import (
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
 	"github.com/natschaos/natschaos/protocol/ackreply"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // TestMain checks that nothing the stack starts outlives it: embedded NATS
@@ -178,24 +176,15 @@ func (c *caller) post(base, path string, body any) (int, []byte, error) {
 	c.t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(c.t, err)
-	req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
-	require.NoError(c.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Token "+apitest.Token)
-	req.Header.Set(protocol.WorkerHeader, "test")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, err
+	return apicall.Do(context.Background(), c.http, apicall.Request{
+		Method: http.MethodPost, URL: base + path, Body: b, Worker: "test", Auth: apicall.Auth(apitest.Token),
+	}, 1<<20)
 }
 
 // tasks is one /tasks call through worker-api; a transport error fails the test.
 func (c *caller) tasks(job int64, batch int) (int, []protocol.Task) {
 	c.t.Helper()
-	status, data, err := c.post(c.s.WorkerURL(), fmt.Sprintf("/jobs/%d/tasks/", job), protocol.TasksRequest{BatchSize: batch})
+	status, data, err := c.post(c.s.WorkerURL(), protocol.TasksPath(job), protocol.TasksRequest{BatchSize: batch})
 	require.NoError(c.t, err)
 	var out protocol.TasksResponse
 	if status == http.StatusOK {
@@ -225,7 +214,7 @@ func (c *caller) result(job int64, task protocol.Task) {
 			"detections":    []any{},
 		},
 	}}}
-	status, data, err := c.post(c.s.WorkerURL(), fmt.Sprintf("/jobs/%d/result/", job), body)
+	status, data, err := c.post(c.s.WorkerURL(), protocol.ResultPath(job), body)
 	require.NoError(c.t, err)
 	require.Equal(c.t, http.StatusOK, status, "result: %s", data)
 }
@@ -379,7 +368,7 @@ func TestHTTPDropResponseLeavesReservation(t *testing.T) {
 	require.NoError(t, heal(context.Background()))
 	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if sink.count(history.KindHTTP, func(e history.Event) bool {
-			return e.Worker != "probe" && e.Err != "" && strings.Contains(e.Path, "/tasks")
+			return e.IsTasksCall() && e.Err != ""
 		}) == 0 {
 			return errors.New("no worker recorded a failed /tasks call")
 		}

@@ -56,6 +56,12 @@ const (
 // ProbeWorker is the Worker of the liveness prober's [KindHTTP] events.
 const ProbeWorker = "probe"
 
+// IsTasksCall reports whether e is a worker's /tasks call: an http event
+// of a worker (not the prober) on a [protocol.IsTasksPath] path.
+func (e *Event) IsTasksCall() bool {
+	return e.Kind == KindHTTP && e.Worker != ProbeWorker && protocol.IsTasksPath(e.Path)
+}
+
 // ContractCreateJob is the Name of the [KindContract] event of a job the
 // harness created to probe the API (the create_job fault); its Job is that
 // job, which is the run's own but never has a task: checkers leave it out.

@@ -35,21 +35,9 @@ func JobOf(e *Event) int64 {
 		return n
 	}
 	if e.Kind == KindHTTP {
-		if n, ok := JobOfPath(e.Path); ok {
+		if n, ok := protocol.JobOfPath(e.Path); ok {
 			return n
 		}
 	}
 	return 0
-}
-
-// JobOfPath is the job id of an API path ".../jobs/{id}/..."; ok is false
-// when the path names no job.
-func JobOfPath(path string) (int64, bool) {
-	_, rest, ok := strings.Cut(path, "/jobs/")
-	if !ok {
-		return 0, false
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	n, err := strconv.ParseInt(id, 10, 64)
-	return n, err == nil
 }

@@ -106,3 +106,27 @@ func TestSubjectPattern(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+func TestPaths(t *testing.T) {
+	require.Equal(t, "/jobs/", JobsPath)
+	require.Equal(t, "/jobs/7/", JobPath(7))
+	require.Equal(t, "/jobs/7/tasks/", TasksPath(7))
+	require.Equal(t, "/jobs/7/result/", ResultPath(7))
+	require.Equal(t, "/jobs/7/cancel/", CancelPath(7))
+	for path, want := range map[string]int64{
+		APIBase + TasksPath(7): 7, ResultPath(12): 12, "/other/mount/jobs/3/tasks": 3, JobPath(1): 1,
+	} {
+		got, ok := JobOfPath(path)
+		require.True(t, ok, path)
+		require.Equal(t, want, got, path)
+	}
+	for _, path := range []string{APIBase + JobsPath, "/jobs/x/tasks/", "/api/v2/", ""} {
+		_, ok := JobOfPath(path)
+		require.False(t, ok, path)
+	}
+	require.True(t, IsTasksPath(APIBase+TasksPath(7)))
+	require.True(t, IsTasksPath("/mount/jobs/7/tasks"), "a platform's own spelling")
+	require.False(t, IsTasksPath(APIBase+ResultPath(7)))
+	require.True(t, IsResultPath(APIBase+ResultPath(7)))
+	require.False(t, IsResultPath(APIBase+TasksPath(7)))
+}

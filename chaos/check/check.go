@@ -133,11 +133,6 @@ func sseqOf(e *history.Event) uint64 {
 	return 0
 }
 
-// isTasks reports whether an http event is a /tasks call of a worker.
-func isTasks(e *history.Event) bool {
-	return e.Kind == history.KindHTTP && e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks")
-}
-
 // callStart is when an http call started (its event is written at its end).
 func callStart(e *history.Event) float64 { return e.T - e.MS/1000 }
 

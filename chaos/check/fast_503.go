@@ -91,7 +91,7 @@ func (c *Fast503) observe(e *history.Event) {
 	case history.KindJob:
 		c.terminal = isTerminal(e.JobStatus)
 	case history.KindHTTP:
-		if isTasks(e) {
+		if e.IsTasksCall() {
 			c.call(e)
 		}
 	}

@@ -143,7 +143,7 @@ func (c *FaultEffect) Observe(e *history.Event) {
 		}
 		c.acts(callStart(e), onLink(protocol.LinkWorkerAPI), "a worker called the API")
 		c.acts(e.T, onLink(protocol.LinkWorkerAPI), "a worker called the API")
-		if isTasks(e) {
+		if e.IsTasksCall() {
 			c.acts(callStart(e), onLink(protocol.LinkAPINATS), "a /tasks call")
 		}
 	case history.KindHandout:

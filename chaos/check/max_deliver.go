@@ -87,7 +87,7 @@ func (c *MaxDeliver) observe(e *history.Event) {
 			delete(c.pending, e.SSeq)
 		}
 	case history.KindHTTP:
-		if !isTasks(e) || e.Status != 200 {
+		if !e.IsTasksCall() || e.Status != 200 {
 			return
 		}
 		start := callStart(e)

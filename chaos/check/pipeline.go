@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // Pipeline is the pipeline check (multi-pipeline workloads): no worker is
@@ -54,8 +55,8 @@ func (c *Pipeline) Observe(e *history.Event) {
 		if _, ok := c.jobs[e.Job]; !ok {
 			c.jobs[e.Job] = e.Pipeline
 		}
-	case isTasks(e) && e.Pipelines != "" && e.N > 0:
-		job, ok := history.JobOfPath(e.Path)
+	case e.IsTasksCall() && e.Pipelines != "" && e.N > 0:
+		job, ok := protocol.JobOfPath(e.Path)
 		if !ok {
 			return
 		}

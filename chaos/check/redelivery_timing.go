@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // RedeliveryTiming is the redelivery-timing check. For consecutive
@@ -117,7 +118,7 @@ func (c *RedeliveryTiming) observe(e *history.Event) {
 			c.job = e.Job
 		}
 	case history.KindHTTP:
-		if isTasks(e) && e.Status == 200 && e.Err == "" && e.N == 0 && c.forJob(e.Path) {
+		if e.IsTasksCall() && e.Status == 200 && e.Err == "" && e.N == 0 && c.forJob(e.Path) {
 			c.empty = max(c.empty, callStart(e))
 		}
 	case history.KindFault:
@@ -134,7 +135,7 @@ func (c *RedeliveryTiming) observe(e *history.Event) {
 // forJob reports whether a /tasks path is a call for the run's job (when
 // the job or the path's job id is not known, every call counts).
 func (c *RedeliveryTiming) forJob(path string) bool {
-	id, ok := history.JobOfPath(path)
+	id, ok := protocol.JobOfPath(path)
 	return !ok || c.job == 0 || id == c.job
 }
 

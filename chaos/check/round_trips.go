@@ -66,7 +66,7 @@ func NewRoundTrips(p Params) *RoundTrips {
 func (c *RoundTrips) observe(e *history.Event) {
 	switch e.Kind {
 	case history.KindHTTP:
-		if isTasks(e) && e.Status == 200 && e.Err == "" {
+		if e.IsTasksCall() && e.Status == 200 && e.Err == "" {
 			c.tasksOK++
 			if e.Batch > 0 && len(c.batches) < 64 {
 				c.batches[e.Batch] = true

@@ -280,7 +280,7 @@ func (ri *runInfo) Observe(e *history.Event) {
 			ri.foreign += e.Foreign
 		}
 	case history.KindHTTP:
-		if isTasks(e) {
+		if e.IsTasksCall() {
 			ri.calls++
 		}
 	case history.KindPhase:

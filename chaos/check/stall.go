@@ -185,7 +185,7 @@ func (c *Stall) observe(e *history.Event) {
 			c.cancelled = true
 		}
 	case history.KindHTTP:
-		if isTasks(e) {
+		if e.IsTasksCall() {
 			if c.calls == 0 && c.active {
 				c.start = max(c.start, callStart(e))
 			}

@@ -25,7 +25,7 @@ func NewTasksLatency(p Params) *TasksLatency {
 
 // observe judges one event; [base.Observe] has taken the config.
 func (c *TasksLatency) observe(e *history.Event) {
-	if !isTasks(e) {
+	if !e.IsTasksCall() {
 		return
 	}
 	c.calls++

@@ -74,7 +74,7 @@ func (c *TerminalGuard) observe(e *history.Event) {
 			c.o.add(e.Task, e.Reply, e.T, "handed out (dc=%d, worker %s) by a /tasks call that began %.3fs after the job became %s", e.DC, e.Worker, callStart(e)-c.since, c.status)
 		}
 	case history.KindHTTP:
-		if !isTasks(e) {
+		if !e.IsTasksCall() {
 			break
 		}
 		eps := c.r.Epsilon.Seconds()

@@ -2,9 +2,9 @@ package check
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/protocol"
 )
 
 // WorkersSeen is the workers-seen check (worker tracking): the API marks a
@@ -41,7 +41,7 @@ func (c *WorkersSeen) observe(e *history.Event) {
 		c.last[e.Worker] = max(c.last[e.Worker], e.T)
 	case history.KindHTTP:
 		if e.Worker == "" || e.Worker == history.ProbeWorker || (e.Status != 200 && e.Status != 503) ||
-			(!strings.Contains(e.Path, "/tasks") && !strings.Contains(e.Path, "/result")) {
+			(!protocol.IsTasksPath(e.Path) && !protocol.IsResultPath(e.Path)) {
 			return
 		}
 		start := callStart(e)

@@ -110,7 +110,7 @@ func TestReportInBrowser(t *testing.T) {
 
 	timeouts := 0 // the /tasks calls that got no answer, from the history
 	_, err = history.Each(filepath.Join(dir, "history.jsonl"), func(e history.Event) error {
-		if e.Kind == history.KindHTTP && e.Worker != history.ProbeWorker && strings.Contains(e.Path, "/tasks") && e.Status == 0 {
+		if e.IsTasksCall() && e.Status == 0 {
 			timeouts++
 		}
 		return nil

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/natschaos/natschaos/history"
 )
@@ -136,7 +135,7 @@ func (tl *timeline) observe(e *history.Event) {
 	case history.KindConn:
 		tl.conn(e)
 	case history.KindHTTP:
-		if e.Worker == history.ProbeWorker || !strings.Contains(e.Path, "/tasks") {
+		if !e.IsTasksCall() {
 			return
 		}
 		tl.call(e)

@@ -276,7 +276,7 @@ func TestTerminalGuardNoNATSTraffic(t *testing.T) {
 	notStarted := e.createJob(2, false)
 	e.publish(notStarted, 2)
 	cancelled := e.createJob(2, true)
-	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", cancelled), testToken, nil, 5*time.Second)
+	code, _ := e.do("POST", protocol.APIBase+protocol.CancelPath(cancelled), testToken, nil, 5*time.Second)
 	require.Equal(t, 200, code)
 	for _, id := range []int64{notStarted, cancelled} {
 		before, srvBefore, apiBefore := e.api.Stats(), serverConns(t, e.nats), jsAPITotal(t, e.nats)
@@ -339,7 +339,7 @@ func TestNATSUnreachable(t *testing.T) {
 			bad := newEnv(t, nil, withVariant(tt.variant), withNATSURL(tt.url(t)))
 			id := seedJob(bad.api, protocol.StatusStarted, 3)
 			start := time.Now()
-			code, body := bad.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 3}, 2*bound)
+			code, body := bad.do("POST", protocol.APIBase+protocol.TasksPath(id), testToken, map[string]int{"batch_size": 3}, 2*bound)
 			took := time.Since(start)
 			require.Equal(t, tt.want, code, string(body))
 			switch code {
@@ -623,7 +623,7 @@ func TestJobCompletion(t *testing.T) {
 	require.NoError(t, e.nc.Flush())
 	require.Empty(t, consumerDeletes, "cleanup deleted the consumer on its own")
 
-	code, body := e.do("GET", fmt.Sprintf("/api/v2/jobs/%d/", id), testToken, nil, time.Second)
+	code, body := e.do("GET", protocol.APIBase+protocol.JobPath(id), testToken, nil, time.Second)
 	require.Equal(t, 200, code)
 	var j protocol.Job
 	require.NoError(t, json.Unmarshal(body, &j))
@@ -643,7 +643,7 @@ func TestCancel(t *testing.T) {
 	code, tasks := e.tasks(id, 1, 5*time.Second)
 	require.Equal(t, 200, code)
 	require.Len(t, tasks, 1)
-	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	code, body := e.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, nil, 5*time.Second)
 	require.Equal(t, 200, code, string(body))
 	require.JSONEq(t, fmt.Sprintf(`{"id": %d, "status": "REVOKED"}`, id), string(body))
 	require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling, protocol.StatusRevoked}, e.sink.jobStatuses(id))
@@ -670,7 +670,7 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 		e := newEnv(t, nil)
 		id := e.createJob(3, true)
 		before := e.api.Stats()
-		code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+		code, body := e.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, nil, 5*time.Second)
 		require.Equal(t, 200, code, string(body))
 		after := e.api.Stats()
 		require.Equal(t, before.RequestConns, after.RequestConns, "the cancel request opened a connection of its own")
@@ -681,7 +681,7 @@ func TestCancelCleansUpOnProcessorConnection(t *testing.T) {
 	t.Run("results link half-open", func(t *testing.T) {
 		e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = blackhole(t) })
 		id, _ := e.startedJob(3, 3)
-		code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+		code, _ := e.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, nil, 5*time.Second)
 		require.Equal(t, 503, code)
 		require.Equal(t, []string{protocol.StatusStarted, protocol.StatusCanceling}, e.sink.jobStatuses(id))
 		require.True(t, e.streamExists(id))

@@ -20,7 +20,7 @@ func TestCleanupRetried(t *testing.T) {
 	down := refused(t)
 	e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = down })
 	id, _ := e.startedJob(3, 3)
-	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	code, _ := e.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, nil, 5*time.Second)
 	require.Equal(t, 503, code)
 	require.True(t, e.streamExists(id))
 	forwardOn(t, down, e.nats.ClientURL(), 0) // the results link comes back
@@ -50,7 +50,7 @@ func TestRestartedKeepsThePendingCleanup(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) { c.ResultsNATSURL = down })
 	id := e.createJob(3, true)
 	e.publish(id, 3)
-	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	code, _ := e.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, nil, 5*time.Second)
 	require.Equal(t, 503, code)
 	e.api.Close()
 	n, err := e.api.Restarted()
@@ -122,7 +122,7 @@ func TestPullEndsWhenItsStreamIsDeleted(t *testing.T) {
 
 	gone, release := e.api.ends.watch(id)
 	defer release()
-	code, _ := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, nil, 5*time.Second)
+	code, _ := e.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, nil, 5*time.Second)
 	require.Equal(t, 200, code)
 	select {
 	case <-gone:

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +25,7 @@ import (
 	"github.com/natschaos/natschaos/internal/tcptest"
 	"github.com/natschaos/natschaos/protocol"
 	"github.com/natschaos/natschaos/protocol/ackreply"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 func TestMain(m *testing.M) {
@@ -130,31 +129,24 @@ func newEnv(t testing.TB, ns *natsd.Server, opts ...envOpt) *env {
 // came within timeout.
 func (e *env) do(method, path, token string, body any, timeout time.Duration) (int, []byte) {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
+	var b []byte
+	switch body := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		b = []byte(body)
 	default:
-		buf, err := json.Marshal(b)
+		var err error
+		b, err = json.Marshal(body)
 		require.NoError(e.t, err)
-		rd = bytes.NewReader(buf)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, e.base+path, rd)
-	require.NoError(e.t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Token "+token)
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
+	status, out, err := apicall.Do(ctx, e.client, apicall.Request{Method: method, URL: e.base + path, Body: b, Auth: apicall.Auth(token)}, 1<<20)
+	if status == 0 {
 		return 0, []byte(err.Error())
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
 	require.NoError(e.t, err)
-	return resp.StatusCode, out
+	return status, out
 }
 
 func (e *env) createJob(total int, startNow bool) int64 {
@@ -242,7 +234,7 @@ func (e *env) dialingTasksCall(t testing.TB) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
+		e.do("POST", protocol.APIBase+protocol.TasksPath(id), testToken, map[string]int{"batch_size": 1}, 2*time.Second)
 	}()
 	t.Cleanup(wg.Wait)
 	polltest.CheckFor(t, 2*time.Second, 5*time.Millisecond, func() error {
@@ -267,7 +259,7 @@ func (e *env) reservedJob(n, batch int) (id int64, imgs []string, tasks []protoc
 // tasks calls /tasks and returns the status and the tasks.
 func (e *env) tasks(id int64, n int, timeout time.Duration) (int, []protocol.Task) {
 	e.t.Helper()
-	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/tasks/", id), testToken, map[string]int{"batch_size": n}, timeout)
+	code, body := e.do("POST", protocol.APIBase+protocol.TasksPath(id), testToken, map[string]int{"batch_size": n}, timeout)
 	if code != http.StatusOK {
 		return code, nil
 	}
@@ -295,7 +287,7 @@ func (e *env) postResults(id int64, tasks ...protocol.Task) {
 	for _, t := range tasks {
 		items = append(items, successResult(t))
 	}
-	code, body := e.do("POST", fmt.Sprintf("/api/v2/jobs/%d/result/", id), testToken, map[string]any{"results": items}, 5*time.Second)
+	code, body := e.do("POST", protocol.APIBase+protocol.ResultPath(id), testToken, map[string]any{"results": items}, 5*time.Second)
 	require.Equal(e.t, http.StatusOK, code, string(body))
 }
 

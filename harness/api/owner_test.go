@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func TestTwoAPIsOnOneNATS(t *testing.T) {
 	second.publish(b, 1)
 
 	// The second API cancels its job, and works another one to the end.
-	code, body := second.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", b), testToken, map[string]any{}, 5*time.Second)
+	code, body := second.do("POST", protocol.APIBase+protocol.CancelPath(b), testToken, map[string]any{}, 5*time.Second)
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.False(t, second.streamExists(b), "the second API deletes its own cancelled job's stream")
 	c := second.createJob(1, true)
@@ -54,7 +53,7 @@ func TestTwoAPIsOnOneNATS(t *testing.T) {
 		"the second API deletes its own finished job's stream")
 	// Cancelling ids it never created: unknown to it, nothing deleted.
 	for _, id := range []int64{a, 2} {
-		code, _ := second.do("POST", fmt.Sprintf("/api/v2/jobs/%d/cancel/", id), testToken, map[string]any{}, 5*time.Second)
+		code, _ := second.do("POST", protocol.APIBase+protocol.CancelPath(id), testToken, map[string]any{}, 5*time.Second)
 		require.Equal(t, http.StatusNotFound, code, "cancel of job %d on the API that did not create it", id)
 	}
 

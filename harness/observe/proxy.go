@@ -18,6 +18,7 @@ import (
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/syncio"
+	"github.com/natschaos/natschaos/protocol"
 	"github.com/natschaos/natschaos/protocol/ackreply"
 )
 
@@ -304,9 +305,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.noteAsked(r, c.ev.Worker)
 	if c.record && r.Method == http.MethodPost {
 		switch {
-		case strings.Contains(r.URL.Path, "/tasks"):
+		case protocol.IsTasksPath(r.URL.Path):
 			c.kind = "tasks"
-		case strings.Contains(r.URL.Path, "/result"):
+		case protocol.IsResultPath(r.URL.Path):
 			c.kind = "result"
 		}
 	}

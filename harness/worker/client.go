@@ -1,12 +1,10 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // maxBody bounds how much of a response the worker reads (a /tasks answer of
@@ -60,12 +59,15 @@ func (c *client) close() { c.transport.CloseIdleConnections() }
 // do makes one call bounded by timeout and returns what the worker saw. It
 // never returns a Go error: failures are in the call, classified.
 func (c *client) do(ctx context.Context, method, rawURL string, in any, timeout time.Duration) (res call) {
-	if u, err := url.Parse(rawURL); err == nil {
-		res.path = u.Path
-	} else {
+	u, err := url.Parse(rawURL)
+	if err != nil {
 		res.path = rawURL
+		res.err = fmt.Errorf("build %s %s: %w", method, rawURL, err)
+		res.errTag = "request"
+		return res
 	}
-	var body io.Reader
+	res.path = u.Path
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
@@ -73,38 +75,18 @@ func (c *client) do(ctx context.Context, method, rawURL string, in any, timeout 
 			res.errTag = "encode"
 			return res
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	defer func() { res.ms = float64(time.Since(start).Microseconds()) / 1000 }()
 
-	req, err := http.NewRequestWithContext(rctx, method, rawURL, body)
-	if err != nil {
-		res.err = fmt.Errorf("build %s %s: %w", method, res.path, err)
-		res.errTag = "request"
-		return res
-	}
-	req.Header.Set(protocol.WorkerHeader, c.cfg.ID)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set(protocol.AuthHeader, protocol.TokenPrefix+c.cfg.Token)
-	}
-	resp, err := c.hc.Do(req)
+	res.status, res.body, err = apicall.Do(rctx, c.hc, apicall.Request{
+		Method: method, URL: rawURL, Body: body, Worker: c.cfg.ID, Auth: apicall.Auth(c.cfg.Token),
+	}, maxBody)
 	if err != nil {
 		res.err = fmt.Errorf("%s %s: %w", method, res.path, err)
-		res.errTag = classify(ctx, rctx, err)
-		return res
-	}
-	defer resp.Body.Close()
-	res.status = resp.StatusCode
-	res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		res.err = fmt.Errorf("%s %s: read body: %w", method, res.path, err)
 		res.errTag = classify(ctx, rctx, err)
 	}
 	return res
@@ -142,15 +124,15 @@ func jobsURL(cfg Config) string {
 	if cfg.JobsLimit > 0 {
 		q += "&limit=" + strconv.Itoa(cfg.JobsLimit)
 	}
-	return cfg.BaseURL + "/jobs/?" + q
+	return cfg.BaseURL + protocol.JobsPath + "?" + q
 }
 
 func tasksURL(cfg Config, id int64) string {
-	return cfg.BaseURL + "/jobs/" + strconv.FormatInt(id, 10) + "/tasks/"
+	return cfg.BaseURL + protocol.TasksPath(id)
 }
 
 func resultURL(cfg Config, id int64) string {
-	return cfg.BaseURL + "/jobs/" + strconv.FormatInt(id, 10) + "/result/"
+	return cfg.BaseURL + protocol.ResultPath(id)
 }
 
 func jsonDecode(b []byte, v any) error {
