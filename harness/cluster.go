@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/natschaos/natschaos/faults"
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/internal/natsmon"
 	"github.com/natschaos/natschaos/internal/poll"
 )
 
@@ -124,8 +124,8 @@ func nodeReady(ctx context.Context, client *http.Client, monitor string, n int) 
 			RemoteName string `json:"remote_name"`
 		} `json:"routes"`
 	}
-	if err := getJSON(ctx, client, monitor+"/routez", &routez); err != nil {
-		return err
+	if err := natsmon.Get(ctx, client, monitor+"/routez", &routez); err != nil {
+		return fmt.Errorf("routez: %w", err)
 	}
 	peers := map[string]bool{}
 	for _, r := range routez.Routes {
@@ -144,8 +144,8 @@ func nodeReady(ctx context.Context, client *http.Client, monitor string, n int) 
 			} `json:"replicas"`
 		} `json:"meta_cluster"`
 	}
-	if err := getJSON(ctx, client, monitor+"/jsz", &jsz); err != nil {
-		return err
+	if err := natsmon.Get(ctx, client, monitor+"/jsz", &jsz); err != nil {
+		return fmt.Errorf("jsz: %w", err)
 	}
 	if jsz.Meta == nil || jsz.Meta.Leader == "" {
 		return errors.New("no JetStream meta leader yet")
@@ -155,7 +155,7 @@ func nodeReady(ctx context.Context, client *http.Client, monitor string, n int) 
 	var health struct {
 		Status string `json:"status"`
 	}
-	if err := getJSON(ctx, client, monitor+"/healthz", &health); err != nil {
+	if err := natsmon.Get(ctx, client, monitor+"/healthz", &health); err != nil {
 		return fmt.Errorf("healthz: %w", err)
 	}
 	// The meta leader lists its peers (followers do not track each other):
@@ -164,8 +164,8 @@ func nodeReady(ctx context.Context, client *http.Client, monitor string, n int) 
 	var varz struct {
 		Name string `json:"server_name"`
 	}
-	if err := getJSON(ctx, client, monitor+"/varz", &varz); err != nil {
-		return err
+	if err := natsmon.Get(ctx, client, monitor+"/varz", &varz); err != nil {
+		return fmt.Errorf("varz: %w", err)
 	}
 	if varz.Name != jsz.Meta.Leader {
 		return nil
@@ -179,20 +179,4 @@ func nodeReady(ctx context.Context, client *http.Client, monitor string, n int) 
 		}
 	}
 	return nil
-}
-
-func getJSON(ctx context.Context, client *http.Client, u string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: status %d", u, resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(into)
 }

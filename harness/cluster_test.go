@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/faults"
+	"github.com/natschaos/natschaos/internal/natsmon"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/slowtest"
 	"github.com/natschaos/natschaos/protocol"
@@ -23,7 +24,7 @@ func routePeers(t *testing.T, monitor string) map[string]bool {
 			RemoteName string `json:"remote_name"`
 		} `json:"routes"`
 	}
-	require.NoError(t, getJSON(context.Background(), &http.Client{Timeout: time.Second}, monitor+"/routez", &routez))
+	require.NoError(t, natsmon.Get(context.Background(), &http.Client{Timeout: time.Second}, monitor+"/routez", &routez))
 	peers := map[string]bool{}
 	for _, r := range routez.Routes {
 		peers[r.RemoteName] = true
@@ -66,7 +67,7 @@ func TestClusterRoutesGoThroughLinks(t *testing.T) {
 			} `json:"stream_detail"`
 		} `json:"account_details"`
 	}
-	require.NoError(t, getJSON(ctx, &http.Client{Timeout: time.Second}, n1+"/jsz?streams=true", &jsz))
+	require.NoError(t, natsmon.Get(ctx, &http.Client{Timeout: time.Second}, n1+"/jsz?streams=true", &jsz))
 	replicas := -1
 	for _, a := range jsz.Accounts {
 		for _, st := range a.Streams {

@@ -2,10 +2,8 @@ package observe
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/history"
+	"github.com/natschaos/natschaos/internal/natsmon"
 	"github.com/natschaos/natschaos/internal/redact"
 )
 
@@ -170,23 +169,9 @@ func (s *Sampler) Sample(ctx context.Context) error {
 func (s *Sampler) get(ctx context.Context, path string, into any) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
-	if err != nil {
+	if err := natsmon.Get(ctx, s.client, s.base+path, into); err != nil {
 		return fmt.Errorf("sample %s: %w", path, err)
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("sample %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
-		return fmt.Errorf("sample %s: status %d", path, resp.StatusCode)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, MaxBody)).Decode(into); err != nil {
-		return fmt.Errorf("sample %s: decode: %w", path, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody)) // keep the connection reusable
 	return nil
 }
 

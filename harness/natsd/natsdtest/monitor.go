@@ -1,7 +1,7 @@
 package natsdtest
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/natschaos/natschaos/harness/natsd"
+	"github.com/natschaos/natschaos/internal/natsmon"
 )
 
 // monitorClient opens a connection per read, so that no idle keep-alive
@@ -20,9 +21,5 @@ var monitorClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: t
 // than 200.
 func Monitor(t testing.TB, s *natsd.Server, path string, v any) {
 	t.Helper()
-	resp, err := monitorClient.Get(s.MonitorURL() + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s%s", s.MonitorURL(), path)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+	require.NoError(t, natsmon.Get(context.Background(), monitorClient, s.MonitorURL()+path, v), "%s%s", s.MonitorURL(), path)
 }
