@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +20,7 @@ import (
 	"github.com/natschaos/natschaos/chaos"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/internal/slowtest"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // A system under test natschaos did not shape (issue 9, point 5): the task
@@ -217,18 +218,15 @@ func TestNodeSUTProtocol(t *testing.T) {
 	})
 	call := func(method, path, token, body string) (int, string, time.Duration) {
 		t.Helper()
-		req, err := http.NewRequest(method, api+path, strings.NewReader(body))
-		require.NoError(t, err)
-		if token != "" {
-			req.Header.Set("Authorization", "Token "+token)
+		var sent []byte
+		if body != "" {
+			sent = []byte(body)
 		}
 		start := time.Now()
-		resp, err := http.DefaultClient.Do(req)
+		status, data, err := apicall.Do(context.Background(), http.DefaultClient,
+			apicall.Request{Method: method, URL: api + path, Body: sent, Auth: apicall.Auth(token)}, 1<<20)
 		require.NoError(t, err)
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(bytes.TrimSpace(data)), time.Since(start)
+		return status, string(bytes.TrimSpace(data)), time.Since(start)
 	}
 	for _, tc := range []struct {
 		name, method, path, token, body string

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/natschaos/natschaos/harness/natsd/natsdtest"
+	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 // fuzzAPI is an API in front of an embedded NATS with one started job of
@@ -50,7 +52,7 @@ func fuzzCall(t *testing.T, a *API, endpoint string, job int64, which uint8, tok
 	req := httptest.NewRequest(http.MethodPost, "/api/v2/jobs/"+id+"/"+endpoint+"/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if token {
-		req.Header.Set("Authorization", "Token "+testToken)
+		req.Header.Set(protocol.AuthHeader, apicall.Auth(testToken))
 	}
 	w := httptest.NewRecorder()
 	a.Handler().ServeHTTP(w, req)

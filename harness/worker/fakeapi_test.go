@@ -23,6 +23,7 @@ import (
 	"github.com/natschaos/natschaos/history"
 	"github.com/natschaos/natschaos/internal/poll/polltest"
 	"github.com/natschaos/natschaos/protocol"
+	"github.com/natschaos/natschaos/protocol/apicall"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -128,7 +129,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls[kind]++
 	call := f.calls[kind]
-	if r.Header.Get(protocol.WorkerHeader) == "" || r.Header.Get("Authorization") != "Token "+apitest.Token {
+	if r.Header.Get(protocol.WorkerHeader) == "" || r.Header.Get(protocol.AuthHeader) != apicall.Auth(apitest.Token) {
 		f.badHeaders = append(f.badHeaders, r.Method+" "+r.URL.Path)
 	}
 	f.mu.Unlock()
