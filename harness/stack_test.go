@@ -304,6 +304,14 @@ func TestJobDrainsEachTaskStoredOnce(t *testing.T) {
 	drain(t, s, 30*time.Second)
 	requireStoredOnce(t, s, sink, tasks)
 	require.Equal(t, 1, sink.count(history.KindConfig, nil))
+	// The ack observer hears its copy of each ack on a connection of its
+	// own, so the last copies can come after the job is done.
+	polltest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := sink.count(history.KindAck, nil); n < tasks {
+			return fmt.Errorf("%d ack events, want %d", n, tasks)
+		}
+		return nil
+	})
 	require.Equal(t, tasks, sink.count(history.KindAck, nil), "one ack per task on a healthy run")
 
 	// The taps of the NATS links recorded every connection of the API:
