@@ -14,29 +14,28 @@ import (
 // targets' capabilities and one fault per need, not a list of every fault:
 // a new fault is judged by the needs it declares, and needs no line here.
 func TestTargets(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
+	for name, tc := range map[string]struct {
 		target faults.Target
 		meets  []faults.Need
 	}{
-		{"embedded stack", StackCapabilities(), []faults.Need{faults.NeedLinkProxy, faults.NeedHTTPProxy,
+		"embedded stack": {StackCapabilities(), []faults.Need{faults.NeedLinkProxy, faults.NeedHTTPProxy,
 			faults.NeedNATSControl, faults.NeedNATSNode, faults.NeedInProcessAPI, faults.NeedBuiltinWorkers, faults.NeedOwnJob}},
-		{"external", ExternalTarget{}.Capabilities(), []faults.Need{faults.NeedLinkProxy, faults.NeedHTTPProxy,
+		"external": {ExternalTarget{}.Capabilities(), []faults.Need{faults.NeedLinkProxy, faults.NeedHTTPProxy,
 			faults.NeedBuiltinWorkers, faults.NeedOwnJob}},
-		{"external workers", ExternalTarget{ExternalWorkers: true}.Capabilities(), []faults.Need{faults.NeedLinkProxy,
+		"external workers": {ExternalTarget{ExternalWorkers: true}.Capabilities(), []faults.Need{faults.NeedLinkProxy,
 			faults.NeedHTTPProxy, faults.NeedOwnJob}},
-		{"their job", ExternalTarget{ExternalWorkers: true, JobID: 7}.Capabilities(), []faults.Need{faults.NeedLinkProxy,
+		"their job": {ExternalTarget{ExternalWorkers: true, JobID: 7}.Capabilities(), []faults.Need{faults.NeedLinkProxy,
 			faults.NeedHTTPProxy}},
 	} {
-		require.ElementsMatch(t, tc.meets, tc.target.Meets, tc.name)
+		require.ElementsMatch(t, tc.meets, tc.target.Meets, name)
 		for _, n := range faults.Needs() {
 			if !slices.Contains(tc.target.Meets, n) {
-				require.NotEmpty(t, tc.target.Why[n], "%s: %s is not met and not explained", tc.name, n)
+				require.NotEmpty(t, tc.target.Why[n], "%s: %s is not met and not explained", name, n)
 			}
 		}
 		for _, d := range faults.All() {
 			met := !slices.ContainsFunc(d.Needs, func(n faults.Need) bool { return !slices.Contains(tc.meets, n) })
-			require.Equal(t, met, d.Available(tc.target) == nil, "%s on %s", d.Name, tc.name)
+			require.Equal(t, met, d.Available(tc.target) == nil, "%s on %s", d.Name, name)
 		}
 	}
 	// A fault on a link the harness owns runs on every target; one fault per
