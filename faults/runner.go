@@ -81,14 +81,7 @@ func (r *Runner) Run(ctx context.Context, windows []Window) (err error) {
 		if k := slices.Index(order, i); k >= 0 {
 			order = slices.Delete(order, k, k+1)
 		}
-		w := windows[i]
-		herr := h(hctx)
-		if herr != nil {
-			herr = &HealError{Err: fmt.Errorf("heal %s %s on %q: %w", w.ID, w.Name, w.Link, herr)}
-			log.Warn("heal failed", "id", w.ID, "fault", w.Name, "link", w.Link, "err", herr)
-		}
-		sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "end"})
-		return herr
+		return r.heal(hctx, windows[i], h, sink, log)
 	}
 
 	defer func() {
@@ -195,13 +188,19 @@ func (r *Runner) act(ctx context.Context, w Window, sink history.Sink, log *slog
 	if err != nil {
 		return err
 	}
-	herr := h(context.WithoutCancel(ctx))
-	if herr != nil {
-		herr = &HealError{Err: fmt.Errorf("heal %s %s: %w", w.ID, w.Name, herr)}
-		log.Warn("heal failed", "id", w.ID, "fault", w.Name, "err", herr)
+	return r.heal(context.WithoutCancel(ctx), w, h, sink, log)
+}
+
+// heal heals w's fault with h and writes its end; a heal that fails is a
+// [HealError].
+func (r *Runner) heal(ctx context.Context, w Window, h Heal, sink history.Sink, log *slog.Logger) error {
+	err := h(ctx)
+	if err != nil {
+		err = &HealError{Err: fmt.Errorf("heal %s %s on %q: %w", w.ID, w.Name, w.Link, err)}
+		log.Warn("heal failed", "id", w.ID, "fault", w.Name, "link", w.Link, "err", err)
 	}
 	sink.Emit(history.Event{Kind: history.KindFault, ID: w.ID, Name: w.Name, Link: w.Link, Phase: "end"})
-	return herr
+	return err
 }
 
 // HealError is a fault that could not be healed: a toxic, a disabled proxy
